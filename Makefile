@@ -48,7 +48,7 @@ $(BIN)/unit: $(TEST_OBJS) $(BUILD)/libbrook.a
 
 $(BIN)/bkcodec: $(BUILD)/tests/bkcodec.o $(BUILD)/libbrook.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljansson
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:
 	@scripts/deps.sh
