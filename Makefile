@@ -19,13 +19,13 @@ PYTHON         := /usr/bin/python3
 include mk/flags.mk
 
 LIB_SRCS  := $(filter-out %_test.c src/server/main.c,$(wildcard src/*/*.c))
-TEST_SRCS := $(wildcard src/*/*_test.c) tests/unit.c
+TEST_SRCS := $(wildcard src/*/*_test.c) tests/unit.c tests/populate.c
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 
 BIN := $(BUILD)/bin
 
-.PHONY: all run test unit itest san-test gen gen-check fuzz deps clean check-layers
+.PHONY: all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
 
 all: $(BIN)/brookd $(BIN)/unit $(BIN)/bkcodec
 	@mkdir -p bin && ln -sf ../$(BIN)/brookd bin/brookd && ln -sf ../$(BIN)/bkcodec bin/bkcodec
@@ -46,9 +46,32 @@ $(BIN)/unit: $(TEST_OBJS) $(BUILD)/libbrook.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/bkcodec: $(BUILD)/tests/bkcodec.o $(BUILD)/libbrook.a
+$(BIN)/bkcodec: $(BUILD)/tests/bkcodec.o $(CODEC_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+FUZZ_TARGETS := fuzz_request fuzz_response
+
+$(BIN)/mkcorpus: $(BUILD)/fuzz/mkcorpus.o $(BUILD)/tests/populate.o $(CODEC_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# libFuzzer binaries: only built in the fuzz build (make fuzz-build).
+# The codec alone: what the fuzz targets and bkcodec link.
+CODEC_OBJS := $(patsubst %.c,$(BUILD)/%.o,src/core/buf.c src/core/err.c $(filter-out %_test.c,$(wildcard src/proto/*.c)))
+
+$(BIN)/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(CODEC_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-build:
+	$(MAKE) SANITIZER=address,undefined BUILD=build/fuzz EXTRA_CFLAGS=-fsanitize=fuzzer-no-link \
+	  $(FUZZ_TARGETS:%=build/fuzz/bin/%)
+
+fuzz-corpus: $(BIN)/mkcorpus
+	rm -rf fuzz/corpus/request fuzz/corpus/response
+	mkdir -p fuzz/corpus/request fuzz/corpus/response
+	$(BIN)/mkcorpus fuzz/corpus/request fuzz/corpus/response
 
 deps:
 	@scripts/deps.sh
@@ -79,8 +102,8 @@ gen-check:
 	  diff -u src/proto/bkgen_msgs.h $$tmp/bkgen_msgs.h && diff -u src/proto/bkgen_msgs.c $$tmp/bkgen_msgs.c && \
 	  rm -rf $$tmp && echo "gen-check: generated code is up to date"
 
-fuzz:
-	@scripts/fuzz.sh $(FUZZ_SECONDS)
+fuzz: fuzz-build
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 check-layers:
 	@scripts/check-layers.sh

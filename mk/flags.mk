@@ -10,7 +10,6 @@ LDLIBS   := -lpthread -lm
 
 ifneq ($(SANITIZER),)
 CC       := clang
-OPT      := -O1
 CFLAGS   += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZER)
 BUILD    ?= build/san
