@@ -1,0 +1,143 @@
+/*
+ * segment.h - one log segment: <base>.log with its .index and .timeindex.
+ *
+ * File names are the segment's base offset, zero-padded to 20 digits
+ * (00000000000000000000.log), as in Kafka. The .log file is record batches
+ * (magic 2) back to back, byte for byte as the broker validated them, with
+ * no other framing. Each batch starts with (Kafka DefaultRecordBatch):
+ *
+ *   OFFSET  SIZE  FIELD
+ *   0       8     baseOffset
+ *   8       4     batchLength (bytes after this field)
+ *   12      4     partitionLeaderEpoch
+ *   16      1     magic (2)
+ *   17      4     crc (CRC-32C of bytes 21..end)
+ *   21      2     attributes
+ *   23      4     lastOffsetDelta
+ *   27      8     baseTimestamp
+ *   35      8     maxTimestamp
+ *   43      8     producerId
+ *   51      2     producerEpoch
+ *   53      4     baseSequence
+ *   57      4     recordCount
+ *   61      ...   records
+ *
+ * Invariants:
+ *   1. batches are contiguous from position 0 to size, offsets increase;
+ *   2. next = last offset of the last batch + 1 (= base for an empty one);
+ *   3. every index entry points at a batch start below size.
+ *
+ * A segment's .log descriptor is opened lazily and may be closed again by
+ * the partition log's descriptor budget (see plog.h); the active segment's
+ * stays open.
+ */
+#ifndef BK_SEGMENT_H
+#define BK_SEGMENT_H
+
+#include "index.h"
+
+#define BK_BATCH_HDR      61
+#define BK_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength */
+
+/* Per-topic log settings that a segment needs (Kafka's names). */
+typedef struct bk_segcfg {
+    uint32_t index_bytes;    /* segment.index.bytes */
+    uint32_t index_interval; /* index.interval.bytes */
+} bk_segcfg;
+
+typedef struct bk_segment {
+    int64_t base;        /* base offset (file name) */
+    int64_t next;        /* next offset to write */
+    uint64_t size;       /* bytes in .log */
+    int fd;              /* .log descriptor or -1 */
+    char *log_path;      /* owned */
+    bk_index oidx, tidx;
+    bool idx_loaded;     /* indexes in memory */
+    int64_t max_ts;      /* largest batch max timestamp; -1 if none */
+    int64_t max_ts_off;  /* offset (batch last offset) of max_ts */
+    int64_t first_ts;    /* max timestamp of the first batch (segment.ms rolling); -1 */
+    int64_t created_ms;  /* when this process created or opened it */
+    uint32_t since_index; /* bytes appended since the last index entry */
+    bk_segcfg cfg;
+} bk_segment;
+
+/* Build "<dir>/<base 20 digits><ext>" into out (size >= strlen(dir)+32). */
+void bk_seg_filename(char *out, size_t cap, const char *dir, int64_t base, const char *ext);
+
+/* Create an empty segment (files truncated if present). */
+int bk_seg_create(bk_segment *s, const char *dir, int64_t base, const bk_segcfg *cfg,
+                  int64_t now_ms);
+
+/*
+ * Open an existing segment.
+ *   recover = false: trust the files (the segment lies below the recovery
+ *     point); indexes are loaded lazily, and next/size come from the last
+ *     index entry and a short scan. A bad index triggers a rebuild.
+ *   recover = true: scan every batch, verify length, magic and CRC, rebuild
+ *     both indexes and truncate the file at the first invalid batch (a torn
+ *     or corrupt tail). *truncated reports the bytes dropped.
+ */
+int bk_seg_open(bk_segment *s, const char *dir, int64_t base, const bk_segcfg *cfg, bool recover,
+                bool active, int64_t now_ms, uint64_t *truncated);
+void bk_seg_close(bk_segment *s);
+
+/* Ensure the .log descriptor is open (read-only for sealed segments). */
+int bk_seg_fd(bk_segment *s);
+/* Close the .log descriptor if open (sealed segments only). */
+void bk_seg_release_fd(bk_segment *s);
+
+/*
+ * Append validated batches (one or more, offsets already assigned) whose
+ * offsets are first..last. On failure the file is truncated back so no
+ * partial batch stays; returns BK_ENOSPC or BK_EIO.
+ */
+int bk_seg_append(bk_segment *s, const uint8_t *data, size_t len, int64_t first, int64_t last,
+                  int64_t max_ts, int64_t max_ts_off);
+
+/* A range of whole batches in the .log file. */
+typedef struct bk_seg_range {
+    int64_t pos;
+    uint32_t len;
+    int64_t first_offset; /* base offset of the first batch in range */
+} bk_seg_range;
+
+/*
+ * Find the batches holding offsets >= offset: start at the batch containing
+ * offset, take whole batches while the total stays <= max_bytes (but at
+ * least one if min_one), and stop before any batch whose base offset is >=
+ * max_offset. out->len = 0 when nothing qualifies. BK_ENOENT if offset is
+ * not in this segment.
+ */
+int bk_seg_read(bk_segment *s, int64_t offset, uint32_t max_bytes, int64_t max_offset, bool min_one,
+                bk_seg_range *out);
+
+/* Offset and position of the first batch whose max timestamp >= ts;
+ * BK_ENOENT if none in this segment. */
+int bk_seg_find_time(bk_segment *s, int64_t ts, int64_t *offset, int64_t *batch_max_ts);
+
+/* Remove batches with offsets >= offset (whole batches from the one that
+ * contains it). */
+int bk_seg_truncate_to(bk_segment *s, int64_t offset);
+
+/* Snapshot for a background flush: the log size and index entry counts. */
+typedef struct bk_seg_flushpoint {
+    uint64_t size;
+    uint32_t oidx_n, tidx_n;
+    int64_t next;
+} bk_seg_flushpoint;
+
+void bk_seg_flushpoint_take(const bk_segment *s, bk_seg_flushpoint *fp);
+/* fsync the .log and write+fsync the indexes up to fp. Thread-safe with
+ * respect to concurrent appends on the loop thread. */
+int bk_seg_flush(bk_segment *s, const bk_seg_flushpoint *fp);
+
+/* Seal at roll: final time index entry, flush and trim the indexes. */
+int bk_seg_seal(bk_segment *s);
+
+/* Delete the segment's files. */
+int bk_seg_delete_files(bk_segment *s);
+
+/* Load the indexes of a sealed segment if they are not in memory. */
+int bk_seg_load_indexes(bk_segment *s);
+
+#endif
