@@ -7,7 +7,14 @@
 /* Registry: one line per module test function. */
 #define BK_UNIT_TESTS(X)                                                                           \
     X(buf)                                                                                         \
-    X(codec)
+    X(codec)                                                                                       \
+    X(config)                                                                                      \
+    X(log)                                                                                         \
+    X(ev)                                                                                          \
+    X(conn)                                                                                        \
+    X(meta_props)                                                                                  \
+    X(plog)                                                                                        \
+    X(logmgr)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

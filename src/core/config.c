@@ -1,0 +1,1053 @@
+/*
+ * config.c - the server.properties table, the Java-properties parser and
+ * typed value parsing. See config.h for the contract.
+ */
+#include "config.h"
+
+#include "err.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <strings.h>
+
+/* ------------------------------------------------------------ validators */
+
+static int check_endpoint(const char *v, const char **why)
+{
+    bk_endpoint ep;
+    return bk_endpoint_parse(v, &ep, why);
+}
+
+static int check_path(const char *v, const char **why)
+{
+    if (!*v) {
+        *why = "empty directory name";
+        return BK_EINVAL;
+    }
+    return 0;
+}
+
+static int check_one_of(const char *v, const char *const *allowed, const char **why,
+                        const char *msg)
+{
+    for (; *allowed; allowed++)
+        if (strcmp(v, *allowed) == 0)
+            return 0;
+    *why = msg;
+    return BK_EINVAL;
+}
+
+static int check_ts_type(const char *v, const char **why)
+{
+    static const char *const ok[] = {"CreateTime", "LogAppendTime", NULL};
+    return check_one_of(v, ok, why, "String must be one of: CreateTime, LogAppendTime");
+}
+
+static int check_compression(const char *v, const char **why)
+{
+    static const char *const ok[] = {"uncompressed", "zstd",     "lz4", "snappy",
+                                     "gzip",         "producer", NULL};
+    return check_one_of(v, ok, why,
+                        "String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer");
+}
+
+static int check_cleanup(const char *v, const char **why)
+{
+    static const char *const ok[] = {"delete", "compact", NULL};
+    return check_one_of(v, ok, why, "String must be one of: delete, compact");
+}
+
+static int check_proto_map_entry(const char *v, const char **why)
+{
+    static const char *const protos[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", NULL};
+    const char *colon = strchr(v, ':');
+    if (!colon || colon == v) {
+        *why = "entries must be NAME:SECURITY_PROTOCOL";
+        return BK_EINVAL;
+    }
+    return check_one_of(
+        colon + 1, protos, why,
+        "security protocol must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL");
+}
+
+static int check_cluster_id(const char *v, const char **why)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 64) {
+        *why = "cluster id must be 1 to 64 characters";
+        return BK_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_') {
+            *why = "cluster id may only contain [A-Za-z0-9_-]";
+            return BK_EINVAL;
+        }
+    return 0;
+}
+
+/* ----------------------------------------------------------------- table */
+
+#define OFF(f) ((uint16_t)offsetof(bk_config, f))
+#define NR     1, 0 /* no numeric range */
+#define I32MAX INT32_MAX
+#define I64MAX INT64_MAX
+
+/* Rows follow KafkaConfig (3.9): same names, types and defaults. A NULL
+ * default is Kafka's "null": the key has no value unless given. */
+const bk_config_key bk_config_keys[] = {
+    /* broker identity */
+    {"broker.id", BK_CFG_INT, OFF(broker_id), "-1", -1, I32MAX,
+     "Broker id; -1 takes it from meta.properties or generates one above reserved.broker.max.id",
+     NULL},
+    {"reserved.broker.max.id", BK_CFG_INT, OFF(reserved_broker_max_id), "1000", 0, I32MAX,
+     "Highest broker id that may be configured by hand", NULL},
+    {"broker.rack", BK_CFG_STRING, OFF(broker_rack), NULL, NR, "Rack of this broker", NULL},
+    {"cluster.id", BK_CFG_STRING, OFF(cluster_id), NULL, NR,
+     "Brook: fixed cluster id; otherwise meta.properties or a new random id", check_cluster_id},
+
+    /* network */
+    {"listeners", BK_CFG_LIST, OFF(listeners), "PLAINTEXT://:9092", NR,
+     "Comma-separated NAME://host:port to listen on; empty host = all interfaces, port 0 = "
+     "ephemeral",
+     check_endpoint},
+    {"advertised.listeners", BK_CFG_LIST, OFF(advertised_listeners), NULL, NR,
+     "Listeners given to clients in Metadata; defaults to listeners", check_endpoint},
+    {"listener.security.protocol.map", BK_CFG_LIST, OFF(listener_security_protocol_map),
+     "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", NR,
+     "Listener name to security protocol (Brook serves PLAINTEXT only)", check_proto_map_entry},
+    {"socket.request.max.bytes", BK_CFG_INT, OFF(socket_request_max_bytes), "104857600", 1, I32MAX,
+     "Largest request frame accepted; larger frames close the connection", NULL},
+    {"socket.send.buffer.bytes", BK_CFG_INT, OFF(socket_send_buffer_bytes), "102400", -1, I32MAX,
+     "SO_SNDBUF of client sockets; -1 = OS default", NULL},
+    {"socket.receive.buffer.bytes", BK_CFG_INT, OFF(socket_receive_buffer_bytes), "102400", -1,
+     I32MAX, "SO_RCVBUF of client sockets; -1 = OS default", NULL},
+    {"socket.listen.backlog.size", BK_CFG_INT, OFF(socket_listen_backlog_size), "50", 1, I32MAX,
+     "listen(2) backlog", NULL},
+    {"connections.max.idle.ms", BK_CFG_LONG, OFF(connections_max_idle_ms), "600000", -1, I64MAX,
+     "Close connections idle this long; -1 = never", NULL},
+    {"num.network.threads", BK_CFG_INT, OFF(num_network_threads), "3", 1, I32MAX,
+     "Accepted for compatibility; Brook runs one event loop", NULL},
+    {"num.io.threads", BK_CFG_INT, OFF(num_io_threads), "8", 1, I32MAX,
+     "Accepted for compatibility; Brook runs one event loop", NULL},
+    {"queued.max.requests", BK_CFG_INT, OFF(queued_max_requests), "500", 1, I32MAX,
+     "Accepted for compatibility", NULL},
+    {"background.threads", BK_CFG_INT, OFF(background_threads), "10", 1, I32MAX,
+     "Accepted for compatibility", NULL},
+
+    /* log */
+    {"log.dirs", BK_CFG_LIST, OFF(log_dirs), NULL, NR,
+     "Directories holding the partition logs; defaults to log.dir", check_path},
+    {"log.dir", BK_CFG_STRING, OFF(log_dir), "/tmp/kafka-logs", NR,
+     "Log directory, used when log.dirs is not set", check_path},
+    {"num.partitions", BK_CFG_INT, OFF(num_partitions), "1", 1, I32MAX,
+     "Partitions of auto-created topics", NULL},
+    {"default.replication.factor", BK_CFG_INT, OFF(default_replication_factor), "1", 1, I32MAX,
+     "Replication factor of auto-created topics", NULL},
+    {"auto.create.topics.enable", BK_CFG_BOOL, OFF(auto_create_topics_enable), "true", NR,
+     "Create topics on first Metadata/Produce for them", NULL},
+    {"delete.topic.enable", BK_CFG_BOOL, OFF(delete_topic_enable), "true", NR, "Allow DeleteTopics",
+     NULL},
+    {"message.max.bytes", BK_CFG_INT, OFF(message_max_bytes), "1048588", 0, I32MAX,
+     "Largest record batch accepted", NULL},
+    {"log.segment.bytes", BK_CFG_INT, OFF(log_segment_bytes), "1073741824", 14, I32MAX,
+     "Segment file size before rolling", NULL},
+    {"log.retention.ms", BK_CFG_LONG, OFF(log_retention_ms), NULL, -1, I64MAX,
+     "Retention time; wins over minutes and hours; -1 = forever", NULL},
+    {"log.retention.minutes", BK_CFG_INT, OFF(log_retention_minutes), NULL, -1, I32MAX,
+     "Retention time in minutes; wins over hours", NULL},
+    {"log.retention.hours", BK_CFG_INT, OFF(log_retention_hours), "168", -1, I32MAX,
+     "Retention time in hours", NULL},
+    {"log.retention.bytes", BK_CFG_LONG, OFF(log_retention_bytes), "-1", -1, I64MAX,
+     "Retention size per partition; -1 = unlimited", NULL},
+    {"log.retention.check.interval.ms", BK_CFG_LONG, OFF(log_retention_check_interval_ms), "300000",
+     1, I64MAX, "How often retention is checked", NULL},
+    {"log.roll.ms", BK_CFG_LONG, OFF(log_roll_ms), NULL, 1, I64MAX,
+     "Roll a segment after this long; wins over log.roll.hours", NULL},
+    {"log.roll.hours", BK_CFG_INT, OFF(log_roll_hours), "168", 1, I32MAX,
+     "Roll a segment after this many hours", NULL},
+    {"log.flush.interval.messages", BK_CFG_LONG, OFF(log_flush_interval_messages),
+     "9223372036854775807", 1, I64MAX, "fsync after this many messages", NULL},
+    {"log.flush.interval.ms", BK_CFG_LONG, OFF(log_flush_interval_ms), NULL, 0, I64MAX,
+     "fsync after this long; defaults to log.flush.scheduler.interval.ms", NULL},
+    {"log.flush.scheduler.interval.ms", BK_CFG_LONG, OFF(log_flush_scheduler_interval_ms),
+     "9223372036854775807", 0, I64MAX, "How often the flusher checks", NULL},
+    {"log.index.size.max.bytes", BK_CFG_INT, OFF(log_index_size_max_bytes), "10485760", 4, I32MAX,
+     "Maximum offset index size", NULL},
+    {"log.index.interval.bytes", BK_CFG_INT, OFF(log_index_interval_bytes), "4096", 0, I32MAX,
+     "Bytes between offset index entries", NULL},
+    {"log.cleanup.policy", BK_CFG_LIST, OFF(log_cleanup_policy), "delete", NR,
+     "delete and/or compact", check_cleanup},
+    {"log.cleaner.min.cleanable.ratio", BK_CFG_DOUBLE, OFF(log_cleaner_min_cleanable_ratio), "0.5",
+     0, 1, "Dirty ratio that triggers compaction", NULL},
+    {"log.message.timestamp.type", BK_CFG_STRING, OFF(log_message_timestamp_type), "CreateTime", NR,
+     "CreateTime or LogAppendTime", check_ts_type},
+    {"compression.type", BK_CFG_STRING, OFF(compression_type), "producer", NR,
+     "Final compression of topics", check_compression},
+    {"num.recovery.threads.per.data.dir", BK_CFG_INT, OFF(num_recovery_threads_per_data_dir), "1",
+     1, I32MAX, "Accepted for compatibility", NULL},
+    {"min.insync.replicas", BK_CFG_INT, OFF(min_insync_replicas), "1", 1, I32MAX,
+     "Replicas that must acknowledge an acks=all write", NULL},
+    {"unclean.leader.election.enable", BK_CFG_BOOL, OFF(unclean_leader_election_enable), "false",
+     NR, "Allow out-of-sync replicas to become leader", NULL},
+
+    /* replication */
+    {"replica.lag.time.max.ms", BK_CFG_LONG, OFF(replica_lag_time_max_ms), "30000", 0, I64MAX,
+     "A follower that has not caught up for this long leaves the ISR", NULL},
+    {"num.replica.fetchers", BK_CFG_INT, OFF(num_replica_fetchers), "1", 1, I32MAX,
+     "Fetcher connections per source broker", NULL},
+
+    /* internal topics, groups, transactions */
+    {"offsets.topic.replication.factor", BK_CFG_INT, OFF(offsets_topic_replication_factor), "3", 1,
+     INT16_MAX, "Replication factor of __consumer_offsets", NULL},
+    {"offsets.topic.num.partitions", BK_CFG_INT, OFF(offsets_topic_num_partitions), "50", 1, I32MAX,
+     "Partitions of __consumer_offsets", NULL},
+    {"offsets.retention.minutes", BK_CFG_INT, OFF(offsets_retention_minutes), "10080", 1, I32MAX,
+     "Committed offsets of empty groups expire after this", NULL},
+    {"transaction.state.log.replication.factor", BK_CFG_INT,
+     OFF(transaction_state_log_replication_factor), "3", 1, INT16_MAX,
+     "Replication factor of __transaction_state", NULL},
+    {"transaction.state.log.min.isr", BK_CFG_INT, OFF(transaction_state_log_min_isr), "2", 1,
+     I32MAX, "min.insync.replicas of __transaction_state", NULL},
+    {"transaction.state.log.num.partitions", BK_CFG_INT, OFF(transaction_state_log_num_partitions),
+     "50", 1, I32MAX, "Partitions of __transaction_state", NULL},
+    {"group.initial.rebalance.delay.ms", BK_CFG_INT, OFF(group_initial_rebalance_delay_ms), "3000",
+     0, I32MAX, "Wait for more members before the first rebalance of a new group", NULL},
+    {"group.min.session.timeout.ms", BK_CFG_INT, OFF(group_min_session_timeout_ms), "6000", 0,
+     I32MAX, "Smallest session timeout a member may ask for", NULL},
+    {"group.max.session.timeout.ms", BK_CFG_INT, OFF(group_max_session_timeout_ms), "1800000", 0,
+     I32MAX, "Largest session timeout a member may ask for", NULL},
+
+    /* ZooKeeper */
+    {"zookeeper.connect", BK_CFG_STRING, OFF(zookeeper_connect), NULL, NR,
+     "host:port[,host:port...][/chroot] of the ZooKeeper ensemble", NULL},
+    {"zookeeper.session.timeout.ms", BK_CFG_INT, OFF(zookeeper_session_timeout_ms), "18000", 1,
+     I32MAX, "ZooKeeper session timeout", NULL},
+    {"zookeeper.connection.timeout.ms", BK_CFG_INT, OFF(zookeeper_connection_timeout_ms), NULL, 1,
+     I32MAX, "Connect timeout; defaults to the session timeout", NULL},
+};
+const int bk_config_nkeys = (int)BK_ARRAY_LEN(bk_config_keys);
+
+_Static_assert(BK_ARRAY_LEN(bk_config_keys) <= BK_CONFIG_MAX_KEYS, "grow BK_CONFIG_MAX_KEYS");
+
+const bk_config_key *bk_config_key_find(const char *name)
+{
+    /* Linear: ~60 rows, used at start-up only. */
+    for (int i = 0; i < bk_config_nkeys; i++)
+        if (strcmp(bk_config_keys[i].name, name) == 0)
+            return &bk_config_keys[i];
+    return NULL;
+}
+
+/* --------------------------------------------------------------- helpers */
+
+BK_PRINTF(3, 4)
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return BK_EINVAL;
+}
+
+static void *field(bk_config *c, const bk_config_key *k)
+{
+    return (char *)c + k->off;
+}
+
+static const void *cfield(const bk_config *c, const bk_config_key *k)
+{
+    return (const char *)c + k->off;
+}
+
+static void strlist_free(bk_strlist *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* Java String.trim(): strip every char <= ' ' at both ends. Returns a
+ * pointer into s and the trimmed length. */
+static const char *trim(const char *s, size_t *len)
+{
+    size_t n = strlen(s);
+    while (n && (unsigned char)*s <= ' ') {
+        s++;
+        n--;
+    }
+    while (n && (unsigned char)s[n - 1] <= ' ')
+        n--;
+    *len = n;
+    return s;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Split "a , b,c" on commas with surrounding whitespace (Kafka's
+ * COMMA_WITH_WHITESPACE); "" is the empty list. */
+static int split_list(const char *s, size_t n, bk_strlist *out)
+{
+    out->n = 0;
+    out->v = NULL;
+    if (n == 0)
+        return 0;
+    int cnt = 1;
+    for (size_t i = 0; i < n; i++)
+        cnt += s[i] == ',';
+    out->v = calloc((size_t)cnt, sizeof *out->v);
+    if (!out->v)
+        return BK_ENOMEM;
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != ',')
+            continue;
+        size_t a = start, b = i;
+        while (a < b && (unsigned char)s[a] <= ' ')
+            a++;
+        while (b > a && (unsigned char)s[b - 1] <= ' ')
+            b--;
+        if (!(out->v[out->n] = dup_n(s + a, b - a))) {
+            strlist_free(out);
+            return BK_ENOMEM;
+        }
+        out->n++;
+        start = i + 1;
+    }
+    return 0;
+}
+
+/* Integer as Java's Long.parseLong: optional sign, decimal digits only. */
+static bool parse_i64(const char *s, size_t n, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    if (i == n)
+        return false;
+    uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (lim - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+static const char *type_name(uint8_t t)
+{
+    switch (t) {
+    case BK_CFG_INT:
+        return "INT";
+    case BK_CFG_LONG:
+        return "LONG";
+    case BK_CFG_BOOL:
+        return "BOOLEAN";
+    case BK_CFG_STRING:
+        return "STRING";
+    case BK_CFG_LIST:
+        return "LIST";
+    case BK_CFG_DOUBLE:
+        return "DOUBLE";
+    }
+    return "?";
+}
+
+/* Parse value into k's field. The old value is replaced only on success. */
+static int parse_into(bk_config *c, const bk_config_key *k, const char *raw, char *err,
+                      size_t errlen)
+{
+    size_t n;
+    const char *v = trim(raw, &n);
+    char tmp[64];
+    const char *why = NULL;
+
+    switch (k->type) {
+    case BK_CFG_INT:
+    case BK_CFG_LONG: {
+        int64_t x;
+        if (!parse_i64(v, n, &x) || (k->type == BK_CFG_INT && (x < INT32_MIN || x > INT32_MAX)))
+            return fail(err, errlen,
+                        "Invalid value %s for configuration %s: Not a number of type %s", raw,
+                        k->name, type_name(k->type));
+        if (k->min <= k->max && x < k->min)
+            return fail(err, errlen,
+                        "Invalid value %s for configuration %s: Value must be at least %lld", raw,
+                        k->name, (long long)k->min);
+        if (k->min <= k->max && x > k->max)
+            return fail(err, errlen,
+                        "Invalid value %s for configuration %s: Value must be no more than %lld",
+                        raw, k->name, (long long)k->max);
+        if (k->type == BK_CFG_INT)
+            *(int32_t *)field(c, k) = (int32_t)x;
+        else
+            *(int64_t *)field(c, k) = x;
+        return 0;
+    }
+    case BK_CFG_DOUBLE: {
+        if (n == 0 || n >= sizeof tmp)
+            return fail(err, errlen,
+                        "Invalid value %s for configuration %s: Not a number of type DOUBLE", raw,
+                        k->name);
+        memcpy(tmp, v, n);
+        tmp[n] = '\0';
+        char *end;
+        errno = 0;
+        double d = strtod(tmp, &end);
+        if (*end || errno || isnan(d))
+            return fail(err, errlen,
+                        "Invalid value %s for configuration %s: Not a number of type DOUBLE", raw,
+                        k->name);
+        if (k->min <= k->max && (d < (double)k->min || d > (double)k->max))
+            return fail(err, errlen,
+                        "Invalid value %s for configuration %s: Value must be between %lld and "
+                        "%lld",
+                        raw, k->name, (long long)k->min, (long long)k->max);
+        *(double *)field(c, k) = d;
+        return 0;
+    }
+    case BK_CFG_BOOL:
+        if (n == 4 && strncasecmp(v, "true", 4) == 0)
+            *(bool *)field(c, k) = true;
+        else if (n == 5 && strncasecmp(v, "false", 5) == 0)
+            *(bool *)field(c, k) = false;
+        else
+            return fail(err, errlen,
+                        "Invalid value %s for configuration %s: Expected value to be either true "
+                        "or false",
+                        raw, k->name);
+        return 0;
+    case BK_CFG_STRING: {
+        char *s = dup_n(v, n);
+        if (!s)
+            return BK_ENOMEM;
+        if (k->check && k->check(s, &why) != 0) {
+            free(s);
+            return fail(err, errlen, "Invalid value %s for configuration %s: %s", raw, k->name,
+                        why);
+        }
+        char **slot = field(c, k);
+        free(*slot);
+        *slot = s;
+        return 0;
+    }
+    case BK_CFG_LIST: {
+        bk_strlist l;
+        if (split_list(v, n, &l) != 0)
+            return BK_ENOMEM;
+        for (int i = 0; k->check && i < l.n; i++) {
+            if (k->check(l.v[i], &why) != 0) {
+                int rc = fail(err, errlen, "Invalid value %s for configuration %s: %s (in '%s')",
+                              raw, k->name, why, l.v[i]);
+                strlist_free(&l);
+                return rc;
+            }
+        }
+        bk_strlist *slot = field(c, k);
+        strlist_free(slot);
+        *slot = l;
+        return 0;
+    }
+    }
+    bk_panic(__FILE__, __LINE__, "unknown config type");
+}
+
+/* ------------------------------------------------------------- endpoints */
+
+int bk_endpoint_parse(const char *s, bk_endpoint *ep, const char **why)
+{
+    memset(ep, 0, sizeof *ep);
+    const char *sep = strstr(s, "://");
+    if (!sep) {
+        *why = "Unable to parse as a listener: expected NAME://host:port";
+        return BK_EINVAL;
+    }
+    size_t nlen = (size_t)(sep - s);
+    if (nlen == 0 || nlen >= sizeof ep->name) {
+        *why = "listener name must be 1 to 63 characters";
+        return BK_EINVAL;
+    }
+    for (size_t i = 0; i < nlen; i++) {
+        char ch = s[i];
+        if (!isalnum((unsigned char)ch) && ch != '_' && ch != '-' && ch != '.') {
+            *why = "listener name may only contain [A-Za-z0-9._-]";
+            return BK_EINVAL;
+        }
+        ep->name[i] = (char)toupper((unsigned char)ch);
+    }
+
+    const char *h = sep + 3, *hend, *p;
+    if (*h == '[') { /* [IPv6]:port */
+        hend = strchr(h, ']');
+        if (!hend || hend[1] != ':') {
+            *why = "Unable to parse as a listener: bad [IPv6 address]:port";
+            return BK_EINVAL;
+        }
+        h++;
+        p = hend + 2;
+    } else {
+        const char *colon = strrchr(h, ':');
+        if (!colon) {
+            *why = "Unable to parse as a listener: missing :port";
+            return BK_EINVAL;
+        }
+        hend = colon;
+        p = colon + 1;
+    }
+    size_t hlen = (size_t)(hend - h);
+    if (hlen >= sizeof ep->host) {
+        *why = "host name too long";
+        return BK_EINVAL;
+    }
+    for (size_t i = 0; i < hlen; i++) {
+        char ch = h[i];
+        if (!isalnum((unsigned char)ch) && !strchr("-%._:", ch)) {
+            *why = "invalid character in host name";
+            return BK_EINVAL;
+        }
+    }
+    memcpy(ep->host, h, hlen);
+    ep->host[hlen] = '\0';
+
+    int64_t port;
+    if (!parse_i64(p, strlen(p), &port) || port < 0 || port > 65535) {
+        *why = "port must be a number between 0 and 65535";
+        return BK_EINVAL;
+    }
+    ep->port = (int)port;
+    return 0;
+}
+
+/* -------------------------------------------------------------- life cycle */
+
+int bk_config_init(bk_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < bk_config_nkeys; i++) {
+        const bk_config_key *k = &bk_config_keys[i];
+        if (!k->def)
+            continue;
+        char err[256];
+        int rc = parse_into(c, k, k->def, err, sizeof err);
+        if (rc == BK_ENOMEM) {
+            bk_config_fini(c);
+            return rc;
+        }
+        BK_BUG_ON(rc != 0); /* a default in the table does not parse */
+    }
+    return 0;
+}
+
+void bk_config_fini(bk_config *c)
+{
+    for (int i = 0; i < bk_config_nkeys; i++) {
+        const bk_config_key *k = &bk_config_keys[i];
+        if (k->type == BK_CFG_STRING) {
+            char **s = field(c, k);
+            free(*s);
+            *s = NULL;
+        } else if (k->type == BK_CFG_LIST) {
+            strlist_free(field(c, k));
+        }
+    }
+    free(c->listener_eps);
+    free(c->advertised_eps);
+    c->listener_eps = c->advertised_eps = NULL;
+    c->nlistener_eps = c->nadvertised_eps = 0;
+}
+
+int bk_config_set(bk_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const bk_config_key *k = bk_config_key_find(key);
+    if (!k)
+        return BK_ENOENT;
+    int rc = parse_into(c, k, value, err, errlen);
+    if (rc == BK_ENOMEM) {
+        fail(err, errlen, "out of memory setting %s", key);
+        return BK_ENOMEM;
+    }
+    if (rc == 0)
+        c->set[k - bk_config_keys] = true;
+    return rc;
+}
+
+bool bk_config_is_set(const bk_config *c, const char *name)
+{
+    const bk_config_key *k = bk_config_key_find(name);
+    return k && c->set[k - bk_config_keys];
+}
+
+/* ------------------------------------------------------- properties parser */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static int sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->cap - b->len < n + 1) {
+        size_t nc = b->cap ? b->cap : 128;
+        while (nc - b->len < n + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np)
+            return BK_ENOMEM;
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Undo Properties escapes in s[0..n) into out (NUL-terminated). \uXXXX is
+ * written as UTF-8; a malformed \u is kept literally (Java would throw;
+ * the value then fails validation with a readable message). */
+static int unescape(const char *s, size_t n, sbuf *out)
+{
+    out->len = 0;
+    if (sb_put(out, "", 0))
+        return BK_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch != '\\' || i + 1 == n) {
+            if (sb_put(out, &ch, 1))
+                return BK_ENOMEM;
+            continue;
+        }
+        ch = s[++i];
+        char utf8[4];
+        size_t ulen = 1;
+        switch (ch) {
+        case 't':
+            utf8[0] = '\t';
+            break;
+        case 'n':
+            utf8[0] = '\n';
+            break;
+        case 'r':
+            utf8[0] = '\r';
+            break;
+        case 'f':
+            utf8[0] = '\f';
+            break;
+        case 'u': {
+            unsigned cp = 0;
+            bool ok = i + 4 < n;
+            for (int d = 1; ok && d <= 4; d++) {
+                int hv = hexval(s[i + (size_t)d]);
+                if (hv < 0)
+                    ok = false;
+                cp = cp << 4 | (unsigned)hv;
+            }
+            if (!ok) {
+                utf8[0] = 'u';
+                break;
+            }
+            i += 4;
+            if (cp < 0x80) {
+                utf8[0] = (char)cp;
+            } else if (cp < 0x800) {
+                utf8[0] = (char)(0xC0 | cp >> 6);
+                utf8[1] = (char)(0x80 | (cp & 0x3F));
+                ulen = 2;
+            } else {
+                utf8[0] = (char)(0xE0 | cp >> 12);
+                utf8[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                utf8[2] = (char)(0x80 | (cp & 0x3F));
+                ulen = 3;
+            }
+            break;
+        }
+        default:
+            utf8[0] = ch;
+            break;
+        }
+        if (sb_put(out, utf8, ulen))
+            return BK_ENOMEM;
+    }
+    return 0;
+}
+
+static bool is_ws(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\f';
+}
+
+/* Split one logical line (escapes intact) into key and value, unescape
+ * both and hand them to cb. */
+static int props_emit(const char *line, size_t n, int lineno, sbuf *kb, sbuf *vb, bk_props_cb *cb,
+                      void *ud)
+{
+    size_t i = 0;
+    while (i < n && line[i] != '=' && line[i] != ':' && !is_ws(line[i]))
+        i += line[i] == '\\' ? 2 : 1;
+    size_t klen = BK_MIN(i, n);
+    i = klen;
+    while (i < n && is_ws(line[i]))
+        i++;
+    if (i < n && (line[i] == '=' || line[i] == ':')) {
+        i++;
+        while (i < n && is_ws(line[i]))
+            i++;
+    }
+    if (unescape(line, klen, kb) || unescape(line + i, n - i, vb))
+        return BK_ENOMEM;
+    return cb(ud, kb->p, vb->p, lineno);
+}
+
+int bk_props_parse(const char *text, size_t len, bk_props_cb *cb, void *ud)
+{
+    sbuf line = {0}, kb = {0}, vb = {0};
+    int rc = 0, lineno = 0, start_line = 0;
+    bool cont = false; /* the logical line continues on the next natural line */
+    size_t pos = 0;
+
+    while (pos < len && rc == 0) {
+        /* one natural line: [pos, eol), terminated by \n, \r or \r\n */
+        size_t eol = pos;
+        while (eol < len && text[eol] != '\n' && text[eol] != '\r')
+            eol++;
+        size_t next = eol;
+        if (next < len)
+            next += text[next] == '\r' && next + 1 < len && text[next + 1] == '\n' ? 2 : 1;
+        lineno++;
+
+        size_t s = pos;
+        while (s < eol && is_ws(text[s]))
+            s++;
+        pos = next;
+        if (!cont) {
+            /* blank and comment lines only count at the start of a logical line */
+            if (s == eol || text[s] == '#' || text[s] == '!')
+                continue;
+            line.len = 0;
+            start_line = lineno;
+        }
+        /* an odd number of trailing backslashes continues the line */
+        size_t bs = 0;
+        while (eol - bs > s && text[eol - bs - 1] == '\\')
+            bs++;
+        cont = bs % 2 == 1;
+        if (sb_put(&line, text + s, eol - s - (cont ? 1 : 0))) {
+            rc = BK_ENOMEM;
+            break;
+        }
+        if (cont && pos < len)
+            continue;
+        cont = false;
+        rc = props_emit(line.p, line.len, start_line, &kb, &vb, cb, ud);
+    }
+    free(line.p);
+    free(kb.p);
+    free(vb.p);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ loading */
+
+typedef struct load_ctx {
+    bk_config *c;
+    const char *origin;
+    char *err;
+    size_t errlen;
+} load_ctx;
+
+static int load_cb(void *ud, const char *key, const char *value, int lineno)
+{
+    load_ctx *lc = ud;
+    char why[512];
+    int rc = bk_config_set(lc->c, key, value, why, sizeof why);
+    if (rc == BK_ENOENT) {
+        bk_log(BK_LOG_WARN, "%s:%d: unknown configuration '%s' ignored", lc->origin, lineno, key);
+        return 0;
+    }
+    if (rc != 0)
+        fail(lc->err, lc->errlen, "%s:%d: %s", lc->origin, lineno, why);
+    return rc;
+}
+
+int bk_config_load_string(bk_config *c, const char *text, size_t len, const char *origin, char *err,
+                          size_t errlen)
+{
+    load_ctx lc = {c, origin, err, errlen};
+    int rc = bk_props_parse(text, len, load_cb, &lc);
+    if (rc == BK_ENOMEM)
+        fail(err, errlen, "%s: out of memory", origin);
+    return rc;
+}
+
+int bk_config_load_file(bk_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        fail(err, errlen, "cannot open %s: %s", path, strerror(e));
+        return BK_EIO;
+    }
+    sbuf b = {0};
+    char chunk[8192];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (sb_put(&b, chunk, n)) {
+            rc = BK_ENOMEM;
+            break;
+        }
+    if (rc == 0 && ferror(f)) {
+        fail(err, errlen, "cannot read %s", path);
+        rc = BK_EIO;
+    }
+    fclose(f);
+    if (rc == 0)
+        rc = bk_config_load_string(c, b.p ? b.p : "", b.len, path, err, errlen);
+    else if (rc == BK_ENOMEM)
+        fail(err, errlen, "%s: out of memory", path);
+    free(b.p);
+    return rc;
+}
+
+int bk_config_override(bk_config *c, const char *kv, char *err, size_t errlen)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv)
+        return fail(err, errlen, "--override expects key=value, got '%s'", kv);
+    char key[256];
+    size_t klen = (size_t)(eq - kv);
+    if (klen >= sizeof key)
+        return fail(err, errlen, "--override key too long: '%s'", kv);
+    memcpy(key, kv, klen);
+    key[klen] = '\0';
+    size_t tl;
+    const char *tk = trim(key, &tl);
+    memmove(key, tk, tl);
+    key[tl] = '\0';
+    int rc = bk_config_set(c, key, eq + 1, err, errlen);
+    if (rc == BK_ENOENT) {
+        bk_log(BK_LOG_WARN, "--override: unknown configuration '%s' ignored", key);
+        return 0;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ finish */
+
+static int copy_list(const bk_strlist *from, bk_strlist *to)
+{
+    strlist_free(to);
+    if (from->n == 0)
+        return 0;
+    to->v = calloc((size_t)from->n, sizeof *to->v);
+    if (!to->v)
+        return BK_ENOMEM;
+    for (; to->n < from->n; to->n++)
+        if (!(to->v[to->n] = strdup(from->v[to->n])))
+            return BK_ENOMEM;
+    return 0;
+}
+
+static const char *proto_of(const bk_config *c, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < c->listener_security_protocol_map.n; i++) {
+        const char *e = c->listener_security_protocol_map.v[i];
+        if (strncasecmp(e, name, n) == 0 && e[n] == ':')
+            return e + n + 1;
+    }
+    return NULL;
+}
+
+static int parse_eps(const bk_strlist *l, bk_endpoint **out, int *nout, const char *key, char *err,
+                     size_t errlen)
+{
+    free(*out);
+    *out = NULL;
+    *nout = 0;
+    if (l->n == 0)
+        return 0;
+    *out = calloc((size_t)l->n, sizeof **out);
+    if (!*out)
+        return BK_ENOMEM;
+    for (int i = 0; i < l->n; i++) {
+        const char *why;
+        if (bk_endpoint_parse(l->v[i], &(*out)[i], &why) != 0)
+            return fail(err, errlen, "Invalid value %s for configuration %s: %s", l->v[i], key,
+                        why);
+        for (int j = 0; j < i; j++)
+            if (strcmp((*out)[i].name, (*out)[j].name) == 0)
+                return fail(err, errlen,
+                            "Invalid value %s for configuration %s: each listener must have a "
+                            "different name, %s is used twice",
+                            l->v[i], key, (*out)[i].name);
+    }
+    *nout = l->n;
+    return 0;
+}
+
+int bk_config_finish(bk_config *c, char *err, size_t errlen)
+{
+    int rc;
+    if (!bk_config_is_set(c, "log.dirs")) {
+        strlist_free(&c->log_dirs);
+        if (c->log_dir) {
+            bk_strlist one = {1, NULL};
+            if (!(one.v = calloc(1, sizeof *one.v)) || !(one.v[0] = strdup(c->log_dir))) {
+                free(one.v);
+                return BK_ENOMEM;
+            }
+            c->log_dirs = one;
+        }
+    }
+    if (c->log_dirs.n == 0)
+        return fail(err, errlen,
+                    "Invalid value for configuration log.dirs: at least one log directory is "
+                    "required (log.dirs or log.dir)");
+
+    if (!bk_config_is_set(c, "advertised.listeners") &&
+        (rc = copy_list(&c->listeners, &c->advertised_listeners)) != 0)
+        return rc;
+
+    /* Retention: Kafka's precedence ms > minutes > hours, negative = forever. */
+    if (!bk_config_is_set(c, "log.retention.ms")) {
+        if (bk_config_is_set(c, "log.retention.minutes"))
+            c->log_retention_ms = (int64_t)c->log_retention_minutes * 60000;
+        else
+            c->log_retention_ms = (int64_t)c->log_retention_hours * 3600000;
+    }
+    if (c->log_retention_ms < 0)
+        c->log_retention_ms = -1;
+    if (!bk_config_is_set(c, "log.roll.ms"))
+        c->log_roll_ms = (int64_t)c->log_roll_hours * 3600000;
+    if (!bk_config_is_set(c, "log.flush.interval.ms"))
+        c->log_flush_interval_ms = c->log_flush_scheduler_interval_ms;
+    if (!bk_config_is_set(c, "zookeeper.connection.timeout.ms"))
+        c->zookeeper_connection_timeout_ms = c->zookeeper_session_timeout_ms;
+
+    if (c->group_min_session_timeout_ms > c->group_max_session_timeout_ms)
+        return fail(err, errlen,
+                    "Invalid value %d for configuration group.min.session.timeout.ms: must not "
+                    "exceed group.max.session.timeout.ms (%d)",
+                    c->group_min_session_timeout_ms, c->group_max_session_timeout_ms);
+    if (c->broker_id > c->reserved_broker_max_id)
+        return fail(err, errlen,
+                    "Invalid value %d for configuration broker.id: must not exceed "
+                    "reserved.broker.max.id (%d)",
+                    c->broker_id, c->reserved_broker_max_id);
+
+    if (c->listeners.n == 0)
+        return fail(err, errlen,
+                    "Invalid value for configuration listeners: at least one listener is required");
+    if ((rc = parse_eps(&c->listeners, &c->listener_eps, &c->nlistener_eps, "listeners", err,
+                        errlen)) != 0)
+        return rc;
+    if ((rc = parse_eps(&c->advertised_listeners, &c->advertised_eps, &c->nadvertised_eps,
+                        "advertised.listeners", err, errlen)) != 0)
+        return rc;
+
+    for (int i = 0; i < c->nlistener_eps; i++) {
+        const bk_endpoint *ep = &c->listener_eps[i];
+        const char *proto = proto_of(c, ep->name);
+        if (!proto)
+            return fail(err, errlen,
+                        "Invalid value %s for configuration listeners: no security protocol "
+                        "defined for listener %s in listener.security.protocol.map",
+                        c->listeners.v[i], ep->name);
+        if (strcmp(proto, "PLAINTEXT") != 0)
+            return fail(err, errlen,
+                        "Invalid value %s for configuration listeners: security protocol %s is "
+                        "not supported by Brook (PLAINTEXT only)",
+                        c->listeners.v[i], proto);
+    }
+    for (int i = 0; i < c->nadvertised_eps; i++) {
+        const bk_endpoint *ep = &c->advertised_eps[i];
+        bool found = false;
+        for (int j = 0; j < c->nlistener_eps; j++)
+            found |= strcmp(ep->name, c->listener_eps[j].name) == 0;
+        if (!found)
+            return fail(err, errlen,
+                        "Invalid value %s for configuration advertised.listeners: listener %s is "
+                        "not in listeners",
+                        c->advertised_listeners.v[i], ep->name);
+        if (bk_config_is_set(c, "advertised.listeners") &&
+            (strcmp(ep->host, "0.0.0.0") == 0 || strcmp(ep->host, "::") == 0))
+            return fail(err, errlen,
+                        "Invalid value %s for configuration advertised.listeners: cannot "
+                        "advertise the non-routable meta-address %s",
+                        c->advertised_listeners.v[i], ep->host);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ format */
+
+int bk_config_format(const bk_config *c, const bk_config_key *k, char *buf, size_t len)
+{
+    const void *f = cfield(c, k);
+    bool null = !k->def && !c->set[k - bk_config_keys];
+    switch (k->type) {
+    case BK_CFG_INT:
+        return null ? snprintf(buf, len, "null") : snprintf(buf, len, "%d", *(const int32_t *)f);
+    case BK_CFG_LONG:
+        return null ? snprintf(buf, len, "null")
+                    : snprintf(buf, len, "%lld", (long long)*(const int64_t *)f);
+    case BK_CFG_DOUBLE:
+        return snprintf(buf, len, "%g", *(const double *)f);
+    case BK_CFG_BOOL:
+        return snprintf(buf, len, "%s", *(const bool *)f ? "true" : "false");
+    case BK_CFG_STRING: {
+        const char *s = *(char *const *)f;
+        return snprintf(buf, len, "%s", s ? s : "null");
+    }
+    case BK_CFG_LIST: {
+        const bk_strlist *l = f;
+        size_t at = 0;
+        if (len)
+            buf[0] = '\0';
+        int total = 0;
+        for (int i = 0; i < l->n; i++) {
+            int w = snprintf(buf + at, len > at ? len - at : 0, "%s%s", i ? "," : "", l->v[i]);
+            if (w < 0)
+                return w;
+            total += w;
+            at = BK_MIN(len, at + (size_t)w);
+        }
+        return total;
+    }
+    }
+    return 0;
+}

@@ -1,0 +1,502 @@
+/*
+ * conn.c - see conn.h for the contract.
+ *
+ * Every entry point (socket event, idle timer, bk_req_done) runs
+ *     enter -> read / handle frames / write -> update epoll interest -> leave
+ * and a connection marked `closing` anywhere in between is destroyed in
+ * leave(), never under a caller's feet.
+ */
+#include "conn.h"
+
+#include "../core/clock.h"
+#include "../core/log.h"
+#include "listener.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#define IN_INIT        16384         /* initial input buffer */
+#define IN_READ_MIN    4096          /* grow when less room than this is left */
+#define IN_SHRINK      (1024 * 1024) /* give back input buffers bigger than this when idle */
+#define OUT_INIT       16384
+#define OUT_SHRINK     (1024 * 1024)
+#define ARENA_BASE     (256 * 1024) /* arena limit: base + ARENA_PER_BYTE * frame size */
+#define ARENA_PER_BYTE 16           /* decoded structs are bigger than their wire form */
+
+static void conn_destroy(bk_conn *c);
+static void conn_progress(bk_conn *c);
+static bool frame_complete(const bk_conn *c);
+
+/* ------------------------------------------------------------ life cycle */
+
+void bk_conns_init(bk_conns *cs, bk_ev *ev, const bk_conn_opts *opts)
+{
+    memset(cs, 0, sizeof *cs);
+    cs->ev = ev;
+    cs->opts = *opts;
+    cs->next_id = 1;
+}
+
+uint64_t bk_conn_unsent(const bk_conn *c)
+{
+    return bk_wr_wire_len(&c->out) - c->out_wire_sent;
+}
+
+void bk_conn_fail(bk_conn *c, int level, const char *why)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (why)
+        bk_log_rl(level, "closing connection %llu from %s (%s): %s", (unsigned long long)c->id,
+                  c->peer, c->listener_name, why);
+}
+
+/* Leave an entry point: update epoll interest, or destroy if failed. */
+static void leave(bk_conn *c)
+{
+    if (!c->closing) {
+        uint32_t mask = 0;
+        uint64_t unsent = bk_conn_unsent(c);
+        if (!c->busy && !c->eof && unsent <= c->owner->opts.out_high_water)
+            mask |= BK_EV_READ;
+        /* Writable also when complete frames wait unhandled (conn_progress
+         * stopped after its round limit): the socket is writable at once,
+         * so the next tick comes back for them without new input. */
+        if (unsent || (!c->busy && frame_complete(c)))
+            mask |= BK_EV_WRITE;
+        if (bk_ev_io_set(c->owner->ev, &c->io, mask) == 0)
+            return;
+        bk_conn_fail(c, BK_LOG_WARN, "epoll_ctl failed");
+    }
+    if (!c->busy)
+        conn_destroy(c);
+    else /* a deferred request still points at us; bk_req_done() finishes */
+        bk_ev_io_stop(c->owner->ev, &c->io);
+}
+
+static void conn_destroy(bk_conn *c)
+{
+    bk_conns *cs = c->owner;
+    if (cs->opts.on_close)
+        cs->opts.on_close(c, cs->opts.ud);
+    bk_ev_timer_stop(cs->ev, &c->idle);
+    bk_ev_io_stop(cs->ev, &c->io);
+    if (c->fd >= 0)
+        close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        cs->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    cs->n--;
+    free(c->in);
+    bk_wr_fini(&c->out);
+    bk_arena_fini(&c->arena);
+    free(c);
+}
+
+void bk_conns_close_all(bk_conns *cs)
+{
+    bk_conn *c = cs->head;
+    while (c) {
+        bk_conn *next = c->next;
+        c->closing = true;
+        if (!c->busy) {
+            conn_destroy(c);
+        } else {
+            /* Its deferred request completes later; stop all I/O now. */
+            bk_ev_io_stop(cs->ev, &c->io);
+            bk_ev_timer_stop(cs->ev, &c->idle);
+            shutdown(c->fd, SHUT_RDWR);
+        }
+        c = next;
+    }
+}
+
+/* ------------------------------------------------------------ idle timer */
+
+static void idle_cb(bk_ev *ev, bk_ev_timer *t)
+{
+    bk_conn *c = t->data;
+    int64_t idle = c->owner->opts.idle_ms;
+    int64_t deadline = c->last_active + idle;
+    /* last_active moves with every read and write, so the timer is
+     * re-armed lazily here instead of on every byte (nginx, Kafka do the
+     * same with their idle expiry). A deferred request is not idleness. */
+    if (c->busy)
+        deadline = bk_now_ms() + idle;
+    if (bk_now_ms() >= deadline) {
+        char why[64];
+        snprintf(why, sizeof why, "idle for %lld ms", (long long)(bk_now_ms() - c->last_active));
+        bk_conn_fail(c, BK_LOG_DEBUG, why);
+    } else if (bk_ev_timer_start(ev, t, deadline) != 0) {
+        bk_conn_fail(c, BK_LOG_WARN, "out of memory arming the idle timer");
+    }
+    leave(c);
+}
+
+/* ---------------------------------------------------------------- output */
+
+/* Send as much of out as the socket takes. 0 = all sent, BK_EAGAIN = the
+ * socket is full, BK_EIO = the connection failed (logged). */
+static int flush_out(bk_conn *c)
+{
+    bk_wr *w = &c->out;
+    for (;;) {
+        bk_splice *s = c->out_spl < w->nspl ? &w->spl[c->out_spl] : NULL;
+        size_t mem_end = s ? s->at : w->len;
+        if (c->out_sent < mem_end) {
+            ssize_t n = send(c->fd, w->buf + c->out_sent, mem_end - c->out_sent,
+                             MSG_NOSIGNAL | MSG_DONTWAIT | (s ? MSG_MORE : 0));
+            if (n == -1) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    return BK_EAGAIN;
+                bk_conn_fail(c, BK_LOG_DEBUG, strerror(errno));
+                return BK_EIO;
+            }
+            c->out_sent += (size_t)n;
+            c->out_wire_sent += (uint64_t)n;
+            c->last_active = bk_now_ms();
+            continue;
+        }
+        if (!s)
+            break;
+        off_t off = (off_t)(s->off + c->out_spl_sent);
+        ssize_t n = sendfile(c->fd, s->fd, &off, s->len - c->out_spl_sent);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return BK_EAGAIN;
+            bk_conn_fail(c, BK_LOG_WARN, "sendfile failed");
+            return BK_EIO;
+        }
+        if (n == 0) {
+            /* The file is shorter than the range promised in the response
+             * size: the stream cannot be completed. */
+            bk_conn_fail(c, BK_LOG_WARN, "sendfile: file range shorter than announced");
+            return BK_EIO;
+        }
+        c->last_active = bk_now_ms();
+        c->out_spl_sent += (uint32_t)n;
+        c->out_wire_sent += (uint64_t)n;
+        if (c->out_spl_sent == s->len) {
+            c->out_spl++;
+            c->out_spl_sent = 0;
+        }
+    }
+    /* Everything is out: start the buffer over (and give back a big one). */
+    if (w->cap > OUT_SHRINK) {
+        bk_wr_fini(w);
+        bk_wr_init(w, OUT_INIT);
+    } else {
+        bk_wr_reset(w);
+    }
+    c->out_sent = 0;
+    c->out_spl = 0;
+    c->out_spl_sent = 0;
+    c->out_wire_sent = 0;
+    if (w->err) {
+        bk_conn_fail(c, BK_LOG_WARN, "out of memory for the output buffer");
+        return BK_ENOMEM;
+    }
+    return 0;
+}
+
+bk_wr *bk_req_respond_begin(bk_req *req, int16_t hdr_version, size_t body_hint)
+{
+    bk_conn *c = req->conn;
+    bk_wr *w = &c->out;
+    BK_ASSERT(!req->responding);
+    req->responding = true;
+    req->resp_at = w->len;
+    req->resp_nspl = w->nspl;
+    req->resp_spl_len = w->spl_len;
+    bk_wr_i32(w, 0); /* size, patched in _end */
+    bk_resphdr_encode(w, hdr_version, req->hdr.correlation_id);
+    if (body_hint)
+        (void)bk_wr_reserve(w, body_hint);
+    return w;
+}
+
+int bk_req_respond_end(bk_req *req, int rc)
+{
+    bk_conn *c = req->conn;
+    bk_wr *w = &c->out;
+    BK_ASSERT(req->responding);
+    req->responding = false;
+    if (rc == 0 && w->err)
+        rc = w->err;
+    if (rc == 0) {
+        uint64_t at_wire = req->resp_at + req->resp_spl_len;
+        uint64_t size = bk_wr_wire_len(w) - at_wire - 4;
+        if (size > INT32_MAX) {
+            rc = BK_ELIMIT;
+        } else {
+            bk_wr_patch_i32(w, req->resp_at, (int32_t)size);
+            return 0;
+        }
+    }
+    /* Drop the partial response; earlier ones are intact (a failed
+     * realloc leaves the old buffer in place). */
+    w->len = req->resp_at;
+    w->nspl = req->resp_nspl;
+    w->spl_len = req->resp_spl_len;
+    w->err = 0;
+    return rc;
+}
+
+/* ----------------------------------------------------------------- input */
+
+/* The size prefix of the next frame, if its 4 bytes are buffered. */
+static bool peek_size(const bk_conn *c, int32_t *size)
+{
+    if (c->in_len - c->in_off < 4)
+        return false;
+    *size = (int32_t)bk_get_be32(c->in + c->in_off);
+    return true;
+}
+
+static bool frame_complete(const bk_conn *c)
+{
+    int32_t sz;
+    return peek_size(c, &sz) && sz >= 0 && c->in_len - c->in_off - 4 >= (size_t)sz;
+}
+
+/* The request in c->req is finished (rc as from the handler). */
+static void req_finish(bk_conn *c, int rc)
+{
+    bk_req *r = &c->req;
+    if (r->responding) {
+        /* The handler started a response and bailed out: drop it. */
+        (void)bk_req_respond_end(r, BK_EINVAL);
+    }
+    if (rc < 0 && !c->closing) {
+        char why[160];
+        snprintf(why, sizeof why, "request api_key=%d api_version=%d correlation_id=%d failed: %s",
+                 r->hdr.api_key, r->hdr.api_version, r->hdr.correlation_id, bk_strerror(rc));
+        bk_conn_fail(c, BK_LOG_INFO, why);
+    }
+    c->in_off += 4 + (size_t)r->frame_len;
+    c->busy = false;
+    bk_arena_reset(&c->arena);
+}
+
+/* Decode the header of the complete frame at in_off and hand it over. */
+static void dispatch(bk_conn *c, int32_t size)
+{
+    bk_req *r = &c->req;
+    memset(r, 0, sizeof *r);
+    r->conn = c;
+    r->frame_len = size;
+    r->recv_ms = bk_now_ms();
+    r->arena = &c->arena;
+    c->arena.limit = ARENA_BASE + ARENA_PER_BYTE * (size_t)size;
+    c->busy = true;
+
+    bk_rd_init(&r->body, c->in + c->in_off + 4, (size_t)size);
+    if (bk_reqhdr_decode(&r->body, &r->hdr) != 0) {
+        bk_conn_fail(c, BK_LOG_WARN, "malformed request header");
+        req_finish(c, 0);
+        return;
+    }
+    if (r->hdr.hdr_version < 0) {
+        char why[64];
+        snprintf(why, sizeof why, "unknown api key %d", r->hdr.api_key);
+        bk_conn_fail(c, BK_LOG_WARN, why);
+        req_finish(c, 0);
+        return;
+    }
+    int rc = c->owner->opts.on_request(r, c->owner->opts.ud);
+    if (rc == BK_EAGAIN)
+        return; /* deferred: bk_req_done() */
+    req_finish(c, rc);
+}
+
+/* Handle buffered frames while allowed. */
+static void process_input(bk_conn *c)
+{
+    while (!c->closing && !c->busy && bk_conn_unsent(c) <= c->owner->opts.out_high_water) {
+        int32_t size;
+        if (!peek_size(c, &size))
+            break;
+        if (size <= 0 || size > c->owner->opts.max_request_bytes) {
+            /* 0 cannot even hold a header; negative and oversize are
+             * rejected before buffering anything (Kafka's
+             * InvalidReceiveException). */
+            char why[128];
+            snprintf(why, sizeof why, "invalid request size %d (socket.request.max.bytes=%d)", size,
+                     c->owner->opts.max_request_bytes);
+            bk_conn_fail(c, BK_LOG_WARN, why);
+            break;
+        }
+        if (!frame_complete(c))
+            break;
+        dispatch(c, size);
+    }
+    if (c->busy)
+        return; /* the deferred request borrows the buffer: keep it as is */
+    /* Compact: move the partial frame to the front. */
+    size_t left = c->in_len - c->in_off;
+    if (c->in_off) {
+        memmove(c->in, c->in + c->in_off, left);
+        c->in_off = 0;
+        c->in_len = left;
+    }
+    if (c->in_cap > IN_SHRINK && left < IN_INIT) {
+        uint8_t *nb = realloc(c->in, IN_INIT);
+        if (nb) {
+            c->in = nb;
+            c->in_cap = IN_INIT;
+        }
+    }
+}
+
+/* One read(2) into the input buffer, growing it toward the frame size. */
+static void do_read(bk_conn *c)
+{
+    if (c->in_cap - c->in_len < IN_READ_MIN) {
+        /* The most worth buffering: the current frame plus a little of the
+         * next. Growth follows arrivals (doubling), not the claimed size. */
+        size_t limit = 4 + (size_t)c->owner->opts.max_request_bytes + IN_INIT;
+        size_t ncap = BK_MIN(BK_MAX(c->in_cap * 2, (size_t)IN_INIT), limit);
+        if (ncap > c->in_cap) {
+            uint8_t *nb = realloc(c->in, ncap);
+            if (!nb) {
+                bk_conn_fail(c, BK_LOG_WARN, "out of memory for the input buffer");
+                return;
+            }
+            c->in = nb;
+            c->in_cap = ncap;
+        }
+        if (c->in_cap == c->in_len)
+            return; /* full: a whole frame is buffered; handle it first */
+    }
+    ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (n > 0) {
+        c->in_len += (size_t)n;
+        c->last_active = bk_now_ms();
+    } else if (n == 0) {
+        c->eof = true;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        bk_conn_fail(c, BK_LOG_DEBUG, strerror(errno));
+    }
+}
+
+/* Handle what is buffered, write what is ready, repeat while that frees
+ * the way for more (backpressure released by a complete write). */
+static void conn_progress(bk_conn *c)
+{
+    /* Bounded, so one fast pipelining client cannot starve the others;
+     * leave() arranges to come back for what is left. */
+    for (int round = 0; round < 64 && !c->closing; round++) {
+        process_input(c);
+        if (c->closing)
+            return;
+        int rc = bk_conn_unsent(c) ? flush_out(c) : 0;
+        if (rc != 0)
+            break; /* EAGAIN: wait for EPOLLOUT; errors: closing is set */
+        if (c->busy || !frame_complete(c))
+            break;
+    }
+    if (!c->closing && c->eof && !c->busy && !bk_conn_unsent(c) && !frame_complete(c)) {
+        if (c->in_len > c->in_off)
+            bk_conn_fail(c, BK_LOG_INFO, "peer closed in the middle of a request");
+        else
+            bk_conn_fail(c, BK_LOG_DEBUG, "peer closed");
+    }
+}
+
+static void io_cb(bk_ev *ev, bk_ev_io *io, uint32_t events)
+{
+    bk_conn *c = io->data;
+    if (events & BK_EV_READ)
+        do_read(c);
+    if ((events & BK_EV_ERROR) && !c->closing) {
+        /* Reset or both directions shut: nothing more can be delivered.
+         * (Reading here is not an option: with reads paused the buffer
+         * may be borrowed by a deferred request.) */
+        int soerr = 0;
+        socklen_t l = sizeof soerr;
+        (void)getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &l);
+        bk_conn_fail(c, BK_LOG_DEBUG, soerr ? strerror(soerr) : "hang-up");
+    }
+    if (!c->closing)
+        conn_progress(c);
+    leave(c);
+}
+
+void bk_req_done(bk_req *req, int rc)
+{
+    bk_conn *c = req->conn;
+    BK_ASSERT(c->busy);
+    req_finish(c, rc);
+    if (!c->closing)
+        conn_progress(c);
+    leave(c);
+}
+
+/* ---------------------------------------------------------------- accept */
+
+int bk_conn_accept(bk_conns *cs, int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
+                   const char *listener_name)
+{
+    bk_conn *c = calloc(1, sizeof *c);
+    uint8_t *in = malloc(IN_INIT);
+    if (!c || !in) {
+        free(c);
+        free(in);
+        close(fd);
+        bk_log_rl(BK_LOG_WARN, "out of memory accepting a connection");
+        return BK_ENOMEM;
+    }
+    c->owner = cs;
+    c->id = cs->next_id++;
+    c->fd = fd;
+    c->in = in;
+    c->in_cap = IN_INIT;
+    bk_wr_init(&c->out, OUT_INIT);
+    bk_arena_init(&c->arena, ARENA_BASE);
+    c->last_active = bk_now_ms();
+    snprintf(c->listener_name, sizeof c->listener_name, "%s", listener_name);
+    bk_sockaddr_str((const struct sockaddr *)peer, peerlen, c->peer, sizeof c->peer);
+
+    struct sockaddr_storage local;
+    socklen_t llen = sizeof local;
+    if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0) {
+        bk_sockaddr_host((struct sockaddr *)&local, llen, c->local_host, sizeof c->local_host);
+        c->local_port =
+            ntohs(local.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&local)->sin6_port
+                                              : ((struct sockaddr_in *)&local)->sin_port);
+        /* An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d. */
+        if (strncmp(c->local_host, "::ffff:", 7) == 0 && strchr(c->local_host, '.'))
+            memmove(c->local_host, c->local_host + 7, strlen(c->local_host + 7) + 1);
+    }
+
+    c->next = cs->head;
+    if (cs->head)
+        cs->head->prev = c;
+    cs->head = c;
+    cs->n++;
+
+    bk_ev_io_init(&c->io, fd, io_cb, c);
+    bk_ev_timer_init(&c->idle, idle_cb, c);
+    if (bk_ev_io_start(cs->ev, &c->io, BK_EV_READ) != 0 ||
+        (cs->opts.idle_ms >= 0 &&
+         bk_ev_timer_start(cs->ev, &c->idle, c->last_active + cs->opts.idle_ms) != 0)) {
+        bk_log_rl(BK_LOG_WARN, "cannot watch connection from %s: %s", c->peer, strerror(errno));
+        conn_destroy(c);
+        return BK_EIO;
+    }
+    bk_log(BK_LOG_DEBUG, "connection %llu from %s on %s", (unsigned long long)c->id, c->peer,
+           c->listener_name);
+    return 0;
+}

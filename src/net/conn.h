@@ -1,0 +1,162 @@
+/*
+ * conn.h - one client connection: framing, dispatch, in-order responses,
+ * output with sendfile, backpressure, idle timeout.
+ *
+ * Input. Bytes are read into a per-connection buffer. A frame is an int32
+ * size followed by that many bytes. As soon as the 4 size bytes are in, a
+ * size <= 0 or > max_request_bytes (socket.request.max.bytes) closes the
+ * connection - before any memory is reserved for it. The buffer grows with
+ * the bytes actually received (never to the claimed size up front), so a
+ * client announcing 100 MB and sending nothing costs nothing. Once the whole
+ * frame is present its request header is decoded (proto/api.h); a header
+ * that does not parse or names an API key we have no definition for closes
+ * the connection, as Kafka does.
+ *
+ * Dispatch and ordering. The request goes to opts.on_request() together
+ * with the body reader and the connection's arena (reset after every
+ * request; no per-request malloc once buffers are warm). The handler either
+ *   - answers synchronously: bk_req_respond_begin() / encode / _end(), and
+ *     returns 0 (or returns 0 without a response, for Produce acks=0), or
+ *   - returns BK_EAGAIN and completes later with bk_req_done() (a delayed
+ *     Produce or Fetch), or
+ *   - returns a negative BK_E* status: the connection is closed.
+ * Like Kafka's SocketServer, a connection has at most ONE request in
+ * flight: while one is deferred, the following frames stay unread in the
+ * input buffer (and the socket is not read). Responses therefore leave in
+ * request (= correlation id) order without a reorder queue, the request's
+ * borrowed input bytes stay valid while it is deferred, and a client cannot
+ * make the broker hold more than one request's state per connection.
+ * Pipelining still pays off: every complete frame already buffered is
+ * handled back to back and all responses go out in one write.
+ *
+ * Output. Responses are appended to one bk_wr per connection. Memory is
+ * sent with send(2) (MSG_MORE while file data follows), each bk_wr splice
+ * with sendfile(2) at its position, so record data read from segments never
+ * enters user space. Partial writes resume when the socket is writable. The
+ * whole writer is a single contiguous buffer, so writev would only ever
+ * carry one iovec; send() with flags is the useful form here. While more than
+ * opts.out_high_water bytes are unsent, no new request is read or handled
+ * (backpressure on a client that does not read its responses).
+ *
+ * Closing. Any error, EOF after the last response, a protocol violation or
+ * opts.idle_ms without traffic closes the connection; protocol violations
+ * are logged (rate limited) with the peer address. Destruction is deferred
+ * to the end of the current callback, so handlers may fail a connection
+ * from anywhere. A deferred request keeps its connection's memory alive
+ * until bk_req_done() is called; that call is mandatory even when the
+ * connection has failed meanwhile.
+ *
+ * Thread: loop thread only. Files referenced by splices must stay open
+ * until the bytes are sent (the storage layer keeps segments referenced).
+ */
+#ifndef BK_CONN_H
+#define BK_CONN_H
+
+#include "../core/buf.h"
+#include "../proto/api.h"
+#include "ev.h"
+
+#include <sys/socket.h>
+
+typedef struct bk_conn bk_conn;
+typedef struct bk_conns bk_conns;
+
+/* One request being handled. Embedded in its connection. */
+typedef struct bk_req {
+    bk_conn *conn;     /* borrowed: valid until the request is done */
+    bk_reqhdr hdr;     /* client_id borrowed from the frame */
+    bk_rd body;        /* the body: borrowed from the input buffer until done */
+    bk_arena *arena;   /* the connection's; reset when the request is done */
+    int32_t frame_len; /* size prefix of the frame */
+    int64_t recv_ms;   /* monotonic ms when the frame was complete */
+
+    /* private to conn.c: where the response being written starts */
+    size_t resp_at;
+    int resp_nspl;
+    uint64_t resp_spl_len;
+    bool responding;
+} bk_req;
+
+typedef struct bk_conn_opts {
+    int32_t max_request_bytes; /* socket.request.max.bytes */
+    int64_t idle_ms;           /* connections.max.idle.ms; < 0 = never */
+    size_t out_high_water;     /* stop handling requests above this much unsent output */
+    /* 0: handled; BK_EAGAIN: deferred (bk_req_done later); < 0: close */
+    int (*on_request)(bk_req *req, void *ud);
+    /* Called once when a connection goes away (release conn->udata). May be NULL. */
+    void (*on_close)(bk_conn *c, void *ud);
+    void *ud;
+} bk_conn_opts;
+
+/* All connections of a server: the list used for shutdown and counting. */
+struct bk_conns {
+    bk_ev *ev; /* borrowed */
+    bk_conn_opts opts;
+    bk_conn *head; /* owned: intrusive list */
+    int n;
+    uint64_t next_id;
+};
+
+struct bk_conn {
+    bk_conns *owner; /* borrowed */
+    bk_conn *prev, *next;
+    uint64_t id;
+    int fd; /* owned */
+    bk_ev_io io;
+    bk_ev_timer idle;
+    int64_t last_active; /* monotonic ms of the last byte in or out */
+
+    char peer[64];       /* "ip:port" of the client */
+    char local_host[64]; /* numeric local address the client connected to */
+    int local_port;
+    char listener_name[64]; /* listener the connection came in on */
+
+    /* input: bytes [in_off, in_len) of in are unconsumed */
+    uint8_t *in; /* owned */
+    size_t in_off, in_len, in_cap;
+
+    /* output: out minus what was sent (memory up to out_sent, splices
+     * before out_spl, and out_spl_sent bytes of splice out_spl) */
+    bk_wr out;
+    size_t out_sent;
+    int out_spl;
+    uint32_t out_spl_sent;
+    uint64_t out_wire_sent; /* memory + file bytes sent of out */
+
+    bk_arena arena;
+    bk_req req;   /* the request in flight (at most one) */
+    bool busy;    /* req is being handled or deferred */
+    bool eof;     /* the peer finished sending */
+    bool closing; /* failed or finished; destroyed at the end of the callback */
+
+    void *udata; /* the handler layer's per-connection state */
+};
+
+void bk_conns_init(bk_conns *cs, bk_ev *ev, const bk_conn_opts *opts);
+/* Close every connection (shutdown). */
+void bk_conns_close_all(bk_conns *cs);
+
+/* Take ownership of an accepted socket. On failure the fd is closed. */
+int bk_conn_accept(bk_conns *cs, int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
+                   const char *listener_name);
+
+/* Start the response to req: writes the size placeholder and a response
+ * header of hdr_version, reserves body_hint bytes; returns the writer to
+ * encode the body into. */
+bk_wr *bk_req_respond_begin(bk_req *req, int16_t hdr_version, size_t body_hint);
+/* Finish it: patches the size. If rc (the encoder's status) or the writer
+ * failed, the partial response is removed and the error returned. */
+int bk_req_respond_end(bk_req *req, int rc);
+
+/* Complete a request the handler deferred with BK_EAGAIN. rc as the
+ * handler's return value would have been (0, or < 0 to close). */
+void bk_req_done(bk_req *req, int rc);
+
+/* Mark the connection failed; it is closed once control returns to the
+ * loop. why is logged at level (NULL: nothing logged). */
+void bk_conn_fail(bk_conn *c, int level, const char *why);
+
+/* Unsent bytes (memory + file). */
+uint64_t bk_conn_unsent(const bk_conn *c);
+
+#endif

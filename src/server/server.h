@@ -1,0 +1,48 @@
+/*
+ * server.h - wiring of one broker process: start-up, run, shutdown.
+ *
+ * Start-up order (any failure: an error message in err, nothing left
+ * running, main exits 1):
+ *   1. signals: SIGPIPE ignored (a vanished client must not kill us; writes
+ *      report EPIPE instead); SIGTERM/SIGINT blocked and read through a
+ *      signalfd on the loop, so shutdown starts from a normal callback
+ *      rather than inside a signal handler;
+ *   2. identity: log directories, meta.properties, cluster id;
+ *   3. event loop, broker context, listeners (bound ports known now);
+ * then bk_server_run() serves until a signal and bk_server_fini() closes
+ * listeners first (no new clients), then connections, then the loop.
+ *
+ * Thread: the calling thread becomes the event-loop thread.
+ */
+#ifndef BK_SERVER_H
+#define BK_SERVER_H
+
+#include "../broker/broker.h"
+#include "../core/config.h"
+#include "../net/conn.h"
+#include "../net/ev.h"
+#include "../net/listener.h"
+
+typedef struct bk_server {
+    const bk_config *cfg; /* borrowed; finished */
+    bk_ev ev;
+    bool ev_ok;
+    bk_listener *listeners; /* owned: cfg->nlistener_eps of them */
+    int nlisteners;
+    bk_conns conns;
+    bk_broker broker;
+    bool broker_ok;
+    int sigfd; /* owned; -1 if none */
+    bk_ev_io sig_io;
+    int stop_signal; /* the signal that ended run(), 0 if none */
+} bk_server;
+
+int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen);
+/* Serve until SIGTERM/SIGINT. 0, or BK_EIO if the loop itself failed. */
+int bk_server_run(bk_server *s);
+void bk_server_fini(bk_server *s);
+
+/* "127.0.0.1:9092, [::1]:9093" - the bound addresses, for the start-up line. */
+void bk_server_describe_listeners(const bk_server *s, char *buf, size_t len);
+
+#endif
