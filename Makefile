@@ -22,13 +22,21 @@ LIB_SRCS  := $(filter-out %_test.c src/server/main.c,$(wildcard src/*/*.c))
 TEST_SRCS := $(wildcard src/*/*_test.c) tests/unit.c tests/populate.c
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
+# The codec alone: what the fuzz targets and bkcodec link.
+CODEC_OBJS := $(patsubst %.c,$(BUILD)/%.o,src/core/buf.c src/core/err.c src/proto/api.c \
+                src/proto/codec.c src/proto/bkgen_msgs.c)
+# Record batches, compression and produce validation.
+RECORDS_OBJS := $(patsubst %.c,$(BUILD)/%.o,src/core/buf.c src/core/err.c src/core/crc32c.c \
+                  src/proto/records.c src/storage/compress.c src/storage/validate.c)
 
 BIN := $(BUILD)/bin
 
-.PHONY: all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
+.PHONY: bench-startup all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
 
-all: $(BIN)/brookd $(BIN)/unit $(BIN)/bkcodec
-	@mkdir -p bin && ln -sf ../$(BIN)/brookd bin/brookd && ln -sf ../$(BIN)/bkcodec bin/bkcodec
+all: $(BIN)/brookd $(BIN)/brook $(BIN)/unit $(BIN)/bkcodec $(BIN)/mklog $(BIN)/bkrecords
+ifeq ($(SANITIZER),)
+	@mkdir -p bin && ln -sf ../$(BIN)/brookd bin/brookd && ln -sf ../$(BIN)/brook bin/brook
+endif
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -42,6 +50,25 @@ $(BIN)/brookd: $(BUILD)/src/server/main.o $(BUILD)/libbrook.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+TOOL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/*.c))
+
+$(BIN)/brook: $(TOOL_OBJS) $(BUILD)/libbrook.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Benchmarks (not tests): make bench-startup
+$(BIN)/bench-startup: $(BUILD)/bench/startup.o $(BUILD)/libbrook.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-startup: $(BIN)/bench-startup
+	$(BIN)/bench-startup
+
+# Test helpers linked against the library.
+$(BIN)/mklog: $(BUILD)/tests/mklog.o $(BUILD)/libbrook.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BIN)/unit: $(TEST_OBJS) $(BUILD)/libbrook.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -50,16 +77,23 @@ $(BIN)/bkcodec: $(BUILD)/tests/bkcodec.o $(CODEC_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-FUZZ_TARGETS := fuzz_request fuzz_response
+FUZZ_TARGETS := fuzz_request fuzz_response fuzz_records
+
+$(BIN)/bkrecords: $(BUILD)/tests/bkrecords.o $(RECORDS_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/mkrecords: $(BUILD)/fuzz/mkrecords.o $(RECORDS_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/fuzz_records: $(filter-out $(CODEC_OBJS),$(RECORDS_OBJS))
 
 $(BIN)/mkcorpus: $(BUILD)/fuzz/mkcorpus.o $(BUILD)/tests/populate.o $(CODEC_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # libFuzzer binaries: only built in the fuzz build (make fuzz-build).
-# The codec alone: what the fuzz targets and bkcodec link.
-CODEC_OBJS := $(patsubst %.c,$(BUILD)/%.o,src/core/buf.c src/core/err.c $(filter-out %_test.c,$(wildcard src/proto/*.c)))
-
 $(BIN)/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(CODEC_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
@@ -69,9 +103,10 @@ fuzz-build:
 	  $(FUZZ_TARGETS:%=build/fuzz/bin/%)
 
 fuzz-corpus: $(BIN)/mkcorpus
-	rm -rf fuzz/corpus/request fuzz/corpus/response
+	rm -rf fuzz/corpus/request fuzz/corpus/response fuzz/corpus/records
 	mkdir -p fuzz/corpus/request fuzz/corpus/response
 	$(BIN)/mkcorpus fuzz/corpus/request fuzz/corpus/response
+	$(MAKE) $(BIN)/mkrecords && mkdir -p fuzz/corpus/records && $(BIN)/mkrecords fuzz/corpus/records
 
 deps:
 	@scripts/deps.sh
@@ -84,15 +119,18 @@ unit: $(BIN)/unit
 	$(BIN)/unit
 
 itest: all
-	@tests/run-itest.sh
+	@tests/run-itest.sh $(ITEST_ARGS)
 
+# Unit tests and the smoke subset of the integration tests under ASan+UBSan;
+# both run even if the first fails.
 san-test:
 	$(MAKE) SANITIZER=address,undefined all
-	build/san/bin/unit
-	BROOKD=build/san/bin/brookd tests/run-itest.sh -m smoke
+	ASAN_OPTIONS=detect_leaks=1 build/san/bin/unit; u=$$?; \
+	  BROOKD=build/san/bin/brookd BKCODEC=build/san/bin/bkcodec tests/run-itest.sh -m smoke; i=$$?; \
+	  exit $$((u|i))
 
 test: deps
-	@tests/run-all.sh
+	@bash tests/run-all.sh
 
 gen:
 	$(PYTHON) proto/bkgen.py --defs $(KAFKA_PROTOCOL)/messages --out src/proto

@@ -14,7 +14,12 @@
     X(conn)                                                                                        \
     X(meta_props)                                                                                  \
     X(plog)                                                                                        \
-    X(logmgr)
+    X(logmgr)                                                                                      \
+    X(topics)                                                                                      \
+    X(crc32c)                                                                                      \
+    X(records)                                                                                     \
+    X(compress)                                                                                    \
+    X(validate)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

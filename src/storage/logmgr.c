@@ -25,6 +25,9 @@
 #define RP_FILE  "recovery-point-offset-checkpoint"
 #define LSO_FILE "log-start-offset-checkpoint"
 #define HW_FILE  "replication-offset-checkpoint"
+/* Kafka's marker of a clean shutdown: written last by a clean close,
+ * removed at start-up. Without it every active segment is scanned. */
+#define CLEAN_FILE ".kafka_cleanshutdown"
 
 typedef struct entry {
     bk_plog *log; /* NULL = empty slot */
@@ -176,6 +179,7 @@ typedef struct pending {
     char topic[256];
     int32_t partition;
     int dir;
+    bool clean;
     int64_t rp, lso, hw;
     bk_plog *log;
     bk_plog_open_stats st;
@@ -204,8 +208,8 @@ static void *open_worker(void *arg)
         bk_logcfg lc = o->m->cfg.defaults;
         if (o->m->cfg.topic_cfg)
             o->m->cfg.topic_cfg(o->m->cfg.topic_cfg_arg, p->topic, &lc);
-        p->err = bk_plog_open(&p->log, o->m->dirs[p->dir], p->topic, p->partition, &lc, p->rp,
-                              p->lso, o->now_ms, &p->st);
+        p->err = bk_plog_load(&p->log, o->m->dirs[p->dir], p->topic, p->partition, &lc, p->rp,
+                              p->lso, p->clean, o->now_ms, &p->st);
         if (!p->err && p->hw >= 0 && p->hw < p->log->hw)
             p->log->hw = p->hw;
     }
@@ -279,6 +283,16 @@ int bk_logmgr_open(bk_logmgr **out, const bk_logmgr_cfg *cfg, int64_t now_ms,
         }
         m->lockfds[d] = fd;
 
+        snprintf(path, sizeof path, "%s/" CLEAN_FILE, dir);
+        bool clean = access(path, F_OK) == 0;
+        if (clean) {
+            /* from now on a crash must not look clean */
+            if (unlink(path) == -1 || bk_io->fsync_dir(dir) == -1) {
+                errf(errbuf, errlen, "cannot remove %s: %s", path, strerror(errno));
+                r = BK_EIO;
+                goto fail;
+            }
+        }
         bk_ckpt_tpo *rp = NULL, *lso = NULL, *hw = NULL;
         int nrp = 0, nlso = 0, nhw = 0;
         snprintf(path, sizeof path, "%s/" RP_FILE, dir);
@@ -335,6 +349,7 @@ int bk_logmgr_open(bk_logmgr **out, const bk_logmgr_cfg *cfg, int64_t now_ms,
             snprintf(p->topic, sizeof p->topic, "%s", topic);
             p->partition = part;
             p->dir = d;
+            p->clean = clean;
             /* without a checkpoint entry, trust nothing: scan it all */
             p->rp = ckpt_lookup(rp, nrp, topic, part, 0);
             p->lso = ckpt_lookup(lso, nlso, topic, part, 0);
@@ -630,6 +645,13 @@ int bk_logmgr_close(bk_logmgr *m)
     }
     if (ckpt_write_now(m))
         r = BK_EIO;
+    /* the marker goes last, and only if everything above worked */
+    for (int d = 0; !r && d < m->cfg.ndirs; d++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/" CLEAN_FILE, m->dirs[d]);
+        if (bk_ckpt_write_file(path, "", 0))
+            r = BK_EIO;
+    }
     for (uint32_t i = 0; i < m->cap; i++)
         bk_plog_free(m->tab[i].log);
     free(m->tab);

@@ -172,6 +172,14 @@ int bk_plog_open(bk_plog **out, const char *logdir, const char *topic, int32_t p
                  const bk_logcfg *cfg, int64_t recovery_point, int64_t log_start, int64_t now_ms,
                  bk_plog_open_stats *stats)
 {
+    return bk_plog_load(out, logdir, topic, partition, cfg, recovery_point, log_start, false,
+                        now_ms, stats);
+}
+
+int bk_plog_load(bk_plog **out, const char *logdir, const char *topic, int32_t partition,
+                 const bk_logcfg *cfg, int64_t recovery_point, int64_t log_start, bool clean,
+                 int64_t now_ms, bk_plog_open_stats *stats)
+{
     bk_plog_open_stats st = {0};
     bk_plog *l = plog_new(logdir, topic, partition, cfg);
     if (!l)
@@ -189,7 +197,7 @@ int bk_plog_open(bk_plog **out, const char *logdir, const char *topic, int32_t p
         /* the segment holding the recovery point and everything after it
          * may hold unflushed data: scan them */
         bool next_above = i + 1 < nb && bases[i + 1] > recovery_point;
-        bool recover = bases[i] >= recovery_point || next_above || (active && recovery_point <= 0);
+        bool recover = bases[i] >= recovery_point || next_above || (active && !clean);
         bk_segment *s = calloc(1, sizeof *s);
         if (!s) {
             r = BK_ENOMEM;
@@ -207,6 +215,8 @@ int bk_plog_open(bk_plog **out, const char *logdir, const char *topic, int32_t p
         st.truncated_bytes += trunc;
         if (!active && !recover)
             s->next = bases[i + 1];
+        if (!active)
+            bk_seg_mark_sealed(s);
         if ((r = push_seg(l, s))) {
             bk_seg_close(s);
             free(s);
@@ -342,6 +352,7 @@ static int roll(bk_plog *l, int64_t base, int64_t now_ms)
         free(s);
         return r;
     }
+    bk_seg_mark_sealed(old);
     l->flush_on_roll = true;
     return 0;
 }
@@ -480,6 +491,7 @@ int bk_plog_truncate_to(bk_plog *l, int64_t offset)
     if (i + 1 < l->nsegs)
         r = drop_tail_segments(l, i + 1);
     bk_segment *s = l->segs[i];
+    bk_seg_mark_active(s);
     if (!r)
         r = bk_seg_fd(s);
     if (!r)
@@ -618,6 +630,11 @@ void bk_plog_flush_prepare(bk_plog *l, bk_plog_flushjob *job, int64_t now_ms)
         job->segs[k] = s;
         bk_seg_flushpoint_take(s, &job->points[k]);
         job->trim[k] = i < l->nsegs - 1;
+        /* The fd must be open (an evicted one is reopened: fsync works on
+         * the file, whichever descriptor) and stay open while the job runs. */
+        if (bk_seg_fd(s) != 0)
+            job->result = BK_EIO;
+        bk_seg_pin(s);
         job->upto = job->points[k].next;
     }
     l->flushing = true;
@@ -628,7 +645,6 @@ void bk_plog_flush_prepare(bk_plog *l, bk_plog_flushjob *job, int64_t now_ms)
 
 void bk_plog_flush_run(bk_plog_flushjob *job)
 {
-    job->result = 0;
     for (int i = 0; i < job->nsegs && !job->result; i++) {
         bk_segment *s = job->segs[i];
         job->result = bk_seg_flush(s, &job->points[i]);
@@ -644,6 +660,8 @@ void bk_plog_flush_complete(bk_plog_flushjob *job)
 {
     bk_plog *l = job->log;
     l->flushing = false;
+    for (int i = 0; i < job->nsegs; i++)
+        bk_seg_unpin(job->segs[i]);
     if (job->result) {
         /* fsync failed: the page cache may have dropped our data; Kafka
          * halts here. We stop writing to this log until restart. */

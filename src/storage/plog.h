@@ -79,11 +79,19 @@ typedef struct bk_plog_open_stats {
 } bk_plog_open_stats;
 
 /*
- * Open an existing partition log. Segments whose base is at or above
- * recovery_point (and the segment containing it) are scanned and repaired;
- * the others are trusted and opened lazily. A missing partition directory
- * is BK_ENOENT.
+ * Load an existing partition log (Kafka's LogLoader). After a clean
+ * shutdown (clean = true: the log was closed with bk_plog_close and the
+ * recovery point is its LEO) nothing is scanned: the active segment is
+ * read from its last index entry to its end. Otherwise the segment that
+ * contains recovery_point and every later one - the active segment always
+ * - are scanned batch by batch and cut at the first invalid byte; earlier
+ * segments are trusted and opened lazily. A missing partition directory is
+ * BK_ENOENT.
  */
+int bk_plog_load(bk_plog **out, const char *logdir, const char *topic, int32_t partition,
+                 const bk_logcfg *cfg, int64_t recovery_point, int64_t log_start, bool clean,
+                 int64_t now_ms, bk_plog_open_stats *stats);
+/* bk_plog_load after an unclean stop (the safe default). */
 int bk_plog_open(bk_plog **out, const char *logdir, const char *topic, int32_t partition,
                  const bk_logcfg *cfg, int64_t recovery_point, int64_t log_start, int64_t now_ms,
                  bk_plog_open_stats *stats);

@@ -149,7 +149,7 @@ static void test_append_read_roll(void)
     int nsegs = l->nsegs;
     bk_plog_free(l);
     bk_plog_open_stats st;
-    BK_CHECK(bk_plog_open(&l, tmpdir, "t", 0, &c, rp, 0, 2000, &st) == 0);
+    BK_CHECK(bk_plog_load(&l, tmpdir, "t", 0, &c, rp, 0, true, 2000, &st) == 0);
     BK_CHECK(st.segments == nsegs && st.recovered_segments == 0 && st.truncated_bytes == 0);
     BK_CHECK(bk_plog_leo(l) == 2000 && read_all(l, NULL) == 2000);
     BK_CHECK(bk_plog_offset_for_time(l, 1300, &off, &ts) == 0 && off == 1500);
@@ -165,6 +165,21 @@ static void test_append_read_roll(void)
                  sb.st_size < 4096);
     }
     bk_plog_free(l);
+
+    BK_TEST("plog: open descriptors stay within the budget, reads reopen evicted ones");
+    BK_CHECK(bk_seg_open_fds() == 0);
+    bk_seg_set_fd_budget(2);
+    BK_CHECK(bk_plog_open(&l, tmpdir, "t", 0, &c, 0, 0, 2000, &st) == 0); /* scans all */
+    BK_CHECK(l->nsegs > 4 && bk_seg_open_fds() <= 3); /* 2 sealed + the active one */
+    BK_CHECK(read_all(l, NULL) == 2050);
+    BK_CHECK(bk_seg_open_fds() <= 3);
+    bk_seg_pin(l->segs[0]); /* pinned: kept open even over budget */
+    BK_CHECK(read_all(l, NULL) == 2050 && l->segs[0]->fd >= 0);
+    bk_seg_unpin(l->segs[0]);
+    BK_CHECK(bk_seg_open_fds() <= 3);
+    bk_plog_free(l);
+    BK_CHECK(bk_seg_open_fds() == 0);
+    bk_seg_set_fd_budget(1024);
     rmtmp();
 }
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,129 @@
  * allocate gigabytes). Kafka's own limit is max.message.bytes; 1 GiB here
  * is a sanity bound, not a policy. */
 #define MAX_BATCH (1u << 30)
+
+/* ------------------------------------------------- descriptor budget */
+
+/* The mutex matters only at start-up, when partitions open on several
+ * threads; afterwards only the loop thread takes it (uncontended). */
+static pthread_mutex_t lru_mu = PTHREAD_MUTEX_INITIALIZER;
+static bk_segment *lru_head, *lru_tail;
+static int lru_n, lru_max = 1024, open_fds;
+
+void bk_seg_set_fd_budget(int n)
+{
+    lru_max = n > 1 ? n : 1;
+}
+
+int bk_seg_open_fds(void)
+{
+    pthread_mutex_lock(&lru_mu);
+    int n = open_fds;
+    pthread_mutex_unlock(&lru_mu);
+    return n;
+}
+
+static void lru_unlink(bk_segment *s)
+{
+    if (!s->in_lru)
+        return;
+    if (s->lru_prev)
+        s->lru_prev->lru_next = s->lru_next;
+    else
+        lru_head = s->lru_next;
+    if (s->lru_next)
+        s->lru_next->lru_prev = s->lru_prev;
+    else
+        lru_tail = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+    s->in_lru = false;
+    lru_n--;
+}
+
+static void lru_push_front(bk_segment *s)
+{
+    s->lru_prev = NULL;
+    s->lru_next = lru_head;
+    if (lru_head)
+        lru_head->lru_prev = s;
+    lru_head = s;
+    if (!lru_tail)
+        lru_tail = s;
+    s->in_lru = true;
+    lru_n++;
+}
+
+/* Close least recently used unpinned descriptors over the budget. */
+static void lru_evict(void)
+{
+    bk_segment *s = lru_tail;
+    while (lru_n > lru_max && s) {
+        bk_segment *prev = s->lru_prev;
+        if (s->pins == 0) {
+            lru_unlink(s);
+            bk_io->close(s->fd);
+            s->fd = -1;
+            open_fds--;
+        }
+        s = prev;
+    }
+}
+
+/* Note that s->fd was just opened (or that s was just sealed). */
+static void fd_opened(bk_segment *s, bool new_fd)
+{
+    pthread_mutex_lock(&lru_mu);
+    if (new_fd)
+        open_fds++;
+    if (s->sealed && !s->in_lru) {
+        lru_push_front(s);
+        lru_evict();
+    }
+    pthread_mutex_unlock(&lru_mu);
+}
+
+static void fd_touch(bk_segment *s)
+{
+    if (!s->in_lru || lru_head == s)
+        return;
+    pthread_mutex_lock(&lru_mu);
+    lru_unlink(s);
+    lru_push_front(s);
+    pthread_mutex_unlock(&lru_mu);
+}
+
+void bk_seg_mark_sealed(bk_segment *s)
+{
+    s->sealed = true;
+    if (s->fd >= 0)
+        fd_opened(s, false);
+}
+
+void bk_seg_mark_active(bk_segment *s)
+{
+    pthread_mutex_lock(&lru_mu);
+    lru_unlink(s);
+    s->sealed = false;
+    pthread_mutex_unlock(&lru_mu);
+}
+
+void bk_seg_pin(bk_segment *s)
+{
+    pthread_mutex_lock(&lru_mu);
+    s->pins++;
+    pthread_mutex_unlock(&lru_mu);
+}
+
+void bk_seg_unpin(bk_segment *s)
+{
+    pthread_mutex_lock(&lru_mu);
+    BK_BUG_ON(s->pins <= 0);
+    s->pins--;
+    lru_evict();
+    pthread_mutex_unlock(&lru_mu);
+}
+
+/* ---------------------------------------------------------- segments */
 
 void bk_seg_filename(char *out, size_t cap, const char *dir, int64_t base, const char *ext)
 {
@@ -71,6 +195,7 @@ int bk_seg_create(bk_segment *s, const char *dir, int64_t base, const bk_segcfg 
     s->fd = bk_io->open(s->log_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (s->fd == -1)
         return err_of(errno);
+    fd_opened(s, true);
     if ((r = bk_index_create(&s->oidx)) || (r = bk_index_create(&s->tidx)))
         return r;
     s->idx_loaded = true;
@@ -79,20 +204,27 @@ int bk_seg_create(bk_segment *s, const char *dir, int64_t base, const bk_segcfg 
 
 int bk_seg_fd(bk_segment *s)
 {
-    if (s->fd >= 0)
+    if (s->fd >= 0) {
+        fd_touch(s);
         return 0;
+    }
     s->fd = bk_io->open(s->log_path, O_RDWR, 0);
     if (s->fd == -1)
         return errno == ENOENT ? BK_ENOENT : err_of(errno);
+    fd_opened(s, true);
     return 0;
 }
 
 void bk_seg_release_fd(bk_segment *s)
 {
+    pthread_mutex_lock(&lru_mu);
+    lru_unlink(s);
     if (s->fd >= 0) {
         bk_io->close(s->fd);
         s->fd = -1;
+        open_fds--;
     }
+    pthread_mutex_unlock(&lru_mu);
 }
 
 /* Note an appended batch (or a batch found by recovery) at pos: index
@@ -262,8 +394,15 @@ int bk_seg_open(bk_segment *s, const char *dir, int64_t base, const bk_segcfg *c
                 }
                 int64_t b0 = (int64_t)bk_get_be64(h + H_BASE_OFFSET);
                 s->next = b0 + (int32_t)bk_get_be32(h + H_LAST_DELTA) + 1;
+                int64_t mts = (int64_t)bk_get_be64(h + H_MAX_TS);
                 if (pos == 0)
-                    s->first_ts = (int64_t)bk_get_be64(h + H_MAX_TS);
+                    s->first_ts = mts;
+                /* the time index is sparse: batches after its last entry
+                 * may hold the segment's largest timestamp */
+                if (mts > s->max_ts) {
+                    s->max_ts = mts;
+                    s->max_ts_off = s->next - 1;
+                }
                 pos += total;
             }
             /* bytes since the last index entry, for the next entry */

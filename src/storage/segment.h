@@ -27,17 +27,22 @@
  *   2. next = last offset of the last batch + 1 (= base for an empty one);
  *   3. every index entry points at a batch start below size.
  *
- * A segment's .log descriptor is opened lazily and may be closed again by
- * the partition log's descriptor budget (see plog.h); the active segment's
- * stays open.
+ * Descriptors are a bounded resource (20,000 per process here, as on many
+ * production hosts). The active segment's .log descriptor stays open; a
+ * sealed segment's is opened lazily when read and kept in a process-wide
+ * LRU of at most bk_seg_set_fd_budget() descriptors; the least recently
+ * used unpinned one is closed when the budget is exceeded. A pin
+ * (bk_seg_pin) keeps the descriptor open while something outside the loop
+ * uses it: a background fsync, or a Fetch response being sent with
+ * sendfile. Index files are only open while being loaded or flushed.
  */
 #ifndef BK_SEGMENT_H
 #define BK_SEGMENT_H
 
+#include "../proto/records.h"
 #include "index.h"
 
-#define BK_BATCH_HDR      61
-#define BK_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength */
+#define BK_BATCH_HDR BK_BATCH_HEADER_SIZE /* 61 */
 
 /* Per-topic log settings that a segment needs (Kafka's names). */
 typedef struct bk_segcfg {
@@ -59,7 +64,22 @@ typedef struct bk_segment {
     int64_t created_ms;  /* when this process created or opened it */
     uint32_t since_index; /* bytes appended since the last index entry */
     bk_segcfg cfg;
+    bool sealed;         /* not the active segment: fd lives in the LRU */
+    int pins;            /* users of fd outside the loop (see above) */
+    struct bk_segment *lru_prev, *lru_next; /* LRU of open sealed fds */
+    bool in_lru;
 } bk_segment;
+
+/* Descriptor budget for sealed segments (default 1024). */
+void bk_seg_set_fd_budget(int n);
+/* .log descriptors open now, all segments (for metrics and tests). */
+int bk_seg_open_fds(void);
+/* Mark a segment sealed (after a roll, or found sealed at start-up). */
+void bk_seg_mark_sealed(bk_segment *s);
+/* A sealed segment that becomes active again (truncation). */
+void bk_seg_mark_active(bk_segment *s);
+void bk_seg_pin(bk_segment *s);
+void bk_seg_unpin(bk_segment *s);
 
 /* Build "<dir>/<base 20 digits><ext>" into out (size >= strlen(dir)+32). */
 void bk_seg_filename(char *out, size_t cap, const char *dir, int64_t base, const char *ext);

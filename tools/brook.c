@@ -1,0 +1,38 @@
+/*
+ * brook - the operator's tool: one binary, one subcommand per Kafka script
+ * (kafka-topics.sh -> brook topics, kafka-dump-log.sh -> brook dump-log, ...),
+ * with Kafka's flag names so runbooks carry over.
+ */
+#include "brook.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *what;
+} cmds[] = {
+    {"dump-log", bk_cmd_dump_log, "print segment, index and time index files (kafka-dump-log.sh)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: brook <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        fprintf(f, "  %-20s %s\n", cmds[i].name, cmds[i].what);
+    fprintf(f, "\n'brook <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(argv[1], cmds[i].name) == 0)
+            return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "brook: unknown command '%s' (try 'brook --help')\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,8 @@
+/* brook.h - the subcommands of the brook tool. Each takes argv with its own
+ * name at argv[0] and returns the process exit code. */
+#ifndef BK_TOOLS_BROOK_H
+#define BK_TOOLS_BROOK_H
+
+int bk_cmd_dump_log(int argc, char **argv);
+
+#endif
