@@ -33,7 +33,7 @@ BIN := $(BUILD)/bin
 
 .PHONY: bench-startup all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
 
-all: $(BIN)/brookd $(BIN)/brook $(BIN)/unit $(BIN)/bkcodec $(BIN)/mklog $(BIN)/bkrecords
+all: $(BIN)/brookd $(BIN)/brook $(BIN)/unit $(BIN)/bkcodec $(BIN)/mklog $(BIN)/bkrecords $(BIN)/crashwriter
 ifeq ($(SANITIZER),)
 	@mkdir -p bin && ln -sf ../$(BIN)/brookd bin/brookd && ln -sf ../$(BIN)/brook bin/brook
 endif
@@ -65,6 +65,10 @@ bench-startup: $(BIN)/bench-startup
 	$(BIN)/bench-startup
 
 # Test helpers linked against the library.
+$(BIN)/crashwriter: $(BUILD)/tests/crash/crashwriter.o $(BUILD)/libbrook.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BIN)/mklog: $(BUILD)/tests/mklog.o $(BUILD)/libbrook.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -4,6 +4,7 @@
  */
 #include "topics.h"
 
+#include "../storage/checkpoint.h"
 #include "metastore.h"
 
 #include <errno.h>
@@ -536,6 +537,16 @@ static int open_logs(bk_topics *t, bk_topic *tp, int32_t from, int64_t now_ms)
             l->cfg = tp->cfg.log;
         }
         part->log = l;
+        /* leader-epoch-checkpoint: this broker leads at epoch 0 from the
+         * log start (replication will keep real histories). */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/leader-epoch-checkpoint", l->dir);
+        if (access(path, F_OK) != 0) {
+            bk_ckpt_epoch e = {part->leader_epoch, l->log_start};
+            int r = bk_ckpt_write_epochs(path, &e, 1);
+            if (r)
+                return r;
+        }
     }
     return 0;
 }

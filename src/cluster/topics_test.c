@@ -1,5 +1,6 @@
 /* topics_test.c - topic registry over the file metastore and log manager. */
 #include "../../tests/unit.h"
+#include "../storage/checkpoint.h"
 #include "topics.h"
 
 #include <stdio.h>
@@ -122,6 +123,15 @@ void bk_test_topics(void)
     BK_CHECK(bk_logmgr_count(lm) == 6);
     uint8_t pid[16];
     BK_CHECK(bk_plog_read_topic_id(o->parts[3].log, pid) == 0 && memcmp(pid, id, 16) == 0);
+    {
+        char path[600];
+        snprintf(path, sizeof path, "%s/leader-epoch-checkpoint", o->parts[3].log->dir);
+        bk_ckpt_epoch *ep;
+        int ne;
+        BK_CHECK(bk_ckpt_read_epochs(path, &ep, &ne) == 0 && ne == 1 && ep[0].epoch == 0 &&
+                 ep[0].start_offset == 0);
+        free(ep);
+    }
     bk_topics_close(t);
     BK_CHECK(bk_logmgr_close(lm) == 0);
     bk_config_fini(&c);

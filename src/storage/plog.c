@@ -194,9 +194,13 @@ int bk_plog_load(bk_plog **out, const char *logdir, const char *topic, int32_t p
     bk_segcfg sc = segcfg(cfg);
     for (int i = 0; i < nb && !r; i++) {
         bool active = i == nb - 1;
-        /* the segment holding the recovery point and everything after it
-         * may hold unflushed data: scan them */
-        bool next_above = i + 1 < nb && bases[i + 1] > recovery_point;
+        /* The segment holding the recovery point and everything after it
+         * may hold unflushed data: scan them. So is the segment that ends
+         * exactly at the recovery point: its data was flushed while it was
+         * active, but the final time index entry and the trimming of its
+         * index files come with the roll and its own flush, which a crash
+         * may have prevented. */
+        bool next_above = i + 1 < nb && bases[i + 1] >= recovery_point;
         bool recover = bases[i] >= recovery_point || next_above || (active && !clean);
         bk_segment *s = calloc(1, sizeof *s);
         if (!s) {
@@ -624,8 +628,13 @@ void bk_plog_flush_prepare(bk_plog *l, bk_plog_flushjob *job, int64_t now_ms)
     job->log = l;
     job->upto = l->recovery_point;
     int first = find_seg(l, l->recovery_point);
-    for (int i = first; i < l->nsegs && job->nsegs < (int)BK_ARRAY_LEN(job->segs); i++) {
+    for (int i = 0; i < l->nsegs && job->nsegs < (int)BK_ARRAY_LEN(job->segs); i++) {
         bk_segment *s = l->segs[i];
+        /* from the recovery point on, plus sealed segments whose indexes
+         * were not written out yet (a flush taken just before their roll
+         * covered their data but not their final index entries) */
+        if (i < first && !(s->sealed && !s->trimmed && s->idx_loaded))
+            continue;
         int k = job->nsegs++;
         job->segs[k] = s;
         bk_seg_flushpoint_take(s, &job->points[k]);
@@ -635,7 +644,8 @@ void bk_plog_flush_prepare(bk_plog *l, bk_plog_flushjob *job, int64_t now_ms)
         if (bk_seg_fd(s) != 0)
             job->result = BK_EIO;
         bk_seg_pin(s);
-        job->upto = job->points[k].next;
+        if (job->points[k].next > job->upto)
+            job->upto = job->points[k].next;
     }
     l->flushing = true;
     l->flush_on_roll = false;
@@ -660,16 +670,20 @@ void bk_plog_flush_complete(bk_plog_flushjob *job)
 {
     bk_plog *l = job->log;
     l->flushing = false;
-    for (int i = 0; i < job->nsegs; i++)
+    for (int i = 0; i < job->nsegs; i++) {
+        if (!job->result && job->trim[i])
+            job->segs[i]->trimmed = true;
         bk_seg_unpin(job->segs[i]);
+    }
     if (job->result) {
         /* fsync failed: the page cache may have dropped our data; Kafka
          * halts here. We stop writing to this log until restart. */
         l->offline = true;
         return;
     }
-    if (job->upto > l->recovery_point)
-        l->recovery_point = job->upto;
+    int64_t upto = job->upto;
+    if (upto > l->recovery_point)
+        l->recovery_point = upto;
     if (l->nsegs > 1 && job->segs[job->nsegs - 1] != bk_plog_active(l))
         l->flush_on_roll = true; /* more sealed segments to flush */
 }

@@ -364,6 +364,7 @@ int bk_seg_open(bk_segment *s, const char *dir, int64_t base, const bk_segcfg *c
     if (!recover_it && !active) {
         /* Sealed and below the recovery point: nothing to read now; the
          * partition log sets next from the following segment's base. */
+        s->trimmed = true;
         return 0;
     }
     if ((r = bk_seg_fd(s)))
@@ -433,9 +434,15 @@ int bk_seg_open(bk_segment *s, const char *dir, int64_t base, const bk_segcfg *c
     if ((r = recover(s, truncated)))
         return r;
     if (!active) {
-        /* a recovered sealed segment: write its rebuilt indexes now */
+        /* A recovered sealed segment: its time index must end with the
+         * segment's largest timestamp (as a roll writes it), or a later
+         * lazy load would take a smaller maximum and time lookups would
+         * skip this segment. Then write the rebuilt indexes. */
+        if (s->max_ts >= 0)
+            bk_index_append_time(&s->tidx, s->max_ts, (uint32_t)(s->max_ts_off - s->base));
         if ((r = bk_index_trim(&s->oidx)) || (r = bk_index_trim(&s->tidx)))
             return r;
+        s->trimmed = true;
     }
     return 0;
 }

@@ -65,6 +65,7 @@ typedef struct bk_segment {
     uint32_t since_index; /* bytes appended since the last index entry */
     bk_segcfg cfg;
     bool sealed;         /* not the active segment: fd lives in the LRU */
+    bool trimmed;        /* sealed and its index files flushed and trimmed */
     int pins;            /* users of fd outside the loop (see above) */
     struct bk_segment *lru_prev, *lru_next; /* LRU of open sealed fds */
     bool in_lru;
