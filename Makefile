@@ -31,7 +31,7 @@ RECORDS_OBJS := $(patsubst %.c,$(BUILD)/%.o,src/core/buf.c src/core/err.c src/co
 
 BIN := $(BUILD)/bin
 
-.PHONY: bench-startup all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
+.PHONY: bench-startup bench-storage all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
 
 all: $(BIN)/brookd $(BIN)/brook $(BIN)/unit $(BIN)/bkcodec $(BIN)/mklog $(BIN)/bkrecords $(BIN)/crashwriter
 ifeq ($(SANITIZER),)
@@ -63,6 +63,13 @@ $(BIN)/bench-startup: $(BUILD)/bench/startup.o $(BUILD)/libbrook.a
 
 bench-startup: $(BIN)/bench-startup
 	$(BIN)/bench-startup
+
+$(BIN)/bench-storage: $(BUILD)/bench/storage.o $(BUILD)/libbrook.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-storage: $(BIN)/bench-storage
+	bench/run-storage.sh
 
 # Test helpers linked against the library.
 $(BIN)/crashwriter: $(BUILD)/tests/crash/crashwriter.o $(BUILD)/libbrook.a

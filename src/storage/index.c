@@ -247,45 +247,26 @@ void bk_index_clear(bk_index *ix)
     ix->n = 0;
 }
 
-int bk_index_flush(bk_index *ix, uint32_t n)
+int bk_index_trim(bk_index *ix)
 {
+    /* One pass: write what is pending, cut the preallocated tail, then a
+     * single fsync covers both. */
     int fd = bk_io->open(ix->path, O_RDWR | O_CREAT, 0644);
     if (fd == -1)
         return errno == ENOSPC ? BK_ENOSPC : BK_EIO;
     int r = 0;
-    if (n > ix->n)
-        n = ix->n;
-    if (ix->written > n) {
-        /* Entries were truncated away: zero the stale tail in the file
-         * (shrink, then grow back to the preallocated size). */
-        off_t size;
-        if (bk_io->fsize(fd, &size) == -1 || bk_io->ftruncate(fd, (off_t)n * ix->esz) == -1 ||
-            bk_io->ftruncate(fd, size) == -1)
-            r = BK_EIO;
-        ix->written = n;
-    }
-    if (!r && n > ix->written &&
+    if (ix->written > ix->n)
+        ix->written = ix->n; /* truncated in memory: the cut below drops the rest */
+    if (ix->n > ix->written &&
         bk_io_pwrite_all(fd, ix->ents + (size_t)ix->written * ix->esz,
-                         (size_t)(n - ix->written) * ix->esz, (off_t)ix->written * ix->esz) == -1)
+                         (size_t)(ix->n - ix->written) * ix->esz, (off_t)ix->written * ix->esz) == -1)
         r = errno == ENOSPC ? BK_ENOSPC : BK_EIO;
+    if (!r && bk_io->ftruncate(fd, (off_t)ix->n * ix->esz) == -1)
+        r = BK_EIO;
     if (!r && bk_io->fsync(fd) == -1)
         r = BK_EIO;
     bk_io->close(fd);
     if (!r)
-        ix->written = n;
-    return r;
-}
-
-int bk_index_trim(bk_index *ix)
-{
-    int r = bk_index_flush(ix, ix->n);
-    if (r)
-        return r;
-    int fd = bk_io->open(ix->path, O_RDWR, 0);
-    if (fd == -1)
-        return BK_EIO;
-    if (bk_io->ftruncate(fd, (off_t)ix->n * ix->esz) == -1)
-        r = BK_EIO;
-    bk_io->close(fd);
+        ix->written = ix->n;
     return r;
 }

@@ -32,8 +32,13 @@
  * committed as entries are written), so entries never move while a
  * background flush reads them.
  *
- * Thread: owned by the loop thread; bk_index_flush may run on a background
- * thread over entries [0, n) snapshotted by the caller.
+ * Durability: entries reach the file once, when the segment is sealed or
+ * closed cleanly (bk_index_trim: write, cut, one fsync). An active
+ * segment's index is rebuilt by recovery after an unclean stop, so it is
+ * never synced on its own.
+ *
+ * Thread: owned by the loop thread; bk_index_trim of a sealed segment runs
+ * on a background thread (its entries no longer change).
  */
 #ifndef BK_INDEX_H
 #define BK_INDEX_H
@@ -87,8 +92,6 @@ bool bk_index_floor_time(const bk_index *ix, int64_t ts, uint32_t *erel);
 void bk_index_truncate_rel(bk_index *ix, uint32_t rel);
 void bk_index_clear(bk_index *ix);
 
-/* Write entries [written, n) into the file and fsync it. */
-int bk_index_flush(bk_index *ix, uint32_t n);
 /* Flush, then make the file hold exactly its entries (at roll and clean
  * close). Memory stays where it is, so concurrent lookups are safe. */
 int bk_index_trim(bk_index *ix);

@@ -81,13 +81,14 @@ static void lru_push_front(bk_segment *s)
     lru_n++;
 }
 
-/* Close least recently used unpinned descriptors over the budget. */
-static void lru_evict(void)
+/* Close least recently used unpinned descriptors over the budget, never
+ * keep's (the one just opened, about to be used). */
+static void lru_evict(const bk_segment *keep)
 {
     bk_segment *s = lru_tail;
     while (lru_n > lru_max && s) {
         bk_segment *prev = s->lru_prev;
-        if (s->pins == 0) {
+        if (s->pins == 0 && s != keep) {
             lru_unlink(s);
             bk_io->close(s->fd);
             s->fd = -1;
@@ -105,7 +106,7 @@ static void fd_opened(bk_segment *s, bool new_fd)
         open_fds++;
     if (s->sealed && !s->in_lru) {
         lru_push_front(s);
-        lru_evict();
+        lru_evict(s);
     }
     pthread_mutex_unlock(&lru_mu);
 }
@@ -147,7 +148,7 @@ void bk_seg_unpin(bk_segment *s)
     pthread_mutex_lock(&lru_mu);
     BK_BUG_ON(s->pins <= 0);
     s->pins--;
-    lru_evict();
+    lru_evict(NULL);
     pthread_mutex_unlock(&lru_mu);
 }
 
@@ -658,29 +659,15 @@ void bk_seg_flushpoint_take(const bk_segment *s, bk_seg_flushpoint *fp)
 
 int bk_seg_flush(bk_segment *s, const bk_seg_flushpoint *fp)
 {
+    /* Only the .log: what the recovery point promises. The indexes of a
+     * segment are made durable once, when it is sealed (bk_index_trim in
+     * the flush job) or closed cleanly; until then a crash makes the next
+     * start scan the segment and rebuild them (plog.h), so syncing them on
+     * every flush would only triple the fsyncs. */
+    (void)fp;
     if (s->fd >= 0 && bk_io->fsync(s->fd) == -1)
         return BK_EIO;
-    int r = 0;
-    if (s->idx_loaded) {
-        r = bk_index_flush(&s->oidx, fp->oidx_n);
-        if (!r)
-            r = bk_index_flush(&s->tidx, fp->tidx_n);
-    }
-    return r;
-}
-
-int bk_seg_seal(bk_segment *s)
-{
-    if (s->max_ts >= 0)
-        bk_index_append_time(&s->tidx, s->max_ts, (uint32_t)(s->max_ts_off - s->base));
-    bk_seg_flushpoint fp;
-    bk_seg_flushpoint_take(s, &fp);
-    int r = bk_seg_flush(s, &fp);
-    if (!r)
-        r = bk_index_trim(&s->oidx);
-    if (!r)
-        r = bk_index_trim(&s->tidx);
-    return r;
+    return 0;
 }
 
 int bk_seg_delete_files(bk_segment *s)

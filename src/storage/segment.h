@@ -148,12 +148,10 @@ typedef struct bk_seg_flushpoint {
 } bk_seg_flushpoint;
 
 void bk_seg_flushpoint_take(const bk_segment *s, bk_seg_flushpoint *fp);
-/* fsync the .log and write+fsync the indexes up to fp. Thread-safe with
- * respect to concurrent appends on the loop thread. */
+/* fsync the .log (the indexes are synced when sealed, see index.h).
+ * Thread-safe with respect to concurrent appends on the loop thread. */
 int bk_seg_flush(bk_segment *s, const bk_seg_flushpoint *fp);
 
-/* Seal at roll: final time index entry, flush and trim the indexes. */
-int bk_seg_seal(bk_segment *s);
 
 /* Delete the segment's files. */
 int bk_seg_delete_files(bk_segment *s);

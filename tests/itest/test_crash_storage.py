@@ -19,7 +19,9 @@ CRASHWRITER environment variable). Each cycle:
      batch, which leaves a torn tail most of the time;
   3. `crashwriter verify DIR --min-leo F --allow-torn`: the killed log as it
      is on disk, before any recovery: every flushed batch is there and
-     intact; a partial batch is tolerated only at the very end.
+     intact; a partial batch is tolerated only at the very end. The next
+     start must recover exactly this: the same LEO (kill -9 keeps the page
+     cache, so no whole batch may be lost) and the partial batch cut.
 
 After the last cycle, two starts that check the whole log through the API
 (the first recovers the last kill and closes cleanly, the second loads the
@@ -100,6 +102,19 @@ def _verify(binary, logdir, min_leo, allow_torn):
     return res
 
 
+def _check_recovery(cycle, ready, on_disk):
+    """kill -9 loses nothing that write(2) had written: recovery must keep
+    every whole batch the verify of the killed log found, and cut exactly
+    the partial one after them."""
+    if on_disk is None:
+        return
+    same = ready["leo"] == on_disk["leo"] and ready["truncated_bytes"] == on_disk["torn_bytes"]
+    assert same, (
+        "cycle %s: recovery kept LEO %d and cut %d bytes; the killed log had LEO %d and "
+        "a %d-byte torn tail" % (cycle, ready["leo"], ready["truncated_bytes"], on_disk["leo"],
+                                 on_disk["torn_bytes"]))
+
+
 @pytest.mark.timeout(120)
 def test_crash_loop(tmp_path):
     binary = _binary()
@@ -113,6 +128,7 @@ def test_crash_loop(tmp_path):
     stats = {"cycles": 0, "recovered_truncations": 0, "truncated_bytes": 0,
              "torn_after_kill": 0, "kills_in_write": 0, "flushes": 0}
     time_failures = []   # (start, time_error): checked after the loop
+    on_disk = None       # the last verify of the killed log: what recovery must find
     t0 = time.monotonic()
     for cycle in range(CYCLES):
         in_write = cycle % 2 == 1
@@ -123,6 +139,7 @@ def test_crash_loop(tmp_path):
             assert ready.get("event") == "ready" and ready["ok"], \
                 "cycle %d: recovery check failed: %s" % (cycle, ready)
             assert ready["leo"] >= flushed
+            _check_recovery(cycle, ready, on_disk)
             if not ready["time_ok"]:
                 time_failures.append((cycle, ready["time_error"]))
             checked = ready["leo"]
@@ -150,7 +167,7 @@ def test_crash_loop(tmp_path):
             last = off
             stats["flushes"] += 1
         flushed = last
-        res = _verify(binary, logdir, flushed, allow_torn=True)
+        res = on_disk = _verify(binary, logdir, flushed, allow_torn=True)
         if res["torn_bytes"]:
             stats["torn_after_kill"] += 1
         stats["cycles"] += 1
@@ -165,6 +182,8 @@ def test_crash_loop(tmp_path):
         ready = _json(lines[0] if lines else "", "final start")
         assert p.returncode == 0 and ready["ok"], "final start: %s %s" % (ready, p.stderr.decode())
         assert ready["clean"] == (final == 1), "final start: clean-shutdown marker: %s" % ready
+        _check_recovery("final", ready, on_disk)
+        on_disk = None
         if ready["truncated_bytes"]:
             stats["recovered_truncations"] += 1
             stats["truncated_bytes"] += ready["truncated_bytes"]
