@@ -19,7 +19,10 @@
     X(crc32c)                                                                                      \
     X(records)                                                                                     \
     X(compress)                                                                                    \
-    X(validate)
+    X(validate)                                                                                    \
+    X(leader_epoch)                                                                                \
+    X(purgatory)                                                                                   \
+    X(dataplane)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

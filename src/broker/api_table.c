@@ -2,8 +2,23 @@
 #include "api_table.h"
 
 const bk_api_entry bk_api_table[] = {
+    /* v0-v2 are advertised but answered UNSUPPORTED_VERSION per partition
+     * (h_produce.c: librdkafka 2.0.2 compresses only if min is 0). */
+    {BK_API_PRODUCE, 0, 11, bk_h_produce},
+    {BK_API_FETCH, 4, 17, bk_h_fetch},
+    {BK_API_LIST_OFFSETS, 0, 9, bk_h_list_offsets},
     {BK_API_METADATA, 0, 12, bk_h_metadata},
     {BK_API_API_VERSIONS, 0, 4, bk_h_api_versions},
+    {BK_API_CREATE_TOPICS, 0, 7, bk_h_create_topics},
+    {BK_API_DELETE_TOPICS, 0, 6, bk_h_delete_topics},
+    {BK_API_DELETE_RECORDS, 0, 2, bk_h_delete_records},
+    {BK_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, bk_h_offset_for_leader_epoch},
+    {BK_API_DESCRIBE_CONFIGS, 0, 4, bk_h_describe_configs},
+    {BK_API_ALTER_CONFIGS, 0, 2, bk_h_alter_configs},
+    {BK_API_DESCRIBE_LOG_DIRS, 0, 4, bk_h_describe_log_dirs},
+    {BK_API_CREATE_PARTITIONS, 0, 3, bk_h_create_partitions},
+    {BK_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, bk_h_incremental_alter_configs},
+    {BK_API_DESCRIBE_CLUSTER, 0, 1, bk_h_describe_cluster},
 };
 const int bk_api_table_len = (int)BK_ARRAY_LEN(bk_api_table);
 

@@ -22,8 +22,21 @@
 #include "broker.h"
 
 enum {
+    BK_API_PRODUCE = 0,
+    BK_API_FETCH = 1,
+    BK_API_LIST_OFFSETS = 2,
     BK_API_METADATA = 3,
     BK_API_API_VERSIONS = 18,
+    BK_API_CREATE_TOPICS = 19,
+    BK_API_DELETE_TOPICS = 20,
+    BK_API_DELETE_RECORDS = 21,
+    BK_API_OFFSET_FOR_LEADER_EPOCH = 23,
+    BK_API_DESCRIBE_CONFIGS = 32,
+    BK_API_ALTER_CONFIGS = 33,
+    BK_API_DESCRIBE_LOG_DIRS = 35,
+    BK_API_CREATE_PARTITIONS = 37,
+    BK_API_INCREMENTAL_ALTER_CONFIGS = 44,
+    BK_API_DESCRIBE_CLUSTER = 60,
 };
 
 typedef int bk_api_handler(bk_broker *b, bk_req *req);
@@ -40,7 +53,21 @@ extern const int bk_api_table_len;
 /* NULL if the key is not served. */
 const bk_api_entry *bk_api_find(int16_t key);
 
-bk_api_handler bk_h_api_versions;
+bk_api_handler bk_h_produce;
+bk_api_handler bk_h_fetch;
+bk_api_handler bk_h_list_offsets;
 bk_api_handler bk_h_metadata;
+bk_api_handler bk_h_api_versions;
+bk_api_handler bk_h_delete_records;
+bk_api_handler bk_h_offset_for_leader_epoch;
+/* h_admin.c */
+bk_api_handler bk_h_create_topics;
+bk_api_handler bk_h_delete_topics;
+bk_api_handler bk_h_create_partitions;
+bk_api_handler bk_h_describe_configs;
+bk_api_handler bk_h_alter_configs;
+bk_api_handler bk_h_incremental_alter_configs;
+bk_api_handler bk_h_describe_cluster;
+bk_api_handler bk_h_describe_log_dirs;
 
 #endif

@@ -1,4 +1,4 @@
-/* broker.c - broker context, dispatch and the topic hook. See broker.h. */
+/* broker.c - broker context and dispatch. See broker.h. */
 #include "broker.h"
 
 #include "../core/log.h"
@@ -6,38 +6,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-
-/* ------------------------------------------------ default topic source */
-
-static int no_lookup(void *ud, const bk_str *name, const bk_uuid *id, bk_topic_meta *out)
-{
-    return BK_ENOENT;
-}
-
-static int32_t no_count(void *ud)
-{
-    return 0;
-}
-
-static int no_at(void *ud, int32_t i, bk_topic_meta *out)
-{
-    return BK_ENOENT;
-}
-
-int bk_topic_lookup(const bk_broker *b, const bk_str *name, const bk_uuid *id, bk_topic_meta *out)
-{
-    return b->topics.lookup(b->topics.ud, name, id, out);
-}
-
-int32_t bk_topic_count(const bk_broker *b)
-{
-    return b->topics.count(b->topics.ud);
-}
-
-int bk_topic_at(const bk_broker *b, int32_t i, bk_topic_meta *out)
-{
-    return b->topics.at(b->topics.ud, i, out);
-}
 
 /* ------------------------------------------------------------ life cycle */
 
@@ -47,7 +15,11 @@ int bk_broker_init(bk_broker *b, const bk_config *cfg, int32_t node_id, const ch
     b->cfg = cfg;
     b->node_id = node_id;
     snprintf(b->cluster_id, sizeof b->cluster_id, "%s", cluster_id);
-    b->topics = (bk_topic_source){no_lookup, no_count, no_at, NULL, NULL};
+    b->self[0] = node_id;
+    bk_validate_scratch_init(&b->vscratch);
+    bk_zctx_init(&b->zctx);
+    bk_wr_init(&b->batch, 0);
+    bk_wr_init(&b->dec, 0);
     if (cfg->nadvertised_eps > 0) {
         b->adv = calloc((size_t)cfg->nadvertised_eps, sizeof *b->adv);
         if (!b->adv)
@@ -58,8 +30,36 @@ int bk_broker_init(bk_broker *b, const bk_config *cfg, int32_t node_id, const ch
     return 0;
 }
 
+void bk_broker_start(bk_broker *b, bk_ev *ev, bk_logmgr *lm, bk_topics *topics)
+{
+    b->ev = ev;
+    b->logmgr = lm;
+    b->topics = topics;
+    bk_purgatory_init(&b->purg, ev);
+    b->started = true;
+}
+
+void bk_broker_complete_delayed(bk_broker *b)
+{
+    if (b->started)
+        bk_purgatory_complete_all(&b->purg);
+}
+
+void bk_broker_tick(bk_broker *b, int64_t now_ms)
+{
+    if (b->started)
+        bk_purgatory_gc(&b->purg, b->topics, now_ms);
+}
+
 void bk_broker_fini(bk_broker *b)
 {
+    if (b->started)
+        bk_purgatory_fini(&b->purg, b->topics);
+    b->started = false;
+    bk_validate_scratch_fini(&b->vscratch);
+    bk_zctx_fini(&b->zctx);
+    bk_wr_fini(&b->batch);
+    bk_wr_fini(&b->dec);
     free(b->adv);
     b->adv = NULL;
     b->nadv = 0;
@@ -70,6 +70,21 @@ void bk_broker_set_bound_port(bk_broker *b, const char *listener_name, int port)
     for (int i = 0; i < b->nadv; i++)
         if (b->adv[i].port == 0 && strcmp(b->adv[i].name, listener_name) == 0)
             b->adv[i].port = port;
+}
+
+void bk_broker_self_endpoint(const bk_broker *b, const bk_conn *c, const char **host, int *port)
+{
+    const bk_endpoint *ep = NULL;
+    for (int i = 0; i < b->nadv && !ep; i++)
+        if (strcmp(b->adv[i].name, c->listener_name) == 0)
+            ep = &b->adv[i];
+    if (!ep && b->nadv)
+        ep = &b->adv[0];
+    if (ep && ep->host[0] && strcmp(ep->host, "0.0.0.0") != 0 && strcmp(ep->host, "::") != 0)
+        *host = ep->host;
+    else
+        *host = c->local_host[0] ? c->local_host : "127.0.0.1";
+    *port = ep && ep->port ? ep->port : c->local_port;
 }
 
 /* -------------------------------------------------------------- dispatch */
@@ -85,6 +100,12 @@ int bk_respond(bk_req *req, const bk_msginfo *mi, int16_t ver, const void *m)
         bk_log_rl(BK_LOG_ERROR, "cannot encode %s v%d response: %s", mi->desc->name, ver,
                   bk_strerror(rc));
     return rc;
+}
+
+void bk_broker_on_cancel(bk_req *req, void *ud)
+{
+    if (req->hctx)
+        bk_delayed_complete_soon(req->hctx);
 }
 
 int bk_broker_on_request(bk_req *req, void *ud)

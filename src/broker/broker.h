@@ -1,7 +1,7 @@
 /*
  * broker.h - request handling (Kafka's KafkaApis): the broker context every
- * handler gets, the dispatch entry called by net/conn, and the hook through
- * which handlers see topics.
+ * handler gets, the dispatch entry called by net/conn, and small helpers
+ * shared by the handlers.
  *
  * Flow: conn decodes the request header and calls bk_broker_on_request();
  * the API table (api_table.h) says which keys and versions are served;
@@ -10,53 +10,26 @@
  * BK_RESPOND(). Handlers return 0 (answered), BK_EAGAIN (deferred, see
  * conn.h) or a negative status to close the connection (malformed body).
  *
- * Topics. Until the metadata cache (cluster/) exists, handlers see topics
- * only through bk_topic_source: lookup by name or id, iteration, optional
- * auto-creation. The default source has no topics. Whatever it returns is
- * borrowed for the duration of the current request.
+ * Topics come from the registry (cluster/topics.h); b->topics is NULL only
+ * in tests that run handlers without storage (then no topic exists).
+ * Handlers look partitions up per request and never keep the pointers.
+ *
+ * Deferred requests. A handler that must wait (Fetch below MinBytes) parks
+ * a bk_delayed in b->purg (purgatory.h) with its state in the request's
+ * arena, sets req->hctx to it and returns BK_EAGAIN; bk_broker_on_cancel()
+ * completes it early when its connection fails.
  *
  * Thread: loop thread.
  */
 #ifndef BK_BROKER_H
 #define BK_BROKER_H
 
+#include "../cluster/topics.h"
 #include "../core/config.h"
 #include "../net/conn.h"
 #include "../proto/bkgen_msgs.h"
-
-typedef struct bk_partition_meta {
-    int32_t index;
-    int16_t error;  /* e.g. LEADER_NOT_AVAILABLE while electing */
-    int32_t leader; /* node id, -1 if none */
-    int32_t leader_epoch;
-    const int32_t *replicas; /* borrowed */
-    int32_t nreplicas;
-    const int32_t *isr; /* borrowed */
-    int32_t nisr;
-    const int32_t *offline; /* borrowed */
-    int32_t noffline;
-} bk_partition_meta;
-
-typedef struct bk_topic_meta {
-    bk_str name;
-    bk_uuid id;
-    bool internal;
-    const bk_partition_meta *partitions; /* borrowed */
-    int32_t npartitions;
-} bk_topic_meta;
-
-typedef struct bk_topic_source {
-    /* By name (id NULL) or by id (name NULL): 0 and *out, or BK_ENOENT. */
-    int (*lookup)(void *ud, const bk_str *name, const bk_uuid *id, bk_topic_meta *out);
-    int32_t (*count)(void *ud);
-    /* i in [0, count): 0 and *out. */
-    int (*at)(void *ud, int32_t i, bk_topic_meta *out);
-    /* Start creating a topic for auto.create.topics.enable; NULL if not
-     * supported. 0: creation started (the client is told
-     * LEADER_NOT_AVAILABLE and retries); < 0: not possible. */
-    int (*create)(void *ud, const bk_str *name);
-    void *ud;
-} bk_topic_source;
+#include "../storage/validate.h"
+#include "purgatory.h"
 
 typedef struct bk_broker {
     const bk_config *cfg; /* borrowed */
@@ -66,22 +39,66 @@ typedef struct bk_broker {
      * replaced by the bound port. Owned. */
     bk_endpoint *adv;
     int nadv;
-    bk_topic_source topics;
+    int32_t self[1]; /* {node_id}: every partition's replicas and ISR (single node) */
+
+    bk_ev *ev;         /* borrowed: the loop (NULL until bk_broker_start) */
+    bk_topics *topics; /* borrowed: the registry; NULL = no topics */
+    bk_logmgr *logmgr; /* borrowed: every partition log; NULL without storage */
+    bk_purgatory purg; /* delayed Fetch (and acks=-1 Produce with replication) */
+    bool started;
+
+    /* Scratch reused by handlers (loop thread, one request at a time). */
+    bk_validate_scratch vscratch; /* Produce: validation and recompression */
+    bk_zctx zctx;                 /* ListOffsets: decompression contexts */
+    bk_wr batch;                  /* ListOffsets: one batch read from a segment */
+    bk_wr dec;                    /* ListOffsets: its decompressed records */
 } bk_broker;
 
 /* cfg must be finished. cluster_id/node_id come from bk_meta_identity(). */
 int bk_broker_init(bk_broker *b, const bk_config *cfg, int32_t node_id, const char *cluster_id);
+/* Attach the loop, the log manager and the topic registry (may be NULL). */
+void bk_broker_start(bk_broker *b, bk_ev *ev, bk_logmgr *lm, bk_topics *topics);
+/* Complete every delayed request now (shutdown). */
+void bk_broker_complete_delayed(bk_broker *b);
+/* Periodic work (~100 ms): purgatory housekeeping. */
+void bk_broker_tick(bk_broker *b, int64_t now_ms);
+/* Completes delayed requests first; call before the topics are closed. */
 void bk_broker_fini(bk_broker *b);
 /* After binding: the real port of listener `name` (for port 0). */
 void bk_broker_set_bound_port(bk_broker *b, const char *listener_name, int port);
 
 /* bk_conn_opts.on_request; ud is the bk_broker. */
 int bk_broker_on_request(bk_req *req, void *ud);
+/* bk_conn_opts.on_cancel: a deferred request's connection failed. */
+void bk_broker_on_cancel(bk_req *req, void *ud);
 
-/* Topic access through the hook (the default source has no topics). */
-int bk_topic_lookup(const bk_broker *b, const bk_str *name, const bk_uuid *id, bk_topic_meta *out);
-int32_t bk_topic_count(const bk_broker *b);
-int bk_topic_at(const bk_broker *b, int32_t i, bk_topic_meta *out);
+/* Accessors for handlers (the admin handlers use these). */
+#define BK_TOPICS(b) ((b)->topics)
+#define BK_LOGMGR(b) ((b)->logmgr)
+
+/* Where clients reach this broker on connection c's listener: the
+ * advertised listener of that name (else the first); an empty or wildcard
+ * host - advertised.listeners defaulting to listeners - becomes the local
+ * address c connected to (127.0.0.1 if unknown), port 0 the bound port.
+ * *host is borrowed from b or c. */
+void bk_broker_self_endpoint(const bk_broker *b, const bk_conn *c, const char **host, int *port);
+
+/* The partition named by a request, or NULL (unknown topic or partition). */
+static inline bk_partition *bk_broker_partition(bk_broker *b, bk_str topic, int32_t index)
+{
+    if (!b->topics || topic.len < 0)
+        return NULL;
+    return bk_topics_partition(b->topics, topic.p, (size_t)topic.len, index);
+}
+
+/* Kafka's CurrentLeaderEpoch check (KIP-320): -1 = no check, older =
+ * FENCED_LEADER_EPOCH, newer = UNKNOWN_LEADER_EPOCH. */
+static inline int16_t bk_check_leader_epoch(const bk_partition *p, int32_t current)
+{
+    if (current < 0 || current == p->leader_epoch)
+        return BK_KERR_NONE;
+    return current < p->leader_epoch ? BK_KERR_FENCED_LEADER_EPOCH : BK_KERR_UNKNOWN_LEADER_EPOCH;
+}
 
 /* Encode and queue a response (size first, reserve once, encode). */
 int bk_respond(bk_req *req, const bk_msginfo *mi, int16_t ver, const void *m);

@@ -10,13 +10,25 @@
  *                "PLAINTEXT://:9092" works for local and remote clients.
  *  ClusterId     v2+, from meta.properties / cluster.id.
  *  ControllerId  v1+, this broker (single node for now).
- *  Topics        through the bk_topic_source hook (broker.h). "All topics"
- *                is an empty array in v0 and a null array in v1+. Requested
- *                topics that do not exist get UNKNOWN_TOPIC_OR_PARTITION (by
- *                name) or UNKNOWN_TOPIC_ID (by id, v10+); with auto-creation
- *                allowed (auto.create.topics.enable and, v4+,
- *                AllowAutoTopicCreation) and a source that can create, they
- *                get LEADER_NOT_AVAILABLE and the client retries, as in Kafka.
+ *  Topics        from the registry (cluster/topics.h), in creation order,
+ *                internal ones included. "All topics" is an empty array in
+ *                v0 and a null array in v1+. Every partition is led by this
+ *                broker at the partition's leader epoch, replicas = ISR =
+ *                [this broker]; a partition whose log is missing or went
+ *                offline after a storage error has no leader
+ *                (LEADER_NOT_AVAILABLE, leader -1, this broker listed as an
+ *                offline replica), as Kafka reports a failed log dir.
+ *                Requested topics that do not exist get
+ *                UNKNOWN_TOPIC_OR_PARTITION (by name) or UNKNOWN_TOPIC_ID
+ *                (by id, v10+). With auto-creation allowed
+ *                (auto.create.topics.enable and, v4+, AllowAutoTopicCreation)
+ *                an unknown, legal name is created with the broker defaults;
+ *                creation is immediate on a single node, so the new topic
+ *                is returned at once (Kafka answers LEADER_NOT_AVAILABLE
+ *                only while the controller has not elected leaders yet).
+ *                A failed creation reports its error (e.g.
+ *                INVALID_REPLICATION_FACTOR when default.replication.factor
+ *                is above the broker count).
  *                Requested names are not de-duplicated (that would be
  *                quadratic in a hostile request; clients do not repeat names).
  *  Authorized operations (v8+ topics, v8-10 cluster) are reported when asked
@@ -24,28 +36,14 @@
  */
 #include "api_table.h"
 
+#include "../core/log.h"
+
 /* AclOperation codes: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7,
  * DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
  * IDEMPOTENT_WRITE 12. These are the operations Kafka lists per resource. */
 #define OP(x)       (1 << (x))
 #define TOPIC_OPS   (OP(3) | OP(4) | OP(5) | OP(6) | OP(7) | OP(8) | OP(10) | OP(11))
 #define CLUSTER_OPS (OP(5) | OP(7) | OP(8) | OP(9) | OP(10) | OP(11) | OP(12))
-
-/* Kafka's Topic.validate: 1-249 chars of [a-zA-Z0-9._-], not "." or "..". */
-static bool legal_topic_name(bk_str n)
-{
-    if (n.len <= 0 || n.len > 249)
-        return false;
-    if ((n.len == 1 && n.p[0] == '.') || (n.len == 2 && n.p[0] == '.' && n.p[1] == '.'))
-        return false;
-    for (int32_t i = 0; i < n.len; i++) {
-        char ch = n.p[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-'))
-            return false;
-    }
-    return true;
-}
 
 static bool uuid_is_zero(const bk_uuid *u)
 {
@@ -55,46 +53,38 @@ static bool uuid_is_zero(const bk_uuid *u)
     return true;
 }
 
-static int fill_topic(bk_req *req, bk_MetadataResponse_MetadataResponseTopic *t,
-                      const bk_topic_meta *tm, bool want_ops)
+static int fill_topic(bk_broker *b, bk_req *req, bk_MetadataResponse_MetadataResponseTopic *t,
+                      const bk_topic *tp, int16_t ver, bool want_ops)
 {
     t->ErrorCode = BK_KERR_NONE;
-    t->Name = tm->name;
-    t->TopicId = tm->id;
-    t->IsInternal = tm->internal;
+    t->Name = (bk_str){tp->name, (int32_t)strlen(tp->name)};
+    t->TopicId = tp->id;
+    t->IsInternal = tp->internal;
     if (want_ops)
         t->TopicAuthorizedOperations = TOPIC_OPS;
-    t->Partitions.n = tm->npartitions;
-    if (tm->npartitions == 0)
+    t->Partitions.n = tp->nparts;
+    if (tp->nparts == 0)
         return 0;
-    t->Partitions.a =
-        BK_ARENA_NEW(req, bk_MetadataResponse_MetadataResponsePartition, tm->npartitions);
+    t->Partitions.a = BK_ARENA_NEW(req, bk_MetadataResponse_MetadataResponsePartition, tp->nparts);
     if (!t->Partitions.a)
         return BK_ENOMEM;
-    for (int32_t i = 0; i < tm->npartitions; i++) {
-        const bk_partition_meta *pm = &tm->partitions[i];
+    for (int32_t i = 0; i < tp->nparts; i++) {
+        const bk_partition *pp = &tp->parts[i];
         bk_MetadataResponse_MetadataResponsePartition *p = &t->Partitions.a[i];
-        p->ErrorCode = pm->error;
-        p->PartitionIndex = pm->index;
-        p->LeaderId = pm->leader;
-        p->LeaderEpoch = pm->leader_epoch;
+        bool online = pp->log && !pp->log->offline;
+        p->ErrorCode = online ? BK_KERR_NONE : BK_KERR_LEADER_NOT_AVAILABLE;
+        p->PartitionIndex = pp->index;
+        p->LeaderId = online ? b->node_id : -1;
+        p->LeaderEpoch = pp->leader_epoch;
         /* The codec only reads these arrays. */
-        p->ReplicaNodes.n = pm->nreplicas;
-        p->ReplicaNodes.a = (int32_t *)pm->replicas;
-        p->IsrNodes.n = pm->nisr;
-        p->IsrNodes.a = (int32_t *)pm->isr;
-        p->OfflineReplicas.n = pm->noffline;
-        p->OfflineReplicas.a = (int32_t *)pm->offline;
+        p->ReplicaNodes.n = 1;
+        p->ReplicaNodes.a = b->self;
+        p->IsrNodes.n = online ? 1 : 0;
+        p->IsrNodes.a = b->self;
+        p->OfflineReplicas.n = online ? 0 : 1;
+        p->OfflineReplicas.a = b->self;
     }
     return 0;
-}
-
-static const bk_endpoint *endpoint_for(const bk_broker *b, const bk_conn *c)
-{
-    for (int i = 0; i < b->nadv; i++)
-        if (strcmp(b->adv[i].name, c->listener_name) == 0)
-            return &b->adv[i];
-    return b->nadv ? &b->adv[0] : NULL;
 }
 
 int bk_h_metadata(bk_broker *b, bk_req *req)
@@ -111,19 +101,16 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
     rs.ThrottleTimeMs = 0;
 
     /* Brokers: just us. */
-    const bk_endpoint *ep = endpoint_for(b, req->conn);
     bk_MetadataResponse_MetadataResponseBroker *br =
         BK_ARENA_NEW(req, bk_MetadataResponse_MetadataResponseBroker, 1);
     if (!br)
         return BK_ENOMEM;
+    const char *host;
+    int port;
+    bk_broker_self_endpoint(b, req->conn, &host, &port);
     br->NodeId = b->node_id;
-    if (ep && ep->host[0] && strcmp(ep->host, "0.0.0.0") != 0 && strcmp(ep->host, "::") != 0)
-        br->Host = bk_str_c(ep->host);
-    else
-        br->Host = bk_str_c(req->conn->local_host[0] ? req->conn->local_host : "127.0.0.1");
-    br->Port = ep ? ep->port : req->conn->local_port;
-    if (br->Port == 0)
-        br->Port = req->conn->local_port;
+    br->Host = bk_str_c(host);
+    br->Port = port;
     br->Rack = bk_str_c(b->cfg->broker_rack); /* NULL -> null */
     rs.Brokers.n = 1;
     rs.Brokers.a = br;
@@ -135,23 +122,24 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
 
     /* Topics. */
     bool all = rq.Topics.n < 0 || (ver == 0 && rq.Topics.n == 0);
-    int32_t n = all ? bk_topic_count(b) : rq.Topics.n;
+    int32_t n = all ? (b->topics ? bk_topics_count(b->topics) : 0) : rq.Topics.n;
     rs.Topics.n = 0;
     if (n > 0) {
         rs.Topics.a = BK_ARENA_NEW(req, bk_MetadataResponse_MetadataResponseTopic, n);
         if (!rs.Topics.a)
             return BK_ENOMEM;
     }
-    bool may_create = b->cfg->auto_create_topics_enable && (ver < 4 || rq.AllowAutoTopicCreation);
+    bool may_create =
+        b->topics && b->cfg->auto_create_topics_enable && (ver < 4 || rq.AllowAutoTopicCreation);
 
     for (int32_t i = 0; i < n; i++) {
         bk_MetadataResponse_MetadataResponseTopic *t = &rs.Topics.a[rs.Topics.n];
         bk_codec_init(&bk_desc_MetadataResponse_MetadataResponseTopic, t);
-        bk_topic_meta tm;
         if (all) {
-            if (bk_topic_at(b, i, &tm) != 0)
-                continue; /* vanished meanwhile */
-            if ((rc = fill_topic(req, t, &tm, want_ops)) != 0)
+            bk_topic *tp = bk_topics_at(b->topics, i);
+            if (!tp)
+                continue;
+            if ((rc = fill_topic(b, req, t, tp, ver, want_ops)) != 0)
                 return rc;
             rs.Topics.n++;
             continue;
@@ -162,9 +150,14 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
         if (by_id && uuid_is_zero(&q->TopicId))
             continue; /* neither name nor id: Kafka ignores the entry */
         rs.Topics.n++;
-        if (by_id ? bk_topic_lookup(b, NULL, &q->TopicId, &tm) == 0
-                  : bk_topic_lookup(b, &q->Name, NULL, &tm) == 0) {
-            if ((rc = fill_topic(req, t, &tm, want_ops)) != 0)
+        bk_topic *tp = NULL;
+        if (b->topics)
+            tp = by_id
+                     ? bk_topics_get_id(b->topics, &q->TopicId)
+                     : (q->Name.len >= 0 ? bk_topics_get(b->topics, q->Name.p, (size_t)q->Name.len)
+                                         : NULL);
+        if (tp) {
+            if ((rc = fill_topic(b, req, t, tp, ver, want_ops)) != 0)
                 return rc;
             continue;
         }
@@ -176,15 +169,24 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
             continue;
         }
         t->Name = q->Name;
+        if (q->Name.len < 0 || !bk_topic_name_valid(q->Name.p, (size_t)q->Name.len)) {
+            t->ErrorCode =
+                may_create ? BK_KERR_INVALID_TOPIC_EXCEPTION : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
         if (!may_create) {
             t->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        } else if (!legal_topic_name(q->Name)) {
-            t->ErrorCode = BK_KERR_INVALID_TOPIC_EXCEPTION;
-        } else if (b->topics.create && b->topics.create(b->topics.ud, &q->Name) == 0) {
-            t->ErrorCode = BK_KERR_LEADER_NOT_AVAILABLE;
-        } else {
-            t->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
         }
+        int16_t kerr = BK_KERR_NONE;
+        if (bk_topics_auto_create(b->topics, q->Name.p, (size_t)q->Name.len, &kerr) == 0 &&
+            (tp = bk_topics_get(b->topics, q->Name.p, (size_t)q->Name.len)) != NULL) {
+            bk_log(BK_LOG_INFO, "auto-created topic %.*s", (int)q->Name.len, q->Name.p);
+            if ((rc = fill_topic(b, req, t, tp, ver, want_ops)) != 0)
+                return rc;
+            continue;
+        }
+        t->ErrorCode = kerr != BK_KERR_NONE ? kerr : BK_KERR_UNKNOWN_SERVER_ERROR;
     }
     return BK_RESPOND(req, MetadataResponse, ver, &rs);
 }

@@ -30,6 +30,7 @@
 static void conn_destroy(bk_conn *c);
 static void conn_progress(bk_conn *c);
 static bool frame_complete(const bk_conn *c);
+static void release_holds(bk_conn *c, bool all);
 
 /* ------------------------------------------------------------ life cycle */
 
@@ -59,6 +60,10 @@ void bk_conn_fail(bk_conn *c, int level, const char *why)
 /* Leave an entry point: update epoll interest, or destroy if failed. */
 static void leave(bk_conn *c)
 {
+    bk_conns *cs = c->owner;
+    /* Quiescing: nothing more will be handled; go once all is out. */
+    if (cs->quiescing && !c->closing && !c->busy && !bk_conn_unsent(c))
+        bk_conn_fail(c, BK_LOG_DEBUG, NULL);
     if (!c->closing) {
         uint32_t mask = 0;
         uint64_t unsent = bk_conn_unsent(c);
@@ -73,10 +78,17 @@ static void leave(bk_conn *c)
             return;
         bk_conn_fail(c, BK_LOG_WARN, "epoll_ctl failed");
     }
-    if (!c->busy)
+    if (!c->busy) {
         conn_destroy(c);
-    else /* a deferred request still points at us; bk_req_done() finishes */
-        bk_ev_io_stop(c->owner->ev, &c->io);
+        return;
+    }
+    /* a deferred request still points at us; bk_req_done() finishes */
+    bk_ev_io_stop(c->owner->ev, &c->io);
+    if (!c->cancelled) {
+        c->cancelled = true;
+        if (cs->opts.on_cancel)
+            cs->opts.on_cancel(&c->req, cs->opts.ud);
+    }
 }
 
 static void conn_destroy(bk_conn *c)
@@ -86,6 +98,8 @@ static void conn_destroy(bk_conn *c)
         cs->opts.on_close(c, cs->opts.ud);
     bk_ev_timer_stop(cs->ev, &c->idle);
     bk_ev_io_stop(cs->ev, &c->io);
+    release_holds(c, true);
+    free(c->holds);
     if (c->fd >= 0)
         close(c->fd);
     if (c->prev)
@@ -114,9 +128,66 @@ void bk_conns_close_all(bk_conns *cs)
             bk_ev_io_stop(cs->ev, &c->io);
             bk_ev_timer_stop(cs->ev, &c->idle);
             shutdown(c->fd, SHUT_RDWR);
+            if (!c->cancelled) {
+                c->cancelled = true;
+                if (cs->opts.on_cancel)
+                    cs->opts.on_cancel(&c->req, cs->opts.ud);
+            }
         }
         c = next;
     }
+}
+
+void bk_conns_quiesce(bk_conns *cs)
+{
+    cs->quiescing = true;
+    bk_conn *c = cs->head;
+    while (c) {
+        bk_conn *next = c->next;
+        if (!c->closing && !c->busy && !bk_conn_unsent(c)) {
+            bk_conn_fail(c, BK_LOG_DEBUG, NULL);
+            conn_destroy(c);
+        }
+        c = next;
+    }
+}
+
+/* ----------------------------------------------------------------- holds */
+
+int bk_conn_hold(bk_conn *c, bk_conn_release_fn *fn, void *arg)
+{
+    if (c->nholds == c->capholds) {
+        if (c->hold_head > 0) {
+            /* slide the pending ones to the front before growing */
+            int live = c->nholds - c->hold_head;
+            memmove(c->holds, c->holds + c->hold_head, (size_t)live * sizeof *c->holds);
+            c->nholds = live;
+            c->hold_head = 0;
+        }
+        if (c->nholds == c->capholds) {
+            int ncap = c->capholds ? c->capholds * 2 : 16;
+            bk_conn_hold_ent *n = realloc(c->holds, (size_t)ncap * sizeof *n);
+            if (!n) {
+                fn(arg);
+                return BK_ENOMEM;
+            }
+            c->holds = n;
+            c->capholds = ncap;
+        }
+    }
+    c->holds[c->nholds++] = (bk_conn_hold_ent){bk_wr_wire_len(&c->out), fn, arg};
+    return 0;
+}
+
+/* Run the holds whose bytes are all sent (all: every one). */
+static void release_holds(bk_conn *c, bool all)
+{
+    while (c->hold_head < c->nholds && (all || c->holds[c->hold_head].mark <= c->out_wire_sent)) {
+        bk_conn_hold_ent h = c->holds[c->hold_head++];
+        h.fn(h.arg);
+    }
+    if (c->hold_head == c->nholds)
+        c->hold_head = c->nholds = 0;
 }
 
 /* ------------------------------------------------------------ idle timer */
@@ -165,6 +236,8 @@ static int flush_out(bk_conn *c)
             c->out_sent += (size_t)n;
             c->out_wire_sent += (uint64_t)n;
             c->last_active = bk_now_ms();
+            if (c->hold_head < c->nholds && c->holds[c->hold_head].mark <= c->out_wire_sent)
+                release_holds(c, false);
             continue;
         }
         if (!s)
@@ -191,8 +264,13 @@ static int flush_out(bk_conn *c)
         if (c->out_spl_sent == s->len) {
             c->out_spl++;
             c->out_spl_sent = 0;
+            if (c->hold_head < c->nholds && c->holds[c->hold_head].mark <= c->out_wire_sent)
+                release_holds(c, false);
         }
     }
+    /* Everything is out: every hold's bytes are sent (their marks refer to
+     * this buffer, which starts over now). */
+    release_holds(c, true);
     /* Everything is out: start the buffer over (and give back a big one). */
     if (w->cap > OUT_SHRINK) {
         bk_wr_fini(w);
@@ -324,7 +402,8 @@ static void dispatch(bk_conn *c, int32_t size)
 /* Handle buffered frames while allowed. */
 static void process_input(bk_conn *c)
 {
-    while (!c->closing && !c->busy && bk_conn_unsent(c) <= c->owner->opts.out_high_water) {
+    while (!c->closing && !c->busy && !c->owner->quiescing &&
+           bk_conn_unsent(c) <= c->owner->opts.out_high_water) {
         int32_t size;
         if (!peek_size(c, &size))
             break;
@@ -404,7 +483,7 @@ static void conn_progress(bk_conn *c)
         int rc = bk_conn_unsent(c) ? flush_out(c) : 0;
         if (rc != 0)
             break; /* EAGAIN: wait for EPOLLOUT; errors: closing is set */
-        if (c->busy || !frame_complete(c))
+        if (c->busy || c->owner->quiescing || !frame_complete(c))
             break;
     }
     if (!c->closing && c->eof && !c->busy && !bk_conn_unsent(c) && !frame_complete(c)) {

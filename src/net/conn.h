@@ -46,8 +46,24 @@
  * until bk_req_done() is called; that call is mandatory even when the
  * connection has failed meanwhile.
  *
- * Thread: loop thread only. Files referenced by splices must stay open
- * until the bytes are sent (the storage layer keeps segments referenced).
+ * Holds. Files referenced by splices must stay open until their bytes are
+ * sent. bk_conn_hold() registers a release callback that runs once every
+ * byte queued on the connection so far has been written to the socket, or
+ * when the connection is destroyed, whichever comes first; the Fetch
+ * handler queues the record ranges, then holds the descriptors they read
+ * from. Holds are released in the order they were taken.
+ *
+ * Cancellation. When a connection fails while its request is deferred, the
+ * request cannot be answered any more; opts.on_cancel (if set) is called
+ * once, from the loop, so the owner of the deferred request can complete
+ * it early (bk_req_done) instead of waiting for its own timeout. It must
+ * not call bk_req_done() from inside on_cancel; arm a timer instead.
+ *
+ * Shutdown. bk_conns_quiesce() stops handling new requests on every
+ * connection; a connection is closed as soon as it has no request in
+ * flight and no unsent output, so answers already produced still leave.
+ *
+ * Thread: loop thread only.
  */
 #ifndef BK_CONN_H
 #define BK_CONN_H
@@ -69,6 +85,7 @@ typedef struct bk_req {
     bk_arena *arena;   /* the connection's; reset when the request is done */
     int32_t frame_len; /* size prefix of the frame */
     int64_t recv_ms;   /* monotonic ms when the frame was complete */
+    void *hctx;        /* the handler layer's state of a deferred request */
 
     /* private to conn.c: where the response being written starts */
     size_t resp_at;
@@ -85,8 +102,18 @@ typedef struct bk_conn_opts {
     int (*on_request)(bk_req *req, void *ud);
     /* Called once when a connection goes away (release conn->udata). May be NULL. */
     void (*on_close)(bk_conn *c, void *ud);
+    /* The connection of a deferred request failed (see above). May be NULL. */
+    void (*on_cancel)(bk_req *req, void *ud);
     void *ud;
 } bk_conn_opts;
+
+/* Something the bytes queued on a connection depend on (see Holds). */
+typedef void bk_conn_release_fn(void *arg);
+typedef struct bk_conn_hold_ent {
+    uint64_t mark; /* released once out_wire_sent reaches this */
+    bk_conn_release_fn *fn;
+    void *arg;
+} bk_conn_hold_ent;
 
 /* All connections of a server: the list used for shutdown and counting. */
 struct bk_conns {
@@ -95,6 +122,7 @@ struct bk_conns {
     bk_conn *head; /* owned: intrusive list */
     int n;
     uint64_t next_id;
+    bool quiescing; /* bk_conns_quiesce(): no new requests */
 };
 
 struct bk_conn {
@@ -123,18 +151,27 @@ struct bk_conn {
     uint32_t out_spl_sent;
     uint64_t out_wire_sent; /* memory + file bytes sent of out */
 
+    /* holds [hold_head, nholds) of holds are pending, in mark order */
+    bk_conn_hold_ent *holds; /* owned */
+    int hold_head, nholds, capholds;
+
     bk_arena arena;
-    bk_req req;   /* the request in flight (at most one) */
-    bool busy;    /* req is being handled or deferred */
-    bool eof;     /* the peer finished sending */
-    bool closing; /* failed or finished; destroyed at the end of the callback */
+    bk_req req;     /* the request in flight (at most one) */
+    bool busy;      /* req is being handled or deferred */
+    bool eof;       /* the peer finished sending */
+    bool closing;   /* failed or finished; destroyed at the end of the callback */
+    bool cancelled; /* on_cancel was called for the deferred request */
 
     void *udata; /* the handler layer's per-connection state */
 };
 
 void bk_conns_init(bk_conns *cs, bk_ev *ev, const bk_conn_opts *opts);
-/* Close every connection (shutdown). */
+/* Close every connection (shutdown). Deferred requests get on_cancel and
+ * must still be completed with bk_req_done(). */
 void bk_conns_close_all(bk_conns *cs);
+/* Stop handling requests; close each connection once it has nothing in
+ * flight and nothing unsent (see Shutdown). */
+void bk_conns_quiesce(bk_conns *cs);
 
 /* Take ownership of an accepted socket. On failure the fd is closed. */
 int bk_conn_accept(bk_conns *cs, int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
@@ -158,5 +195,10 @@ void bk_conn_fail(bk_conn *c, int level, const char *why);
 
 /* Unsent bytes (memory + file). */
 uint64_t bk_conn_unsent(const bk_conn *c);
+
+/* Call fn(arg) once everything queued on c so far is sent, or when c goes
+ * away. 0, or BK_ENOMEM after calling fn(arg) at once (the queued splice
+ * may then fail to send, which closes the connection). */
+int bk_conn_hold(bk_conn *c, bk_conn_release_fn *fn, void *arg);
 
 #endif

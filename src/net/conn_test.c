@@ -329,6 +329,92 @@ static void test_eof_and_idle(void)
     teardown(&f);
 }
 
+static int released[8];
+static int nreleased;
+
+static void note_release(void *arg)
+{
+    if (nreleased < 8)
+        released[nreleased] = (int)(intptr_t)arg;
+    nreleased++;
+}
+
+static int cancels;
+static bk_req *cancelled_req;
+
+static void on_cancel(bk_req *req, void *ud)
+{
+    cancels++;
+    cancelled_req = req;
+}
+
+static void test_holds_cancel_quiesce(void)
+{
+    fixture f;
+    uint8_t req[64], resp[256];
+    BK_TEST("conn: holds run once their response is sent, in order; the rest at close");
+    setup(&f, -1, 1 << 20);
+    f.t.defer = true;
+    size_t n = request(req, 18, 1);
+    BK_CHECK(write(f.cli, req, n) == (ssize_t)n);
+    pump(&f, 3);
+    bk_req *r = f.t.deferred;
+    BK_CHECK(r != NULL);
+    bk_wr *w = bk_req_respond_begin(r, 0, 0);
+    bk_wr_i32(w, 5);
+    BK_CHECK(bk_req_respond_end(r, 0) == 0);
+    nreleased = 0;
+    BK_CHECK(bk_conn_hold(r->conn, note_release, (void *)(intptr_t)1) == 0);
+    BK_CHECK(bk_conn_hold(r->conn, note_release, (void *)(intptr_t)2) == 0);
+    BK_CHECK(nreleased == 0); /* nothing sent yet */
+    bk_req_done(r, 0);
+    pump(&f, 2);
+    BK_CHECK(nreleased == 2 && released[0] == 1 && released[1] == 2);
+    BK_CHECK(drain(&f, resp, sizeof resp) == 12);
+    /* a hold whose bytes never leave is released when the connection goes */
+    f.t.defer = true;
+    n = request(req, 18, 2);
+    BK_CHECK(write(f.cli, req, n) == (ssize_t)n);
+    pump(&f, 3);
+    r = f.t.deferred;
+    BK_CHECK(bk_conn_hold(r->conn, note_release, (void *)(intptr_t)3) == 0);
+
+    BK_TEST("conn: a deferred request's failed connection gets on_cancel once");
+    f.cs.opts.on_cancel = on_cancel;
+    cancels = 0;
+    close(f.cli);
+    pump(&f, 3);
+    BK_CHECK(cancels == 1 && cancelled_req == r && f.cs.n == 1 && nreleased == 2);
+    bk_req_done(r, 0); /* now it goes */
+    BK_CHECK(f.cs.n == 0 && nreleased == 3 && released[2] == 3);
+    BK_CHECK(f.t.closes == 1);
+    bk_ev_fini(&f.ev);
+
+    BK_TEST("conn: quiesce answers nothing new and closes once output is out");
+    setup(&f, -1, 1 << 20);
+    f.cs.opts.on_cancel = on_cancel;
+    cancels = 0;
+    f.t.defer = true;
+    n = request(req, 18, 7);
+    n += request(req + n, 18, 8);
+    BK_CHECK(write(f.cli, req, n) == (ssize_t)n);
+    pump(&f, 3);
+    r = f.t.deferred;
+    bk_conns_quiesce(&f.cs);
+    BK_CHECK(f.cs.n == 1 && cancels == 0); /* busy: stays */
+    w = bk_req_respond_begin(r, 0, 0);
+    bk_wr_i32(w, 70);
+    BK_CHECK(bk_req_respond_end(r, 0) == 0);
+    bk_req_done(r, 0);
+    pump(&f, 3);
+    BK_CHECK(f.t.calls == 1); /* request 8 was not handled */
+    BK_CHECK(f.cs.n == 0);
+    BK_CHECK(drain(&f, resp, sizeof resp) == 12 && bk_get_be32(resp + 4) == 7);
+    BK_CHECK(peer_closed(&f));
+    close(f.cli);
+    bk_ev_fini(&f.ev);
+}
+
 void bk_test_conn(void);
 void bk_test_conn(void)
 {
@@ -341,5 +427,6 @@ void bk_test_conn(void)
     test_many_small_rounds();
     test_bad_input();
     test_eof_and_idle();
+    test_holds_cancel_quiesce();
     bk_log_set_level(level);
 }

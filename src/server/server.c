@@ -2,7 +2,9 @@
 #include "server.h"
 
 #include "../broker/meta_props.h"
+#include "../core/clock.h"
 #include "../core/log.h"
+#include "../storage/bio.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -16,6 +18,10 @@
  * per connection at a time and waits for its response to be sent; we let
  * pipelined requests run ahead up to this bound. */
 #define OUT_HIGH_WATER (1024 * 1024)
+
+#define TICK_MS     100  /* logmgr tick (flush.*, retention, checkpoints) */
+#define DRAIN_MS    2000 /* at shutdown: how long answered requests may take to leave */
+#define BIO_THREADS 1    /* one worker: jobs complete in submission order (bio.h) */
 
 static void signal_cb(bk_ev *ev, bk_ev_io *io, uint32_t events)
 {
@@ -59,11 +65,96 @@ static int setup_signals(bk_server *s, char *err, size_t errlen)
     return 0;
 }
 
+static void bio_cb(bk_ev *ev, bk_ev_io *io, uint32_t events)
+{
+    (void)bk_bio_drain();
+}
+
+static void tick_cb(bk_ev *ev, bk_ev_timer *t)
+{
+    bk_server *s = t->data;
+    bk_logmgr_tick(s->logmgr, bk_wall_ms());
+    bk_broker_tick(&s->broker, bk_now_ms());
+    if (bk_ev_timer_start(ev, t, bk_now_ms() + TICK_MS) != 0)
+        bk_log(BK_LOG_ERROR, "cannot re-arm the storage timer");
+}
+
+/* Broker-level log.* settings as the defaults of every log. */
+static void log_defaults(const bk_config *cfg, bk_logcfg *c)
+{
+    bk_logcfg_defaults(c);
+    c->segment_bytes = cfg->log_segment_bytes;
+    c->segment_ms = cfg->log_roll_ms;
+    c->index_bytes = (uint32_t)cfg->log_index_size_max_bytes;
+    c->index_interval = (uint32_t)cfg->log_index_interval_bytes;
+    c->retention_ms = cfg->log_retention_ms;
+    c->retention_bytes = cfg->log_retention_bytes;
+    c->flush_messages = cfg->log_flush_interval_messages;
+    c->flush_ms = cfg->log_flush_interval_ms;
+}
+
+static int open_storage(bk_server *s, char *err, size_t errlen)
+{
+    const bk_config *cfg = s->cfg;
+    int rc = bk_bio_start(BIO_THREADS);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the background I/O threads: %s", bk_strerror(rc));
+        return rc;
+    }
+    s->bio_ok = true;
+
+    bk_logmgr_cfg lc;
+    bk_logmgr_cfg_defaults(&lc);
+    lc.dirs = (const char *const *)cfg->log_dirs.v;
+    lc.ndirs = cfg->log_dirs.n;
+    log_defaults(cfg, &lc.defaults);
+    lc.retention_check_ms = cfg->log_retention_check_interval_ms;
+    lc.recovery_threads = bk_config_is_set(cfg, "num.recovery.threads.per.data.dir")
+                              ? cfg->num_recovery_threads_per_data_dir
+                              : 2;
+    bk_logmgr_stats st;
+    char why[512] = "";
+    rc = bk_logmgr_open(&s->logmgr, &lc, bk_wall_ms_raw(), &st, why, sizeof why);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot open the log directories: %s",
+                 why[0] ? why : bk_strerror(rc));
+        s->logmgr = NULL;
+        return rc;
+    }
+    bk_log(BK_LOG_INFO,
+           "storage: %d partitions, %d segments, %d recovered segments, %llu bytes truncated, "
+           "loaded in %lld ms (%d log dirs, %d recovery threads)",
+           st.partitions, st.segments, st.recovered_segments,
+           (unsigned long long)st.truncated_bytes, (long long)st.elapsed_ms, lc.ndirs,
+           lc.recovery_threads);
+
+    /* Topic metadata lives in the first log directory, beside meta.properties. */
+    rc = bk_topics_open(&s->topics, cfg, s->logmgr, cfg->log_dirs.v[0], s->broker.node_id, err,
+                        errlen);
+    if (rc != 0) {
+        s->topics = NULL;
+        return rc;
+    }
+    bk_log(BK_LOG_INFO, "topics: %d", (int)bk_topics_count(s->topics));
+
+    bk_ev_io_init(&s->bio_io, bk_bio_fd(), bio_cb, s);
+    if (bk_ev_io_start(&s->ev, &s->bio_io, BK_EV_READ) != 0) {
+        snprintf(err, errlen, "epoll (bio eventfd): %s", strerror(errno));
+        return BK_EIO;
+    }
+    if (bk_ev_timer_start(&s->ev, &s->tick, bk_now_ms() + TICK_MS) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return BK_ENOMEM;
+    }
+    return 0;
+}
+
 int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     s->cfg = cfg;
     s->sigfd = -1;
+    bk_ev_timer_init(&s->tick, tick_cb, s);
     int rc;
 
     int32_t node_id;
@@ -85,12 +176,17 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
     }
     s->broker_ok = true;
 
+    if ((rc = open_storage(s, err, errlen)) != 0)
+        goto fail;
+    bk_broker_start(&s->broker, &s->ev, s->logmgr, s->topics);
+
     bk_conn_opts opts = {
         .max_request_bytes = cfg->socket_request_max_bytes,
         .idle_ms = cfg->connections_max_idle_ms,
         .out_high_water = OUT_HIGH_WATER,
         .on_request = bk_broker_on_request,
         .on_close = NULL,
+        .on_cancel = bk_broker_on_cancel,
         .ud = &s->broker,
     };
     bk_conns_init(&s->conns, &s->ev, &opts);
@@ -124,6 +220,17 @@ int bk_server_run(bk_server *s)
     return bk_ev_run(&s->ev);
 }
 
+/* Let answered requests leave: no new requests, connections close once
+ * their output is sent; at most DRAIN_MS, less if a second signal comes. */
+static void drain_connections(bk_server *s)
+{
+    int64_t deadline = bk_mono_ms_raw() + DRAIN_MS;
+    s->ev.stop = false;
+    while (s->conns.n > 0 && !s->ev.stop && bk_mono_ms_raw() < deadline)
+        if (bk_ev_run_once(&s->ev, 50) != 0)
+            break;
+}
+
 void bk_server_fini(bk_server *s)
 {
     /* Listeners first: no new clients while the others go away. */
@@ -132,11 +239,40 @@ void bk_server_fini(bk_server *s)
     free(s->listeners);
     s->listeners = NULL;
     s->nlisteners = 0;
+    if (s->ev_ok && s->broker_ok) {
+        /* No new requests; long-polling fetches answer with what they have;
+         * what is answered gets DRAIN_MS to leave. */
+        bk_conns_quiesce(&s->conns);
+        bk_broker_complete_delayed(&s->broker);
+        drain_connections(s);
+    }
     if (s->ev_ok)
         bk_conns_close_all(&s->conns);
     if (s->broker_ok)
-        bk_broker_fini(&s->broker);
+        bk_broker_fini(&s->broker); /* completes what close_all cancelled */
     s->broker_ok = false;
+    if (s->topics)
+        bk_topics_close(s->topics);
+    s->topics = NULL;
+    if (s->logmgr) {
+        int64_t t0 = bk_mono_ms_raw();
+        int rc = bk_logmgr_close(s->logmgr);
+        if (rc != 0)
+            bk_log(BK_LOG_ERROR, "log manager: unclean close (%s); the next start recovers",
+                   bk_strerror(rc));
+        else
+            bk_log(BK_LOG_INFO, "storage closed cleanly in %lld ms",
+                   (long long)(bk_mono_ms_raw() - t0));
+    }
+    s->logmgr = NULL;
+    if (s->ev_ok) {
+        bk_ev_timer_stop(&s->ev, &s->tick);
+        if (s->bio_ok)
+            bk_ev_io_stop(&s->ev, &s->bio_io);
+    }
+    if (s->bio_ok)
+        bk_bio_stop();
+    s->bio_ok = false;
     if (s->sigfd >= 0) {
         bk_ev_io_stop(&s->ev, &s->sig_io);
         close(s->sigfd);

@@ -8,9 +8,23 @@
  *      signalfd on the loop, so shutdown starts from a normal callback
  *      rather than inside a signal handler;
  *   2. identity: log directories, meta.properties, cluster id;
- *   3. event loop, broker context, listeners (bound ports known now);
- * then bk_server_run() serves until a signal and bk_server_fini() closes
- * listeners first (no new clients), then connections, then the loop.
+ *   3. event loop, broker context;
+ *   4. storage: background I/O threads (bio), the log manager over log.dirs
+ *      (locks every directory - a directory used by another process is a
+ *      start-up error - and recovers the partitions on
+ *      num.recovery.threads.per.data.dir threads, 2 unless set), then the
+ *      topic registry; one log line says what it took. The bio eventfd is
+ *      watched by the loop (completions: flushes, checkpoints, deletions)
+ *      and a 100 ms timer runs bk_logmgr_tick (flush.*, retention,
+ *      checkpoints) and the purgatory's housekeeping;
+ *   5. listeners (bound ports known now): clients connect only once the
+ *      logs are open.
+ * bk_server_run() serves until a signal. bk_server_fini() then closes the
+ * listeners (no new clients), answers the parked requests (long-polling
+ * fetches) with what they have, stops handling requests and lets the
+ * connections send what is already answered (at most DRAIN_MS), closes
+ * them, closes the topics and the log manager (a clean close: flush,
+ * checkpoints, so the next start scans nothing) and stops the bio threads.
  *
  * Thread: the calling thread becomes the event-loop thread.
  */
@@ -22,6 +36,7 @@
 #include "../net/conn.h"
 #include "../net/ev.h"
 #include "../net/listener.h"
+#include "../storage/logmgr.h"
 
 typedef struct bk_server {
     const bk_config *cfg; /* borrowed; finished */
@@ -35,6 +50,12 @@ typedef struct bk_server {
     int sigfd; /* owned; -1 if none */
     bk_ev_io sig_io;
     int stop_signal; /* the signal that ended run(), 0 if none */
+
+    bool bio_ok;       /* bk_bio_start() succeeded */
+    bk_ev_io bio_io;   /* the bio completion eventfd */
+    bk_logmgr *logmgr; /* owned */
+    bk_topics *topics; /* owned */
+    bk_ev_timer tick;  /* ~100 ms: logmgr and purgatory housekeeping */
 } bk_server;
 
 int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen);

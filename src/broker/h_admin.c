@@ -1,0 +1,823 @@
+/*
+ * h_admin.c - topic and configuration administration:
+ *
+ *   CreateTopics (19) v0-7        DeleteTopics (20) v0-6
+ *   CreatePartitions (37) v0-3    DescribeConfigs (32) v0-4
+ *   AlterConfigs (33) v0-2        IncrementalAlterConfigs (44) v0-1
+ *   DescribeCluster (60) v0-1     DescribeLogDirs (35) v0-4
+ *
+ * Error codes and messages follow Kafka's (ZooKeeper-mode) broker so that
+ * admin clients and operators see what they know. Topic operations are
+ * synchronous in single-node mode: timeoutMs is accepted and ignored, a
+ * created topic is usable when the response leaves.
+ *
+ * Broker configs can be described but not altered: Brook has no dynamic
+ * broker configuration yet, so AlterConfigs/IncrementalAlterConfigs on a
+ * BROKER resource answer INVALID_REQUEST saying so.
+ */
+#include "../cluster/topics.h"
+#include "api_table.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/statvfs.h>
+
+#ifndef BK_TOPICS
+#define BK_TOPICS(b) ((b)->topics)
+#endif
+
+/* ConfigResource.Type */
+#define RES_TOPIC         2
+#define RES_BROKER        4
+#define RES_BROKER_LOGGER 8
+
+static char *arena_strdup(bk_req *req, const char *s, size_t n)
+{
+    char *p = bk_arena_alloc(req->arena, n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+static bk_str arena_str(bk_req *req, const char *s)
+{
+    if (!s)
+        return (bk_str){NULL, -1};
+    size_t n = strlen(s);
+    char *p = arena_strdup(req, s, n);
+    return p ? (bk_str){p, (int32_t)n} : (bk_str){"", 0};
+}
+
+/* A NUL-terminated copy of a wire string in the arena ("" for null). */
+static char *cstr(bk_req *req, bk_str s)
+{
+    return arena_strdup(req, s.len > 0 ? s.p : "", s.len > 0 ? (size_t)s.len : 0);
+}
+
+static bool same_str(bk_str a, bk_str b)
+{
+    return a.len == b.len && (a.len <= 0 || memcmp(a.p, b.p, (size_t)a.len) == 0);
+}
+
+/* Assignments in a single-node cluster may only name this broker, once. */
+static bool assignment_ok(const bk_broker *b, const int32_t *ids, int32_t n)
+{
+    return n == 1 && ids[0] == b->node_id;
+}
+
+/* ---------------------------------------------------------- CreateTopics */
+
+static void fill_created_configs(bk_req *req, bk_topics *reg, const bk_topic *tp,
+                                 bk_CreateTopicsResponse_CreatableTopicResult *r)
+{
+    int n = bk_topic_cfg_count();
+    r->Configs.a = BK_ARENA_NEW(req, bk_CreateTopicsResponse_CreatableTopicConfigs, n);
+    if (!r->Configs.a) {
+        r->Configs.n = -1;
+        return;
+    }
+    r->Configs.n = n;
+    for (int i = 0; i < n; i++) {
+        bk_topic_cfg_entry e;
+        bk_topic_cfg_describe(reg, tp, i, &e);
+        bk_CreateTopicsResponse_CreatableTopicConfigs *c = &r->Configs.a[i];
+        c->Name = bk_str_c(e.name);
+        c->Value = arena_str(req, e.value);
+        c->ReadOnly = e.read_only;
+        c->ConfigSource = (int8_t)e.source;
+        c->IsSensitive = e.sensitive;
+    }
+}
+
+int bk_h_create_topics(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_CreateTopicsRequest rq;
+    int rc = bk_CreateTopicsRequest_decode(&req->body, ver, req->arena, &rq);
+    if (rc)
+        return rc;
+    bk_CreateTopicsResponse rs;
+    bk_CreateTopicsResponse_init(&rs);
+    int32_t n = rq.Topics.n > 0 ? rq.Topics.n : 0;
+    rs.Topics.n = n;
+    rs.Topics.a = n ? BK_ARENA_NEW(req, bk_CreateTopicsResponse_CreatableTopicResult, n) : NULL;
+    if (n && !rs.Topics.a)
+        return BK_ENOMEM;
+    bk_topics *reg = BK_TOPICS(b);
+    for (int32_t i = 0; i < n; i++) {
+        const bk_CreateTopicsRequest_CreatableTopic *t = &rq.Topics.a[i];
+        bk_CreateTopicsResponse_CreatableTopicResult *r = &rs.Topics.a[i];
+        bk_codec_init(&bk_desc_CreateTopicsResponse_CreatableTopicResult, r);
+        r->Name = t->Name;
+        r->Configs.n = -1;
+        int16_t kerr = 0;
+        char msg[512] = "";
+        bool dup = false;
+        for (int32_t j = 0; j < n; j++)
+            if (j != i && same_str(rq.Topics.a[j].Name, t->Name))
+                dup = true;
+        int32_t nparts = t->NumPartitions;
+        int16_t rf = t->ReplicationFactor;
+        if (dup) {
+            kerr = BK_KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "Create topics request contains multiple entries for %.*s",
+                     (int)BK_MAX(t->Name.len, 0), t->Name.p);
+        } else if (t->Assignments.n > 0) {
+            if (nparts != -1 || rf != -1) {
+                kerr = BK_KERR_INVALID_REQUEST;
+                snprintf(msg, sizeof msg,
+                         "Both numPartitions or replicationFactor and replicasAssignments were "
+                         "set. Both cannot be used at the same time.");
+            } else {
+                nparts = t->Assignments.n;
+                rf = (int16_t)t->Assignments.a[0].BrokerIds.n;
+                for (int32_t k = 0; k < t->Assignments.n && !kerr; k++) {
+                    const bk_CreateTopicsRequest_CreatableReplicaAssignment *a =
+                        &t->Assignments.a[k];
+                    if (a->PartitionIndex != k ||
+                        !assignment_ok(b, a->BrokerIds.a, BK_MAX(a->BrokerIds.n, 0))) {
+                        kerr = BK_KERR_INVALID_REPLICA_ASSIGNMENT;
+                        snprintf(msg, sizeof msg,
+                                 "Replica assignment must give partitions 0..n-1, each on "
+                                 "broker %d only",
+                                 b->node_id);
+                    }
+                }
+            }
+        }
+        bk_kv *kv = NULL;
+        int nkv = BK_MAX(t->Configs.n, 0);
+        if (!kerr && nkv) {
+            kv = bk_arena_alloc(req->arena, sizeof *kv * (size_t)nkv);
+            if (!kv)
+                return BK_ENOMEM;
+            for (int k = 0; k < nkv; k++) {
+                kv[k].key = cstr(req, t->Configs.a[k].Name);
+                kv[k].val = t->Configs.a[k].Value.len < 0 ? NULL : cstr(req, t->Configs.a[k].Value);
+            }
+        }
+        if (!kerr && t->Name.len >= 0 && BK_MAX(t->Name.len, 0) > 0 && bk_topics_get(reg, t->Name.p, (size_t)t->Name.len)) {
+            kerr = BK_KERR_TOPIC_ALREADY_EXISTS;
+            snprintf(msg, sizeof msg, "Topic '%.*s' already exists.", (int)t->Name.len, t->Name.p);
+        }
+        if (!kerr)
+            bk_topics_create(reg, t->Name.p ? t->Name.p : "", (size_t)BK_MAX(t->Name.len, 0),
+                             nparts, rf, kv, nkv, rq.validateOnly, &kerr, msg, sizeof msg);
+        r->ErrorCode = kerr;
+        if (kerr) {
+            r->ErrorMessage = arena_str(req, msg);
+            r->NumPartitions = -1;
+            r->ReplicationFactor = -1;
+            continue;
+        }
+        r->ErrorMessage = (bk_str){NULL, -1};
+        const bk_topic *tp = bk_topics_get(reg, t->Name.p, (size_t)t->Name.len);
+        r->NumPartitions = tp ? tp->nparts
+                              : (nparts == -1 ? b->cfg->num_partitions : nparts);
+        r->ReplicationFactor = tp ? tp->replication_factor
+                                  : (rf == -1 ? (int16_t)b->cfg->default_replication_factor : rf);
+        if (tp)
+            r->TopicId = tp->id;
+        if (ver >= 5 && tp)
+            fill_created_configs(req, reg, tp, r);
+    }
+    return BK_RESPOND(req, CreateTopicsResponse, ver, &rs);
+}
+
+/* ---------------------------------------------------------- DeleteTopics */
+
+static bool uuid_zero(const bk_uuid *u)
+{
+    for (int i = 0; i < 16; i++)
+        if (u->b[i])
+            return false;
+    return true;
+}
+
+int bk_h_delete_topics(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_DeleteTopicsRequest rq;
+    int rc = bk_DeleteTopicsRequest_decode(&req->body, ver, req->arena, &rq);
+    if (rc)
+        return rc;
+    bk_DeleteTopicsResponse rs;
+    bk_DeleteTopicsResponse_init(&rs);
+    bk_topics *reg = BK_TOPICS(b);
+    int32_t n = ver >= 6 ? BK_MAX(rq.Topics.n, 0) : BK_MAX(rq.TopicNames.n, 0);
+    rs.Responses.n = n;
+    rs.Responses.a = n ? BK_ARENA_NEW(req, bk_DeleteTopicsResponse_DeletableTopicResult, n) : NULL;
+    if (n && !rs.Responses.a)
+        return BK_ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        bk_DeleteTopicsResponse_DeletableTopicResult *r = &rs.Responses.a[i];
+        bk_codec_init(&bk_desc_DeleteTopicsResponse_DeletableTopicResult, r);
+        bk_str name = ver >= 6 ? rq.Topics.a[i].Name : rq.TopicNames.a[i];
+        bk_uuid id = ver >= 6 ? rq.Topics.a[i].TopicId : (bk_uuid){{0}};
+        bool by_id = ver >= 6 && !uuid_zero(&id);
+        bk_topic *tp = NULL;
+        if (by_id && name.len >= 0) {
+            r->ErrorCode = BK_KERR_INVALID_REQUEST;
+            r->ErrorMessage = bk_str_c("Give a topic name or a topic id, not both.");
+        } else if (by_id) {
+            tp = bk_topics_get_id(reg, &id);
+            r->TopicId = id;
+            if (!tp)
+                r->ErrorCode = BK_KERR_UNKNOWN_TOPIC_ID;
+        } else {
+            r->Name = name;
+            tp = name.len > 0 ? bk_topics_get(reg, name.p, (size_t)name.len) : NULL;
+            if (!tp)
+                r->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+        if (!tp)
+            continue;
+        r->Name = arena_str(req, tp->name);
+        r->TopicId = tp->id;
+        if (!b->cfg->delete_topic_enable) {
+            r->ErrorCode = BK_KERR_TOPIC_DELETION_DISABLED;
+            continue;
+        }
+        if (tp->internal) {
+            r->ErrorCode = BK_KERR_INVALID_REQUEST;
+            r->ErrorMessage = bk_str_c("Internal topics cannot be deleted.");
+            continue;
+        }
+        if (bk_topics_delete(reg, tp) != 0) {
+            r->ErrorCode = BK_KERR_KAFKA_STORAGE_ERROR;
+            r->ErrorMessage = bk_str_c("The topic's metadata could not be updated.");
+        }
+    }
+    return BK_RESPOND(req, DeleteTopicsResponse, ver, &rs);
+}
+
+/* ------------------------------------------------------ CreatePartitions */
+
+int bk_h_create_partitions(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_CreatePartitionsRequest rq;
+    int rc = bk_CreatePartitionsRequest_decode(&req->body, ver, req->arena, &rq);
+    if (rc)
+        return rc;
+    bk_CreatePartitionsResponse rs;
+    bk_CreatePartitionsResponse_init(&rs);
+    bk_topics *reg = BK_TOPICS(b);
+    int32_t n = BK_MAX(rq.Topics.n, 0);
+    rs.Results.n = n;
+    rs.Results.a =
+        n ? BK_ARENA_NEW(req, bk_CreatePartitionsResponse_CreatePartitionsTopicResult, n) : NULL;
+    if (n && !rs.Results.a)
+        return BK_ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        const bk_CreatePartitionsRequest_CreatePartitionsTopic *t = &rq.Topics.a[i];
+        bk_CreatePartitionsResponse_CreatePartitionsTopicResult *r = &rs.Results.a[i];
+        bk_codec_init(&bk_desc_CreatePartitionsResponse_CreatePartitionsTopicResult, r);
+        r->Name = t->Name;
+        char msg[256] = "";
+        int16_t kerr = 0;
+        for (int32_t j = 0; j < n; j++)
+            if (j != i && same_str(rq.Topics.a[j].Name, t->Name))
+                kerr = BK_KERR_INVALID_REQUEST;
+        bk_topic *tp = t->Name.len > 0 ? bk_topics_get(reg, t->Name.p, (size_t)t->Name.len) : NULL;
+        if (kerr)
+            snprintf(msg, sizeof msg, "Duplicate topic in the request.");
+        else if (!tp) {
+            kerr = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            snprintf(msg, sizeof msg, "The topic '%.*s' does not exist.",
+                     (int)BK_MAX(t->Name.len, 0), t->Name.p);
+        } else if (t->Assignments.n >= 0 && t->Assignments.n != t->Count - tp->nparts) {
+            kerr = BK_KERR_INVALID_REPLICA_ASSIGNMENT;
+            snprintf(msg, sizeof msg, "Increasing the number of partitions by %d but %d "
+                     "assignments provided.", t->Count - tp->nparts, t->Assignments.n);
+        } else {
+            for (int32_t k = 0; k < BK_MAX(t->Assignments.n, 0) && !kerr; k++)
+                if (!assignment_ok(b, t->Assignments.a[k].BrokerIds.a,
+                                   BK_MAX(t->Assignments.a[k].BrokerIds.n, 0))) {
+                    kerr = BK_KERR_INVALID_REPLICA_ASSIGNMENT;
+                    snprintf(msg, sizeof msg, "Replicas may only be on broker %d.", b->node_id);
+                }
+            if (!kerr)
+                bk_topics_add_partitions(reg, tp, t->Count, rq.ValidateOnly, &kerr, msg,
+                                         sizeof msg);
+        }
+        r->ErrorCode = kerr;
+        r->ErrorMessage = kerr ? arena_str(req, msg) : (bk_str){NULL, -1};
+    }
+    return BK_RESPOND(req, CreatePartitionsResponse, ver, &rs);
+}
+
+/* ------------------------------------------------------- DescribeConfigs */
+
+static bool key_wanted(const bk_DescribeConfigsRequest_DescribeConfigsResource *res, const char *k)
+{
+    if (res->ConfigurationKeys.n < 0)
+        return true;
+    for (int32_t i = 0; i < res->ConfigurationKeys.n; i++)
+        if (bk_str_eq(res->ConfigurationKeys.a[i], k))
+            return true;
+    return false;
+}
+
+static int describe_topic(bk_req *req, bk_topics *reg, int16_t ver, bool synonyms, bool docs,
+                          const bk_DescribeConfigsRequest_DescribeConfigsResource *res,
+                          bk_DescribeConfigsResponse_DescribeConfigsResult *out)
+{
+    bk_topic *tp = res->ResourceName.len > 0
+                       ? bk_topics_get(reg, res->ResourceName.p, (size_t)res->ResourceName.len)
+                       : NULL;
+    if (!tp) {
+        out->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        out->ErrorMessage = bk_str_c("The topic does not exist.");
+        return 0;
+    }
+    int n = bk_topic_cfg_count();
+    out->Configs.a = BK_ARENA_NEW(req, bk_DescribeConfigsResponse_DescribeConfigsResourceResult, n);
+    if (!out->Configs.a)
+        return BK_ENOMEM;
+    out->Configs.n = 0;
+    for (int i = 0; i < n; i++) {
+        bk_topic_cfg_entry e;
+        bk_topic_cfg_describe(reg, tp, i, &e);
+        if (!key_wanted(res, e.name))
+            continue;
+        bk_DescribeConfigsResponse_DescribeConfigsResourceResult *c =
+            &out->Configs.a[out->Configs.n++];
+        bk_codec_init(&bk_desc_DescribeConfigsResponse_DescribeConfigsResourceResult, c);
+        c->Name = bk_str_c(e.name);
+        c->Value = arena_str(req, e.value);
+        c->ReadOnly = e.read_only;
+        c->IsDefault = e.source != BK_CFGSRC_TOPIC;
+        c->ConfigSource = (int8_t)e.source;
+        c->IsSensitive = e.sensitive;
+        c->ConfigType = (int8_t)e.type;
+        c->Documentation = docs ? bk_str_c(e.doc) : (bk_str){NULL, -1};
+        c->Synonyms.n = 0;
+        if (ver >= 1 && synonyms) {
+            c->Synonyms.a = BK_ARENA_NEW(req, bk_DescribeConfigsResponse_DescribeConfigsSynonym, 2);
+            if (!c->Synonyms.a)
+                return BK_ENOMEM;
+            /* in precedence order: the topic's own value, then the broker's */
+            if (e.source == BK_CFGSRC_TOPIC)
+                c->Synonyms.a[c->Synonyms.n++] =
+                    (bk_DescribeConfigsResponse_DescribeConfigsSynonym){
+                        bk_str_c(e.name), c->Value, BK_CFGSRC_TOPIC};
+            if (e.synonym)
+                c->Synonyms.a[c->Synonyms.n++] =
+                    (bk_DescribeConfigsResponse_DescribeConfigsSynonym){
+                        bk_str_c(e.synonym), arena_str(req, e.synonym_value),
+                        (int8_t)e.synonym_source};
+        }
+    }
+    return 0;
+}
+
+static const char *broker_value(const bk_config *c, const bk_config_key *k, char *buf, size_t cap)
+{
+    const void *p = (const char *)c + k->off;
+    switch (k->type) {
+    case BK_CFG_INT: snprintf(buf, cap, "%" PRId32, *(const int32_t *)p); return buf;
+    case BK_CFG_LONG: snprintf(buf, cap, "%" PRId64, *(const int64_t *)p); return buf;
+    case BK_CFG_BOOL: return *(const bool *)p ? "true" : "false";
+    case BK_CFG_DOUBLE: snprintf(buf, cap, "%g", *(const double *)p); return buf;
+    case BK_CFG_STRING: return *(char *const *)p;
+    case BK_CFG_LIST: {
+        const bk_strlist *l = p;
+        size_t o = 0;
+        buf[0] = 0;
+        for (int i = 0; i < l->n && o < cap; i++)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? "," : "", l->v[i]);
+        return buf;
+    }
+    }
+    return NULL;
+}
+
+static int config_type_of(uint8_t t)
+{
+    switch (t) {
+    case BK_CFG_INT: return BK_CFGTYPE_INT;
+    case BK_CFG_LONG: return BK_CFGTYPE_LONG;
+    case BK_CFG_BOOL: return BK_CFGTYPE_BOOLEAN;
+    case BK_CFG_DOUBLE: return BK_CFGTYPE_DOUBLE;
+    case BK_CFG_LIST: return BK_CFGTYPE_LIST;
+    }
+    return BK_CFGTYPE_STRING;
+}
+
+static int describe_broker(bk_broker *b, bk_req *req, int16_t ver, bool synonyms, bool docs,
+                           const bk_DescribeConfigsRequest_DescribeConfigsResource *res,
+                           bk_DescribeConfigsResponse_DescribeConfigsResult *out)
+{
+    char id[16];
+    snprintf(id, sizeof id, "%" PRId32, b->node_id);
+    if (res->ResourceName.len > 0 && !bk_str_eq(res->ResourceName, id)) {
+        out->ErrorCode = BK_KERR_INVALID_REQUEST;
+        out->ErrorMessage = arena_str(req, "Unexpected broker id: describe this broker by its id "
+                                           "or the empty name.");
+        return 0;
+    }
+    int n = bk_config_nkeys;
+    out->Configs.a = BK_ARENA_NEW(req, bk_DescribeConfigsResponse_DescribeConfigsResourceResult, n);
+    if (!out->Configs.a)
+        return BK_ENOMEM;
+    out->Configs.n = 0;
+    for (int i = 0; i < n; i++) {
+        const bk_config_key *k = &bk_config_keys[i];
+        if (!key_wanted(res, k->name))
+            continue;
+        char buf[512];
+        const char *v = broker_value(b->cfg, k, buf, sizeof buf);
+        bool set = b->cfg->set[i];
+        int src = set ? BK_CFGSRC_STATIC_BROKER : BK_CFGSRC_DEFAULT;
+        bk_DescribeConfigsResponse_DescribeConfigsResourceResult *c =
+            &out->Configs.a[out->Configs.n++];
+        bk_codec_init(&bk_desc_DescribeConfigsResponse_DescribeConfigsResourceResult, c);
+        c->Name = bk_str_c(k->name);
+        c->Value = v ? arena_str(req, v) : (bk_str){NULL, -1};
+        c->ReadOnly = true; /* no dynamic broker configs yet */
+        c->IsDefault = !set;
+        c->ConfigSource = (int8_t)src;
+        c->IsSensitive = false;
+        c->ConfigType = (int8_t)config_type_of(k->type);
+        c->Documentation = docs ? bk_str_c(k->doc) : (bk_str){NULL, -1};
+        c->Synonyms.n = 0;
+        if (ver >= 1 && synonyms) {
+            c->Synonyms.a = BK_ARENA_NEW(req, bk_DescribeConfigsResponse_DescribeConfigsSynonym, 1);
+            if (!c->Synonyms.a)
+                return BK_ENOMEM;
+            c->Synonyms.a[0] = (bk_DescribeConfigsResponse_DescribeConfigsSynonym){
+                c->Name, c->Value, (int8_t)src};
+            c->Synonyms.n = 1;
+        }
+    }
+    return 0;
+}
+
+int bk_h_describe_configs(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_DescribeConfigsRequest rq;
+    int rc = bk_DescribeConfigsRequest_decode(&req->body, ver, req->arena, &rq);
+    if (rc)
+        return rc;
+    bk_DescribeConfigsResponse rs;
+    bk_DescribeConfigsResponse_init(&rs);
+    int32_t n = BK_MAX(rq.Resources.n, 0);
+    rs.Results.n = n;
+    rs.Results.a =
+        n ? BK_ARENA_NEW(req, bk_DescribeConfigsResponse_DescribeConfigsResult, n) : NULL;
+    if (n && !rs.Results.a)
+        return BK_ENOMEM;
+    bool synonyms = ver >= 1 && rq.IncludeSynonyms;
+    bool docs = ver >= 3 && rq.IncludeDocumentation;
+    for (int32_t i = 0; i < n; i++) {
+        const bk_DescribeConfigsRequest_DescribeConfigsResource *res = &rq.Resources.a[i];
+        bk_DescribeConfigsResponse_DescribeConfigsResult *out = &rs.Results.a[i];
+        bk_codec_init(&bk_desc_DescribeConfigsResponse_DescribeConfigsResult, out);
+        out->ResourceType = res->ResourceType;
+        out->ResourceName = res->ResourceName;
+        out->ErrorMessage = (bk_str){NULL, -1};
+        out->Configs.n = 0;
+        if (res->ResourceType == RES_TOPIC)
+            rc = describe_topic(req, BK_TOPICS(b), ver, synonyms, docs, res, out);
+        else if (res->ResourceType == RES_BROKER)
+            rc = describe_broker(b, req, ver, synonyms, docs, res, out);
+        else {
+            out->ErrorCode = BK_KERR_INVALID_REQUEST;
+            out->ErrorMessage = bk_str_c(res->ResourceType == RES_BROKER_LOGGER
+                                             ? "Broker loggers are not supported by Brook."
+                                             : "Unsupported resource type.");
+        }
+        if (rc)
+            return rc;
+    }
+    return BK_RESPOND(req, DescribeConfigsResponse, ver, &rs);
+}
+
+/* --------------------------------------- AlterConfigs / Incremental... */
+
+/* One resource of either request: check the type and name, alter a topic. */
+static int16_t alter_one(bk_broker *b, bk_req *req, int8_t type, bk_str name, const bk_kv *kv,
+                         int nkv, bool replace, bool validate_only, bk_str *emsg)
+{
+    char msg[512] = "";
+    int16_t kerr = 0;
+    if (type == RES_TOPIC) {
+        bk_topic *tp =
+            name.len > 0 ? bk_topics_get(BK_TOPICS(b), name.p, (size_t)name.len) : NULL;
+        if (!tp) {
+            kerr = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            snprintf(msg, sizeof msg, "The topic '%.*s' does not exist.",
+                     (int)BK_MAX(name.len, 0), name.p);
+        } else {
+            bk_topics_alter_config(BK_TOPICS(b), tp, kv, nkv, replace, validate_only, &kerr, msg,
+                                   sizeof msg);
+        }
+    } else if (type == RES_BROKER) {
+        kerr = BK_KERR_INVALID_REQUEST;
+        snprintf(msg, sizeof msg,
+                 "Cannot update these configs dynamically: Brook has no dynamic broker "
+                 "configuration yet; set them in server.properties.");
+    } else {
+        kerr = BK_KERR_INVALID_REQUEST;
+        snprintf(msg, sizeof msg, "Unsupported resource type %d.", type);
+    }
+    *emsg = kerr ? arena_str(req, msg) : (bk_str){NULL, -1};
+    return kerr;
+}
+
+int bk_h_alter_configs(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_AlterConfigsRequest rq;
+    int rc = bk_AlterConfigsRequest_decode(&req->body, ver, req->arena, &rq);
+    if (rc)
+        return rc;
+    bk_AlterConfigsResponse rs;
+    bk_AlterConfigsResponse_init(&rs);
+    int32_t n = BK_MAX(rq.Resources.n, 0);
+    rs.Responses.n = n;
+    rs.Responses.a =
+        n ? BK_ARENA_NEW(req, bk_AlterConfigsResponse_AlterConfigsResourceResponse, n) : NULL;
+    if (n && !rs.Responses.a)
+        return BK_ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        const bk_AlterConfigsRequest_AlterConfigsResource *res = &rq.Resources.a[i];
+        int nkv = BK_MAX(res->Configs.n, 0);
+        bk_kv *kv = nkv ? bk_arena_alloc(req->arena, sizeof *kv * (size_t)nkv) : NULL;
+        if (nkv && !kv)
+            return BK_ENOMEM;
+        for (int k = 0; k < nkv; k++) {
+            kv[k].key = cstr(req, res->Configs.a[k].Name);
+            /* AlterConfigs sets every listed key; a null value is invalid */
+            kv[k].val = res->Configs.a[k].Value.len < 0 ? NULL : cstr(req, res->Configs.a[k].Value);
+        }
+        bk_AlterConfigsResponse_AlterConfigsResourceResponse *r = &rs.Responses.a[i];
+        r->ResourceType = res->ResourceType;
+        r->ResourceName = res->ResourceName;
+        bool has_null = false;
+        for (int k = 0; k < nkv; k++)
+            has_null |= kv[k].val == NULL;
+        if (has_null) {
+            r->ErrorCode = BK_KERR_INVALID_REQUEST;
+            r->ErrorMessage = bk_str_c("Null value not supported in AlterConfigs.");
+            continue;
+        }
+        r->ErrorCode = alter_one(b, req, res->ResourceType, res->ResourceName, kv, nkv, true,
+                                 rq.ValidateOnly, &r->ErrorMessage);
+    }
+    return BK_RESPOND(req, AlterConfigsResponse, ver, &rs);
+}
+
+/* OpType of IncrementalAlterConfigs */
+#define OP_SET      0
+#define OP_DELETE   1
+#define OP_APPEND   2
+#define OP_SUBTRACT 3
+
+/* APPEND/SUBTRACT on a list config: the new list as text, from the
+ * effective value. */
+static char *list_op(bk_req *req, bk_topics *reg, const bk_topic *tp, const char *key, int op,
+                     const char *arg)
+{
+    char cur[256] = "";
+    for (int i = 0; i < bk_topic_cfg_count(); i++) {
+        bk_topic_cfg_entry e;
+        bk_topic_cfg_describe(reg, tp, i, &e);
+        if (!strcmp(e.name, key)) {
+            if (e.type != BK_CFGTYPE_LIST)
+                return NULL;
+            snprintf(cur, sizeof cur, "%s", e.value);
+        }
+    }
+    char out[512] = "";
+    size_t o = 0;
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s", cur);
+    for (char *sp, *t = strtok_r(tmp, ",", &sp); t; t = strtok_r(NULL, ",", &sp)) {
+        if (op == OP_SUBTRACT && !strcmp(t, arg))
+            continue;
+        o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", o ? "," : "", t);
+    }
+    if (op == OP_APPEND && !strstr(cur, arg))
+        o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", o ? "," : "", arg);
+    return arena_strdup(req, out, strlen(out));
+}
+
+int bk_h_incremental_alter_configs(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_IncrementalAlterConfigsRequest rq;
+    int rc = bk_IncrementalAlterConfigsRequest_decode(&req->body, ver, req->arena, &rq);
+    if (rc)
+        return rc;
+    bk_IncrementalAlterConfigsResponse rs;
+    bk_IncrementalAlterConfigsResponse_init(&rs);
+    int32_t n = BK_MAX(rq.Resources.n, 0);
+    rs.Responses.n = n;
+    rs.Responses.a =
+        n ? BK_ARENA_NEW(req, bk_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse, n)
+          : NULL;
+    if (n && !rs.Responses.a)
+        return BK_ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        const bk_IncrementalAlterConfigsRequest_AlterConfigsResource *res = &rq.Resources.a[i];
+        bk_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *r = &rs.Responses.a[i];
+        r->ResourceType = res->ResourceType;
+        r->ResourceName = res->ResourceName;
+        int nkv = BK_MAX(res->Configs.n, 0);
+        bk_kv *kv = nkv ? bk_arena_alloc(req->arena, sizeof *kv * (size_t)nkv) : NULL;
+        if (nkv && !kv)
+            return BK_ENOMEM;
+        bk_topic *tp = res->ResourceType == RES_TOPIC && res->ResourceName.len > 0
+                           ? bk_topics_get(BK_TOPICS(b), res->ResourceName.p,
+                                           (size_t)res->ResourceName.len)
+                           : NULL;
+        const char *bad = NULL;
+        for (int k = 0; k < nkv && !bad; k++) {
+            const bk_IncrementalAlterConfigsRequest_AlterableConfig *c = &res->Configs.a[k];
+            kv[k].key = cstr(req, c->Name);
+            char *val = c->Value.len < 0 ? NULL : cstr(req, c->Value);
+            switch (c->ConfigOperation) {
+            case OP_SET:
+                kv[k].val = val;
+                if (!val)
+                    bad = "Null value not supported for SET.";
+                break;
+            case OP_DELETE: kv[k].val = NULL; break;
+            case OP_APPEND:
+            case OP_SUBTRACT:
+                kv[k].val = tp && val ? list_op(req, BK_TOPICS(b), tp, kv[k].key,
+                                                c->ConfigOperation, val)
+                                      : NULL;
+                if (tp && !kv[k].val)
+                    bad = "APPEND and SUBTRACT apply to list configs only.";
+                break;
+            default: bad = "Unknown config operation.";
+            }
+        }
+        if (bad) {
+            r->ErrorCode = BK_KERR_INVALID_REQUEST;
+            r->ErrorMessage = bk_str_c(bad);
+            continue;
+        }
+        r->ErrorCode = alter_one(b, req, res->ResourceType, res->ResourceName, kv, nkv, false,
+                                 rq.ValidateOnly, &r->ErrorMessage);
+    }
+    return BK_RESPOND(req, IncrementalAlterConfigsResponse, ver, &rs);
+}
+
+/* ------------------------------------------------------- DescribeCluster */
+
+int bk_h_describe_cluster(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_DescribeClusterRequest rq;
+    int rc = bk_DescribeClusterRequest_decode(&req->body, ver, req->arena, &rq);
+    if (rc)
+        return rc;
+    bk_DescribeClusterResponse rs;
+    bk_DescribeClusterResponse_init(&rs);
+    rs.ClusterId = bk_str_c(b->cluster_id);
+    rs.ControllerId = b->node_id;
+    if (ver >= 1 && rq.EndpointType != 1) {
+        /* only broker endpoints (1) are served by a broker */
+        rs.ErrorCode = BK_KERR_MISMATCHED_ENDPOINT_TYPE;
+        rs.ErrorMessage = bk_str_c("This is a broker; ask for broker endpoints.");
+        rs.Brokers.n = 0;
+        return BK_RESPOND(req, DescribeClusterResponse, ver, &rs);
+    }
+    bk_DescribeClusterResponse_DescribeClusterBroker *br =
+        BK_ARENA_NEW(req, bk_DescribeClusterResponse_DescribeClusterBroker, 1);
+    if (!br)
+        return BK_ENOMEM;
+    const char *host;
+    int port;
+    bk_broker_self_endpoint(b, req->conn, &host, &port);
+    br->BrokerId = b->node_id;
+    br->Host = bk_str_c(host);
+    br->Port = port;
+    br->Rack = bk_str_c(b->cfg->broker_rack);
+    rs.Brokers.n = 1;
+    rs.Brokers.a = br;
+    if (rq.IncludeClusterAuthorizedOperations)
+        rs.ClusterAuthorizedOperations = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) |
+                                         (1 << 11) | (1 << 12);
+    return BK_RESPOND(req, DescribeClusterResponse, ver, &rs);
+}
+
+/* ------------------------------------------------------- DescribeLogDirs */
+
+typedef struct dir_acc {
+    bk_req *req;
+    const bk_DescribeLogDirsRequest *rq;
+    bk_logmgr *lm;
+    const char *dir;
+    bk_DescribeLogDirsResponse_DescribeLogDirsResult *out;
+    int32_t cap_topics;
+    int err;
+} dir_acc;
+
+static bool partition_wanted(const bk_DescribeLogDirsRequest *rq, const bk_plog *l)
+{
+    if (rq->Topics.n < 0)
+        return true;
+    for (int32_t i = 0; i < rq->Topics.n; i++) {
+        const bk_DescribeLogDirsRequest_DescribableLogDirTopic *t = &rq->Topics.a[i];
+        if (!bk_str_eq(t->Topic, l->topic))
+            continue;
+        for (int32_t k = 0; k < t->Partitions.n; k++)
+            if (t->Partitions.a[k] == l->partition)
+                return true;
+    }
+    return false;
+}
+
+static void add_partition(void *arg, bk_plog *l)
+{
+    dir_acc *a = arg;
+    if (a->err || strcmp(bk_logmgr_dir_of(a->lm, l), a->dir) != 0 ||
+        !partition_wanted(a->rq, l))
+        return;
+    bk_DescribeLogDirsResponse_DescribeLogDirsResult *out = a->out;
+    bk_DescribeLogDirsResponse_DescribeLogDirsTopic *t = NULL;
+    for (int32_t i = 0; i < out->Topics.n; i++)
+        if (bk_str_eq(out->Topics.a[i].Name, l->topic))
+            t = &out->Topics.a[i];
+    if (!t) {
+        if (out->Topics.n == a->cap_topics) {
+            int32_t ncap = a->cap_topics ? a->cap_topics * 2 : 16;
+            bk_DescribeLogDirsResponse_DescribeLogDirsTopic *nt =
+                BK_ARENA_NEW(a->req, bk_DescribeLogDirsResponse_DescribeLogDirsTopic, ncap);
+            if (!nt) {
+                a->err = BK_ENOMEM;
+                return;
+            }
+            if (out->Topics.n)
+                memcpy(nt, out->Topics.a, sizeof *nt * (size_t)out->Topics.n);
+            out->Topics.a = nt;
+            a->cap_topics = ncap;
+        }
+        t = &out->Topics.a[out->Topics.n++];
+        t->Name = arena_str(a->req, l->topic);
+        t->Partitions.n = 0;
+        t->Partitions.a = NULL;
+    }
+    /* grow the partition array (arena memory: copy on growth). Capacity is
+     * implicit: 8, then doubling whenever the count reaches a power of two. */
+    int32_t cnt = t->Partitions.n;
+    if (cnt == 0 || (cnt >= 8 && (cnt & (cnt - 1)) == 0)) {
+        int32_t ncap = cnt == 0 ? 8 : cnt * 2;
+        bk_DescribeLogDirsResponse_DescribeLogDirsPartition *na =
+            BK_ARENA_NEW(a->req, bk_DescribeLogDirsResponse_DescribeLogDirsPartition, ncap);
+        if (!na) {
+            a->err = BK_ENOMEM;
+            return;
+        }
+        if (t->Partitions.n)
+            memcpy(na, t->Partitions.a, sizeof *na * (size_t)t->Partitions.n);
+        t->Partitions.a = na;
+    }
+    bk_DescribeLogDirsResponse_DescribeLogDirsPartition *p = &t->Partitions.a[t->Partitions.n++];
+    p->PartitionIndex = l->partition;
+    p->PartitionSize = (int64_t)bk_plog_size(l);
+    p->OffsetLag = 0;
+    p->IsFutureKey = false;
+}
+
+int bk_h_describe_log_dirs(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_DescribeLogDirsRequest rq;
+    int rc = bk_DescribeLogDirsRequest_decode(&req->body, ver, req->arena, &rq);
+    if (rc)
+        return rc;
+    bk_DescribeLogDirsResponse rs;
+    bk_DescribeLogDirsResponse_init(&rs);
+    const bk_strlist *dirs = &b->cfg->log_dirs;
+    rs.Results.n = dirs->n;
+    rs.Results.a = BK_ARENA_NEW(req, bk_DescribeLogDirsResponse_DescribeLogDirsResult,
+                                BK_MAX(dirs->n, 1));
+    if (!rs.Results.a)
+        return BK_ENOMEM;
+    for (int d = 0; d < dirs->n; d++) {
+        bk_DescribeLogDirsResponse_DescribeLogDirsResult *out = &rs.Results.a[d];
+        bk_codec_init(&bk_desc_DescribeLogDirsResponse_DescribeLogDirsResult, out);
+        out->LogDir = bk_str_c(dirs->v[d]);
+        out->Topics.n = 0;
+        struct statvfs sv;
+        if (statvfs(dirs->v[d], &sv) == 0) {
+            out->TotalBytes = (int64_t)sv.f_blocks * (int64_t)sv.f_frsize;
+            out->UsableBytes = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+        }
+        dir_acc acc = {req, &rq, BK_LOGMGR(b), dirs->v[d], out, 0, 0};
+        bk_logmgr_foreach(BK_LOGMGR(b), add_partition, &acc);
+        if (acc.err)
+            return acc.err;
+    }
+    return BK_RESPOND(req, DescribeLogDirsResponse, ver, &rs);
+}

@@ -1,0 +1,198 @@
+/*
+ * h_produce.c - Produce (key 0), advertised v0-v11.
+ *
+ * Versions. v3-v11 are implemented (v9+ flexible). v0-v2 carry message
+ * format v0/v1, which Brook does not store (no up-conversion): every
+ * partition of such a request is answered UNSUPPORTED_VERSION, as Kafka 4
+ * does. They are still advertised because librdkafka 2.0.2 only compresses
+ * (gzip/snappy/lz4) when the broker's Produce range includes version 0
+ * (CLIENTS.md 2.1; Kafka PR #18727 / KAFKA-18659 made the same choice).
+ *
+ * Data path (STYLE.md "Produce"): the records are a slice of the
+ * connection's input buffer; storage/validate.c checks them and writes
+ * baseOffset and partitionLeaderEpoch in place (no copy unless the topic's
+ * compression.type forces a recompression), bk_plog_append() pwrites them.
+ * Then the high watermark moves (single node: HW = LEO) and the fetches
+ * waiting on the partition are woken (purgatory.h).
+ *
+ * Per-partition errors, in Kafka's order:
+ *   UNKNOWN_TOPIC_OR_PARTITION  no such topic/partition (Produce never
+ *                               creates topics; the client's Metadata
+ *                               request does, when auto-creation is on)
+ *   INVALID_REQUIRED_ACKS       acks not in {-1, 0, 1}
+ *   INVALID_TOPIC_EXCEPTION     a client writing to an internal topic
+ *   NOT_ENOUGH_REPLICAS         acks=-1 and ISR (1) < min.insync.replicas
+ *   KAFKA_STORAGE_ERROR         the log is offline (a past I/O error) or
+ *                               this append failed: EIO takes the log
+ *                               offline, ENOSPC only rejects this write
+ *                               (NOT_LEADER_OR_FOLLOWER for v3, which
+ *                               predates the code - Kafka maps it too)
+ *   UNSUPPORTED_FOR_MESSAGE_FORMAT  transactional batches: transactions
+ *                               (InitProducerId, markers, LSO) come with the
+ *                               exactly-once work
+ *   the validator's errors      CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
+ *                               INVALID_RECORD (+ RecordErrors, v8+),
+ *                               INVALID_TIMESTAMP, UNSUPPORTED_COMPRESSION_TYPE
+ * Idempotent, non-transactional batches (producerId >= 0) are stored as
+ * plain writes without sequence checks: no client can hold a producer id
+ * from this broker yet (InitProducerId is not served), so nothing is
+ * promised that would need deduplication.
+ *
+ * acks. 1 and -1 answer once appended: with a single replica the ISR is
+ * this broker and the HW equals the LEO after every append. With
+ * replication, acks=-1 parks a DelayedProduce (purgatory.h, BK_WAKE_HW)
+ * at the marked place below until the HW covers the last offset. acks=0
+ * sends no response; if any partition failed the connection is closed so
+ * the producer notices (Kafka's behaviour).
+ *
+ * A failed partition reports BaseOffset -1, LogAppendTimeMs -1 and
+ * LogStartOffset -1, as Kafka's PartitionResponse(error).
+ */
+#include "api_table.h"
+
+#include "../core/clock.h"
+#include "../core/log.h"
+
+static int16_t append_one(bk_broker *b, bk_req *req, int16_t ver, int16_t acks, bk_partition *p,
+                          const bk_records *recs, bk_ProduceResponse_PartitionProduceResponse *pr)
+{
+    const bk_topic *tp = p->topic;
+    bk_plog *l = p->log;
+    if (tp->internal)
+        return BK_KERR_INVALID_TOPIC_EXCEPTION;
+    if (!l || l->offline)
+        return BK_KERR_KAFKA_STORAGE_ERROR;
+    if (acks == -1 && tp->cfg.min_insync_replicas > 1) {
+        pr->ErrorMessage = bk_str_c("The size of the current ISR is insufficient to satisfy the "
+                                    "min.isr requirement");
+        return BK_KERR_NOT_ENOUGH_REPLICAS;
+    }
+    size_t len = recs->len > 0 ? (size_t)recs->len : 0;
+    /* The records are a slice of the connection's input buffer, which this
+     * request owns until it is done: validate may patch them in place. */
+    uint8_t *data = (uint8_t *)recs->p;
+    if (len >= BK_BATCH_HDR && bk_batch_magic(data) == 2 && bk_batch_is_transactional(data)) {
+        pr->ErrorMessage = bk_str_c("Transactional records are not supported by this broker yet");
+        return BK_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    }
+
+    int64_t now = bk_wall_ms();
+    bk_validate_cfg vc;
+    bk_validate_cfg_default(&vc);
+    vc.next_offset = bk_plog_leo(l);
+    vc.leader_epoch = p->leader_epoch;
+    vc.timestamp_type = tp->cfg.timestamp_type;
+    vc.now_ms = now;
+    vc.max_message_bytes = tp->cfg.max_message_bytes;
+    vc.timestamp_before_max_ms = tp->cfg.ts_before_max_ms;
+    vc.timestamp_after_max_ms = tp->cfg.ts_after_max_ms;
+    vc.compression = tp->cfg.compression == BK_TCOMP_PRODUCER ? BK_VALIDATE_COMPRESSION_PRODUCER
+                                                              : tp->cfg.compression;
+    vc.compacted = tp->cfg.cleanup_compact;
+    vc.produce_version = ver;
+    bk_validate_result res;
+    if (bk_validate_records(data, len, &vc, &b->vscratch, &res) != 0) {
+        if (res.error_message)
+            pr->ErrorMessage = bk_str_c(res.error_message);
+        int32_t ne = BK_MIN(res.n_record_errors, BK_VALIDATE_MAX_RECORD_ERRORS);
+        if (ne > 0 && ver >= 8) {
+            pr->RecordErrors.a =
+                BK_ARENA_NEW(req, bk_ProduceResponse_BatchIndexAndErrorMessage, ne);
+            if (pr->RecordErrors.a) {
+                pr->RecordErrors.n = ne;
+                for (int32_t i = 0; i < ne; i++) {
+                    pr->RecordErrors.a[i].BatchIndex = res.record_errors[i];
+                    pr->RecordErrors.a[i].BatchIndexErrorMessage = (bk_str){NULL, -1};
+                }
+            }
+        }
+        return res.error != BK_KERR_NONE ? res.error : BK_KERR_UNKNOWN_SERVER_ERROR;
+    }
+
+    int r = bk_plog_append(l, res.data, res.len, res.first_offset, res.last_offset,
+                           res.max_timestamp, res.offset_of_max_timestamp, now);
+    if (r != 0) {
+        bk_log_rl(BK_LOG_ERROR, "append to %s-%d failed: %s%s", tp->name, p->index, bk_strerror(r),
+                  l->offline ? " (log now offline)" : "");
+        pr->ErrorMessage = bk_str_c(r == BK_ENOSPC ? "No space left on the log directory"
+                                                   : "I/O error on the log directory");
+        return BK_KERR_KAFKA_STORAGE_ERROR;
+    }
+    /* Single node: the ISR is this broker, so the HW follows the LEO.
+     * With replication, acks=-1 would park here until hw > last_offset. */
+    l->hw = bk_plog_leo(l);
+    pr->BaseOffset = res.first_offset;
+    pr->LogAppendTimeMs = res.log_append_time;
+    pr->LogStartOffset = l->log_start;
+    bk_purgatory_notify(&b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, res.len);
+    return BK_KERR_NONE;
+}
+
+int bk_h_produce(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_ProduceRequest rq;
+    bk_ProduceRequest_init(&rq);
+    int rc = bk_ProduceRequest_decode(&req->body, ver, req->arena, &rq);
+    if (rc != 0)
+        return rc;
+
+    bk_ProduceResponse rs;
+    bk_ProduceResponse_init(&rs);
+    rs.ThrottleTimeMs = 0;
+    int32_t nt = BK_MAX(rq.TopicData.n, 0);
+    rs.Responses.n = nt;
+    if (nt > 0 &&
+        !(rs.Responses.a = BK_ARENA_NEW(req, bk_ProduceResponse_TopicProduceResponse, nt)))
+        return BK_ENOMEM;
+    bool acks_ok = rq.Acks == 0 || rq.Acks == 1 || rq.Acks == -1;
+    bool failed = false;
+
+    for (int32_t i = 0; i < nt; i++) {
+        const bk_ProduceRequest_TopicProduceData *td = &rq.TopicData.a[i];
+        bk_ProduceResponse_TopicProduceResponse *tr = &rs.Responses.a[i];
+        tr->Name = td->Name;
+        int32_t np = BK_MAX(td->PartitionData.n, 0);
+        tr->PartitionResponses.n = np;
+        if (np > 0 && !(tr->PartitionResponses.a =
+                            BK_ARENA_NEW(req, bk_ProduceResponse_PartitionProduceResponse, np)))
+            return BK_ENOMEM;
+        for (int32_t k = 0; k < np; k++) {
+            const bk_ProduceRequest_PartitionProduceData *pd = &td->PartitionData.a[k];
+            bk_ProduceResponse_PartitionProduceResponse *pr = &tr->PartitionResponses.a[k];
+            bk_codec_init(&bk_desc_ProduceResponse_PartitionProduceResponse, pr);
+            pr->Index = pd->Index;
+            pr->BaseOffset = -1;
+            pr->LogAppendTimeMs = -1;
+            pr->LogStartOffset = -1;
+            int16_t err;
+            bk_partition *p = bk_broker_partition(b, td->Name, pd->Index);
+            if (ver < 3)
+                err = BK_KERR_UNSUPPORTED_VERSION;
+            else if (!p)
+                err = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else if (!acks_ok)
+                err = BK_KERR_INVALID_REQUIRED_ACKS;
+            else
+                err = append_one(b, req, ver, rq.Acks, p, &pd->Records, pr);
+            if (err == BK_KERR_KAFKA_STORAGE_ERROR && ver < 4)
+                err = BK_KERR_NOT_LEADER_OR_FOLLOWER;
+            pr->ErrorCode = err;
+            if (err != BK_KERR_NONE) {
+                failed = true;
+                pr->BaseOffset = -1;
+                pr->LogAppendTimeMs = -1;
+                pr->LogStartOffset = -1;
+            }
+        }
+    }
+
+    if (rq.Acks == 0) {
+        /* No response. A producer that gets none cannot learn about an
+         * error, so Kafka closes the connection instead. */
+        if (failed)
+            bk_conn_fail(req->conn, BK_LOG_DEBUG, "acks=0 produce request failed");
+        return 0;
+    }
+    return BK_RESPOND(req, ProduceResponse, ver, &rs);
+}
