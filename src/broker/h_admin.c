@@ -350,7 +350,8 @@ static int describe_topic(bk_req *req, bk_topics *reg, int16_t ver, bool synonym
         c->Name = bk_str_c(e.name);
         c->Value = arena_str(req, e.value);
         c->ReadOnly = e.read_only;
-        c->IsDefault = e.source != BK_CFGSRC_TOPIC;
+        if (ver == 0) /* v0 only, and not ignorable */
+            c->IsDefault = e.source != BK_CFGSRC_TOPIC;
         c->ConfigSource = (int8_t)e.source;
         c->IsSensitive = e.sensitive;
         c->ConfigType = (int8_t)e.type;
@@ -439,7 +440,8 @@ static int describe_broker(bk_broker *b, bk_req *req, int16_t ver, bool synonyms
         c->Name = bk_str_c(k->name);
         c->Value = v ? arena_str(req, v) : (bk_str){NULL, -1};
         c->ReadOnly = true; /* no dynamic broker configs yet */
-        c->IsDefault = !set;
+        if (ver == 0)
+            c->IsDefault = !set;
         c->ConfigSource = (int8_t)src;
         c->IsSensitive = false;
         c->ConfigType = (int8_t)config_type_of(k->type);
