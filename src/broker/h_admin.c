@@ -376,27 +376,6 @@ static int describe_topic(bk_req *req, bk_topics *reg, int16_t ver, bool synonym
     return 0;
 }
 
-static const char *broker_value(const bk_config *c, const bk_config_key *k, char *buf, size_t cap)
-{
-    const void *p = (const char *)c + k->off;
-    switch (k->type) {
-    case BK_CFG_INT: snprintf(buf, cap, "%" PRId32, *(const int32_t *)p); return buf;
-    case BK_CFG_LONG: snprintf(buf, cap, "%" PRId64, *(const int64_t *)p); return buf;
-    case BK_CFG_BOOL: return *(const bool *)p ? "true" : "false";
-    case BK_CFG_DOUBLE: snprintf(buf, cap, "%g", *(const double *)p); return buf;
-    case BK_CFG_STRING: return *(char *const *)p;
-    case BK_CFG_LIST: {
-        const bk_strlist *l = p;
-        size_t o = 0;
-        buf[0] = 0;
-        for (int i = 0; i < l->n && o < cap; i++)
-            o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? "," : "", l->v[i]);
-        return buf;
-    }
-    }
-    return NULL;
-}
-
 static int config_type_of(uint8_t t)
 {
     switch (t) {
@@ -431,7 +410,7 @@ static int describe_broker(bk_broker *b, bk_req *req, int16_t ver, bool synonyms
         if (!key_wanted(res, k->name))
             continue;
         char buf[512];
-        const char *v = broker_value(b->cfg, k, buf, sizeof buf);
+        const char *v = bk_config_text(b->cfg, k, buf, sizeof buf);
         bool set = b->cfg->set[i];
         int src = set ? BK_CFGSRC_STATIC_BROKER : BK_CFGSRC_DEFAULT;
         bk_DescribeConfigsResponse_DescribeConfigsResourceResult *c =

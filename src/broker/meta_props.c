@@ -3,6 +3,7 @@
 
 #include "../core/err.h"
 #include "../core/log.h"
+#include "../core/uuid.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,36 +20,9 @@
 
 void bk_random_cluster_id(char out[23])
 {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    for (;;) {
-        uint8_t u[18] = {0}; /* 16 bytes + 2 of zero padding for the 3-byte groups */
-        size_t got = 0;
-        while (got < 16) {
-            ssize_t n = getrandom(u + got, 16 - got, 0);
-            if (n > 0)
-                got += (size_t)n;
-            else if (errno != EINTR)
-                BK_BUG_ON(n == -1); /* only fails with bad arguments */
-        }
-        u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
-        u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* IETF variant */
-        char enc[24];
-        int o = 0;
-        for (int i = 0; i < 18; i += 3) {
-            uint32_t v = (uint32_t)u[i] << 16 | (uint32_t)u[i + 1] << 8 | u[i + 2];
-            enc[o++] = b64[(v >> 18) & 63];
-            enc[o++] = b64[(v >> 12) & 63];
-            enc[o++] = b64[(v >> 6) & 63];
-            enc[o++] = b64[v & 63];
-        }
-        /* 128 bits = 21 full sextets + 2 bits: 22 chars, no padding */
-        memcpy(out, enc, 22);
-        out[22] = '\0';
-        /* Kafka never hands out ids starting with '-' (they look like
-         * command-line options); version 4 excludes the reserved ids 0 and 1. */
-        if (out[0] != '-')
-            return;
-    }
+    uint8_t id[16];
+    bk_uuid_random(id);
+    bk_uuid_encode(id, out);
 }
 
 /* ------------------------------------------------------------------ file */

@@ -3,6 +3,7 @@
  */
 #include "metastore.h"
 
+#include "../core/uuid.h"
 #include "../storage/checkpoint.h"
 
 #include <errno.h>
@@ -62,48 +63,6 @@ oom:
 
 /* ------------------------------------------------------------ encoding */
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void id_encode(const uint8_t id[16], char out[23])
-{
-    int o = 0;
-    for (int i = 0; i < 16; i += 3) {
-        uint32_t v = (uint32_t)id[i] << 16;
-        if (i + 1 < 16)
-            v |= (uint32_t)id[i + 1] << 8;
-        if (i + 2 < 16)
-            v |= id[i + 2];
-        out[o++] = b64url[(v >> 18) & 63];
-        out[o++] = b64url[(v >> 12) & 63];
-        if (i + 1 < 16)
-            out[o++] = b64url[(v >> 6) & 63];
-        if (i + 2 < 16)
-            out[o++] = b64url[v & 63];
-    }
-    out[o] = 0;
-}
-
-static int id_decode(const char *s, uint8_t id[16])
-{
-    if (strlen(s) != 22)
-        return -1;
-    uint32_t acc = 0;
-    int bits = 0, out = 0;
-    for (int i = 0; i < 22; i++) {
-        const char *c = strchr(b64url, s[i]);
-        if (!c || !s[i])
-            return -1;
-        acc = (acc << 6) | (uint32_t)(c - b64url);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (out < 16)
-                id[out++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return out == 16 ? 0 : -1;
-}
-
 /* Percent-encode everything but [A-Za-z0-9._-]. */
 static void pct_encode(FILE *f, const char *s)
 {
@@ -156,7 +115,7 @@ static int save(file_store *fs)
     for (int i = 0; i < fs->n; i++) {
         bk_meta_topic *t = &fs->t[i];
         char id[23];
-        id_encode(t->id, id);
+        bk_uuid_encode(t->id, id);
         fputs("topic ", f);
         pct_encode(f, t->name);
         fprintf(f, " %s %d %d %d\n", id, t->partitions, t->replication_factor, t->internal);
@@ -206,7 +165,7 @@ static int parse(file_store *fs, char *text)
             bk_meta_topic *t = &fs->t[fs->n];
             memset(t, 0, sizeof *t);
             t->name = pct_decode(w[1]);
-            if (!t->name || id_decode(w[2], t->id) != 0)
+            if (!t->name || bk_uuid_decode(w[2], t->id) != 0)
                 return BK_ECORRUPT;
             t->partitions = atoi(w[3]);
             t->replication_factor = (int16_t)atoi(w[4]);

@@ -4,6 +4,7 @@
  */
 #include "topics.h"
 
+#include "../core/uuid.h"
 #include "../storage/checkpoint.h"
 #include "metastore.h"
 
@@ -135,23 +136,9 @@ static bool broker_text(const bk_config *c, const char *key, char *buf, size_t c
     if (!k)
         return false;
     *set = c->set[k - bk_config_keys];
-    const void *p = (const char *)c + k->off;
-    switch (k->type) {
-    case BK_CFG_INT: snprintf(buf, cap, "%" PRId32, *(const int32_t *)p); break;
-    case BK_CFG_LONG: snprintf(buf, cap, "%" PRId64, *(const int64_t *)p); break;
-    case BK_CFG_BOOL: snprintf(buf, cap, "%s", *(const bool *)p ? "true" : "false"); break;
-    case BK_CFG_DOUBLE: snprintf(buf, cap, "%g", *(const double *)p); break;
-    case BK_CFG_STRING: snprintf(buf, cap, "%s", *(char *const *)p ? *(char *const *)p : ""); break;
-    case BK_CFG_LIST: {
-        const bk_strlist *l = p;
-        size_t o = 0;
-        buf[0] = 0;
-        for (int i = 0; i < l->n && o < cap; i++)
-            o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? "," : "", l->v[i]);
-        break;
-    }
-    default: return false;
-    }
+    const char *v = bk_config_text(c, k, buf, cap);
+    if (v != buf)
+        snprintf(buf, cap, "%s", v ? v : "");
     return true;
 }
 
@@ -465,26 +452,6 @@ static bool is_internal(const char *name)
     return strcmp(name, "__consumer_offsets") == 0 || strcmp(name, "__transaction_state") == 0;
 }
 
-/* Random topic id, as Kafka's Uuid.randomUuid: version 4 bits, and never
- * one whose base64 form starts with '-' (the first 6 bits 62). */
-static void random_id(bk_uuid *id)
-{
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    for (;;) {
-        ssize_t n = fd >= 0 ? read(fd, id->b, 16) : -1;
-        if (n != 16) {
-            for (int i = 0; i < 16; i++)
-                id->b[i] = (uint8_t)rand();
-        }
-        id->b[6] = (uint8_t)((id->b[6] & 0x0f) | 0x40);
-        id->b[8] = (uint8_t)((id->b[8] & 0x3f) | 0x80);
-        if ((id->b[0] >> 2) != 62)
-            break;
-    }
-    if (fd >= 0)
-        close(fd);
-}
-
 static int to_meta(const bk_topic *tp, bk_meta_topic *m)
 {
     memset(m, 0, sizeof *m);
@@ -717,7 +684,7 @@ int bk_topics_create(bk_topics *t, const char *name, size_t len, int32_t nparts,
     if (!tp)
         return BK_ENOMEM;
     tp->name = strndup(name, len);
-    random_id(&tp->id);
+    bk_uuid_random(tp->id.b);
     tp->internal = tp->name && is_internal(tp->name);
     tp->nparts = nparts;
     tp->replication_factor = rf;

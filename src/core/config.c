@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
+
 #include "err.h"
 #include "log.h"
 
@@ -1050,4 +1052,25 @@ int bk_config_format(const bk_config *c, const bk_config_key *k, char *buf, size
     }
     }
     return 0;
+}
+
+const char *bk_config_text(const bk_config *c, const bk_config_key *k, char *buf, size_t cap)
+{
+    const void *p = (const char *)c + k->off;
+    switch (k->type) {
+    case BK_CFG_INT: snprintf(buf, cap, "%" PRId32, *(const int32_t *)p); return buf;
+    case BK_CFG_LONG: snprintf(buf, cap, "%" PRId64, *(const int64_t *)p); return buf;
+    case BK_CFG_BOOL: return *(const bool *)p ? "true" : "false";
+    case BK_CFG_DOUBLE: snprintf(buf, cap, "%g", *(const double *)p); return buf;
+    case BK_CFG_STRING: return *(char *const *)p;
+    case BK_CFG_LIST: {
+        const bk_strlist *l = p;
+        size_t o = 0;
+        buf[0] = 0;
+        for (int i = 0; i < l->n && o < cap; i++)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? "," : "", l->v[i]);
+        return buf;
+    }
+    }
+    return NULL;
 }

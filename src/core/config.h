@@ -155,6 +155,10 @@ extern const int bk_config_nkeys;
 
 const bk_config_key *bk_config_key_find(const char *name);
 
+/* The value of key k in c as Kafka prints it (lists comma-separated);
+ * NULL for a null string. Uses buf (cap bytes) for numbers and lists. */
+const char *bk_config_text(const bk_config *c, const bk_config_key *k, char *buf, size_t cap);
+
 /* Defaults. Returns BK_ENOMEM only. */
 int bk_config_init(bk_config *c);
 void bk_config_fini(bk_config *c);

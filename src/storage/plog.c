@@ -3,6 +3,7 @@
  */
 #include "plog.h"
 
+#include "../core/uuid.h"
 #include "checkpoint.h"
 #include "fileio.h"
 
@@ -704,30 +705,16 @@ int bk_plog_flush_sync(bk_plog *l, int64_t now_ms)
 }
 
 /* partition.metadata, Kafka's PartitionMetadataFile. */
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 int bk_plog_write_topic_id(bk_plog *l, const uint8_t id[16])
 {
     char text[64] = "version: 0\ntopic_id: ";
-    char *p = text + strlen(text);
-    /* 16 bytes -> 22 base64url chars, no padding (Kafka Uuid.toString) */
-    for (int i = 0; i < 16; i += 3) {
-        uint32_t v = (uint32_t)id[i] << 16;
-        if (i + 1 < 16)
-            v |= (uint32_t)id[i + 1] << 8;
-        if (i + 2 < 16)
-            v |= id[i + 2];
-        *p++ = b64url[(v >> 18) & 63];
-        *p++ = b64url[(v >> 12) & 63];
-        if (i + 1 < 16)
-            *p++ = b64url[(v >> 6) & 63];
-        if (i + 2 < 16)
-            *p++ = b64url[v & 63];
-    }
-    *p++ = '\n';
+    size_t n = strlen(text);
+    bk_uuid_encode(id, text + n);
+    n += 22;
+    text[n++] = '\n';
     char path[4096];
     snprintf(path, sizeof path, "%s/partition.metadata", l->dir);
-    return bk_ckpt_write_file(path, text, (size_t)(p - text));
+    return bk_ckpt_write_file(path, text, n);
 }
 
 int bk_plog_read_topic_id(const bk_plog *l, uint8_t id[16])
@@ -742,23 +729,12 @@ int bk_plog_read_topic_id(const bk_plog *l, uint8_t id[16])
     if (n < 0)
         return BK_EIO;
     text[n] = 0;
-    const char *k = strstr(text, "topic_id: ");
+    char *k = strstr(text, "topic_id: ");
     if (strncmp(text, "version: 0\n", 11) != 0 || !k)
         return BK_ECORRUPT;
     k += 10;
-    uint32_t acc = 0;
-    int bits = 0, out = 0;
-    for (int i = 0; i < 22; i++) {
-        const char *c = k[i] ? strchr(b64url, k[i]) : NULL;
-        if (!c)
-            return BK_ECORRUPT;
-        acc = (acc << 6) | (uint32_t)(c - b64url);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (out < 16)
-                id[out++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return out == 16 ? 0 : BK_ECORRUPT;
+    char *nl = strchr(k, '\n');
+    if (nl)
+        *nl = 0;
+    return bk_uuid_decode(k, id) == 0 ? 0 : BK_ECORRUPT;
 }
