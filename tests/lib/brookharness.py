@@ -153,6 +153,9 @@ class Broker:
     # ------------------------------------------------------------ lifecycle
 
     def start(self):
+        """Start brookd. Call it from the thread that will outlive the
+        broker (normally the test's main thread): the child gets
+        PR_SET_PDEATHSIG, which fires when the starting *thread* exits."""
         if not os.path.exists(self.binary):
             raise BrokerError("brookd not found at %s (build it with `make all`, or set BROOKD)" % self.binary)
         if self.proc is not None:

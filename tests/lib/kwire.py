@@ -17,10 +17,16 @@ API_PRODUCE = 0
 API_METADATA = 3
 API_API_VERSIONS = 18
 
-# First flexible version (KIP-482) of each API we speak. Requests at or above
-# it use request header v2; responses use response header v1, except
-# ApiVersions, whose response header is always v0.
-FIRST_FLEXIBLE = {API_API_VERSIONS: 3, API_METADATA: 9}
+# First flexible version (KIP-482) of each client-facing API ("flexibleVersions"
+# in the message definitions). Requests at or above it use request header v2;
+# responses use response header v1, except ApiVersions, whose response header
+# is always v0.
+FIRST_FLEXIBLE = {
+    0: 9, 1: 12, 2: 6, API_METADATA: 9, 8: 8, 9: 6, 10: 3, 11: 6, 12: 4, 13: 4, 14: 4, 15: 5, 16: 3,
+    17: 99, API_API_VERSIONS: 3, 19: 5, 20: 4, 21: 2, 22: 2, 23: 4, 24: 3, 25: 3, 26: 3, 28: 3,
+    29: 2, 30: 2, 31: 2, 32: 4, 33: 2, 34: 2, 35: 2, 36: 2, 37: 2, 42: 2, 43: 2, 44: 1, 45: 0,
+    46: 0, 47: 99, 48: 1, 49: 1, 50: 0, 51: 0, 57: 0, 60: 0, 61: 0, 65: 0, 66: 0, 68: 0, 69: 0,
+}
 
 UNSUPPORTED_VERSION = 35
 UNKNOWN_TOPIC_OR_PARTITION = 3
