@@ -31,7 +31,7 @@ RECORDS_OBJS := $(patsubst %.c,$(BUILD)/%.o,src/core/buf.c src/core/err.c src/co
 
 BIN := $(BUILD)/bin
 
-.PHONY: bench-startup bench-storage all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
+.PHONY: bench-startup bench-storage bench-e2e all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
 
 all: $(BIN)/brookd $(BIN)/brook $(BIN)/unit $(BIN)/bkcodec $(BIN)/mklog $(BIN)/bkrecords $(BIN)/crashwriter
 ifeq ($(SANITIZER),)
@@ -70,6 +70,11 @@ $(BIN)/bench-storage: $(BUILD)/bench/storage.o $(BUILD)/libbrook.a
 
 bench-storage: $(BIN)/bench-storage
 	bench/run-storage.sh
+
+# Produce/consume/latency through librdkafka against brookd and against
+# librdkafka's mock cluster, one table (bench/e2e-README.md).
+bench-e2e: all
+	bench/run-e2e.sh $(E2E_ARGS)
 
 # Test helpers linked against the library.
 $(BIN)/crashwriter: $(BUILD)/tests/crash/crashwriter.o $(BUILD)/libbrook.a

@@ -8,6 +8,7 @@
 #   itest      tests/run-itest.sh         -> pytest summary
 #   codec      pytest tests/codec         (only if that directory has tests)
 #   san        make san-test              (ASan+UBSan build, unit + itest -m smoke)
+#   fuzz       make fuzz FUZZ_SECONDS=15  (every libFuzzer target, briefly)
 #
 # Prints a table (stage, PASS/FAIL, seconds, cases) and ends with exactly one
 # line "brook: N passed, M failed" where N/M count test cases (unit cases +
@@ -81,6 +82,9 @@ if compgen -G "tests/codec/test_*.py" >/dev/null || compgen -G "tests/codec/*_te
     stage codec timeout -k 15 900 "$PY" -m pytest tests/codec -q -p no:cacheprovider
 fi
 stage san make san-test
+# A short libFuzzer run of every target on its corpus (regressions; the long
+# runs are `make fuzz FUZZ_SECONDS=600`).
+stage fuzz make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 
 echo
 echo "=== summary (logs in $LOGDIR/)"
