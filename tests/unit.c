@@ -22,6 +22,7 @@
     X(validate)                                                                                    \
     X(leader_epoch)                                                                                \
     X(purgatory)                                                                                   \
+    X(coord)                                                                                       \
     X(dataplane)
 
 #define DECL(m) void bk_test_##m(void);

@@ -26,6 +26,15 @@ enum {
     BK_API_FETCH = 1,
     BK_API_LIST_OFFSETS = 2,
     BK_API_METADATA = 3,
+    BK_API_OFFSET_COMMIT = 8,
+    BK_API_OFFSET_FETCH = 9,
+    BK_API_FIND_COORDINATOR = 10,
+    BK_API_JOIN_GROUP = 11,
+    BK_API_HEARTBEAT = 12,
+    BK_API_LEAVE_GROUP = 13,
+    BK_API_SYNC_GROUP = 14,
+    BK_API_DESCRIBE_GROUPS = 15,
+    BK_API_LIST_GROUPS = 16,
     BK_API_API_VERSIONS = 18,
     BK_API_CREATE_TOPICS = 19,
     BK_API_DELETE_TOPICS = 20,
@@ -35,7 +44,9 @@ enum {
     BK_API_ALTER_CONFIGS = 33,
     BK_API_DESCRIBE_LOG_DIRS = 35,
     BK_API_CREATE_PARTITIONS = 37,
+    BK_API_DELETE_GROUPS = 42,
     BK_API_INCREMENTAL_ALTER_CONFIGS = 44,
+    BK_API_OFFSET_DELETE = 47,
     BK_API_DESCRIBE_CLUSTER = 60,
 };
 
@@ -69,5 +80,17 @@ bk_api_handler bk_h_alter_configs;
 bk_api_handler bk_h_incremental_alter_configs;
 bk_api_handler bk_h_describe_cluster;
 bk_api_handler bk_h_describe_log_dirs;
+/* h_group.c */
+bk_api_handler bk_h_find_coordinator;
+bk_api_handler bk_h_join_group;
+bk_api_handler bk_h_sync_group;
+bk_api_handler bk_h_heartbeat;
+bk_api_handler bk_h_leave_group;
+bk_api_handler bk_h_offset_commit;
+bk_api_handler bk_h_offset_fetch;
+bk_api_handler bk_h_list_groups;
+bk_api_handler bk_h_describe_groups;
+bk_api_handler bk_h_delete_groups;
+bk_api_handler bk_h_offset_delete;
 
 #endif

@@ -2,6 +2,7 @@
 #include "broker.h"
 
 #include "../core/log.h"
+#include "../group/coord.h"
 #include "api_table.h"
 
 #include <stdio.h>
@@ -30,6 +31,13 @@ int bk_broker_init(bk_broker *b, const bk_config *cfg, int32_t node_id, const ch
     return 0;
 }
 
+/* The coordinator wrote to __consumer_offsets: wake its fetchers. */
+static void coord_appended(void *ud, bk_partition *p, uint64_t bytes)
+{
+    bk_broker *b = ud;
+    bk_purgatory_notify(&b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, bytes);
+}
+
 void bk_broker_start(bk_broker *b, bk_ev *ev, bk_logmgr *lm, bk_topics *topics)
 {
     b->ev = ev;
@@ -37,6 +45,11 @@ void bk_broker_start(bk_broker *b, bk_ev *ev, bk_logmgr *lm, bk_topics *topics)
     b->topics = topics;
     bk_purgatory_init(&b->purg, ev);
     b->started = true;
+    b->coord = bk_coord_new(b->cfg, topics, coord_appended, b);
+    if (!b->coord)
+        bk_log(BK_LOG_ERROR, "cannot allocate the group coordinator");
+    else if (bk_coord_load(b->coord) != 0)
+        bk_log(BK_LOG_ERROR, "loading %s failed; groups start empty", BK_OFFSETS_TOPIC);
 }
 
 void bk_broker_complete_delayed(bk_broker *b)
@@ -49,12 +62,16 @@ void bk_broker_tick(bk_broker *b, int64_t now_ms)
 {
     if (b->started)
         bk_purgatory_gc(&b->purg, b->topics, now_ms);
+    if (b->coord)
+        bk_coord_tick(b->coord, now_ms);
 }
 
 void bk_broker_fini(bk_broker *b)
 {
     if (b->started)
         bk_purgatory_fini(&b->purg, b->topics);
+    bk_coord_free(b->coord); /* after the purgatory: parked Join/Sync detach first */
+    b->coord = NULL;
     b->started = false;
     bk_validate_scratch_fini(&b->vscratch);
     bk_zctx_fini(&b->zctx);

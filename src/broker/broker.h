@@ -45,6 +45,7 @@ typedef struct bk_broker {
     bk_topics *topics; /* borrowed: the registry; NULL = no topics */
     bk_logmgr *logmgr; /* borrowed: every partition log; NULL without storage */
     bk_purgatory purg; /* delayed Fetch (and acks=-1 Produce with replication) */
+    struct bk_coord *coord; /* owned: the group coordinator (group/coord.h), from start */
     bool started;
 
     /* Scratch reused by handlers (loop thread, one request at a time). */

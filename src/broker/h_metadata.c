@@ -37,6 +37,7 @@
 #include "api_table.h"
 
 #include "../core/log.h"
+#include "../group/coord.h"
 
 /* AclOperation codes: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7,
  * DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
@@ -179,7 +180,14 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
             continue;
         }
         int16_t kerr = BK_KERR_NONE;
-        if (bk_topics_auto_create(b->topics, q->Name.p, (size_t)q->Name.len, &kerr) == 0 &&
+        /* __consumer_offsets is created by the coordinator with its own
+         * settings (offsets.topic.*, compacted), never with broker defaults. */
+        bool offsets_topic = q->Name.len == (int32_t)strlen(BK_OFFSETS_TOPIC) &&
+                             memcmp(q->Name.p, BK_OFFSETS_TOPIC, (size_t)q->Name.len) == 0;
+        int cr = offsets_topic ? (b->coord ? bk_coord_ensure_topic(b->coord, &kerr) : BK_ENOENT)
+                               : bk_topics_auto_create(b->topics, q->Name.p, (size_t)q->Name.len,
+                                                       &kerr);
+        if (cr == 0 &&
             (tp = bk_topics_get(b->topics, q->Name.p, (size_t)q->Name.len)) != NULL) {
             bk_log(BK_LOG_INFO, "auto-created topic %.*s", (int)q->Name.len, q->Name.p);
             if ((rc = fill_topic(b, req, t, tp, ver, want_ops)) != 0)
