@@ -223,6 +223,8 @@ const bk_config_key bk_config_keys[] = {
      I32MAX, "Smallest session timeout a member may ask for", NULL},
     {"group.max.session.timeout.ms", BK_CFG_INT, OFF(group_max_session_timeout_ms), "1800000", 0,
      I32MAX, "Largest session timeout a member may ask for", NULL},
+    {"group.max.size", BK_CFG_INT, OFF(group_max_size), "2147483647", 1, I32MAX,
+     "Largest number of members a consumer group may have", NULL},
 
     /* ZooKeeper */
     {"zookeeper.connect", BK_CFG_STRING, OFF(zookeeper_connect), NULL, NR,

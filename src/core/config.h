@@ -122,6 +122,7 @@ typedef struct bk_config {
     int32_t group_initial_rebalance_delay_ms;
     int32_t group_min_session_timeout_ms;
     int32_t group_max_session_timeout_ms;
+    int32_t group_max_size;
 
     /* --- ZooKeeper --- */
     char *zookeeper_connect;

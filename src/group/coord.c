@@ -1384,6 +1384,14 @@ int bk_coord_join(bk_coord *co, const bk_join_args *a, bk_gwait *w)
         return 0;
     }
     if (unknown) {
+        /* A new member (not a static member taking its old place) is
+         * refused once the group is full, members waiting for their id
+         * (MEMBER_ID_REQUIRED) included, as Kafka counts them. */
+        bool replaces = a->instance_id && member_by_instance(g, a->instance_id, a->instance_id_len);
+        if (!replaces && g->nmembers + g->npending >= co->cfg->group_max_size) {
+            join_reply_now(w, BK_KERR_GROUP_MAX_SIZE_REACHED, mid);
+            return 0;
+        }
         if (a->instance_id) {
             bk_gmember *old = member_by_instance(g, a->instance_id, a->instance_id_len);
             char nid[512];

@@ -335,3 +335,19 @@ def test_list_groups_v5_type_filter(brook):
         assert listed([]) == ["typed"]
         assert listed(["Classic"]) == ["typed"]
         assert listed(["consumer"]) == []
+
+
+GROUP_MAX_SIZE_REACHED = 81
+
+
+@pytest.mark.brook_config(dict(GROUP_PROPS, **{"group.max.size": 1}))
+def test_group_max_size(brook):
+    """group.max.size=1: a second member is refused GROUP_MAX_SIZE_REACHED,
+    the first keeps its place."""
+    with kwire.Conn(brook.host, brook.port) as c1, kwire.Conn(brook.host, brook.port) as c2:
+        err, gen, _, leader, m1, _ = join_member(c1, "full", ["t"])
+        assert err == 0 and gen == 1 and leader == m1
+        _, rb = c2.roundtrip(11, 5, 1, join_body("full", "", ["t"]))
+        err2 = parse_join_v5(rb)[0]
+        assert err2 == GROUP_MAX_SIZE_REACHED
+        assert heartbeat(c1, "full", gen, m1) == 0
