@@ -94,11 +94,19 @@ def test_stored_batches_keep_the_producer_codec(brook, codec):
     assert hw == n
     want = kwirex.COMPRESSION[codec]
     codecs = {b["compression"] for b in batches}
-    assert codecs == {want}, (
-        "stored batches use codec(s) %s, the producer asked for %s (%d): if 0, librdkafka sent "
-        "them uncompressed because the broker's ApiVersions did not enable %s (lz4 needs "
-        "FindCoordinator v0 advertised, zstd Produce v7 + Fetch v10, gzip/snappy Produce v0)"
-        % (sorted(codecs), codec, want, codec))
+    # librdkafka sends a batch uncompressed when compressing would not make
+    # it smaller (a batch of one or two short records), so a few small
+    # uncompressed batches are legitimate; a broker that did not enable the
+    # codec (ApiVersions gates) makes them all uncompressed.
+    small_plain = [b for b in batches if b["compression"] == 0 and want != 0]
+    in_codec = sum(len(b["records"]) for b in batches if b["compression"] == want)
+    assert codecs <= {want, 0} and in_codec >= 0.9 * n and all(
+        len(b["records"]) <= 5 for b in small_plain), (
+        "stored batches use codec(s) %s (%d of %d records in %s): the producer asked for %s "
+        "(%d); if mostly 0, librdkafka sent them uncompressed because the broker's ApiVersions "
+        "did not enable %s (lz4 needs FindCoordinator v0 advertised, zstd Produce v7 + Fetch "
+        "v10, gzip/snappy Produce v0)"
+        % (sorted(codecs), in_codec, n, codec, codec, want, codec))
     recs = [r for b in batches for r in b["records"]]
     assert [r[0] for r in recs] == list(range(n)), "offsets are not 0..%d" % (n - 1)
     for off, k, v, h in recs:
