@@ -1,6 +1,7 @@
 /* broker.c - broker context and dispatch. See broker.h. */
 #include "broker.h"
 
+#include "../core/clock.h"
 #include "../core/log.h"
 #include "../group/coord.h"
 #include "api_table.h"
@@ -38,12 +39,29 @@ static void coord_appended(void *ud, bk_partition *p, uint64_t bytes)
     bk_purgatory_notify(&b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, bytes);
 }
 
+/* A flush completed: wake the produces waiting for their offsets to be
+ * durable, and flush again if more data that must be durable came in
+ * while that flush ran. */
+static void on_flushed(void *arg, bk_plog *l)
+{
+    bk_broker *b = arg;
+    if (!b->topics)
+        return;
+    bk_partition *p = bk_topics_partition(b->topics, l->topic, strlen(l->topic), l->partition);
+    if (p && p->log == l)
+        bk_purgatory_notify(&b->purg, p, BK_WAKE_FLUSH, 0);
+    if (l->cfg.flush_messages != INT64_MAX && l->unflushed >= l->cfg.flush_messages)
+        bk_logmgr_flush_now(b->logmgr, l, bk_wall_ms());
+}
+
 void bk_broker_start(bk_broker *b, bk_ev *ev, bk_logmgr *lm, bk_topics *topics)
 {
     b->ev = ev;
     b->logmgr = lm;
     b->topics = topics;
     bk_purgatory_init(&b->purg, ev);
+    if (lm)
+        bk_logmgr_on_flushed(lm, on_flushed, b);
     b->started = true;
     b->coord = bk_coord_new(b->cfg, topics, coord_appended, b);
     if (!b->coord)
@@ -68,6 +86,10 @@ void bk_broker_tick(bk_broker *b, int64_t now_ms)
 
 void bk_broker_fini(bk_broker *b)
 {
+    /* flushes still completing while the log manager closes must not call
+     * into a finished broker */
+    if (b->started && b->logmgr)
+        bk_logmgr_on_flushed(b->logmgr, NULL, NULL);
     if (b->started)
         bk_purgatory_fini(&b->purg, b->topics);
     bk_coord_free(b->coord); /* after the purgatory: parked Join/Sync detach first */

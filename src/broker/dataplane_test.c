@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include "../storage/bio.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -97,8 +99,10 @@ static void h_teardown(harness *h)
 
 static void pump(harness *h, int rounds)
 {
-    for (int i = 0; i < rounds; i++)
+    for (int i = 0; i < rounds; i++) {
         bk_ev_run_once(&h->ev, 2);
+        bk_bio_drain(); /* background flushes, when bio threads run */
+    }
 }
 
 /* Encode and write one request; returns its correlation id. */
@@ -804,6 +808,43 @@ void bk_test_dataplane(void)
         BK_CHECK(fpd(&rs, 0)->ErrorCode == BK_KERR_UNKNOWN_TOPIC_OR_PARTITION);
         bk_purgatory_gc(&h.b.purg, h.topics, INT64_MAX / 2);
         BK_CHECK(h.b.purg.nparked == 0 && h.b.purg.nlists < nlists + 1);
+    }
+
+    BK_TEST("produce: with flush.messages=1 the answer comes only after the fsync");
+    {
+        int16_t kerr;
+        char msg[128];
+        bk_kv fm[1] = {{"flush.messages", "1"}};
+        BK_CHECK(bk_topics_create(h.topics, "dur", 3, 1, 1, fm, 1, false, &kerr, msg,
+                                  sizeof msg) == 0);
+        BK_CHECK(bk_bio_start(1) == 0); /* flushes really run in the background */
+        bk_plog *dl = bk_topics_partition(h.topics, "dur", 3, 0)->log;
+        for (int i = 0; i < 5; i++) {
+            bk_wr_reset(&w);
+            make_batch(&w, 3, now, 50, BK_COMPRESSION_NONE);
+            BK_CHECK(produce(&h, c1, 9, "dur", 0, w.buf, w.len, 1, &base) == 0);
+            /* the recovery point (fsynced offsets) already covers the batch */
+            BK_CHECK(base == i * 3 && dl->recovery_point >= base + 3);
+        }
+        /* acks=0: no answer to wait for, the flush still happens */
+        bk_wr_reset(&w);
+        make_batch(&w, 1, now, 50, BK_COMPRESSION_NONE);
+        bk_ProduceRequest rq;
+        bk_ProduceRequest_init(&rq);
+        bk_ProduceRequest_PartitionProduceData pd = {.Index = 0};
+        pd.Records = (bk_records){w.buf, (int32_t)w.len, -1, 0};
+        bk_ProduceRequest_TopicProduceData td = {.Name = bk_str_c("dur")};
+        td.PartitionData.n = 1;
+        td.PartitionData.a = &pd;
+        rq.Acks = 0;
+        rq.TimeoutMs = 1000;
+        rq.TopicData.n = 1;
+        rq.TopicData.a = &td;
+        (void)send_req(&h, c1, 0, 9, &bk_msg_ProduceRequest, &rq);
+        for (int i = 0; i < 200 && dl->recovery_point < 16; i++)
+            pump(&h, 1);
+        BK_CHECK(dl->recovery_point == 16);
+        bk_bio_stop();
     }
 
     bk_wr_fini(&w);

@@ -54,7 +54,8 @@
 #include "../core/log.h"
 
 static int16_t append_one(bk_broker *b, bk_req *req, int16_t ver, int16_t acks, bk_partition *p,
-                          const bk_records *recs, bk_ProduceResponse_PartitionProduceResponse *pr)
+                          const bk_records *recs, bk_ProduceResponse_PartitionProduceResponse *pr,
+                          int64_t *last)
 {
     const bk_topic *tp = p->topic;
     bk_plog *l = p->log;
@@ -124,8 +125,108 @@ static int16_t append_one(bk_broker *b, bk_req *req, int16_t ver, int16_t acks, 
     pr->BaseOffset = res.first_offset;
     pr->LogAppendTimeMs = res.log_append_time;
     pr->LogStartOffset = l->log_start;
+    *last = res.last_offset;
     bk_purgatory_notify(&b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, res.len);
     return BK_KERR_NONE;
+}
+
+/*
+ * Durable before acknowledged. When the topic's flush.messages (or the
+ * broker's log.flush.interval.messages) is reached by an append, Kafka
+ * flushes the log inline before it answers. Brook never fsyncs on the loop
+ * thread: it starts the flush on a bio thread and parks the response until
+ * the recovery point covers every such partition's last offset (woken by
+ * BK_WAKE_FLUSH). A log that goes offline meanwhile answers
+ * KAFKA_STORAGE_ERROR; a flush that does not come within the request's
+ * timeout (at least 30 s) answers REQUEST_TIMED_OUT. Partitions are looked
+ * up again by name at the end: the topic may have been deleted meanwhile.
+ */
+typedef struct durable_part {
+    bk_str topic; /* borrowed from the request frame (kept until done) */
+    int32_t index;
+    int64_t last;
+    bk_ProduceResponse_PartitionProduceResponse *pr;
+} durable_part;
+
+typedef struct durable_ctx {
+    bk_delayed d; /* first: the purgatory hands it back */
+    bk_broker *b;
+    bk_req *req;
+    int16_t ver;
+    bk_ProduceResponse rs;
+    durable_part *parts;
+    int n;
+} durable_ctx;
+
+/* 1 durable, 0 not yet, < 0 failed with that (negated) error. */
+static int durable_state(bk_broker *b, const durable_part *dp)
+{
+    bk_partition *p = bk_broker_partition(b, dp->topic, dp->index);
+    if (!p)
+        return -BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (!p->log || p->log->offline)
+        return -BK_KERR_KAFKA_STORAGE_ERROR;
+    return p->log->recovery_point > dp->last ? 1 : 0;
+}
+
+static bool durable_on_event(bk_delayed *d, unsigned what, uint64_t bytes)
+{
+    durable_ctx *x = (durable_ctx *)d;
+    for (int i = 0; i < x->n; i++)
+        if (durable_state(x->b, &x->parts[i]) == 0)
+            return false;
+    return true;
+}
+
+static void durable_complete(bk_delayed *d, bool expired)
+{
+    durable_ctx *x = (durable_ctx *)d;
+    bk_req *req = x->req;
+    req->hctx = NULL;
+    if (req->conn->closing) {
+        bk_req_done(req, 0);
+        return;
+    }
+    for (int i = 0; i < x->n; i++) {
+        int st = durable_state(x->b, &x->parts[i]);
+        if (st == 1)
+            continue;
+        bk_ProduceResponse_PartitionProduceResponse *pr = x->parts[i].pr;
+        pr->ErrorCode = st < 0 ? (int16_t)-st : BK_KERR_REQUEST_TIMED_OUT;
+        if (pr->ErrorCode == BK_KERR_KAFKA_STORAGE_ERROR && x->ver < 4)
+            pr->ErrorCode = BK_KERR_NOT_LEADER_OR_FOLLOWER;
+        pr->BaseOffset = -1;
+        pr->LogAppendTimeMs = -1;
+        pr->LogStartOffset = -1;
+    }
+    bk_req_done(req, BK_RESPOND(req, ProduceResponse, x->ver, &x->rs));
+}
+
+/* Park the response until parts are durable. 0 parked; < 0 answer now. */
+static int park_durable(bk_broker *b, bk_req *req, int16_t ver, const bk_ProduceResponse *rs,
+                        durable_part *parts, int n, int32_t timeout_ms)
+{
+    durable_ctx *x = BK_ARENA_NEW(req, durable_ctx, 1);
+    bk_partition **pp = BK_ARENA_NEW(req, bk_partition *, n);
+    bk_watch *nodes = BK_ARENA_NEW(req, bk_watch, n);
+    if (!x || !pp || !nodes)
+        return BK_ENOMEM;
+    x->b = b;
+    x->req = req;
+    x->ver = ver;
+    x->rs = *rs;
+    x->parts = parts;
+    x->n = n;
+    for (int i = 0; i < n; i++)
+        pp[i] = bk_broker_partition(b, parts[i].topic, parts[i].index);
+    x->d.wants = BK_WAKE_FLUSH;
+    x->d.on_event = durable_on_event;
+    x->d.complete = durable_complete;
+    int64_t deadline = req->recv_ms + BK_MAX((int64_t)timeout_ms, 30000);
+    int rc = bk_delayed_park(&b->purg, &x->d, deadline, pp, nodes, n);
+    if (rc == 0)
+        req->hctx = &x->d;
+    return rc;
 }
 
 int bk_h_produce(bk_broker *b, bk_req *req)
@@ -147,6 +248,8 @@ int bk_h_produce(bk_broker *b, bk_req *req)
         return BK_ENOMEM;
     bool acks_ok = rq.Acks == 0 || rq.Acks == 1 || rq.Acks == -1;
     bool failed = false;
+    durable_part *durable = NULL;
+    int ndurable = 0, capdurable = 0;
 
     for (int32_t i = 0; i < nt; i++) {
         const bk_ProduceRequest_TopicProduceData *td = &rq.TopicData.a[i];
@@ -173,8 +276,28 @@ int bk_h_produce(bk_broker *b, bk_req *req)
                 err = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else if (!acks_ok)
                 err = BK_KERR_INVALID_REQUIRED_ACKS;
-            else
-                err = append_one(b, req, ver, rq.Acks, p, &pd->Records, pr);
+            else {
+                int64_t last = -1;
+                err = append_one(b, req, ver, rq.Acks, p, &pd->Records, pr, &last);
+                bk_plog *l = p->log;
+                if (err == BK_KERR_NONE && l->cfg.flush_messages != INT64_MAX &&
+                    l->unflushed >= l->cfg.flush_messages) {
+                    bk_logmgr_flush_now(b->logmgr, l, bk_wall_ms());
+                    if (rq.Acks != 0 && l->recovery_point <= last) {
+                        if (ndurable == capdurable) {
+                            int ncap = capdurable ? capdurable * 2 : 8;
+                            durable_part *nd = BK_ARENA_NEW(req, durable_part, ncap);
+                            if (!nd)
+                                return BK_ENOMEM;
+                            if (ndurable)
+                                memcpy(nd, durable, sizeof *nd * (size_t)ndurable);
+                            durable = nd;
+                            capdurable = ncap;
+                        }
+                        durable[ndurable++] = (durable_part){td->Name, pd->Index, last, pr};
+                    }
+                }
+            }
             if (err == BK_KERR_KAFKA_STORAGE_ERROR && ver < 4)
                 err = BK_KERR_NOT_LEADER_OR_FOLLOWER;
             pr->ErrorCode = err;
@@ -193,6 +316,26 @@ int bk_h_produce(bk_broker *b, bk_req *req)
         if (failed)
             bk_conn_fail(req->conn, BK_LOG_DEBUG, "acks=0 produce request failed");
         return 0;
+    }
+    if (ndurable > 0) {
+        /* the flush may have completed already (no bio threads: inline) */
+        bool all = true;
+        for (int i = 0; i < ndurable && all; i++)
+            all = durable_state(b, &durable[i]) != 0;
+        if (!all && park_durable(b, req, ver, &rs, durable, ndurable, rq.TimeoutMs) == 0)
+            return BK_EAGAIN;
+        /* durable already, failed, or nothing parked (out of memory):
+         * answer now with the per-partition outcome */
+        for (int i = 0; i < ndurable; i++) {
+            int st = durable_state(b, &durable[i]);
+            if (st == 1)
+                continue;
+            bk_ProduceResponse_PartitionProduceResponse *pr = durable[i].pr;
+            pr->ErrorCode = st < 0 ? (int16_t)-st : BK_KERR_REQUEST_TIMED_OUT;
+            pr->BaseOffset = -1;
+            pr->LogAppendTimeMs = -1;
+            pr->LogStartOffset = -1;
+        }
     }
     return BK_RESPOND(req, ProduceResponse, ver, &rs);
 }

@@ -44,7 +44,8 @@
 /* What happened on a partition (bk_purgatory_notify). */
 enum {
     BK_WAKE_DATA = 0x1, /* records were appended */
-    BK_WAKE_HW = 0x2    /* the high watermark moved (single node: with every append) */
+    BK_WAKE_HW = 0x2,   /* the high watermark moved (single node: with every append) */
+    BK_WAKE_FLUSH = 0x4 /* a flush of the partition's log completed */
 };
 
 typedef struct bk_purgatory bk_purgatory;

@@ -44,6 +44,8 @@ struct bk_logmgr {
     uint32_t cap, n;
     int64_t next_retention_ms, next_checkpoint_ms;
     int ckpt_inflight;
+    void (*on_flushed)(void *arg, bk_plog *l);
+    void *on_flushed_arg;
 };
 
 void bk_logmgr_cfg_defaults(bk_logmgr_cfg *c)
@@ -454,6 +456,7 @@ int bk_logmgr_create(bk_logmgr *m, const char *topic, int32_t partition, const b
 typedef struct flush_job {
     bk_bio_job job;
     bk_plog_flushjob fj;
+    bk_logmgr *m;
 } flush_job;
 
 static void flush_run(bk_bio_job *j)
@@ -466,7 +469,36 @@ static void flush_done(bk_bio_job *j)
 {
     flush_job *f = (flush_job *)j;
     bk_plog_flush_complete(&f->fj);
+    bk_logmgr *m = f->m;
+    bk_plog *l = f->fj.log;
     free(f);
+    if (m->on_flushed)
+        m->on_flushed(m->on_flushed_arg, l);
+}
+
+/* Submit a flush of l (the caller checked that none is in flight). */
+static void submit_flush(bk_logmgr *m, bk_plog *l, int64_t now_ms)
+{
+    flush_job *f = calloc(1, sizeof *f);
+    if (!f)
+        return; /* the next tick tries again */
+    f->m = m;
+    bk_plog_flush_prepare(l, &f->fj, now_ms);
+    f->job.run = flush_run;
+    f->job.done = flush_done;
+    bk_bio_submit(&f->job);
+}
+
+void bk_logmgr_flush_now(bk_logmgr *m, bk_plog *l, int64_t now_ms)
+{
+    if (!l->flushing && !l->offline && (l->unflushed > 0 || l->flush_on_roll))
+        submit_flush(m, l, now_ms);
+}
+
+void bk_logmgr_on_flushed(bk_logmgr *m, void (*fn)(void *arg, bk_plog *l), void *arg)
+{
+    m->on_flushed = fn;
+    m->on_flushed_arg = arg;
 }
 
 typedef struct rm_job {
@@ -608,13 +640,7 @@ void bk_logmgr_tick(bk_logmgr *m, int64_t now_ms)
         bk_plog *l = m->tab[i].log;
         if (!l || !bk_plog_flush_due(l, now_ms))
             continue;
-        flush_job *f = calloc(1, sizeof *f);
-        if (!f)
-            break;
-        bk_plog_flush_prepare(l, &f->fj, now_ms);
-        f->job.run = flush_run;
-        f->job.done = flush_done;
-        bk_bio_submit(&f->job);
+        submit_flush(m, l, now_ms);
     }
     if (now_ms >= m->next_retention_ms) {
         m->next_retention_ms = now_ms + m->cfg.retention_check_ms;

@@ -72,6 +72,15 @@ int bk_logmgr_delete(bk_logmgr *m, const char *topic, int32_t partition);
 /* Schedule due flushes, retention and checkpoints. */
 void bk_logmgr_tick(bk_logmgr *m, int64_t now_ms);
 
+/* Start a background flush of l now if it has unflushed data and none is
+ * in flight (a Produce that flush.messages asks to be durable before it is
+ * acknowledged calls this, as Kafka flushes inline). */
+void bk_logmgr_flush_now(bk_logmgr *m, bk_plog *l, int64_t now_ms);
+
+/* Called on the loop thread after every flush of a log completes (the
+ * recovery point moved, or the log went offline). */
+void bk_logmgr_on_flushed(bk_logmgr *m, void (*fn)(void *arg, bk_plog *l), void *arg);
+
 /* Call fn for every partition log (order unspecified). */
 void bk_logmgr_foreach(bk_logmgr *m, void (*fn)(void *arg, bk_plog *l), void *arg);
 int bk_logmgr_count(const bk_logmgr *m);
