@@ -366,6 +366,12 @@ struct bk_topics {
     int32_t node_id;
     bk_topic **v; /* owned: topics in creation order */
     int32_t n, cap;
+    /* Indexes for the request path (every Produce/Fetch partition looks
+     * its topic up): open addressing by name and by id, power-of-two
+     * sizes, rebuilt whole on create/delete (rare). Entries borrow v's. */
+    bk_topic **by_name, **by_id;
+    uint32_t hcap;
+    size_t *name_len; /* strlen of by_name[i]->name, 0 for empty slots */
 };
 
 bool bk_topic_name_valid(const char *name, size_t len)
@@ -393,8 +399,61 @@ bk_topic *bk_topics_at(bk_topics *t, int32_t i)
     return i >= 0 && i < t->n ? t->v[i] : NULL;
 }
 
+static uint32_t hash_bytes(const void *p, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ ((const uint8_t *)p)[i]) * 16777619u;
+    return h;
+}
+
+/* Rebuild both indexes from v. On allocation failure the old ones stay
+ * (they may then miss a new topic: lookups fall back to the scan). */
+static void reindex(bk_topics *t)
+{
+    uint32_t cap = 16;
+    while (cap < (uint32_t)t->n * 2 + 1)
+        cap *= 2;
+    bk_topic **bn = calloc(cap, sizeof *bn), **bi = calloc(cap, sizeof *bi);
+    size_t *ln = calloc(cap, sizeof *ln);
+    if (!bn || !bi || !ln) {
+        free(bn);
+        free(bi);
+        free(ln);
+        t->hcap = 0; /* scan until the next successful rebuild */
+        return;
+    }
+    for (int32_t k = 0; k < t->n; k++) {
+        bk_topic *tp = t->v[k];
+        size_t len = strlen(tp->name);
+        uint32_t i = hash_bytes(tp->name, len) & (cap - 1);
+        while (bn[i])
+            i = (i + 1) & (cap - 1);
+        bn[i] = tp;
+        ln[i] = len;
+        i = hash_bytes(tp->id.b, 16) & (cap - 1);
+        while (bi[i])
+            i = (i + 1) & (cap - 1);
+        bi[i] = tp;
+    }
+    free(t->by_name);
+    free(t->by_id);
+    free(t->name_len);
+    t->by_name = bn;
+    t->by_id = bi;
+    t->name_len = ln;
+    t->hcap = cap;
+}
+
 bk_topic *bk_topics_get(bk_topics *t, const char *name, size_t len)
 {
+    if (t->hcap) {
+        for (uint32_t i = hash_bytes(name, len) & (t->hcap - 1); t->by_name[i];
+             i = (i + 1) & (t->hcap - 1))
+            if (t->name_len[i] == len && memcmp(t->by_name[i]->name, name, len) == 0)
+                return t->by_name[i];
+        return NULL;
+    }
     for (int32_t i = 0; i < t->n; i++) {
         bk_topic *tp = t->v[i];
         if (strlen(tp->name) == len && memcmp(tp->name, name, len) == 0)
@@ -405,6 +464,13 @@ bk_topic *bk_topics_get(bk_topics *t, const char *name, size_t len)
 
 bk_topic *bk_topics_get_id(bk_topics *t, const bk_uuid *id)
 {
+    if (t->hcap) {
+        for (uint32_t i = hash_bytes(id->b, 16) & (t->hcap - 1); t->by_id[i];
+             i = (i + 1) & (t->hcap - 1))
+            if (memcmp(t->by_id[i]->id.b, id->b, 16) == 0)
+                return t->by_id[i];
+        return NULL;
+    }
     for (int32_t i = 0; i < t->n; i++)
         if (memcmp(t->v[i]->id.b, id->b, 16) == 0)
             return t->v[i];
@@ -444,6 +510,7 @@ static int push(bk_topics *t, bk_topic *tp)
         t->cap = ncap;
     }
     t->v[t->n++] = tp;
+    reindex(t);
     return 0;
 }
 
@@ -605,6 +672,9 @@ void bk_topics_close(bk_topics *t)
     for (int32_t i = 0; i < t->n; i++)
         topic_free(t->v[i]);
     free(t->v);
+    free(t->by_name);
+    free(t->by_id);
+    free(t->name_len);
     if (t->store)
         t->store->ops->close(t->store);
     free(t);
@@ -736,6 +806,7 @@ int bk_topics_delete(bk_topics *t, bk_topic *tp)
             bk_logmgr_delete(t->lm, tp->name, p);
     memmove(&t->v[i], &t->v[i + 1], (size_t)(t->n - i - 1) * sizeof *t->v);
     t->n--;
+    reindex(t);
     topic_free(tp);
     return 0;
 }

@@ -132,6 +132,33 @@ void bk_test_topics(void)
                  ep[0].start_offset == 0);
         free(ep);
     }
+    BK_TEST("topics: lookups by name and id stay right through creates and deletes");
+    {
+        bk_uuid ids[60];
+        char name[32];
+        for (int i = 0; i < 60; i++) {
+            snprintf(name, sizeof name, "many-%d", i);
+            BK_CHECK(bk_topics_create(t, name, strlen(name), 1, 1, NULL, 0, false, &kerr, msg,
+                                      sizeof msg) == 0);
+            ids[i] = bk_topics_get(t, name, strlen(name))->id;
+        }
+        for (int i = 0; i < 60; i += 3) {
+            snprintf(name, sizeof name, "many-%d", i);
+            BK_CHECK(bk_topics_delete(t, bk_topics_get(t, name, strlen(name))) == 0);
+        }
+        int live = 0;
+        for (int i = 0; i < 60; i++) {
+            snprintf(name, sizeof name, "many-%d", i);
+            bk_topic *tp = bk_topics_get(t, name, strlen(name));
+            bk_topic *ti = bk_topics_get_id(t, &ids[i]);
+            BK_CHECK(tp == ti);
+            BK_CHECK((tp != NULL) == (i % 3 != 0));
+            live += tp != NULL;
+            if (tp)
+                BK_CHECK(strcmp(tp->name, name) == 0 && bk_topics_partition(t, name, strlen(name), 0));
+        }
+        BK_CHECK(live == 40 && bk_topics_get(t, "many-", 5) == NULL);
+    }
     bk_topics_close(t);
     BK_CHECK(bk_logmgr_close(lm) == 0);
     bk_config_fini(&c);
