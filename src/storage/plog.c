@@ -216,7 +216,7 @@ int bk_plog_load(bk_plog **out, const char *logdir, const char *topic, int32_t p
             break;
         }
         st.segments++;
-        st.recovered_segments += recover;
+        st.recovered_segments += s->recovered;
         st.truncated_bytes += trunc;
         if (!active && !recover)
             s->next = bases[i + 1];

@@ -432,6 +432,7 @@ int bk_seg_open(bk_segment *s, const char *dir, int64_t base, const bk_segcfg *c
     if ((r = bk_index_create(&s->oidx)) || (r = bk_index_create(&s->tidx)))
         return r;
     s->idx_loaded = true;
+    s->recovered = true;
     if ((r = recover(s, truncated)))
         return r;
     if (!active) {

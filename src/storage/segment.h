@@ -66,6 +66,7 @@ typedef struct bk_segment {
     bk_segcfg cfg;
     bool sealed;         /* not the active segment: fd lives in the LRU */
     bool trimmed;        /* sealed and its index files flushed and trimmed */
+    bool recovered;      /* bk_seg_open scanned it (asked to, or its files disagreed) */
     int pins;            /* users of fd outside the loop (see above) */
     struct bk_segment *lru_prev, *lru_next; /* LRU of open sealed fds */
     bool in_lru;
