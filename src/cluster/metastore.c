@@ -2,6 +2,7 @@
  * metastore.c - the single-node file store (see metastore.h).
  */
 #include "metastore.h"
+#include "../core/vec.h"
 
 #include "../core/uuid.h"
 #include "../storage/checkpoint.h"
@@ -154,14 +155,10 @@ static int parse(file_store *fs, char *text)
         int nw = sscanf(line, "%1023s %1023s %1023s %1023s %1023s %1023s", w[0], w[1], w[2], w[3],
                         w[4], w[5]);
         if (nw == 6 && strcmp(w[0], "topic") == 0) {
-            if (fs->n == fs->cap) {
-                int ncap = fs->cap ? fs->cap * 2 : 16;
-                bk_meta_topic *nt = realloc(fs->t, (size_t)ncap * sizeof *nt);
-                if (!nt)
-                    return BK_ENOMEM;
-                fs->t = nt;
-                fs->cap = ncap;
-            }
+            bk_meta_topic *nt = bk_vec_grow(fs->t, fs->n, &fs->cap, sizeof *nt, 16);
+            if (!nt)
+                return BK_ENOMEM;
+            fs->t = nt;
             bk_meta_topic *t = &fs->t[fs->n];
             memset(t, 0, sizeof *t);
             t->name = pct_decode(w[1]);
@@ -231,16 +228,12 @@ static int fs_put(bk_metastore *s, const bk_meta_topic *t)
         old = fs->t[i];
         fs->t[i] = copy;
     } else {
-        if (fs->n == fs->cap) {
-            int ncap = fs->cap ? fs->cap * 2 : 16;
-            bk_meta_topic *nt = realloc(fs->t, (size_t)ncap * sizeof *nt);
-            if (!nt) {
-                bk_meta_topic_free(&copy);
-                return BK_ENOMEM;
-            }
-            fs->t = nt;
-            fs->cap = ncap;
+        bk_meta_topic *nt = bk_vec_grow(fs->t, fs->n, &fs->cap, sizeof *nt, 16);
+        if (!nt) {
+            bk_meta_topic_free(&copy);
+            return BK_ENOMEM;
         }
+        fs->t = nt;
         i = fs->n++;
         fs->t[i] = copy;
     }

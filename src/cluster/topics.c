@@ -3,6 +3,7 @@
  * topics.h).
  */
 #include "topics.h"
+#include "../core/vec.h"
 
 #include "../core/uuid.h"
 #include "../storage/checkpoint.h"
@@ -501,14 +502,10 @@ static void topic_free(bk_topic *tp)
 
 static int push(bk_topics *t, bk_topic *tp)
 {
-    if (t->n == t->cap) {
-        int32_t ncap = t->cap ? t->cap * 2 : 16;
-        bk_topic **nv = realloc(t->v, (size_t)ncap * sizeof *nv);
-        if (!nv)
-            return BK_ENOMEM;
-        t->v = nv;
-        t->cap = ncap;
-    }
+    bk_topic **nv = bk_vec_grow(t->v, t->n, &t->cap, sizeof *nv, 16);
+    if (!nv)
+        return BK_ENOMEM;
+    t->v = nv;
     t->v[t->n++] = tp;
     reindex(t);
     return 0;

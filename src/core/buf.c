@@ -1,5 +1,7 @@
 #include "buf.h"
 
+#include "vec.h"
+
 #include <stdlib.h>
 
 /* ---------------------------------------------------------------- reader */
@@ -148,16 +150,12 @@ void bk_wr_splice(bk_wr *wr, int fd, int64_t off, uint32_t len)
 {
     if (wr->err || len == 0)
         return;
-    if (wr->nspl == wr->capspl) {
-        int ncap = wr->capspl ? wr->capspl * 2 : 8;
-        bk_splice *ns = realloc(wr->spl, (size_t)ncap * sizeof *ns);
-        if (!ns) {
-            wr->err = BK_ENOMEM;
-            return;
-        }
-        wr->spl = ns;
-        wr->capspl = ncap;
+    bk_splice *ns = bk_vec_grow(wr->spl, wr->nspl, &wr->capspl, sizeof *ns, 8);
+    if (!ns) {
+        wr->err = BK_ENOMEM;
+        return;
     }
+    wr->spl = ns;
     wr->spl[wr->nspl++] = (bk_splice){.at = wr->len, .fd = fd, .off = off, .len = len};
     wr->spl_len += len;
 }

@@ -16,6 +16,7 @@
  * (KIP-848 records) and compressed or control batches are skipped.
  */
 #include "coord.h"
+#include "../core/vec.h"
 
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -205,14 +206,10 @@ static bk_group *group_find(bk_coord *co, const char *id, size_t len, int *idx)
 
 static bk_group *group_add(bk_coord *co, const char *id, size_t len)
 {
-    if (co->ngroups == co->capgroups) {
-        int nc = co->capgroups ? co->capgroups * 2 : 16;
-        bk_group **v = realloc(co->groups, (size_t)nc * sizeof *v);
-        if (!v)
-            return NULL;
-        co->groups = v;
-        co->capgroups = nc;
-    }
+    bk_group **v = bk_vec_grow(co->groups, co->ngroups, &co->capgroups, sizeof *v, 16);
+    if (!v)
+        return NULL;
+    co->groups = v;
     bk_group *g = calloc(1, sizeof *g);
     if (!g || !(g->id = xstrndup(id, len))) {
         free(g);
@@ -672,16 +669,12 @@ static void restore_members(bk_group *g, bk_rd *v, int16_t vv)
             member_free(m);
             break;
         }
-        if (g->nmembers == g->capmembers) {
-            int nc = g->capmembers ? g->capmembers * 2 : 8;
-            bk_gmember **mv = realloc(g->members, (size_t)nc * sizeof *mv);
-            if (!mv) {
-                member_free(m);
-                break;
-            }
-            g->members = mv;
-            g->capmembers = nc;
+        bk_gmember **mv = bk_vec_grow(g->members, g->nmembers, &g->capmembers, sizeof *mv, 8);
+        if (!mv) {
+            member_free(m);
+            break;
         }
+        g->members = mv;
         g->members[g->nmembers++] = m;
     }
     if (g->nmembers > 0) {
@@ -1276,14 +1269,10 @@ static void join_reply_now(bk_gwait *w, int16_t err, const char *member_id)
 
 static bk_gmember *member_add(bk_group *g, const char *id, const bk_join_args *a)
 {
-    if (g->nmembers == g->capmembers) {
-        int nc = g->capmembers ? g->capmembers * 2 : 8;
-        bk_gmember **v = realloc(g->members, (size_t)nc * sizeof *v);
-        if (!v)
-            return NULL;
-        g->members = v;
-        g->capmembers = nc;
-    }
+    bk_gmember **v = bk_vec_grow(g->members, g->nmembers, &g->capmembers, sizeof *v, 8);
+    if (!v)
+        return NULL;
+    g->members = v;
     bk_gmember *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;

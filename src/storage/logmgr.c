@@ -2,6 +2,7 @@
  * logmgr.c - the broker's partition logs across log.dirs (see logmgr.h).
  */
 #include "logmgr.h"
+#include "../core/vec.h"
 
 #include "bio.h"
 #include "checkpoint.h"
@@ -336,16 +337,13 @@ int bk_logmgr_open(bk_logmgr **out, const bk_logmgr_cfg *cfg, int64_t now_ms,
             struct stat sb;
             if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
                 continue;
-            if (nitems == capitems) {
-                capitems = capitems ? capitems * 2 : 64;
-                pending *ni = realloc(items, (size_t)capitems * sizeof *ni);
-                if (!ni) {
-                    r = BK_ENOMEM;
-                    closedir(dd);
-                    goto fail;
-                }
-                items = ni;
+            pending *ni = bk_vec_grow(items, nitems, &capitems, sizeof *ni, 64);
+            if (!ni) {
+                r = BK_ENOMEM;
+                closedir(dd);
+                goto fail;
             }
+            items = ni;
             pending *p = &items[nitems++];
             memset(p, 0, sizeof *p);
             snprintf(p->topic, sizeof p->topic, "%s", topic);

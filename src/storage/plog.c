@@ -2,6 +2,7 @@
  * plog.c - a partition's log (see plog.h).
  */
 #include "plog.h"
+#include "../core/vec.h"
 
 #include "../core/uuid.h"
 #include "checkpoint.h"
@@ -66,14 +67,10 @@ static bk_plog *plog_new(const char *logdir, const char *topic, int32_t partitio
 
 static int push_seg(bk_plog *l, bk_segment *s)
 {
-    if (l->nsegs == l->capsegs) {
-        int ncap = l->capsegs ? l->capsegs * 2 : 4;
-        bk_segment **n = realloc(l->segs, (size_t)ncap * sizeof *n);
-        if (!n)
-            return BK_ENOMEM;
-        l->segs = n;
-        l->capsegs = ncap;
-    }
+    bk_segment **n = bk_vec_grow(l->segs, l->nsegs, &l->capsegs, sizeof *n, 4);
+    if (!n)
+        return BK_ENOMEM;
+    l->segs = n;
     l->segs[l->nsegs++] = s;
     return 0;
 }
