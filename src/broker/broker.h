@@ -46,6 +46,7 @@ typedef struct bk_broker {
     bk_logmgr *logmgr; /* borrowed: every partition log; NULL without storage */
     bk_purgatory purg; /* delayed Fetch (and acks=-1 Produce with replication) */
     struct bk_coord *coord; /* owned: the group coordinator (group/coord.h), from start */
+    struct bk_tcoord *tcoord; /* owned: the transaction coordinator (txn/tcoord.h), from start */
     bool started;
 
     /* Scratch reused by handlers (loop thread, one request at a time). */
@@ -67,6 +68,16 @@ void bk_broker_tick(bk_broker *b, int64_t now_ms);
 void bk_broker_fini(bk_broker *b);
 /* After binding: the real port of listener `name` (for port 0). */
 void bk_broker_set_bound_port(bk_broker *b, const char *listener_name, int port);
+
+/*
+ * Append a transaction marker (commit or abort) for pid/epoch to a local
+ * partition, move its high watermark, wake its fetchers, and tell the
+ * group coordinator when the partition belongs to __consumer_offsets.
+ * Returns a Kafka error code. The transaction coordinator's write_marker
+ * hook in single-node mode.
+ */
+int16_t bk_broker_write_marker(bk_broker *b, const char *topic, int32_t partition, int64_t pid,
+                               int16_t epoch, int32_t coord_epoch, bool commit);
 
 /* bk_conn_opts.on_request; ud is the bk_broker. */
 int bk_broker_on_request(bk_req *req, void *ud);

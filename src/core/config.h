@@ -119,6 +119,13 @@ typedef struct bk_config {
     int32_t transaction_state_log_replication_factor;
     int32_t transaction_state_log_min_isr;
     int32_t transaction_state_log_num_partitions;
+    int32_t transaction_max_timeout_ms;
+    int32_t transactional_id_expiration_ms;
+    int32_t transaction_abort_timed_out_cleanup_interval_ms;
+    int32_t transaction_remove_expired_cleanup_interval_ms;
+    bool transaction_partition_verification_enable;
+    int32_t producer_id_expiration_ms;
+    int32_t producer_id_expiration_check_interval_ms;
     int32_t group_initial_rebalance_delay_ms;
     int32_t group_min_session_timeout_ms;
     int32_t group_max_session_timeout_ms;

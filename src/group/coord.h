@@ -190,6 +190,33 @@ void bk_coord_each_offset(bk_coord *co, const char *group, size_t glen,
                                      const bk_offset_info *oi),
                           void *ud);
 
+/* ------------------------------------------------------- transactions */
+
+/*
+ * TxnOffsetCommit: offsets committed inside producer pid's transaction.
+ * Written to the group's __consumer_offsets partition as a transactional
+ * batch (producer id/epoch set, sequence -1) and held as pending offsets
+ * of (group, pid): invisible to OffsetFetch until the commit marker
+ * arrives (bk_coord_txn_marker), dropped on abort. Group-level checks as
+ * Kafka (generation/member when given: ILLEGAL_GENERATION,
+ * UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID; unknown group is created Empty
+ * for generation -1); per-partition errors in parts[i].error. Returns the
+ * group-level error (applies to every partition) or BK_KERR_NONE.
+ */
+int16_t bk_coord_txn_commit(bk_coord *co, const char *group, size_t glen, int64_t pid,
+                            int16_t epoch, int32_t generation, const char *member, size_t mlen,
+                            const char *instance, size_t ilen, bk_commit_part *parts, int n);
+
+/* A transaction marker for producer pid was appended to partition
+ * `partition` of __consumer_offsets: make the pending offsets of pid for
+ * the groups on that partition visible (commit) or drop them (abort). */
+void bk_coord_txn_marker(bk_coord *co, int32_t partition, int64_t pid, bool commit);
+
+/* OffsetFetch RequireStable (v7+): does any transaction still hold
+ * pending offsets of this group for topic/partition? */
+bool bk_coord_offset_pending(bk_coord *co, const char *group, size_t glen, const char *topic,
+                             size_t tlen, int32_t partition);
+
 /* ------------------------------------------------------- admin */
 
 typedef struct bk_group_summary {

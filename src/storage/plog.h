@@ -184,6 +184,81 @@ void bk_plog_flush_complete(bk_plog_flushjob *job);
 /* All three in a row, on the calling thread (tests, shutdown, tools). */
 int bk_plog_flush_sync(bk_plog *l, int64_t now_ms);
 
+/* ------------------------------------------ producer state, transactions
+ *
+ * Every partition log keeps Kafka's producer state (ProducerStateManager):
+ * per producer id the epoch, the last 5 appended batches (first/last
+ * sequence, first/last offset, timestamp), the coordinator epoch and the
+ * first offset of its ongoing transaction. bk_plog_append() updates it
+ * from the batch headers of whatever it appends (client batches, control
+ * batches = transaction markers, internal transactional writes), so all
+ * writers share one source of truth. An abort marker adds an entry to the
+ * active segment's aborted-transaction index (<base>.txnindex, Kafka's
+ * format). Producer state snapshots (<offset>.snapshot, Kafka's v1 format)
+ * are written at segment roll and on clean close; bk_plog_load() reads the
+ * newest snapshot at or below the LEO and replays the batches after it.
+ */
+
+/* A duplicate batch: what the original append returned. */
+typedef struct bk_pdup {
+    int64_t first_offset; /* -1: not a duplicate */
+    int64_t last_offset;
+    int64_t timestamp;    /* the batch's max timestamp as appended */
+} bk_pdup;
+
+/*
+ * Check one produce batch (its validated v2 header at batch) against the
+ * producer state before it is appended, as Kafka's
+ * analyzeAndValidateProducerState: batches without a producer id pass;
+ * a duplicate of one of the last 5 batches of the same producer and epoch
+ * returns BK_KERR_NONE with dup->first_offset >= 0 (do not append; answer
+ * with those offsets); otherwise INVALID_PRODUCER_EPOCH (older epoch),
+ * OUT_OF_ORDER_SEQUENCE_NUMBER (gap or new epoch not starting at 0),
+ * INVALID_TXN_STATE (a non-transactional batch while the producer has a
+ * transaction open here) or BK_KERR_NONE with dup->first_offset = -1.
+ * Unknown producers are accepted at any sequence (Kafka 3.x). *msg, when
+ * set, is a static text for the response's ErrorMessage.
+ */
+int16_t bk_plog_check_batch(bk_plog *l, const uint8_t *batch, size_t len, bk_pdup *dup,
+                            const char **msg);
+
+/* Last stable offset: the first offset of the earliest transaction still
+ * open on this partition, capped at the high watermark. */
+int64_t bk_plog_lso(const bk_plog *l);
+
+/* Calls fn for every aborted transaction that overlaps [from, upto):
+ * last offset (its abort marker) >= from and first offset < upto, in
+ * first-offset order (Kafka's collectAbortedTransactions). Returns the
+ * number of calls. */
+int bk_plog_aborted(bk_plog *l, int64_t from, int64_t upto,
+                    void (*fn)(void *ud, int64_t producer_id, int64_t first_offset), void *ud);
+
+/*
+ * Append a transaction marker (a control batch: attributes transactional
+ * | control, one record with key {version 0, type 0 abort / 1 commit} and
+ * value {version 0, coordinator epoch}) for producer pid/epoch. Completes
+ * the producer's open transaction on this partition (an abort adds a
+ * .txnindex entry); a marker for a producer with nothing open is still
+ * written, as Kafka does. *offset = the marker's offset. The caller moves
+ * the high watermark and wakes fetches, as after any append.
+ */
+int bk_plog_append_marker(bk_plog *l, int64_t pid, int16_t epoch, int32_t coord_epoch,
+                          bool commit, int32_t leader_epoch, int64_t now_ms, int64_t *offset);
+
+/* Does producer pid have a transaction open on this partition? */
+bool bk_plog_txn_open(const bk_plog *l, int64_t pid);
+
+/* producer.id.expiration.ms: drop producers whose last write is older than
+ * expiration_ms and who have no open transaction. Returns how many. */
+int bk_plog_expire_producers(bk_plog *l, int64_t now_ms, int64_t expiration_ms);
+
+/* Write a producer state snapshot at the LEO now (roll and close do it
+ * themselves). */
+int bk_plog_snapshot(bk_plog *l);
+
+/* Number of producer ids with state on this partition. */
+int bk_plog_nproducers(const bk_plog *l);
+
 /* partition.metadata: "version: 0\ntopic_id: <base64url id>\n". */
 int bk_plog_write_topic_id(bk_plog *l, const uint8_t id[16]);
 int bk_plog_read_topic_id(const bk_plog *l, uint8_t id[16]);
