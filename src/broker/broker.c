@@ -4,6 +4,7 @@
 #include "../core/clock.h"
 #include "../core/log.h"
 #include "../group/coord.h"
+#include "../txn/tcoord.h"
 #include "api_table.h"
 
 #include <stdio.h>
@@ -39,6 +40,39 @@ static void coord_appended(void *ud, bk_partition *p, uint64_t bytes)
     bk_purgatory_notify(&b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, bytes);
 }
 
+int16_t bk_broker_write_marker(bk_broker *b, const char *topic, int32_t partition, int64_t pid,
+                               int16_t epoch, int32_t coord_epoch, bool commit)
+{
+    bk_partition *p = b->topics ? bk_topics_partition(b->topics, topic, strlen(topic), partition)
+                                : NULL;
+    if (!p)
+        return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    bk_plog *l = p->log;
+    if (!l || l->offline)
+        return BK_KERR_KAFKA_STORAGE_ERROR;
+    int64_t leo0 = bk_plog_leo(l), off = -1;
+    int r = bk_plog_append_marker(l, pid, epoch, coord_epoch, commit, p->leader_epoch,
+                                  bk_wall_ms(), &off);
+    if (r != 0) {
+        bk_log_rl(BK_LOG_ERROR, "writing a transaction marker to %s-%d failed: %s", topic,
+                  partition, bk_strerror(r));
+        return BK_KERR_KAFKA_STORAGE_ERROR;
+    }
+    /* Single node: the ISR is this broker, so the HW follows the LEO. The
+     * marker moves the LSO too: read_committed fetches may now proceed. */
+    l->hw = bk_plog_leo(l);
+    bk_purgatory_notify(&b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, (uint64_t)(bk_plog_leo(l) - leo0));
+    if (b->coord && p->topic->internal && strcmp(topic, BK_OFFSETS_TOPIC) == 0)
+        bk_coord_txn_marker(b->coord, partition, pid, commit);
+    return BK_KERR_NONE;
+}
+
+static int16_t tcoord_write_marker(void *ud, const char *topic, int32_t partition, int64_t pid,
+                                   int16_t epoch, int32_t coord_epoch, bool commit)
+{
+    return bk_broker_write_marker(ud, topic, partition, pid, epoch, coord_epoch, commit);
+}
+
 /* A flush completed: wake the produces waiting for their offsets to be
  * durable, and flush again if more data that must be durable came in
  * while that flush ran. */
@@ -68,6 +102,11 @@ void bk_broker_start(bk_broker *b, bk_ev *ev, bk_logmgr *lm, bk_topics *topics)
         bk_log(BK_LOG_ERROR, "cannot allocate the group coordinator");
     else if (bk_coord_load(b->coord) != 0)
         bk_log(BK_LOG_ERROR, "loading %s failed; groups start empty", BK_OFFSETS_TOPIC);
+    bk_tcoord_hooks th = {tcoord_write_marker, coord_appended, b};
+    b->tcoord = bk_tcoord_new(b->cfg, topics, b->cfg->log_dirs.n > 0 ? b->cfg->log_dirs.v[0] : NULL,
+                              &th);
+    if (b->tcoord && bk_tcoord_load(b->tcoord) != 0)
+        bk_log(BK_LOG_ERROR, "loading %s failed; transactions start empty", BK_TXN_TOPIC);
 }
 
 void bk_broker_complete_delayed(bk_broker *b)
@@ -82,6 +121,8 @@ void bk_broker_tick(bk_broker *b, int64_t now_ms)
         bk_purgatory_gc(&b->purg, b->topics, now_ms);
     if (b->coord)
         bk_coord_tick(b->coord, now_ms);
+    if (b->tcoord)
+        bk_tcoord_tick(b->tcoord, now_ms);
 }
 
 void bk_broker_fini(bk_broker *b)
@@ -92,6 +133,8 @@ void bk_broker_fini(bk_broker *b)
         bk_logmgr_on_flushed(b->logmgr, NULL, NULL);
     if (b->started)
         bk_purgatory_fini(&b->purg, b->topics);
+    bk_tcoord_free(b->tcoord);
+    b->tcoord = NULL;
     bk_coord_free(b->coord); /* after the purgatory: parked Join/Sync detach first */
     b->coord = NULL;
     b->started = false;
