@@ -44,9 +44,13 @@
  * full fetches; an incremental one (any other epoch) gets the top-level
  * FETCH_SESSION_ID_NOT_FOUND, as Kafka without a session cache does.
  *
- * Other fields: LastStableOffset = HW (v4+); AbortedTransactions is an
- * empty list for read_committed and null for read_uncommitted (v4+), as
- * Kafka; LogStartOffset (v5+); PreferredReadReplica -1 (v11+). A partition
+ * Transactions. read_uncommitted consumers read up to the high watermark,
+ * read_committed ones up to the last stable offset (the first offset of
+ * the earliest open transaction, bk_plog_lso) and get the aborted
+ * transactions overlapping the returned range (storage keeps them, from
+ * the .txnindex files); replicas read to the LEO. LastStableOffset (v4+)
+ * is the LSO; AbortedTransactions is null for read_uncommitted, as Kafka.
+ * Other fields: LogStartOffset (v5+); PreferredReadReplica -1 (v11+). A partition
  * with an error reports HW, LSO and log start -1 and no records.
  * CurrentLeaderEpoch (v9+) is checked (FENCED_LEADER_EPOCH /
  * UNKNOWN_LEADER_EPOCH); v13+ requests name topics by id (an unknown id is
@@ -93,6 +97,46 @@ static bk_topic *find_topic(fetch_ctx *x, const bk_FetchRequest_FetchTopic *ft)
     return bk_topics_get(t, ft->Topic.p, (size_t)ft->Topic.len);
 }
 
+/* Aborted transactions of a read_committed fetch: counted, then copied. */
+typedef struct aborted_acc {
+    bk_FetchResponse_AbortedTransaction *a; /* NULL while counting */
+    int32_t n;
+} aborted_acc;
+
+static void aborted_add(void *ud, int64_t pid, int64_t first)
+{
+    aborted_acc *acc = ud;
+    if (acc->a) {
+        acc->a[acc->n].ProducerId = pid;
+        acc->a[acc->n].FirstOffset = first;
+    }
+    acc->n++;
+}
+
+/* The aborted transactions overlapping the records returned, as Kafka's
+ * collectAbortedTransactions(fetch offset, offset after the range): the
+ * consumer drops those producers' batches from each one's first offset
+ * up to its abort marker. */
+static void fill_aborted(fetch_ctx *x, bk_plog *l, int64_t from, const bk_plog_slice *sl,
+                         bk_FetchResponse_PartitionData *pd)
+{
+    pd->AbortedTransactions.n = 0;
+    if (sl->len == 0)
+        return;
+    aborted_acc acc = {NULL, 0};
+    (void)bk_plog_aborted(l, from, sl->end_offset, aborted_add, &acc);
+    if (acc.n == 0)
+        return;
+    int32_t n = acc.n;
+    acc.a = BK_ARENA_NEW(x->req, bk_FetchResponse_AbortedTransaction, n);
+    acc.n = 0;
+    if (!acc.a)
+        return; /* arena limit: the caller checks and fails the partition */
+    (void)bk_plog_aborted(l, from, sl->end_offset, aborted_add, &acc);
+    pd->AbortedTransactions.a = acc.a;
+    pd->AbortedTransactions.n = BK_MIN(acc.n, n);
+}
+
 /* One partition: fill *pd and *sl; returns its error code. */
 static int16_t read_part(fetch_ctx *x, bk_topic *tp, const bk_FetchRequest_FetchPartition *fp,
                          int32_t replica_id, bool *min_one, int64_t *left,
@@ -111,9 +155,11 @@ static int16_t read_part(fetch_ctx *x, bk_topic *tp, const bk_FetchRequest_Fetch
         if (e != BK_KERR_NONE)
             return e;
     }
-    /* Upper bound: LEO for replicas, HW for consumers; the last stable
-     * offset for read_committed equals the HW until transactions exist. */
-    int64_t upto = replica_id >= 0 ? bk_plog_leo(l) : l->hw;
+    /* Upper bound: LEO for replicas, HW for read_uncommitted consumers,
+     * the last stable offset for read_committed ones. */
+    bool read_committed = replica_id < 0 && x->rq.IsolationLevel == 1;
+    int64_t lso = bk_plog_lso(l);
+    int64_t upto = replica_id >= 0 ? bk_plog_leo(l) : read_committed ? lso : l->hw;
     int64_t pmax = BK_MAX(fp->PartitionMaxBytes, 0);
     uint32_t max = (uint32_t)BK_MIN(BK_MIN(pmax, *left), (int64_t)UINT32_MAX);
     int r = bk_plog_read(l, fp->FetchOffset, max, upto, *min_one, sl);
@@ -141,8 +187,17 @@ static int16_t read_part(fetch_ctx *x, bk_topic *tp, const bk_FetchRequest_Fetch
         }
     }
     pd->HighWatermark = l->hw;
-    pd->LastStableOffset = l->hw;
+    pd->LastStableOffset = lso;
     pd->LogStartOffset = l->log_start;
+    if (read_committed) {
+        fill_aborted(x, l, fp->FetchOffset, sl, pd);
+        if (pd->AbortedTransactions.n > 0 && !pd->AbortedTransactions.a) {
+            if (sl->len > 0)
+                close(sl->fd);
+            memset(sl, 0, sizeof *sl);
+            return BK_KERR_UNKNOWN_SERVER_ERROR;
+        }
+    }
     return BK_KERR_NONE;
 }
 
@@ -188,8 +243,12 @@ static uint64_t read_all(fetch_ctx *x, bool *errors)
                 pd->LogStartOffset = -1;
                 sl->len = 0;
             }
-            /* Kafka: an empty list for read_committed, null otherwise. */
-            pd->AbortedTransactions.n = read_committed && err == BK_KERR_NONE ? 0 : -1;
+            /* Kafka: a list for read_committed (filled by read_part), null
+             * otherwise. */
+            if (!(read_committed && err == BK_KERR_NONE)) {
+                pd->AbortedTransactions.n = -1;
+                pd->AbortedTransactions.a = NULL;
+            }
             total += sl->len;
         }
     }

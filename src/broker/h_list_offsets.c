@@ -4,8 +4,8 @@
  * Per partition, by Timestamp:
  *   -2 EARLIEST, -4 EARLIEST_LOCAL (v8+)  the log start offset
  *   -1 LATEST     the high watermark for consumers (ReplicaId -1), the
- *                 last stable offset for read_committed (v2+; = HW until
- *                 transactions exist), the LEO for replicas and debug (-2)
+ *                 last stable offset for read_committed (v2+), the LEO
+ *                 for replicas and debug (-2)
  *   -3 MAX_TIMESTAMP (v7+)  the first record carrying the log's largest
  *                 timestamp, and that timestamp (KIP-734; Kafka 3.8+ returns
  *                 the record, not its batch); -1/-1 for an empty log
@@ -148,9 +148,7 @@ static int16_t lookup(bk_broker *b, bk_partition *p, int64_t ts, int32_t replica
     out->offset = -1;
     out->timestamp = -1;
     out->epoch = -1;
-    /* LSO = HW until transactions exist. */
-    int64_t upto = replica_id == -1 ? l->hw : bk_plog_leo(l);
-    (void)isolation;
+    int64_t upto = replica_id != -1 ? bk_plog_leo(l) : isolation == 1 ? bk_plog_lso(l) : l->hw;
     bk_epoch_entry hist = bk_epochs_single(p->leader_epoch, l->log_start);
     int r;
     switch (ts) {

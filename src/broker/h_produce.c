@@ -27,16 +27,24 @@
  *                               offline, ENOSPC only rejects this write
  *                               (NOT_LEADER_OR_FOLLOWER for v3, which
  *                               predates the code - Kafka maps it too)
- *   UNSUPPORTED_FOR_MESSAGE_FORMAT  transactional batches: transactions
- *                               (InitProducerId, markers, LSO) come with the
- *                               exactly-once work
  *   the validator's errors      CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
  *                               INVALID_RECORD (+ RecordErrors, v8+),
  *                               INVALID_TIMESTAMP, UNSUPPORTED_COMPRESSION_TYPE
- * Idempotent, non-transactional batches (producerId >= 0) are stored as
- * plain writes without sequence checks: no client can hold a producer id
- * from this broker yet (InitProducerId is not served), so nothing is
- * promised that would need deduplication.
+ *   INVALID_TXN_STATE           a transactional batch for a partition the
+ *                               transaction coordinator has not added to
+ *                               the producer's transaction (KIP-890 part 1,
+ *                               transaction.partition.verification.enable;
+ *                               checked only for the first write of a
+ *                               transaction to the partition), or a plain
+ *                               batch while the producer has one open here
+ *   the producer state's errors INVALID_PRODUCER_EPOCH (older epoch),
+ *                               OUT_OF_ORDER_SEQUENCE_NUMBER (a gap)
+ *
+ * Idempotence (storage/plog.h, producer state). A batch with a producer id
+ * is checked against the partition's producer state after validation and
+ * before the append: a retry of one of the producer's last 5 batches is
+ * answered with the offsets of the original and not written again.
+ * bk_plog_append() records every appended batch in the producer state.
  *
  * acks. 1 and -1 answer once appended: with a single replica the ISR is
  * this broker and the HW equals the LEO after every append. With
@@ -52,6 +60,7 @@
 
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../txn/tcoord.h"
 
 static int16_t append_one(bk_broker *b, bk_req *req, int16_t ver, int16_t acks, bk_partition *p,
                           const bk_records *recs, bk_ProduceResponse_PartitionProduceResponse *pr,
@@ -72,11 +81,6 @@ static int16_t append_one(bk_broker *b, bk_req *req, int16_t ver, int16_t acks, 
     /* The records are a slice of the connection's input buffer, which this
      * request owns until it is done: validate may patch them in place. */
     uint8_t *data = (uint8_t *)recs->p;
-    if (len >= BK_BATCH_HDR && bk_batch_magic(data) == 2 && bk_batch_is_transactional(data)) {
-        pr->ErrorMessage = bk_str_c("Transactional records are not supported by this broker yet");
-        return BK_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
-    }
-
     int64_t now = bk_wall_ms();
     bk_validate_cfg vc;
     bk_validate_cfg_default(&vc);
@@ -108,6 +112,43 @@ static int16_t append_one(bk_broker *b, bk_req *req, int16_t ver, int16_t acks, 
             }
         }
         return res.error != BK_KERR_NONE ? res.error : BK_KERR_UNKNOWN_SERVER_ERROR;
+    }
+
+    /* Idempotence and transactions (validation has made sure of one v2
+     * batch, so res.data starts with its header). */
+    if (res.len >= BK_BATCH_HDR && bk_batch_producer_id(res.data) >= 0) {
+        const uint8_t *h = res.data;
+        int64_t pid = bk_batch_producer_id(h);
+        /* KIP-890 part 1: the first transactional write of a producer to a
+         * partition must be one the coordinator knows about. */
+        if (bk_batch_is_transactional(h) && b->cfg->transaction_partition_verification_enable &&
+            !bk_plog_txn_open(l, pid)) {
+            int16_t verr = b->tcoord ? bk_tcoord_verify(b->tcoord, pid, bk_batch_producer_epoch(h),
+                                                        tp->name, strlen(tp->name), p->index)
+                                     : BK_KERR_INVALID_TXN_STATE;
+            if (verr != BK_KERR_NONE) {
+                pr->ErrorMessage = bk_str_c("The partition was not added to the transaction");
+                return verr;
+            }
+        }
+        bk_pdup dup;
+        const char *msg = NULL;
+        int16_t perr = bk_plog_check_batch(l, h, res.len, &dup, &msg);
+        if (perr != BK_KERR_NONE) {
+            if (msg)
+                pr->ErrorMessage = bk_str_c(msg);
+            return perr;
+        }
+        if (dup.first_offset >= 0) {
+            /* A retry of a batch already in the log: answer what the
+             * first append answered, write nothing (Kafka answers the
+             * duplicate's offsets with LogAppendTime -1). */
+            pr->BaseOffset = dup.first_offset;
+            pr->LogAppendTimeMs = -1;
+            pr->LogStartOffset = l->log_start;
+            *last = dup.last_offset;
+            return BK_KERR_NONE;
+        }
     }
 
     int r = bk_plog_append(l, res.data, res.len, res.first_offset, res.last_offset,

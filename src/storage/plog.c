@@ -427,6 +427,7 @@ int bk_plog_read(bk_plog *l, int64_t offset, uint32_t max_bytes, int64_t max_off
         out->pos = rg.pos;
         out->len = rg.len;
         out->first_offset = rg.first_offset;
+        out->end_offset = rg.end_offset;
         return 0;
     }
     return 0;

@@ -129,6 +129,7 @@ typedef struct bk_plog_slice {
     int64_t pos;
     uint32_t len;    /* 0: nothing to return (offset == max_offset or LEO) */
     int64_t first_offset;
+    int64_t end_offset; /* base offset of the batch after the range (when len > 0) */
 } bk_plog_slice;
 
 /*

@@ -548,15 +548,16 @@ int bk_seg_read(bk_segment *s, int64_t offset, uint32_t max_bytes, int64_t max_o
         return r;
     uint64_t pos = start;
     bool first = true;
+    out->end_offset = s->next;
     while (pos < s->size) {
         if (!first && (r = read_hdr(s, pos, h)))
             return r;
         int64_t b0 = (int64_t)bk_get_be64(h + H_BASE_OFFSET);
         uint64_t total = (uint64_t)bk_get_be32(h + H_LENGTH) + BK_BATCH_LOG_OVERHEAD;
-        if (b0 >= max_offset)
+        if (b0 >= max_offset || (pos - start + total > max_bytes && !(first && min_one))) {
+            out->end_offset = b0;
             break;
-        if (pos - start + total > max_bytes && !(first && min_one))
-            break;
+        }
         if (first)
             out->first_offset = b0;
         first = false;

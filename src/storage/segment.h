@@ -121,6 +121,7 @@ typedef struct bk_seg_range {
     int64_t pos;
     uint32_t len;
     int64_t first_offset; /* base offset of the first batch in range */
+    int64_t end_offset;   /* base offset of the batch after the range (or the segment's next) */
 } bk_seg_range;
 
 /*
