@@ -7,6 +7,8 @@
  *
  *   produce 100 B acks=1        N100 messages, 6 partitions, linger.ms=5
  *   produce 100 B acks=all      N100 messages, 6 partitions, linger.ms=5
+ *   produce 100 B idempotent    the same with enable.idempotence=true (sequence
+ *                               checks and producer state on every batch)
  *   produce 1 KiB lz4 acks=1    N1K messages, 6 partitions, linger.ms=5
  *   consume from beginning      the acks=1 topic above, all partitions
  *   e2e latency @ RATE msg/s    1 partition, linger.ms=1 (--lat-linger),
@@ -271,12 +273,14 @@ static int create_topic(const char *bootstrap, rd_kafka_mock_cluster_t *mc, cons
 }
 
 static void run_produce(const char *bootstrap, const char *topic, int64_t count, size_t vlen,
-                        const char *acks, const char *codec, result *r)
+                        const char *acks, const char *codec, int idempotent, result *r)
 {
     rd_kafka_conf_t *c = base_conf(bootstrap);
     char err[256], tmp[32];
     dr_state s = {0};
     set(c, "acks", acks);
+    if (idempotent)
+        set(c, "enable.idempotence", "true");
     set(c, "compression.codec", codec);
     set(c, "linger.ms", "5");
     set(c, "queue.buffering.max.messages", "1000000");
@@ -615,7 +619,7 @@ static void run_latency(const char *bootstrap, const char *topic, result *r)
 
 /* ------------------------------------------------------------ one target */
 
-enum { R_P100_1, R_P100_ALL, R_P1K_LZ4, R_CONSUME, R_LAT, NROWS };
+enum { R_P100_1, R_P100_ALL, R_P100_IDEM, R_P1K_LZ4, R_CONSUME, R_LAT, NROWS };
 
 static const char *row_name(int i)
 {
@@ -623,6 +627,7 @@ static const char *row_name(int i)
     switch (i) {
     case R_P100_1: return "produce 100 B acks=1";
     case R_P100_ALL: return "produce 100 B acks=all";
+    case R_P100_IDEM: return "produce 100 B idempotent";
     case R_P1K_LZ4: return "produce 1 KiB lz4 acks=1";
     case R_CONSUME: return "consume from beginning (100 B)";
     default:
@@ -634,18 +639,19 @@ static const char *row_name(int i)
 static void run_target(const char *label, const char *bootstrap, rd_kafka_mock_cluster_t *mc,
                        result res[NROWS])
 {
-    char t1[96], t2[96], t3[96], t4[96], why[200];
+    char t1[96], t2[96], t3[96], t4[96], t5[96], why[200];
     snprintf(t1, sizeof t1, "e2e-%s-p100-acks1", g_run_id);
+    snprintf(t5, sizeof t5, "e2e-%s-p100-idem", g_run_id);
     snprintf(t2, sizeof t2, "e2e-%s-p100-acksall", g_run_id);
     snprintf(t3, sizeof t3, "e2e-%s-p1k-lz4", g_run_id);
     snprintf(t4, sizeof t4, "e2e-%s-latency", g_run_id);
     memset(res, 0, sizeof(result) * NROWS);
 
     fprintf(stderr, "e2e: [%s] %s\n", label, bootstrap);
-    const char *topics[] = {t1, t2, t3, t4};
-    int parts[] = {NPARTS, NPARTS, NPARTS, 1};
-    int ok[4];
-    for (int i = 0; i < 4; i++) {
+    const char *topics[] = {t1, t2, t3, t4, t5};
+    int parts[] = {NPARTS, NPARTS, NPARTS, 1, NPARTS};
+    int ok[5];
+    for (int i = 0; i < 5; i++) {
         ok[i] = create_topic(bootstrap, mc, topics[i], parts[i], why, sizeof why);
         if (!ok[i])
             fprintf(stderr, "e2e: [%s] topic %s: %s\n", label, topics[i], why);
@@ -660,9 +666,12 @@ static void run_target(const char *label, const char *bootstrap, rd_kafka_mock_c
         fprintf(stderr, "e2e: [%s] %s: %s\n", label, row_name(row),                   \
                 res[row].ok ? "done" : res[row].err);                                 \
     } while (0)
-    STEP(R_P100_1, ok[0], run_produce(bootstrap, t1, g_n100, 100, "1", "none", &res[R_P100_1]));
-    STEP(R_P100_ALL, ok[1], run_produce(bootstrap, t2, g_n100, 100, "all", "none", &res[R_P100_ALL]));
-    STEP(R_P1K_LZ4, ok[2], run_produce(bootstrap, t3, g_n1k, 1024, "1", "lz4", &res[R_P1K_LZ4]));
+    STEP(R_P100_1, ok[0], run_produce(bootstrap, t1, g_n100, 100, "1", "none", 0, &res[R_P100_1]));
+    STEP(R_P100_ALL, ok[1],
+         run_produce(bootstrap, t2, g_n100, 100, "all", "none", 0, &res[R_P100_ALL]));
+    STEP(R_P100_IDEM, ok[4],
+         run_produce(bootstrap, t5, g_n100, 100, "all", "none", 1, &res[R_P100_IDEM]));
+    STEP(R_P1K_LZ4, ok[2], run_produce(bootstrap, t3, g_n1k, 1024, "1", "lz4", 0, &res[R_P1K_LZ4]));
     STEP(R_CONSUME, ok[0] && res[R_P100_1].ok,
          run_consume(bootstrap, t1, NPARTS, res[R_P100_1].count, 100, &res[R_CONSUME]));
     STEP(R_LAT, ok[3], run_latency(bootstrap, t4, &res[R_LAT]));

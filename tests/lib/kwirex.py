@@ -57,7 +57,8 @@ COMPRESSION = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 # ---------------------------------------------------------------- records
 
 
-def record_batch(records, compression="none", base_offset=0, timestamp_ms=None):
+def record_batch(records, compression="none", base_offset=0, timestamp_ms=None, producer_id=-1,
+                 producer_epoch=-1, base_sequence=-1, transactional=False):
     """A record batch v2 (bytes) built by kafka-python. records: iterable of
     (key, value, headers) with headers a list of (str, bytes|None)."""
     from kafka.record.default_records import DefaultRecordBatchBuilder
@@ -65,10 +66,10 @@ def record_batch(records, compression="none", base_offset=0, timestamp_ms=None):
     b = DefaultRecordBatchBuilder(
         magic=2,
         compression_type=COMPRESSION[compression],
-        is_transactional=False,
-        producer_id=-1,
-        producer_epoch=-1,
-        base_sequence=-1,
+        is_transactional=transactional,
+        producer_id=producer_id,
+        producer_epoch=producer_epoch,
+        base_sequence=base_sequence,
         batch_size=1 << 30,
     )
     ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
