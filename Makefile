@@ -52,9 +52,10 @@ $(BIN)/brookd: $(BUILD)/src/server/main.o $(BUILD)/libbrook.a
 
 TOOL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/*.c))
 
+# The operator's tool: librdkafka is its client (issue 7).
 $(BIN)/brook: $(TOOL_OBJS) $(BUILD)/libbrook.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lrdkafka
 
 # Benchmarks (not tests): make bench-startup
 $(BIN)/bench-startup: $(BUILD)/bench/startup.o $(BUILD)/libbrook.a

@@ -4,6 +4,7 @@
  * with Kafka's flag names so runbooks carry over.
  */
 #include "brook.h"
+#include "tool.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,9 +31,15 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "--version") == 0) {
+        bk_tool_print_version();
+        return 0;
+    }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (strcmp(argv[1], cmds[i].name) == 0)
+        if (strcmp(argv[1], cmds[i].name) == 0) {
+            bk_tool_name = cmds[i].name;
             return cmds[i].fn(argc - 1, argv + 1);
+        }
     fprintf(stderr, "brook: unknown command '%s' (try 'brook --help')\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,161 @@
+/* tool.c - shared plumbing of the librdkafka-based subcommands. See tool.h. */
+#include "tool.h"
+
+#include "../src/core/version.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *bk_tool_name = "brook";
+
+void bk_tool_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "brook %s: ", bk_tool_name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+void bk_tool_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "brook %s: ", bk_tool_name);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (try 'brook %s --help')\n", bk_tool_name);
+    va_end(ap);
+    exit(2);
+}
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    if (getenv("BROOK_DEBUG"))
+        fprintf(stderr, "librdkafka %d %s: %s\n", level, fac, buf);
+}
+
+void bk_tool_set(rd_kafka_conf_t *c, const char *key, const char *val)
+{
+    char err[512];
+    if (rd_kafka_conf_set(c, key, val, err, sizeof err) != RD_KAFKA_CONF_OK)
+        bk_tool_die("invalid property %s=%s: %s", key, val, err);
+}
+
+void bk_tool_set_kv(rd_kafka_conf_t *c, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv)
+        bk_tool_usage_error("expected key=value, got '%s'", kv);
+    char key[256];
+    size_t n = (size_t)(eq - kv);
+    if (n >= sizeof key)
+        bk_tool_usage_error("property name too long: '%s'", kv);
+    memcpy(key, kv, n);
+    key[n] = 0;
+    bk_tool_set(c, key, eq + 1);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = 0;
+    return s;
+}
+
+void bk_tool_conf_file(rd_kafka_conf_t *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        bk_tool_die("cannot read %s: %s", path, strerror(errno));
+    char line[4096];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#' || *s == '!')
+            continue;
+        char *sep = strpbrk(s, "=:");
+        if (!sep) {
+            fclose(f);
+            bk_tool_die("%s:%d: expected key=value", path, lineno);
+        }
+        *sep = 0;
+        char *k = trim(s), *v = trim(sep + 1);
+        char err[512];
+        if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK && getenv("BROOK_DEBUG"))
+            fprintf(stderr, "brook %s: %s:%d: ignoring %s: %s\n", bk_tool_name, path, lineno, k,
+                    err);
+    }
+    fclose(f);
+}
+
+rd_kafka_conf_t *bk_tool_conf(const char *bootstrap)
+{
+    if (!bootstrap || !*bootstrap)
+        bk_tool_usage_error("--bootstrap-server is required");
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    bk_tool_set(c, "bootstrap.servers", bootstrap);
+    bk_tool_set(c, "client.id", "brook-tool");
+    bk_tool_set(c, "log_level", "3");
+    bk_tool_set(c, "socket.connection.setup.timeout.ms", "10000");
+    rd_kafka_conf_set_log_cb(c, quiet_log);
+    return c;
+}
+
+rd_kafka_t *bk_tool_client(rd_kafka_type_t type, rd_kafka_conf_t *conf)
+{
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+    if (!rk)
+        bk_tool_die("cannot create the client: %s", err);
+    return rk;
+}
+
+void bk_tool_wait_connected(rd_kafka_t *rk, const char *bootstrap, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        bk_tool_die("cannot connect to %s within %d ms: %s", bootstrap, timeout_ms,
+                    rd_kafka_err2str(e));
+    rd_kafka_metadata_destroy(md);
+}
+
+rd_kafka_event_t *bk_tool_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t evtype,
+                                     int timeout_ms)
+{
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms);
+    if (!ev)
+        bk_tool_die("no answer within %d ms", timeout_ms);
+    if (rd_kafka_event_type(ev) != evtype) {
+        const char *es = rd_kafka_event_error_string(ev);
+        bk_tool_die("unexpected event %s: %s", rd_kafka_event_name(ev), es ? es : "");
+    }
+    if (rd_kafka_event_error(ev))
+        bk_tool_die("%s", rd_kafka_event_error_string(ev));
+    return ev;
+}
+
+void bk_tool_print_version(void)
+{
+    printf("%s (librdkafka %s)\n", BK_VERSION, rd_kafka_version_str());
+}
+
+int64_t bk_tool_parse_i64(const char *opt, const char *val)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(val, &end, 10);
+    if (errno || end == val || *end)
+        bk_tool_usage_error("%s: not a number: '%s'", opt, val);
+    return v;
+}
