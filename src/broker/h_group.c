@@ -528,8 +528,8 @@ typedef struct ofcollect {
 static bool unstable(bk_coord *co, bk_str group, bool stable, const char *topic, size_t tlen,
                      int32_t partition)
 {
-    return stable && bk_coord_offset_pending(co, group.p, (size_t)BK_MAX(group.len, 0), topic,
-                                             tlen, partition);
+    return stable && bk_coord_offset_pending(co, group.p, (size_t)BK_MAX(group.len, 0), topic, tlen,
+                                             partition);
 }
 
 static void set_unstable(bk_req *req, bk_OffsetFetchResponse_OffsetFetchResponsePartitions *p)
@@ -653,8 +653,8 @@ int bk_h_offset_fetch(bk_broker *b, bk_req *req)
             return BK_ENOMEM;
         for (int32_t i = 0; i < ng; i++) {
             const bk_OffsetFetchRequest_OffsetFetchRequestGroup *qg = &rq.Groups.a[i];
-            if ((rc = fetch_group(b, req, qg->GroupId, qg->Topics.a, qg->Topics.n,
-                                  rq.RequireStable, &rs.Groups.a[i])) != 0)
+            if ((rc = fetch_group(b, req, qg->GroupId, qg->Topics.a, qg->Topics.n, rq.RequireStable,
+                                  &rs.Groups.a[i])) != 0)
                 return rc;
         }
         return BK_RESPOND(req, OffsetFetchResponse, ver, &rs);

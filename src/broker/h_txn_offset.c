@@ -53,8 +53,8 @@ int bk_h_txn_offset_commit(bk_broker *b, bk_req *req)
     bk_commit_part *parts = total ? BK_ARENA_NEW(req, bk_commit_part, total) : NULL;
     rs.Topics.n = nt;
     if ((total && !parts) ||
-        (nt && !(rs.Topics.a =
-                     BK_ARENA_NEW(req, bk_TxnOffsetCommitResponse_TxnOffsetCommitResponseTopic, nt))))
+        (nt && !(rs.Topics.a = BK_ARENA_NEW(
+                     req, bk_TxnOffsetCommitResponse_TxnOffsetCommitResponseTopic, nt))))
         return BK_ENOMEM;
 
     int64_t now = bk_wall_ms();
@@ -88,9 +88,9 @@ int bk_h_txn_offset_commit(bk_broker *b, bk_req *req)
         gerr = BK_KERR_COORDINATOR_NOT_AVAILABLE;
     else if (any && rq.GroupId.len > 0 && b->tcoord &&
              b->cfg->transaction_partition_verification_enable)
-        gerr = bk_tcoord_verify(b->tcoord, rq.ProducerId, rq.ProducerEpoch, BK_OFFSETS_TOPIC,
-                                strlen(BK_OFFSETS_TOPIC),
-                                bk_coord_partition_for(co, S(rq.GroupId)));
+        gerr =
+            bk_tcoord_verify(b->tcoord, rq.ProducerId, rq.ProducerEpoch, BK_OFFSETS_TOPIC,
+                             strlen(BK_OFFSETS_TOPIC), bk_coord_partition_for(co, S(rq.GroupId)));
     if (gerr != BK_KERR_NONE) {
         for (int i = 0; i < total; i++)
             if (parts[i].error == BK_KERR_NONE)

@@ -117,8 +117,8 @@ struct bk_group {
     bool initial_delay;         /* first rebalance of an empty group: wait the whole delay, */
     int64_t initial_limit;      /* extended by each new member up to this (rebalance timeout) */
     int64_t state_ts;           /* wall ms of the last state change */
-    oset offs;   /* committed: what OffsetFetch sees */
-    gtxn *txns;  /* owned: pending transactional offsets, one entry per producer */
+    oset offs;                  /* committed: what OffsetFetch sees */
+    gtxn *txns;                 /* owned: pending transactional offsets, one entry per producer */
     int ntxns, captxns;
 };
 
@@ -135,9 +135,9 @@ struct bk_coord {
     bool bb_open;
     int32_t bb_count;
     bk_partition *bb_part;
-    bool bb_txn;        /* the open batch is a transactional one */
-    int16_t bb_kerr;    /* why batch_commit refused it (producer state), else NONE */
-    int64_t bb_log_off; /* after batch_commit: the batch's base offset in the log */
+    bool bb_txn;         /* the open batch is a transactional one */
+    int16_t bb_kerr;     /* why batch_commit refused it (producer state), else NONE */
+    int64_t bb_log_off;  /* after batch_commit: the batch's base offset in the log */
     int64_t mem_log_off; /* without storage: a counter standing in for log offsets */
     int64_t next_expiry_ms;
 };
@@ -492,9 +492,8 @@ static void txn_complete(bk_group *g, gtxn *t, bool commit)
         goffset *cur = off_find(&g->offs, p->topic, strlen(p->topic), p->partition);
         if (cur && !(cur->log_off < p->log_off))
             continue;
-        if (off_set(&g->offs, p->topic, strlen(p->topic), p->partition, p->offset,
-                    p->leader_epoch, p->metadata, strlen(p->metadata), p->commit_ts, p->expire_ts,
-                    p->log_off) != 0)
+        if (off_set(&g->offs, p->topic, strlen(p->topic), p->partition, p->offset, p->leader_epoch,
+                    p->metadata, strlen(p->metadata), p->commit_ts, p->expire_ts, p->log_off) != 0)
             bk_log_rl(BK_LOG_ERROR, "group %s: out of memory committing transactional offsets",
                       g->id);
         else
@@ -888,8 +887,7 @@ static void restore_members(bk_group *g, bk_rd *v, int16_t vv)
 
 /* One record of a data batch. log_off: the batch's first offset. A
  * transactional batch's offsets become pending for its producer id. */
-static int load_record(bk_coord *co, const bk_batch_info *bi, int64_t log_off,
-                       const bk_record *rec)
+static int load_record(bk_coord *co, const bk_batch_info *bi, int64_t log_off, const bk_record *rec)
 {
     if (!rec->key || rec->key_len < 2)
         return 0;
@@ -2091,8 +2089,7 @@ int16_t bk_coord_txn_commit(bk_coord *co, const char *group, size_t glen, int64_
         }
         t->epoch = epoch;
         if (off_set(&t->offs, c->topic, c->topic_len, c->partition, c->offset, c->leader_epoch,
-                    c->metadata, c->metadata_len, c->commit_ts, c->expire_ts,
-                    co->bb_log_off) != 0)
+                    c->metadata, c->metadata_len, c->commit_ts, c->expire_ts, co->bb_log_off) != 0)
             c->error = BK_KERR_UNKNOWN_SERVER_ERROR;
     }
     if (t && t->offs.n == 0)
@@ -2218,12 +2215,13 @@ int16_t bk_coord_delete_group(bk_coord *co, const char *group, size_t glen)
             const oset *ts = &g->txns[i].offs;
             for (int k = 0; k < ts->n; k++) {
                 const goffset *o = &ts->v[k];
-                bool seen = off_find(&g->offs, o->topic, strlen(o->topic), o->partition) != NULL;
+                size_t tl = strlen(o->topic);
+                bool seen = off_find(&g->offs, o->topic, tl, o->partition) != NULL;
                 for (int j = 0; j < i && !seen; j++)
-                    seen = off_find(&g->txns[j].offs, o->topic, strlen(o->topic), o->partition) != NULL;
+                    seen = off_find(&g->txns[j].offs, o->topic, tl, o->partition) != NULL;
                 if (seen)
                     continue;
-                key_offset(co, g->id, o->topic, strlen(o->topic), o->partition);
+                key_offset(co, g->id, o->topic, tl, o->partition);
                 batch_add(co, true);
             }
         }
@@ -2301,9 +2299,10 @@ int16_t bk_coord_delete_offsets(bk_coord *co, const char *group, size_t glen, bk
     if (batch_commit(co) != 0)
         return BK_KERR_NOT_COORDINATOR;
     for (int i = 0; i < n; i++) {
-        goffset *o = parts[i].error == BK_KERR_NONE
-                         ? off_find(&g->offs, parts[i].topic, parts[i].topic_len, parts[i].partition)
-                         : NULL;
+        goffset *o =
+            parts[i].error == BK_KERR_NONE
+                ? off_find(&g->offs, parts[i].topic, parts[i].topic_len, parts[i].partition)
+                : NULL;
         if (o)
             off_del(&g->offs, o);
         if (parts[i].error == BK_KERR_NONE)

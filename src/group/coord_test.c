@@ -242,7 +242,8 @@ static int16_t tcommit(bk_coord *co, const char *group, int64_t pid, int16_t epo
                          .metadata_len = md ? strlen(md) : 0,
                          .commit_ts = 1000,
                          .expire_ts = -1};
-    int16_t g = bk_coord_txn_commit(co, group, strlen(group), pid, epoch, -1, "", 0, NULL, 0, &cp, 1);
+    int16_t g =
+        bk_coord_txn_commit(co, group, strlen(group), pid, epoch, -1, "", 0, NULL, 0, &cp, 1);
     BK_CHECK(g == BK_KERR_NONE || g == cp.error);
     return cp.error;
 }
@@ -410,8 +411,8 @@ static void test_txn(void)
     cp.error = 0;
     /* CompletingRebalance: transactional commits are not refused */
     BK_CHECK(strcmp(state(co), "CompletingRebalance") == 0);
-    BK_CHECK(bk_coord_txn_commit(co, "g", 1, 106, 0, 1, ida, strlen(ida), "inst", 4, &cp, 1) ==
-             0 && cp.error == 0);
+    BK_CHECK(bk_coord_txn_commit(co, "g", 1, 106, 0, 1, ida, strlen(ida), "inst", 4, &cp, 1) == 0 &&
+             cp.error == 0);
     /* v0-v2 requests (nothing given) pass in any state */
     BK_CHECK(tcommit(co, "g", 106, 0, 1, 5, NULL) == 0);
     marker(co, NULL, "g", 106, 0, true);
