@@ -22,6 +22,7 @@ const bk_api_entry bk_api_table[] = {
     {BK_API_DELETE_TOPICS, 0, 6, bk_h_delete_topics},
     {BK_API_DELETE_RECORDS, 0, 2, bk_h_delete_records},
     {BK_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, bk_h_offset_for_leader_epoch},
+    {BK_API_TXN_OFFSET_COMMIT, 0, 4, bk_h_txn_offset_commit},
     {BK_API_DESCRIBE_CONFIGS, 0, 4, bk_h_describe_configs},
     {BK_API_ALTER_CONFIGS, 0, 2, bk_h_alter_configs},
     {BK_API_DESCRIBE_LOG_DIRS, 0, 4, bk_h_describe_log_dirs},

@@ -40,6 +40,7 @@ enum {
     BK_API_DELETE_TOPICS = 20,
     BK_API_DELETE_RECORDS = 21,
     BK_API_OFFSET_FOR_LEADER_EPOCH = 23,
+    BK_API_TXN_OFFSET_COMMIT = 28,
     BK_API_DESCRIBE_CONFIGS = 32,
     BK_API_ALTER_CONFIGS = 33,
     BK_API_DESCRIBE_LOG_DIRS = 35,
@@ -92,5 +93,7 @@ bk_api_handler bk_h_list_groups;
 bk_api_handler bk_h_describe_groups;
 bk_api_handler bk_h_delete_groups;
 bk_api_handler bk_h_offset_delete;
+/* h_txn_offset.c */
+bk_api_handler bk_h_txn_offset_commit;
 
 #endif

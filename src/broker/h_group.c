@@ -10,7 +10,7 @@
  *   Heartbeat (12) v0-v4
  *   LeaveGroup (13) v0-v5        v3+ batched members
  *   OffsetCommit (8) v0-v9
- *   OffsetFetch (9) v0-v9        v8+ several groups
+ *   OffsetFetch (9) v0-v9        v7+ RequireStable, v8+ several groups
  *   ListGroups (16) v0-v5        v4 state filter, v5 type filter (all groups
  *                                are "classic")
  *   DescribeGroups (15) v0-v5
@@ -517,7 +517,28 @@ typedef struct ofcollect {
     bk_OffsetFetchResponse_OffsetFetchResponseTopics *t;
     int32_t nt, capt;
     bool oom;
+    bk_coord *co;
+    bk_str group;
+    bool stable; /* RequireStable */
 } ofcollect;
+
+/* RequireStable (v7+, KIP-447): a partition with transactional offsets
+ * still pending answers UNSTABLE_OFFSET_COMMIT (retriable; the consumer
+ * asks again) with no offset, as Kafka's getOffsets. */
+static bool unstable(bk_coord *co, bk_str group, bool stable, const char *topic, size_t tlen,
+                     int32_t partition)
+{
+    return stable && bk_coord_offset_pending(co, group.p, (size_t)BK_MAX(group.len, 0), topic, tlen,
+                                             partition);
+}
+
+static void set_unstable(bk_req *req, bk_OffsetFetchResponse_OffsetFetchResponsePartitions *p)
+{
+    p->CommittedOffset = -1;
+    p->CommittedLeaderEpoch = -1;
+    p->Metadata = arena_str(req, "");
+    p->ErrorCode = BK_KERR_UNSTABLE_OFFSET_COMMIT;
+}
 
 static void of_add(void *ud, const char *topic, int32_t partition, const bk_offset_info *oi)
 {
@@ -557,6 +578,8 @@ static void of_add(void *ud, const char *topic, int32_t partition, const bk_offs
     v[n].CommittedLeaderEpoch = oi->leader_epoch;
     v[n].Metadata = arena_str(c->req, oi->metadata);
     v[n].ErrorCode = BK_KERR_NONE;
+    if (unstable(c->co, c->group, c->stable, topic, strlen(topic), partition))
+        set_unstable(c->req, &v[n]);
     t->Partitions.a = v;
     t->Partitions.n = n + 1;
 }
@@ -564,7 +587,8 @@ static void of_add(void *ud, const char *topic, int32_t partition, const bk_offs
 /* One group's answer (the v8 layout; older versions copy it). */
 static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
                        const bk_OffsetFetchRequest_OffsetFetchRequestTopics *topics,
-                       int32_t ntopics, bk_OffsetFetchResponse_OffsetFetchResponseGroup *out)
+                       int32_t ntopics, bool stable,
+                       bk_OffsetFetchResponse_OffsetFetchResponseGroup *out)
 {
     out->GroupId = group;
     out->ErrorCode = BK_KERR_NONE;
@@ -573,7 +597,7 @@ static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
         return 0;
     }
     if (ntopics < 0) {
-        ofcollect c = {.req = req};
+        ofcollect c = {.req = req, .co = coord(b), .group = group, .stable = stable};
         bk_coord_each_offset(coord(b), S(group), of_add, &c);
         if (c.oom)
             return BK_ENOMEM;
@@ -604,6 +628,8 @@ static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
             p->CommittedLeaderEpoch = oi.leader_epoch;
             p->Metadata = arena_str(req, oi.metadata);
             p->ErrorCode = BK_KERR_NONE;
+            if (unstable(coord(b), group, stable, S(qt->Name), qt->PartitionIndexes.a[j]))
+                set_unstable(req, p);
         }
     }
     return 0;
@@ -627,7 +653,7 @@ int bk_h_offset_fetch(bk_broker *b, bk_req *req)
             return BK_ENOMEM;
         for (int32_t i = 0; i < ng; i++) {
             const bk_OffsetFetchRequest_OffsetFetchRequestGroup *qg = &rq.Groups.a[i];
-            if ((rc = fetch_group(b, req, qg->GroupId, qg->Topics.a, qg->Topics.n,
+            if ((rc = fetch_group(b, req, qg->GroupId, qg->Topics.a, qg->Topics.n, rq.RequireStable,
                                   &rs.Groups.a[i])) != 0)
                 return rc;
         }
@@ -650,7 +676,7 @@ int bk_h_offset_fetch(bk_broker *b, bk_req *req)
     }
     bk_OffsetFetchResponse_OffsetFetchResponseGroup g;
     memset(&g, 0, sizeof g);
-    if ((rc = fetch_group(b, req, rq.GroupId, qt, nt, &g)) != 0)
+    if ((rc = fetch_group(b, req, rq.GroupId, qt, nt, ver >= 7 && rq.RequireStable, &g)) != 0)
         return rc;
     rs.ErrorCode = g.ErrorCode;
     rs.Topics.n = g.Topics.n;

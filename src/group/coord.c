@@ -13,7 +13,23 @@
  *                     assignment BYTES}
  *   null value = tombstone.
  * Loading reads every partition from its log start; unknown key versions
- * (KIP-848 records) and compressed or control batches are skipped.
+ * (KIP-848 records) and compressed batches are skipped.
+ *
+ * Transactions (coord.h). TxnOffsetCommit writes the same offset records
+ * in one transactional batch (attributes bit 4, producer id/epoch, base
+ * sequence -1) and keeps them in the group's gtxn of that producer. Each
+ * goffset has log_off, the base offset of the batch that wrote it (without
+ * storage a counter stands in), which decides at commit time whether the
+ * pending value or the committed one is newer. Replaying the log:
+ *   plain batch, value        committed[g,tp] = value
+ *   plain batch, tombstone    committed[g,tp] and every pending[g,*,tp] dropped
+ *   txn batch of pid, value   pending[g,pid,tp] = value
+ *   txn batch, tombstone      pending[g,pid,tp] dropped
+ *   control batch (marker)    key int16 version, int16 type (0 abort,
+ *                             1 commit): pending[g,pid,*] of the groups of
+ *                             this partition committed or dropped
+ * and the in-memory operations do exactly the same, so memory and replay
+ * agree. The marker is found by scanning the groups (markers are rare).
  */
 #include "coord.h"
 #include "../core/vec.h"
@@ -41,7 +57,22 @@ typedef struct goffset {
     char *metadata; /* owned, never NULL */
     int64_t commit_ts;
     int64_t expire_ts;
+    int64_t log_off; /* where its record is in __consumer_offsets (see "Transactions") */
 } goffset;
+
+/* A set of offsets, one per topic-partition (unsorted; each_offset/lag sort). */
+typedef struct oset {
+    goffset *v; /* owned */
+    int n, cap;
+} oset;
+
+/* Offsets committed in producer pid's ongoing transaction (TxnOffsetCommit),
+ * waiting for its marker. */
+typedef struct gtxn {
+    int64_t pid;
+    int16_t epoch;
+    oset offs;
+} gtxn;
 
 typedef struct gproto {
     char *name;    /* owned */
@@ -86,8 +117,9 @@ struct bk_group {
     bool initial_delay;         /* first rebalance of an empty group: wait the whole delay, */
     int64_t initial_limit;      /* extended by each new member up to this (rebalance timeout) */
     int64_t state_ts;           /* wall ms of the last state change */
-    goffset *offs;
-    int noffs, capoffs;
+    oset offs;                  /* committed: what OffsetFetch sees */
+    gtxn *txns;                 /* owned: pending transactional offsets, one entry per producer */
+    int ntxns, captxns;
 };
 
 struct bk_coord {
@@ -103,8 +135,14 @@ struct bk_coord {
     bool bb_open;
     int32_t bb_count;
     bk_partition *bb_part;
+    bool bb_txn;         /* the open batch is a transactional one */
+    int16_t bb_kerr;     /* why batch_commit refused it (producer state), else NONE */
+    int64_t bb_log_off;  /* after batch_commit: the batch's base offset in the log */
+    int64_t mem_log_off; /* without storage: a counter standing in for log offsets */
     int64_t next_expiry_ms;
 };
+
+static void oset_free(oset *s);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -249,11 +287,10 @@ static void group_free(bk_group *g)
     for (int i = 0; i < g->npending; i++)
         free(g->pending[i].id);
     free(g->pending);
-    for (int i = 0; i < g->noffs; i++) {
-        free(g->offs[i].topic);
-        free(g->offs[i].metadata);
-    }
-    free(g->offs);
+    oset_free(&g->offs);
+    for (int i = 0; i < g->ntxns; i++)
+        oset_free(&g->txns[i].offs);
+    free(g->txns);
     free(g->id);
     free(g->protocol_type);
     free(g->protocol);
@@ -318,40 +355,38 @@ static void pending_del(bk_group *g, int i)
 /* ------------------------------------------------------------ offsets (memory)
  */
 
-static goffset *off_find(bk_group *g, const char *topic, size_t tlen, int32_t part)
+static goffset *off_find(oset *s, const char *topic, size_t tlen, int32_t part)
 {
-    for (int i = 0; i < g->noffs; i++)
-        if (g->offs[i].partition == part && seq(g->offs[i].topic, topic, tlen))
-            return &g->offs[i];
+    for (int i = 0; i < s->n; i++)
+        if (s->v[i].partition == part && seq(s->v[i].topic, topic, tlen))
+            return &s->v[i];
     return NULL;
 }
 
-static int off_set(bk_group *g, const char *topic, size_t tlen, int32_t part, int64_t offset,
-                   int32_t epoch, const char *md, size_t mdlen, int64_t cts, int64_t ets)
+/* Insert or replace the offset of topic/partition in s. */
+static int off_set(oset *s, const char *topic, size_t tlen, int32_t part, int64_t offset,
+                   int32_t epoch, const char *md, size_t mdlen, int64_t cts, int64_t ets,
+                   int64_t log_off)
 {
-    goffset *o = off_find(g, topic, tlen, part);
+    goffset *o = off_find(s, topic, tlen, part);
     char *m = xstrndup(md ? md : "", md ? mdlen : 0);
     if (!m)
         return BK_ENOMEM;
     if (!o) {
-        if (g->noffs == g->capoffs) {
-            int nc = g->capoffs ? g->capoffs * 2 : 16;
-            goffset *v = realloc(g->offs, (size_t)nc * sizeof *v);
-            if (!v) {
-                free(m);
-                return BK_ENOMEM;
-            }
-            g->offs = v;
-            g->capoffs = nc;
+        goffset *v = bk_vec_grow(s->v, s->n, &s->cap, sizeof *v, 16);
+        if (!v) {
+            free(m);
+            return BK_ENOMEM;
         }
-        o = &g->offs[g->noffs];
+        s->v = v;
+        o = &s->v[s->n];
         memset(o, 0, sizeof *o);
         if (!(o->topic = xstrndup(topic, tlen))) {
             free(m);
             return BK_ENOMEM;
         }
         o->partition = part;
-        g->noffs++;
+        s->n++;
     }
     free(o->metadata);
     o->metadata = m;
@@ -359,14 +394,126 @@ static int off_set(bk_group *g, const char *topic, size_t tlen, int32_t part, in
     o->leader_epoch = epoch;
     o->commit_ts = cts;
     o->expire_ts = ets;
+    o->log_off = log_off;
     return 0;
 }
 
-static void off_del(bk_group *g, goffset *o)
+static void off_del(oset *s, goffset *o)
 {
     free(o->topic);
     free(o->metadata);
-    *o = g->offs[--g->noffs];
+    *o = s->v[--s->n];
+}
+
+static void oset_free(oset *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        free(s->v[i].topic);
+        free(s->v[i].metadata);
+    }
+    free(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
+/* ------------------------------------------------------------ pending transactions
+ */
+
+static gtxn *txn_find(const bk_group *g, int64_t pid)
+{
+    for (int i = 0; i < g->ntxns; i++)
+        if (g->txns[i].pid == pid)
+            return &g->txns[i];
+    return NULL;
+}
+
+static gtxn *txn_get(bk_group *g, int64_t pid, int16_t epoch)
+{
+    gtxn *t = txn_find(g, pid);
+    if (t)
+        return t;
+    gtxn *v = bk_vec_grow(g->txns, g->ntxns, &g->captxns, sizeof *v, 4);
+    if (!v)
+        return NULL;
+    g->txns = v;
+    t = &g->txns[g->ntxns++];
+    memset(t, 0, sizeof *t);
+    t->pid = pid;
+    t->epoch = epoch;
+    return t;
+}
+
+static void txn_del(bk_group *g, gtxn *t)
+{
+    oset_free(&t->offs);
+    *t = g->txns[--g->ntxns];
+}
+
+/* Does any transaction hold a pending offset for topic/partition? */
+static bool txn_pending(const bk_group *g, const char *topic, size_t tlen, int32_t part)
+{
+    for (int i = 0; i < g->ntxns; i++) {
+        const oset *s = &g->txns[i].offs;
+        for (int k = 0; k < s->n; k++)
+            if (s->v[k].partition == part && seq(s->v[k].topic, topic, tlen))
+                return true;
+    }
+    return false;
+}
+
+/* A non-transactional tombstone for topic/partition (OffsetDelete,
+ * DeleteGroups) also drops what transactions hold for it, in memory and
+ * when the log is replayed (Kafka's removeOffsets; the KIP-848
+ * coordinator's replay of an offset tombstone). */
+static void txn_drop_partition(bk_group *g, const char *topic, size_t tlen, int32_t part)
+{
+    for (int i = 0; i < g->ntxns;) {
+        gtxn *t = &g->txns[i];
+        goffset *o = off_find(&t->offs, topic, tlen, part);
+        if (o)
+            off_del(&t->offs, o);
+        if (t->offs.n == 0) {
+            txn_del(g, t);
+            continue;
+        }
+        i++;
+    }
+}
+
+/* The marker of t's transaction: on commit each pending offset replaces
+ * the committed one unless that one was written later in the log (a plain
+ * OffsetCommit after the TxnOffsetCommit wins; Kafka's
+ * completePendingTxnOffsetCommit). Abort drops them. */
+static void txn_complete(bk_group *g, gtxn *t, bool commit)
+{
+    int moved = 0;
+    for (int i = 0; commit && i < t->offs.n; i++) {
+        const goffset *p = &t->offs.v[i];
+        goffset *cur = off_find(&g->offs, p->topic, strlen(p->topic), p->partition);
+        if (cur && !(cur->log_off < p->log_off))
+            continue;
+        if (off_set(&g->offs, p->topic, strlen(p->topic), p->partition, p->offset, p->leader_epoch,
+                    p->metadata, strlen(p->metadata), p->commit_ts, p->expire_ts, p->log_off) != 0)
+            bk_log_rl(BK_LOG_ERROR, "group %s: out of memory committing transactional offsets",
+                      g->id);
+        else
+            moved++;
+    }
+    bk_log(BK_LOG_DEBUG, "group %s: producer %lld %s: %d of %d pending offsets committed", g->id,
+           (long long)t->pid, commit ? "committed" : "aborted", moved, t->offs.n);
+    txn_del(g, t);
+}
+
+/* A marker for pid on partition `partition` (of nparts): complete pid's
+ * transaction in every group stored there. */
+static void txn_marker(bk_coord *co, int32_t partition, int32_t nparts, int64_t pid, bool commit)
+{
+    for (int i = 0; i < co->ngroups; i++) {
+        bk_group *g = co->groups[i];
+        gtxn *t = txn_find(g, pid);
+        if (t && bk_group_partition(g->id, strlen(g->id), nparts) == partition)
+            txn_complete(g, t, commit);
+    }
 }
 
 /* ------------------------------------------------------------ log writes */
@@ -431,12 +578,30 @@ int bk_coord_ensure_topic(bk_coord *co, int16_t *kerr)
     return 0;
 }
 
-/* Start a batch for group g's partition. Without storage: no-op, 0. */
-static int batch_begin(bk_coord *co, const char *group)
+/* Partitions of __consumer_offsets (the configured count until it exists). */
+static int32_t offsets_nparts(bk_coord *co)
+{
+    bk_topic *tp =
+        co->topics ? bk_topics_get(co->topics, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC)) : NULL;
+    return tp ? tp->nparts : co->cfg->offsets_topic_num_partitions;
+}
+
+int32_t bk_coord_partition_for(bk_coord *co, const char *group, size_t glen)
+{
+    return bk_group_partition(group, glen, offsets_nparts(co));
+}
+
+/* Start a batch for group g's partition; transactional for producer pid
+ * when pid >= 0 (producer id/epoch set, sequence -1, as Kafka's coordinator
+ * writes TxnOffsetCommit). Without storage: no-op, 0. */
+static int batch_begin_txn(bk_coord *co, const char *group, int64_t pid, int16_t epoch)
 {
     co->bb_part = NULL;
     co->bb_open = false;
     co->bb_count = 0;
+    co->bb_txn = pid >= 0;
+    co->bb_kerr = BK_KERR_NONE;
+    co->bb_log_off = -1;
     if (!co->topics)
         return 0;
     int16_t kerr;
@@ -452,11 +617,22 @@ static int batch_begin(bk_coord *co, const char *group)
     bk_batch_opts o = BK_BATCH_OPTS_DEFAULT;
     o.base_offset = bk_plog_leo(p->log);
     o.leader_epoch = p->leader_epoch;
+    if (pid >= 0) {
+        o.transactional = true;
+        o.producer_id = pid;
+        o.producer_epoch = epoch;
+        o.base_sequence = -1;
+    }
     if (bk_batch_builder_init(&co->bb, &co->out, &o) != 0)
         return BK_ENOMEM;
     co->bb_part = p;
     co->bb_open = true;
     return 0;
+}
+
+static int batch_begin(bk_coord *co, const char *group)
+{
+    return batch_begin_txn(co, group, -1, -1);
 }
 
 /* Add k (and v, or a tombstone when null_value) to the open batch. */
@@ -470,10 +646,18 @@ static void batch_add(bk_coord *co, bool null_value)
     co->bb_count++;
 }
 
+/* Append the open batch. Sets co->bb_log_off (the batch's base offset; a
+ * counter without storage). A transactional batch is first checked against
+ * the partition's producer state: a stale producer epoch is refused with
+ * co->bb_kerr = INVALID_PRODUCER_EPOCH, as Kafka's append of a coordinator
+ * batch does. Its sequence checks do not apply (sequence -1, like Kafka's
+ * AppendOrigin.Coordinator), so the other answers are ignored. */
 static int batch_commit(bk_coord *co)
 {
-    if (!co->bb_open)
+    if (!co->bb_open) {
+        co->bb_log_off = co->mem_log_off++;
         return 0;
+    }
     co->bb_open = false;
     int r = bk_batch_builder_finish(&co->bb);
     if (r == 0 && co->bb_count > 0) {
@@ -482,9 +666,20 @@ static int batch_commit(bk_coord *co)
         int64_t last = first + co->bb_count - 1;
         const uint8_t *data = co->out.buf + co->bb.start;
         size_t len = co->out.len - co->bb.start;
+        if (co->bb_txn) {
+            bk_pdup dup;
+            const char *msg = NULL;
+            int16_t e = bk_plog_check_batch(l, data, len, &dup, &msg);
+            if (e == BK_KERR_INVALID_PRODUCER_EPOCH || e == BK_KERR_PRODUCER_FENCED) {
+                co->bb_kerr = e;
+                bk_batch_builder_fini(&co->bb);
+                return BK_EINVAL;
+            }
+        }
         r = bk_plog_append(l, data, len, first, last, bk_batch_max_timestamp(data), last,
                            bk_wall_ms());
         if (r == 0) {
+            co->bb_log_off = first;
             l->hw = bk_plog_leo(l);
             if (co->append_fn)
                 co->append_fn(co->append_ud, co->bb_part, len);
@@ -690,7 +885,9 @@ static void restore_members(bk_group *g, bk_rd *v, int16_t vv)
     }
 }
 
-static int load_record(bk_coord *co, const bk_record *rec)
+/* One record of a data batch. log_off: the batch's first offset. A
+ * transactional batch's offsets become pending for its producer id. */
+static int load_record(bk_coord *co, const bk_batch_info *bi, int64_t log_off, const bk_record *rec)
 {
     if (!rec->key || rec->key_len < 2)
         return 0;
@@ -707,9 +904,19 @@ static int load_record(bk_coord *co, const bk_record *rec)
             return 0;
         bk_group *g = group_find(co, (const char *)gp, (size_t)gl, NULL);
         if (!rec->value) {
-            goffset *o = g ? off_find(g, (const char *)tpn, (size_t)tl, part) : NULL;
-            if (o)
-                off_del(g, o);
+            if (g && bi->transactional) {
+                gtxn *t = txn_find(g, bi->producer_id);
+                goffset *o = t ? off_find(&t->offs, (const char *)tpn, (size_t)tl, part) : NULL;
+                if (o)
+                    off_del(&t->offs, o);
+                if (t && t->offs.n == 0)
+                    txn_del(g, t);
+            } else if (g) {
+                goffset *o = off_find(&g->offs, (const char *)tpn, (size_t)tl, part);
+                if (o)
+                    off_del(&g->offs, o);
+                txn_drop_partition(g, (const char *)tpn, (size_t)tl, part);
+            }
             return 0;
         }
         bk_rd v;
@@ -729,8 +936,16 @@ static int load_record(bk_coord *co, const bk_record *rec)
             return 0;
         if (!g && !(g = group_add(co, (const char *)gp, (size_t)gl)))
             return BK_ENOMEM;
-        return off_set(g, (const char *)tpn, (size_t)tl, part, off, epoch, (const char *)mp,
-                       ml < 0 ? 0 : (size_t)ml, cts, ets);
+        oset *dst = &g->offs;
+        if (bi->transactional) {
+            gtxn *t = txn_get(g, bi->producer_id, bi->producer_epoch);
+            if (!t)
+                return BK_ENOMEM;
+            t->epoch = bi->producer_epoch;
+            dst = &t->offs;
+        }
+        return off_set(dst, (const char *)tpn, (size_t)tl, part, off, epoch, (const char *)mp,
+                       ml < 0 ? 0 : (size_t)ml, cts, ets, log_off);
     }
     if (kv == 2) {
         int16_t gl = bk_rd_i16(&k);
@@ -778,6 +993,25 @@ static int pread_full(int fd, uint8_t *buf, size_t n, int64_t off)
     return 0;
 }
 
+/* A control batch: a transaction marker (key: int16 version, int16 type
+ * 0 abort / 1 commit) completes its producer's pending offsets of the
+ * groups stored on this partition. Other control types are skipped. */
+static void load_marker(bk_coord *co, bk_partition *p, const bk_batch_info *bi)
+{
+    bk_rec_iter it;
+    bk_record rec;
+    bk_rec_iter_init(&it, bi->records, bi->records_len, bi->record_count);
+    if (!bk_rec_iter_next(&it, &rec) || !rec.key || rec.key_len < 4)
+        return;
+    bk_rd k;
+    bk_rd_init(&k, rec.key, (size_t)rec.key_len);
+    (void)bk_rd_i16(&k); /* version */
+    int16_t type = bk_rd_i16(&k);
+    if (k.err || (type != 0 && type != 1))
+        return;
+    txn_marker(co, p->index, p->topic->nparts, bi->producer_id, type == 1);
+}
+
 static int load_partition(bk_coord *co, bk_partition *p, uint64_t *nrec)
 {
     bk_plog *l = p->log;
@@ -811,14 +1045,19 @@ static int load_partition(bk_coord *co, bk_partition *p, uint64_t *nrec)
             if (bk_batch_parse(buf + pos, sl.len - pos, &bi) != 0)
                 break;
             int64_t last = bi.base_offset + bi.last_offset_delta;
-            if (!bi.control && bi.compression == BK_COMPRESSION_NONE && last >= off) {
+            if (bi.control && bi.compression == BK_COMPRESSION_NONE && last >= off) {
+                load_marker(co, p, &bi);
+            } else if (bi.compression == BK_COMPRESSION_NONE && last >= off) {
                 bk_rec_iter it;
                 bk_record rec;
+                int64_t first = -1;
                 bk_rec_iter_init(&it, bi.records, bi.records_len, bi.record_count);
                 while (bk_rec_iter_next(&it, &rec)) {
+                    if (first < 0)
+                        first = bi.base_offset + rec.offset_delta;
                     if (bi.base_offset + rec.offset_delta < off)
                         continue;
-                    if ((rc = load_record(co, &rec)) != 0)
+                    if ((rc = load_record(co, &bi, first, &rec)) != 0)
                         goto out;
                     (*nrec)++;
                 }
@@ -1110,26 +1349,35 @@ static void after_member_gone(bk_coord *co, bk_group *g)
  * after the group became empty (or at their own expire timestamp when the
  * commit carried a retention time); a group left without offsets and
  * members is removed with a tombstone (Kafka's cleanupGroupMetadata).
+ * Pending transactional offsets keep their partition's committed offset
+ * from expiring, and keep the group (Kafka's hasOffsets counts them): an
+ * expiry tombstone would drop them on replay (see txn_drop_partition)
+ * while they stayed pending in memory.
  * Returns true when g was removed. */
+static bool offset_expired(const bk_group *g, const goffset *o, int64_t wall, int64_t retention)
+{
+    if (txn_pending(g, o->topic, strlen(o->topic), o->partition))
+        return false;
+    return o->expire_ts >= 0 ? wall >= o->expire_ts : wall >= g->state_ts + retention;
+}
+
 static bool expire_group(bk_coord *co, bk_group *g, int64_t wall)
 {
     if (g->state != BK_GROUP_EMPTY || g->npending > 0)
         return false;
     int64_t retention = (int64_t)co->cfg->offsets_retention_minutes * 60000;
     int nexp = 0;
-    for (int i = 0; i < g->noffs; i++) {
-        const goffset *o = &g->offs[i];
-        if (o->expire_ts >= 0 ? wall >= o->expire_ts : wall >= g->state_ts + retention)
+    for (int i = 0; i < g->offs.n; i++)
+        if (offset_expired(g, &g->offs.v[i], wall, retention))
             nexp++;
-    }
-    bool drop_group = nexp == g->noffs;
+    bool drop_group = nexp == g->offs.n && g->ntxns == 0;
     if (nexp == 0 && !drop_group)
         return false;
     if (batch_begin(co, g->id) != 0)
         return false;
-    for (int i = 0; i < g->noffs; i++) {
-        const goffset *o = &g->offs[i];
-        if (o->expire_ts >= 0 ? wall >= o->expire_ts : wall >= g->state_ts + retention) {
+    for (int i = 0; i < g->offs.n; i++) {
+        const goffset *o = &g->offs.v[i];
+        if (offset_expired(g, o, wall, retention)) {
             key_offset(co, g->id, o->topic, strlen(o->topic), o->partition);
             batch_add(co, true);
         }
@@ -1140,10 +1388,10 @@ static bool expire_group(bk_coord *co, bk_group *g, int64_t wall)
     }
     if (batch_commit(co) != 0)
         return false;
-    for (int i = 0; i < g->noffs;) {
-        goffset *o = &g->offs[i];
-        if (o->expire_ts >= 0 ? wall >= o->expire_ts : wall >= g->state_ts + retention) {
-            off_del(g, o);
+    for (int i = 0; i < g->offs.n;) {
+        goffset *o = &g->offs.v[i];
+        if (offset_expired(g, o, wall, retention)) {
+            off_del(&g->offs, o);
             continue;
         }
         i++;
@@ -1689,6 +1937,55 @@ int16_t bk_coord_leave(bk_coord *co, const char *group, size_t glen, const char 
 
 /* ------------------------------------------------------------ offsets */
 
+/* offset.metadata.max.bytes, per partition. Returns whether any partition
+ * is left to write. */
+static bool check_metadata(bk_commit_part *parts, int n)
+{
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        if (parts[i].error == BK_KERR_NONE && parts[i].metadata &&
+            parts[i].metadata_len > METADATA_MAX_BYTES)
+            parts[i].error = BK_KERR_OFFSET_METADATA_TOO_LARGE;
+        any |= parts[i].error == BK_KERR_NONE;
+    }
+    return any;
+}
+
+/* Write the offset records of the parts without an error as one batch
+ * (transactional for pid >= 0). Returns the error for all of them
+ * (Kafka's appendForGroup mapping: no partition or no log ->
+ * COORDINATOR_NOT_AVAILABLE, a failed write -> NOT_COORDINATOR, a fenced
+ * producer epoch as is); on success co->bb_log_off is where the batch went. */
+static int16_t write_offsets(bk_coord *co, bk_group *g, bk_commit_part *parts, int n, int64_t pid,
+                             int16_t epoch)
+{
+    if (batch_begin_txn(co, g->id, pid, epoch) != 0)
+        return BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    for (int i = 0; i < n; i++) {
+        bk_commit_part *c = &parts[i];
+        if (c->error != BK_KERR_NONE)
+            continue;
+        goffset tmp = {.offset = c->offset,
+                       .leader_epoch = c->leader_epoch,
+                       .metadata = NULL,
+                       .commit_ts = c->commit_ts,
+                       .expire_ts = c->expire_ts};
+        char *md = xstrndup(c->metadata ? c->metadata : "", c->metadata ? c->metadata_len : 0);
+        if (!md) {
+            c->error = BK_KERR_UNKNOWN_SERVER_ERROR;
+            continue;
+        }
+        tmp.metadata = md;
+        key_offset(co, g->id, c->topic, c->topic_len, c->partition);
+        value_offset(co, &tmp);
+        free(md);
+        batch_add(co, false);
+    }
+    if (batch_commit(co) != 0)
+        return co->bb_kerr != BK_KERR_NONE ? co->bb_kerr : BK_KERR_NOT_COORDINATOR;
+    return BK_KERR_NONE;
+}
+
 void bk_coord_commit(bk_coord *co, const char *group, size_t glen, int32_t generation,
                      const char *member, size_t mlen, const char *instance, size_t ilen,
                      bk_commit_part *parts, int n)
@@ -1720,54 +2017,96 @@ void bk_coord_commit(bk_coord *co, const char *group, size_t glen, int32_t gener
                 parts[i].error = gerr;
         return;
     }
-    bool any = false;
-    for (int i = 0; i < n; i++) {
-        if (parts[i].error == BK_KERR_NONE && parts[i].metadata &&
-            parts[i].metadata_len > METADATA_MAX_BYTES)
-            parts[i].error = BK_KERR_OFFSET_METADATA_TOO_LARGE;
-        any |= parts[i].error == BK_KERR_NONE;
-    }
-    if (!any)
+    if (!check_metadata(parts, n))
         return;
-    if (batch_begin(co, g->id) != 0) {
+    int16_t werr = write_offsets(co, g, parts, n, -1, -1);
+    if (werr != BK_KERR_NONE) {
         for (int i = 0; i < n; i++)
             if (parts[i].error == BK_KERR_NONE)
-                parts[i].error = BK_KERR_COORDINATOR_NOT_AVAILABLE;
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        bk_commit_part *c = &parts[i];
-        if (c->error != BK_KERR_NONE)
-            continue;
-        goffset tmp = {.offset = c->offset,
-                       .leader_epoch = c->leader_epoch,
-                       .metadata = NULL,
-                       .commit_ts = c->commit_ts,
-                       .expire_ts = c->expire_ts};
-        char *md = xstrndup(c->metadata ? c->metadata : "", c->metadata ? c->metadata_len : 0);
-        if (!md) {
-            c->error = BK_KERR_UNKNOWN_SERVER_ERROR;
-            continue;
-        }
-        tmp.metadata = md;
-        key_offset(co, g->id, c->topic, c->topic_len, c->partition);
-        value_offset(co, &tmp);
-        free(md);
-        batch_add(co, false);
-    }
-    if (batch_commit(co) != 0) {
-        for (int i = 0; i < n; i++)
-            if (parts[i].error == BK_KERR_NONE)
-                parts[i].error = BK_KERR_NOT_COORDINATOR;
+                parts[i].error = werr;
         return;
     }
     for (int i = 0; i < n; i++) {
         bk_commit_part *c = &parts[i];
         if (c->error == BK_KERR_NONE &&
-            off_set(g, c->topic, c->topic_len, c->partition, c->offset, c->leader_epoch,
-                    c->metadata, c->metadata_len, c->commit_ts, c->expire_ts) != 0)
+            off_set(&g->offs, c->topic, c->topic_len, c->partition, c->offset, c->leader_epoch,
+                    c->metadata, c->metadata_len, c->commit_ts, c->expire_ts, co->bb_log_off) != 0)
             c->error = BK_KERR_UNKNOWN_SERVER_ERROR;
     }
+}
+
+/* ------------------------------------------------------------ transactions */
+
+int16_t bk_coord_txn_commit(bk_coord *co, const char *group, size_t glen, int64_t pid,
+                            int16_t epoch, int32_t generation, const char *member, size_t mlen,
+                            const char *instance, size_t ilen, bk_commit_part *parts, int n)
+{
+    int16_t gerr = BK_KERR_NONE;
+    bk_group *g = group_find(co, group, glen, NULL);
+    /* Kafka's validateOffsetCommit(isTransactional = true): the member is
+     * checked only when the request names one (v3+ clients); v0-v2 have
+     * neither generation nor member, and any group state is accepted. */
+    bool validate = generation >= 0 || mlen > 0 || instance;
+    if (glen == 0) {
+        gerr = BK_KERR_INVALID_GROUP_ID; /* isValidGroupId: non-empty for this API */
+    } else if (pid < 0) {
+        gerr = BK_KERR_INVALID_PRODUCER_ID_MAPPING;
+    } else if (!g) {
+        /* Kafka adds an Empty group, in which no member can be found */
+        if (validate)
+            gerr = BK_KERR_UNKNOWN_MEMBER_ID;
+        else if (!(g = group_add(co, group, glen)))
+            gerr = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    } else if (validate) {
+        bk_gmember *m = NULL;
+        gerr = check_member(g, member ? member : "", member ? mlen : 0, instance, ilen, &m);
+        if (gerr == BK_KERR_NONE && generation != g->generation)
+            gerr = BK_KERR_ILLEGAL_GENERATION;
+    }
+    if (gerr == BK_KERR_NONE) {
+        /* Without storage there is no producer state to fence a stale
+         * epoch: the epoch of the transaction held here does it. */
+        const gtxn *t = txn_find(g, pid);
+        if (t && epoch < t->epoch)
+            gerr = BK_KERR_INVALID_PRODUCER_EPOCH;
+    }
+    if (gerr == BK_KERR_NONE && check_metadata(parts, n))
+        gerr = write_offsets(co, g, parts, n, pid, epoch);
+    if (gerr != BK_KERR_NONE) {
+        for (int i = 0; i < n; i++)
+            if (parts[i].error == BK_KERR_NONE)
+                parts[i].error = gerr;
+        return gerr;
+    }
+    gtxn *t = NULL;
+    for (int i = 0; i < n; i++) {
+        bk_commit_part *c = &parts[i];
+        if (c->error != BK_KERR_NONE)
+            continue;
+        if (!t && !(t = txn_get(g, pid, epoch))) {
+            c->error = BK_KERR_UNKNOWN_SERVER_ERROR;
+            continue;
+        }
+        t->epoch = epoch;
+        if (off_set(&t->offs, c->topic, c->topic_len, c->partition, c->offset, c->leader_epoch,
+                    c->metadata, c->metadata_len, c->commit_ts, c->expire_ts, co->bb_log_off) != 0)
+            c->error = BK_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    if (t && t->offs.n == 0)
+        txn_del(g, t);
+    return BK_KERR_NONE;
+}
+
+void bk_coord_txn_marker(bk_coord *co, int32_t partition, int64_t pid, bool commit)
+{
+    txn_marker(co, partition, offsets_nparts(co), pid, commit);
+}
+
+bool bk_coord_offset_pending(bk_coord *co, const char *group, size_t glen, const char *topic,
+                             size_t tlen, int32_t partition)
+{
+    bk_group *g = group_find(co, group, glen, NULL);
+    return g && txn_pending(g, topic, tlen, partition);
 }
 
 bool bk_coord_fetch_offset(bk_coord *co, const char *group, size_t glen, const char *topic,
@@ -1777,7 +2116,7 @@ bool bk_coord_fetch_offset(bk_coord *co, const char *group, size_t glen, const c
     out->leader_epoch = -1;
     out->metadata = "";
     bk_group *g = group_find(co, group, glen, NULL);
-    goffset *o = g ? off_find(g, topic, tlen, partition) : NULL;
+    goffset *o = g ? off_find(&g->offs, topic, tlen, partition) : NULL;
     if (!o)
         return false;
     out->offset = o->offset;
@@ -1803,11 +2142,11 @@ void bk_coord_each_offset(bk_coord *co, const char *group, size_t glen,
     bk_group *g = group_find(co, group, glen, NULL);
     if (!g)
         return;
-    if (g->noffs > 1)
-        qsort(g->offs, (size_t)g->noffs, sizeof *g->offs, off_cmp);
-    for (int i = 0; i < g->noffs; i++) {
-        bk_offset_info oi = {g->offs[i].offset, g->offs[i].leader_epoch, g->offs[i].metadata};
-        fn(ud, g->offs[i].topic, g->offs[i].partition, &oi);
+    if (g->offs.n > 1)
+        qsort(g->offs.v, (size_t)g->offs.n, sizeof *g->offs.v, off_cmp);
+    for (int i = 0; i < g->offs.n; i++) {
+        bk_offset_info oi = {g->offs.v[i].offset, g->offs.v[i].leader_epoch, g->offs.v[i].metadata};
+        fn(ud, g->offs.v[i].topic, g->offs.v[i].partition, &oi);
     }
 }
 
@@ -1863,9 +2202,28 @@ int16_t bk_coord_delete_group(bk_coord *co, const char *group, size_t glen)
     if (g->state != BK_GROUP_EMPTY)
         return BK_KERR_NON_EMPTY_GROUP;
     if (batch_begin(co, g->id) == 0) {
-        for (int i = 0; i < g->noffs; i++) {
-            key_offset(co, g->id, g->offs[i].topic, strlen(g->offs[i].topic), g->offs[i].partition);
+        for (int i = 0; i < g->offs.n; i++) {
+            key_offset(co, g->id, g->offs.v[i].topic, strlen(g->offs.v[i].topic),
+                       g->offs.v[i].partition);
             batch_add(co, true);
+        }
+        /* Pending transactional offsets go with the group: a tombstone for
+         * each partition that has no committed offset (the others got one
+         * above), so that replaying the log drops them too and a later
+         * commit marker finds nothing to resurrect. */
+        for (int i = 0; i < g->ntxns; i++) {
+            const oset *ts = &g->txns[i].offs;
+            for (int k = 0; k < ts->n; k++) {
+                const goffset *o = &ts->v[k];
+                size_t tl = strlen(o->topic);
+                bool seen = off_find(&g->offs, o->topic, tl, o->partition) != NULL;
+                for (int j = 0; j < i && !seen; j++)
+                    seen = off_find(&g->txns[j].offs, o->topic, tl, o->partition) != NULL;
+                if (seen)
+                    continue;
+                key_offset(co, g->id, o->topic, tl, o->partition);
+                batch_add(co, true);
+            }
         }
         key_group(co, g->id);
         batch_add(co, true);
@@ -1903,6 +2261,14 @@ static bool subscribed(const bk_group *g, const char *topic, size_t tlen)
     return false;
 }
 
+/* A committed or pending offset to delete (OffsetDelete drops both, as
+ * Kafka's removeOffsets). */
+static bool has_offset(bk_group *g, const bk_commit_part *c)
+{
+    return off_find(&g->offs, c->topic, c->topic_len, c->partition) ||
+           txn_pending(g, c->topic, c->topic_len, c->partition);
+}
+
 int16_t bk_coord_delete_offsets(bk_coord *co, const char *group, size_t glen, bk_commit_part *parts,
                                 int n)
 {
@@ -1918,7 +2284,7 @@ int16_t bk_coord_delete_offsets(bk_coord *co, const char *group, size_t glen, bk
             continue;
         if (!empty && subscribed(g, parts[i].topic, parts[i].topic_len))
             parts[i].error = BK_KERR_GROUP_SUBSCRIBED_TO_TOPIC;
-        else if (off_find(g, parts[i].topic, parts[i].topic_len, parts[i].partition))
+        else if (has_offset(g, &parts[i]))
             any = true;
     }
     if (!any)
@@ -1926,19 +2292,21 @@ int16_t bk_coord_delete_offsets(bk_coord *co, const char *group, size_t glen, bk
     if (batch_begin(co, g->id) != 0)
         return BK_KERR_COORDINATOR_NOT_AVAILABLE;
     for (int i = 0; i < n; i++)
-        if (parts[i].error == BK_KERR_NONE &&
-            off_find(g, parts[i].topic, parts[i].topic_len, parts[i].partition)) {
+        if (parts[i].error == BK_KERR_NONE && has_offset(g, &parts[i])) {
             key_offset(co, g->id, parts[i].topic, parts[i].topic_len, parts[i].partition);
             batch_add(co, true);
         }
     if (batch_commit(co) != 0)
         return BK_KERR_NOT_COORDINATOR;
     for (int i = 0; i < n; i++) {
-        goffset *o = parts[i].error == BK_KERR_NONE
-                         ? off_find(g, parts[i].topic, parts[i].topic_len, parts[i].partition)
-                         : NULL;
+        goffset *o =
+            parts[i].error == BK_KERR_NONE
+                ? off_find(&g->offs, parts[i].topic, parts[i].topic_len, parts[i].partition)
+                : NULL;
         if (o)
-            off_del(g, o);
+            off_del(&g->offs, o);
+        if (parts[i].error == BK_KERR_NONE)
+            txn_drop_partition(g, parts[i].topic, parts[i].topic_len, parts[i].partition);
     }
     return BK_KERR_NONE;
 }
@@ -1951,10 +2319,10 @@ int bk_coord_lag(bk_coord *co, const char *group, size_t glen,
     bk_group *g = group_find(co, group, glen, NULL);
     if (!g)
         return -1;
-    if (g->noffs > 1)
-        qsort(g->offs, (size_t)g->noffs, sizeof *g->offs, off_cmp);
-    for (int i = 0; i < g->noffs; i++) {
-        const goffset *o = &g->offs[i];
+    if (g->offs.n > 1)
+        qsort(g->offs.v, (size_t)g->offs.n, sizeof *g->offs.v, off_cmp);
+    for (int i = 0; i < g->offs.n; i++) {
+        const goffset *o = &g->offs.v[i];
         bk_partition *p =
             co->topics ? bk_topics_partition(co->topics, o->topic, strlen(o->topic), o->partition)
                        : NULL;
@@ -1965,5 +2333,5 @@ int bk_coord_lag(bk_coord *co, const char *group, size_t glen,
         l.lag = l.log_end >= 0 && l.committed >= 0 ? BK_MAX(l.log_end - l.committed, 0) : -1;
         fn(ud, &l);
     }
-    return g->noffs;
+    return g->offs.n;
 }

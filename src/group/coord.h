@@ -27,6 +27,23 @@
  * expiry, rebalance deadlines, the initial rebalance delay) run from
  * bk_coord_tick(), called about every 100 ms.
  *
+ * Transactional offsets (TxnOffsetCommit, Kafka's pendingTransactional-
+ * OffsetCommits). A group keeps, besides its committed offsets, one set of
+ * pending offsets per producer id with a transaction open. Pending offsets
+ * are invisible (OffsetFetch, bk_coord_fetch_offset, each_offset, lag) until
+ * the producer's marker is appended to the group's __consumer_offsets
+ * partition and bk_coord_txn_marker() is called: commit moves each into the
+ * committed set unless the committed entry's record is later in the log (a
+ * plain OffsetCommit after the TxnOffsetCommit wins), abort drops them.
+ * Every offset remembers the log offset of its batch for that comparison.
+ * The log is the truth: bk_coord_load() rebuilds the same state from the
+ * transactional batches and markers (a transaction without a marker stays
+ * pending; its marker comes later through bk_coord_txn_marker()).
+ * Deleting: DeleteGroups and OffsetDelete drop pending offsets along with
+ * the committed ones (tombstones written so a replay agrees); expiry never
+ * removes a group with pending offsets, nor the committed offset of a
+ * partition that has one pending.
+ *
  * Thread: loop thread.
  */
 #ifndef BK_COORD_H
@@ -137,6 +154,9 @@ int bk_coord_ensure_topic(bk_coord *co, int16_t *kerr);
 int32_t bk_java_string_hash(const char *s, size_t len);
 /* Kafka's partitionFor: abs(hash) % nparts, Utils.abs(INT_MIN) = 0. */
 int32_t bk_group_partition(const char *group, size_t len, int32_t nparts);
+/* The __consumer_offsets partition of a group (its partition count, or
+ * offsets.topic.num.partitions while the topic does not exist). */
+int32_t bk_coord_partition_for(bk_coord *co, const char *group, size_t glen);
 
 /* ------------------------------------------------------- membership */
 
@@ -198,10 +218,17 @@ void bk_coord_each_offset(bk_coord *co, const char *group, size_t glen,
  * batch (producer id/epoch set, sequence -1) and held as pending offsets
  * of (group, pid): invisible to OffsetFetch until the commit marker
  * arrives (bk_coord_txn_marker), dropped on abort. Group-level checks as
- * Kafka (generation/member when given: ILLEGAL_GENERATION,
- * UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID; unknown group is created Empty
- * for generation -1); per-partition errors in parts[i].error. Returns the
- * group-level error (applies to every partition) or BK_KERR_NONE.
+ * Kafka (INVALID_GROUP_ID for ""; generation/member checked only when
+ * given - generation >= 0, a member id or an instance id: ILLEGAL_GENERATION,
+ * UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID; any group state is accepted; an
+ * unknown group is created Empty when nothing is given;
+ * INVALID_PRODUCER_EPOCH when epoch is older than the pending
+ * transaction's or the partition's producer state says so;
+ * COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR when the write cannot be
+ * done). Parts that come in with an error are skipped; the others get
+ * OFFSET_METADATA_TOO_LARGE or the group-level error in parts[i].error.
+ * A later commit of the same partition by the same pid replaces the pending
+ * value. Returns the group-level error or BK_KERR_NONE.
  */
 int16_t bk_coord_txn_commit(bk_coord *co, const char *group, size_t glen, int64_t pid,
                             int16_t epoch, int32_t generation, const char *member, size_t mlen,
@@ -209,7 +236,8 @@ int16_t bk_coord_txn_commit(bk_coord *co, const char *group, size_t glen, int64_
 
 /* A transaction marker for producer pid was appended to partition
  * `partition` of __consumer_offsets: make the pending offsets of pid for
- * the groups on that partition visible (commit) or drop them (abort). */
+ * the groups on that partition visible (commit) or drop them (abort).
+ * Call it after the marker is in the log (a load replays it from there). */
 void bk_coord_txn_marker(bk_coord *co, int32_t partition, int64_t pid, bool commit);
 
 /* OffsetFetch RequireStable (v7+): does any transaction still hold

@@ -9,11 +9,13 @@
 
 #include "../../tests/unit.h"
 #include "../core/clock.h"
+#include "../proto/records.h"
 #include "../storage/logmgr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct tw {
     bk_gwait w;
@@ -224,6 +226,323 @@ static void lag_cb(void *ud, const bk_lag *l)
     lag_last = *l;
 }
 
+/* ------------------------------------------------------------ transactions */
+
+/* TxnOffsetCommit of one partition of topic "t"; returns the partition's
+ * error (the group-level one when there is one). */
+static int16_t tcommit(bk_coord *co, const char *group, int64_t pid, int16_t epoch, int32_t part,
+                       int64_t offset, const char *md)
+{
+    bk_commit_part cp = {.topic = "t",
+                         .topic_len = 1,
+                         .partition = part,
+                         .offset = offset,
+                         .leader_epoch = 2,
+                         .metadata = md,
+                         .metadata_len = md ? strlen(md) : 0,
+                         .commit_ts = 1000,
+                         .expire_ts = -1};
+    int16_t g =
+        bk_coord_txn_commit(co, group, strlen(group), pid, epoch, -1, "", 0, NULL, 0, &cp, 1);
+    BK_CHECK(g == BK_KERR_NONE || g == cp.error);
+    return cp.error;
+}
+
+static int16_t commit1(bk_coord *co, const char *group, int32_t part, int64_t offset)
+{
+    bk_commit_part cp = {.topic = "t",
+                         .topic_len = 1,
+                         .partition = part,
+                         .offset = offset,
+                         .leader_epoch = -1,
+                         .commit_ts = 1000,
+                         .expire_ts = -1};
+    bk_coord_commit(co, group, strlen(group), -1, "", 0, NULL, 0, &cp, 1);
+    return cp.error;
+}
+
+/* The committed offset of group/t/part, -1 when none. */
+static int64_t fetched(bk_coord *co, const char *group, int32_t part)
+{
+    bk_offset_info oi;
+    bool ok = bk_coord_fetch_offset(co, group, strlen(group), "t", 1, part, &oi);
+    BK_CHECK(ok == (oi.offset != -1));
+    return oi.offset;
+}
+
+static bool pending(bk_coord *co, const char *group, int32_t part)
+{
+    return bk_coord_offset_pending(co, group, strlen(group), "t", 1, part);
+}
+
+/* The broker's marker path without bk_plog_append_marker (another branch):
+ * a control batch {key: int16 0, int16 type; value: int16 0, int32
+ * coordinator epoch} appended by hand when there is storage, then the
+ * coordinator told. */
+static void marker(bk_coord *co, bk_topics *t, const char *group, int64_t pid, int16_t epoch,
+                   bool commit)
+{
+    int32_t part = bk_coord_partition_for(co, group, strlen(group));
+    if (t) {
+        bk_topic *tp = bk_topics_get(t, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC));
+        BK_CHECK(tp && part < tp->nparts);
+        if (!tp)
+            return;
+        bk_plog *l = tp->parts[part].log;
+        bk_wr out;
+        bk_wr_init(&out, 0);
+        bk_batch_opts o = BK_BATCH_OPTS_DEFAULT;
+        o.base_offset = bk_plog_leo(l);
+        o.leader_epoch = tp->parts[part].leader_epoch;
+        o.control = true;
+        o.transactional = true;
+        o.producer_id = pid;
+        o.producer_epoch = epoch;
+        const uint8_t key[4] = {0, 0, 0, commit ? 1 : 0};
+        const uint8_t val[6] = {0, 0, 0, 0, 0, 7};
+        bk_batch_builder b;
+        BK_CHECK(bk_batch_builder_init(&b, &out, &o) == 0);
+        BK_CHECK(bk_batch_builder_add(&b, bk_wall_ms(), key, 4, val, 6, NULL, 0) == 0);
+        BK_CHECK(bk_batch_builder_finish(&b) == 0);
+        const uint8_t *data = out.buf + b.start;
+        size_t len = out.len - b.start;
+        int64_t off = bk_plog_leo(l);
+        BK_CHECK(bk_plog_append(l, data, len, off, off, bk_batch_max_timestamp(data), off,
+                                bk_wall_ms()) == 0);
+        l->hw = bk_plog_leo(l);
+        bk_batch_builder_fini(&b);
+        bk_wr_fini(&out);
+    }
+    bk_coord_txn_marker(co, part, pid, commit);
+}
+
+/* Without storage: visibility, replacement, markers, log-offset order,
+ * group-level errors, delete and expiry. */
+static void test_txn(void)
+{
+    bk_config cfg;
+    BK_CHECK(bk_config_init(&cfg) == 0);
+    cfg.group_initial_rebalance_delay_ms = 0;
+    bk_coord *co = bk_coord_new(&cfg, NULL, NULL, NULL);
+
+    BK_TEST("coord txn: pending offsets are invisible until the commit marker");
+    BK_CHECK(tcommit(co, "g", 100, 0, 0, 10, "m1") == 0);
+    BK_CHECK(tcommit(co, "g", 100, 0, 1, 11, NULL) == 0);
+    BK_CHECK(bk_coord_group_get(co, "g", 1) != NULL); /* created Empty */
+    BK_CHECK(fetched(co, "g", 0) == -1 && fetched(co, "g", 1) == -1);
+    BK_CHECK(pending(co, "g", 0) && pending(co, "g", 1) && !pending(co, "g", 2));
+    lag_n = 0;
+    BK_CHECK(bk_coord_lag(co, "g", 1, lag_cb, NULL) == 0);
+    /* a later commit of the same partition in the same transaction replaces */
+    BK_CHECK(tcommit(co, "g", 100, 0, 0, 12, "m2") == 0);
+    /* markers of another producer, or on another partition, do nothing */
+    marker(co, NULL, "g", 101, 0, true);
+    int32_t gp = bk_coord_partition_for(co, "g", 1);
+    BK_CHECK(gp == bk_group_partition("g", 1, cfg.offsets_topic_num_partitions));
+    bk_coord_txn_marker(co, (gp + 1) % cfg.offsets_topic_num_partitions, 100, true);
+    BK_CHECK(fetched(co, "g", 0) == -1 && pending(co, "g", 0));
+    marker(co, NULL, "g", 100, 0, true);
+    bk_offset_info oi;
+    BK_CHECK(bk_coord_fetch_offset(co, "g", 1, "t", 1, 0, &oi) && oi.offset == 12 &&
+             oi.leader_epoch == 2 && strcmp(oi.metadata, "m2") == 0);
+    BK_CHECK(fetched(co, "g", 1) == 11);
+    BK_CHECK(!pending(co, "g", 0) && !pending(co, "g", 1));
+
+    BK_TEST("coord txn: abort drops the pending offsets");
+    BK_CHECK(tcommit(co, "g", 100, 0, 0, 50, NULL) == 0);
+    BK_CHECK(tcommit(co, "g", 102, 3, 2, 52, NULL) == 0); /* a second producer */
+    marker(co, NULL, "g", 100, 0, false);
+    BK_CHECK(fetched(co, "g", 0) == 12 && !pending(co, "g", 0));
+    BK_CHECK(pending(co, "g", 2)); /* the other transaction is untouched */
+    marker(co, NULL, "g", 102, 3, true);
+    BK_CHECK(fetched(co, "g", 2) == 52);
+
+    BK_TEST("coord txn: a plain commit after the TxnOffsetCommit wins at the marker");
+    BK_CHECK(tcommit(co, "g", 103, 0, 0, 60, NULL) == 0);
+    BK_CHECK(commit1(co, "g", 0, 70) == 0);
+    BK_CHECK(fetched(co, "g", 0) == 70);
+    marker(co, NULL, "g", 103, 0, true);
+    BK_CHECK(fetched(co, "g", 0) == 70);
+    BK_TEST("coord txn: a plain commit before the TxnOffsetCommit loses at the marker");
+    BK_CHECK(commit1(co, "g", 0, 80) == 0);
+    BK_CHECK(tcommit(co, "g", 103, 0, 0, 75, NULL) == 0);
+    BK_CHECK(fetched(co, "g", 0) == 80);
+    marker(co, NULL, "g", 103, 0, true);
+    BK_CHECK(fetched(co, "g", 0) == 75);
+
+    BK_TEST("coord txn: group-level and per-partition errors");
+    BK_CHECK(tcommit(co, "", 100, 0, 0, 1, NULL) == BK_KERR_INVALID_GROUP_ID);
+    BK_CHECK(tcommit(co, "g", -1, 0, 0, 1, NULL) == BK_KERR_INVALID_PRODUCER_ID_MAPPING);
+    char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    BK_CHECK(tcommit(co, "g", 104, 0, 0, 1, big) == BK_KERR_OFFSET_METADATA_TOO_LARGE);
+    BK_CHECK(!pending(co, "g", 0));
+    /* a stale epoch is fenced by the transaction held here */
+    BK_CHECK(tcommit(co, "g", 105, 4, 0, 1, NULL) == 0);
+    BK_CHECK(tcommit(co, "g", 105, 3, 1, 1, NULL) == BK_KERR_INVALID_PRODUCER_EPOCH);
+    BK_CHECK(!pending(co, "g", 1));
+    marker(co, NULL, "g", 105, 4, false);
+    /* member checks only when the request names one (v3+) */
+    bk_commit_part cp = {.topic = "t", .topic_len = 1, .offset = 1, .leader_epoch = -1};
+    BK_CHECK(bk_coord_txn_commit(co, "g", 1, 106, 0, 1, "", 0, NULL, 0, &cp, 1) ==
+             BK_KERR_UNKNOWN_MEMBER_ID);
+    BK_CHECK(cp.error == BK_KERR_UNKNOWN_MEMBER_ID);
+    cp.error = 0;
+    BK_CHECK(bk_coord_txn_commit(co, "new", 3, 106, 0, 1, "m", 1, NULL, 0, &cp, 1) ==
+             BK_KERR_UNKNOWN_MEMBER_ID);
+    BK_CHECK(bk_coord_group_get(co, "new", 3) == NULL);
+    /* a partition that comes in with an error keeps it */
+    cp.error = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    BK_CHECK(bk_coord_txn_commit(co, "g", 1, 106, 0, -1, "", 0, NULL, 0, &cp, 1) == 0);
+    BK_CHECK(cp.error == BK_KERR_UNKNOWN_TOPIC_OR_PARTITION && !pending(co, "g", 0));
+    /* with a static member: generation, member, instance */
+    tw a;
+    tw_init(&a);
+    BK_CHECK(join(co, &a, "", "inst", "range") == 0 && a.err == 0 && a.gen == 1);
+    char ida[256];
+    snprintf(ida, sizeof ida, "%s", a.member);
+    cp.error = 0;
+    BK_CHECK(bk_coord_txn_commit(co, "g", 1, 106, 0, 2, ida, strlen(ida), "inst", 4, &cp, 1) ==
+             BK_KERR_ILLEGAL_GENERATION);
+    cp.error = 0;
+    BK_CHECK(bk_coord_txn_commit(co, "g", 1, 106, 0, 1, "old", 3, "inst", 4, &cp, 1) ==
+             BK_KERR_FENCED_INSTANCE_ID);
+    cp.error = 0;
+    /* CompletingRebalance: transactional commits are not refused */
+    BK_CHECK(strcmp(state(co), "CompletingRebalance") == 0);
+    BK_CHECK(bk_coord_txn_commit(co, "g", 1, 106, 0, 1, ida, strlen(ida), "inst", 4, &cp, 1) == 0 &&
+             cp.error == 0);
+    /* v0-v2 requests (nothing given) pass in any state */
+    BK_CHECK(tcommit(co, "g", 106, 0, 1, 5, NULL) == 0);
+    marker(co, NULL, "g", 106, 0, true);
+    BK_CHECK(fetched(co, "g", 0) == 1 && fetched(co, "g", 1) == 5);
+    BK_CHECK(bk_coord_leave(co, "g", 1, ida, strlen(ida), NULL, 0) == 0);
+
+    BK_TEST("coord txn: expiry keeps a group and partitions with pending offsets");
+    BK_CHECK(tcommit(co, "x", 200, 0, 0, 1, NULL) == 0); /* only pending */
+    BK_CHECK(commit1(co, "y", 0, 3) == 0);
+    BK_CHECK(commit1(co, "y", 1, 4) == 0);
+    BK_CHECK(tcommit(co, "y", 201, 0, 0, 5, NULL) == 0);
+    cfg.offsets_retention_minutes = 0; /* below the config minimum: test only */
+    bk_coord_tick(co, bk_now_ms() + 120000);
+    BK_CHECK(bk_coord_group_get(co, "x", 1) != NULL && pending(co, "x", 0));
+    BK_CHECK(bk_coord_group_get(co, "y", 1) != NULL);
+    BK_CHECK(fetched(co, "y", 0) == 3 && fetched(co, "y", 1) == -1);
+    marker(co, NULL, "x", 200, 0, false);
+    marker(co, NULL, "y", 201, 0, true);
+    BK_CHECK(fetched(co, "y", 0) == 5);
+    bk_coord_tick(co, bk_now_ms() + 240000);
+    BK_CHECK(bk_coord_group_get(co, "x", 1) == NULL && bk_coord_group_get(co, "y", 1) == NULL);
+    cfg.offsets_retention_minutes = 7 * 24 * 60;
+
+    BK_TEST("coord txn: DeleteGroups and OffsetDelete drop pending offsets");
+    BK_CHECK(tcommit(co, "d", 300, 0, 0, 1, NULL) == 0);
+    BK_CHECK(bk_coord_delete_group(co, "d", 1) == 0);
+    BK_CHECK(bk_coord_group_get(co, "d", 1) == NULL);
+    marker(co, NULL, "d", 300, 0, true); /* nothing comes back */
+    BK_CHECK(bk_coord_group_get(co, "d", 1) == NULL && fetched(co, "d", 0) == -1);
+    BK_CHECK(tcommit(co, "d", 301, 0, 0, 1, NULL) == 0);
+    BK_CHECK(tcommit(co, "d", 301, 0, 1, 2, NULL) == 0);
+    bk_commit_part del = {.topic = "t", .topic_len = 1, .partition = 0};
+    BK_CHECK(bk_coord_delete_offsets(co, "d", 1, &del, 1) == 0 && del.error == 0);
+    BK_CHECK(!pending(co, "d", 0) && pending(co, "d", 1));
+    marker(co, NULL, "d", 301, 0, true);
+    BK_CHECK(fetched(co, "d", 0) == -1 && fetched(co, "d", 1) == 2);
+
+    bk_coord_free(co);
+    bk_config_fini(&cfg);
+}
+
+/* With storage: the transactional batches and markers in
+ * __consumer_offsets rebuild the same state at load. */
+static void test_txn_persistence(void)
+{
+    BK_TEST("coord txn: reload with committed, aborted and open transactions");
+    char root[] = "/tmp/bk-coordtx-XXXXXX";
+    BK_CHECK(mkdtemp(root) != NULL);
+    bk_config c;
+    char err[256], kv[400];
+    BK_CHECK(bk_config_init(&c) == 0);
+    snprintf(kv, sizeof kv, "log.dirs=%s", root);
+    BK_CHECK(bk_config_override(&c, kv, err, sizeof err) == 0);
+    BK_CHECK(bk_config_override(&c, "offsets.topic.num.partitions=3", err, sizeof err) == 0);
+    BK_CHECK(bk_config_finish(&c, err, sizeof err) == 0);
+    bk_logmgr *lm = lm_open(root);
+    bk_topics *t = NULL;
+    BK_CHECK(bk_topics_open(&t, &c, lm, root, 0, err, sizeof err) == 0);
+    bk_coord *co = bk_coord_new(&c, t, NULL, NULL);
+
+    /* committed: "tc" partition 0 by producer 1000 */
+    BK_CHECK(tcommit(co, "tc", 1000, 1, 0, 10, "c") == 0);
+    BK_CHECK(tcommit(co, "tc", 1000, 1, 0, 11, "c") == 0); /* replaces */
+    bk_topic *tp = bk_topics_get(t, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC));
+    BK_CHECK(tp && tp->nparts == 3);
+    if (tp) {
+        /* the batch is transactional with the producer's id and epoch */
+        bk_plog *l = tp->parts[bk_coord_partition_for(co, "tc", 2)].log;
+        bk_plog_slice sl;
+        BK_CHECK(bk_plog_read(l, bk_plog_leo(l) - 1, 1 << 16, bk_plog_leo(l), true, &sl) == 0);
+        uint8_t hdr[BK_BATCH_HEADER_SIZE];
+        BK_CHECK(sl.len >= sizeof hdr && pread(sl.fd, hdr, sizeof hdr, sl.pos) == sizeof hdr);
+        BK_CHECK(bk_batch_is_transactional(hdr) && !bk_batch_is_control(hdr));
+        BK_CHECK(bk_batch_producer_id(hdr) == 1000 && bk_batch_producer_epoch(hdr) == 1 &&
+                 bk_batch_base_sequence(hdr) == -1);
+    }
+    marker(co, t, "tc", 1000, 1, true);
+    /* then a transaction overtaken by a plain commit */
+    BK_CHECK(tcommit(co, "tc", 1001, 0, 1, 20, NULL) == 0);
+    BK_CHECK(commit1(co, "tc", 1, 30) == 0);
+    marker(co, t, "tc", 1001, 0, true);
+    BK_CHECK(fetched(co, "tc", 0) == 11 && fetched(co, "tc", 1) == 30);
+    /* aborted: "ta" */
+    BK_CHECK(commit1(co, "ta", 0, 5) == 0);
+    BK_CHECK(tcommit(co, "ta", 1002, 0, 0, 6, NULL) == 0);
+    marker(co, t, "ta", 1002, 0, false);
+    /* open: "to", no marker yet */
+    BK_CHECK(tcommit(co, "to", 1003, 2, 0, 40, "open") == 0);
+    /* deleted with a pending offset: must not come back */
+    BK_CHECK(tcommit(co, "td", 1004, 0, 2, 9, NULL) == 0);
+    BK_CHECK(bk_coord_delete_group(co, "td", 2) == 0);
+    bk_coord_free(co);
+
+    co = bk_coord_new(&c, t, NULL, NULL);
+    BK_CHECK(bk_coord_load(co) == 0);
+    bk_offset_info oi;
+    BK_CHECK(bk_coord_fetch_offset(co, "tc", 2, "t", 1, 0, &oi) && oi.offset == 11 &&
+             oi.leader_epoch == 2 && strcmp(oi.metadata, "c") == 0);
+    BK_CHECK(fetched(co, "tc", 1) == 30 && !pending(co, "tc", 0) && !pending(co, "tc", 1));
+    BK_CHECK(fetched(co, "ta", 0) == 5 && !pending(co, "ta", 0));
+    BK_CHECK(fetched(co, "to", 0) == -1 && pending(co, "to", 0));
+    BK_CHECK(bk_coord_group_get(co, "to", 2) != NULL);
+    BK_CHECK(bk_coord_group_get(co, "td", 2) == NULL);
+    /* the open transaction's marker arrives after the load */
+    marker(co, t, "to", 1003, 2, true);
+    BK_CHECK(bk_coord_fetch_offset(co, "to", 2, "t", 1, 0, &oi) && oi.offset == 40 &&
+             strcmp(oi.metadata, "open") == 0);
+    BK_CHECK(!pending(co, "to", 0));
+    marker(co, t, "td", 1004, 0, true);
+    BK_CHECK(bk_coord_group_get(co, "td", 2) == NULL);
+    /* a stale epoch of the open transaction is fenced after a load too */
+    BK_CHECK(tcommit(co, "to", 1005, 3, 1, 1, NULL) == 0);
+    bk_coord_free(co);
+
+    co = bk_coord_new(&c, t, NULL, NULL);
+    BK_CHECK(bk_coord_load(co) == 0);
+    BK_CHECK(fetched(co, "to", 0) == 40 && fetched(co, "tc", 0) == 11);
+    BK_CHECK(bk_coord_group_get(co, "td", 2) == NULL && fetched(co, "td", 2) == -1);
+    BK_CHECK(pending(co, "to", 1));
+    BK_CHECK(tcommit(co, "to", 1005, 2, 1, 2, NULL) == BK_KERR_INVALID_PRODUCER_EPOCH);
+    bk_coord_free(co);
+
+    bk_topics_close(t);
+    BK_CHECK(bk_logmgr_close(lm) == 0);
+    bk_config_fini(&c);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    BK_CHECK(system(cmd) == 0);
+}
+
 void bk_test_coord(void);
 void bk_test_coord(void)
 {
@@ -395,4 +714,6 @@ void bk_test_coord(void)
     bk_coord_free(co);
     bk_config_fini(&cfg);
     test_persistence();
+    test_txn();
+    test_txn_persistence();
 }
