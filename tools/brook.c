@@ -14,6 +14,8 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *what;
 } cmds[] = {
+    {"broker-api-versions", bk_cmd_broker_api_versions,
+     "the API versions every broker supports (kafka-broker-api-versions.sh)"},
     {"dump-log", bk_cmd_dump_log, "print segment, index and time index files (kafka-dump-log.sh)"},
 };
 

@@ -4,5 +4,6 @@
 #define BK_TOOLS_BROOK_H
 
 int bk_cmd_dump_log(int argc, char **argv);
+int bk_cmd_broker_api_versions(int argc, char **argv);
 
 #endif
