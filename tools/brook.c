@@ -17,6 +17,7 @@ static const struct {
     {"broker-api-versions", bk_cmd_broker_api_versions,
      "the API versions every broker supports (kafka-broker-api-versions.sh)"},
     {"dump-log", bk_cmd_dump_log, "print segment, index and time index files (kafka-dump-log.sh)"},
+    {"topics", bk_cmd_topics, "create, delete, list, describe, add partitions (kafka-topics.sh)"},
 };
 
 static void usage(FILE *f)

@@ -159,3 +159,53 @@ int64_t bk_tool_parse_i64(const char *opt, const char *val)
         bk_tool_usage_error("%s: not a number: '%s'", opt, val);
     return v;
 }
+
+rd_kafka_AdminOptions_t *bk_tool_admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op,
+                                               int timeout_ms)
+{
+    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
+    char err[512];
+    if (!o)
+        bk_tool_die("cannot create admin options");
+    if (rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, err, sizeof err))
+        bk_tool_die("%s", err);
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS ||
+        op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS || op == RD_KAFKA_ADMIN_OP_DELETERECORDS)
+        if (rd_kafka_AdminOptions_set_operation_timeout(o, timeout_ms, err, sizeof err))
+            bk_tool_die("%s", err);
+    return o;
+}
+
+int bk_tool_split_list(const char *list, char ***out)
+{
+    int n = 0, cap = 8;
+    char **v = malloc(sizeof *v * (size_t)cap);
+    char *copy = strdup(list ? list : "");
+    if (!v || !copy)
+        bk_tool_die("out of memory");
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        t = trim(t);
+        if (!*t)
+            continue;
+        if (n == cap) {
+            cap *= 2;
+            char **nv = realloc(v, sizeof *v * (size_t)cap);
+            if (!nv)
+                bk_tool_die("out of memory");
+            v = nv;
+        }
+        if (!(v[n++] = strdup(t)))
+            bk_tool_die("out of memory");
+    }
+    free(copy);
+    *out = v;
+    return n;
+}
+
+void bk_tool_free_list(char **items, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+}

@@ -59,4 +59,15 @@ void bk_tool_print_version(void);
 /* Parse a decimal integer option value or die naming the option. */
 int64_t bk_tool_parse_i64(const char *opt, const char *val);
 
+/* Admin options for `op` with request and operation timeouts of timeout_ms
+ * (librdkafka's operation timeout is how long the broker may wait for the
+ * change to complete). Dies if librdkafka refuses them. Caller destroys. */
+rd_kafka_AdminOptions_t *bk_tool_admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op,
+                                               int timeout_ms);
+
+/* Split a comma-separated list into its non-empty, space-trimmed items:
+ * *out gets a malloc'd array of malloc'd strings; returns the count. */
+int bk_tool_split_list(const char *list, char ***out);
+void bk_tool_free_list(char **items, int n);
+
 #endif
