@@ -16,6 +16,7 @@ static const struct {
 } cmds[] = {
     {"broker-api-versions", bk_cmd_broker_api_versions,
      "the API versions every broker supports (kafka-broker-api-versions.sh)"},
+    {"configs", bk_cmd_configs, "describe and change topic and broker configs (kafka-configs.sh)"},
     {"dump-log", bk_cmd_dump_log, "print segment, index and time index files (kafka-dump-log.sh)"},
     {"topics", bk_cmd_topics, "create, delete, list, describe, add partitions (kafka-topics.sh)"},
 };

@@ -6,5 +6,6 @@
 int bk_cmd_dump_log(int argc, char **argv);
 int bk_cmd_broker_api_versions(int argc, char **argv);
 int bk_cmd_topics(int argc, char **argv);
+int bk_cmd_configs(int argc, char **argv);
 
 #endif
