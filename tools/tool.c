@@ -209,3 +209,41 @@ void bk_tool_free_list(char **items, int n)
         free(items[i]);
     free(items);
 }
+
+void bk_tool_java_error(int code, const char **exception, const char **message)
+{
+    static const struct {
+        int code;
+        const char *cls, *msg;
+    } t[] = {
+        {1, "OffsetOutOfRangeException",
+         "The requested offset is not within the range of offsets maintained by the server."},
+        {3, "UnknownTopicOrPartitionException", "This server does not host this topic-partition."},
+        {5, "LeaderNotAvailableException",
+         "There is no leader for this topic-partition as we are in the middle of a leadership "
+         "election."},
+        {6, "NotLeaderOrFollowerException",
+         "For requests intended only for the leader, this error indicates that the broker is not "
+         "the current leader. For requests intended for any replica, this error indicates that "
+         "the broker is not a replica of the topic partition."},
+        {7, "TimeoutException", "The request timed out."},
+        {29, "TopicAuthorizationException", "Topic authorization failed."},
+        {42, "InvalidRequestException",
+         "This most likely occurs because of a request being malformed by the client library or "
+         "the message was sent to an incompatible broker. See the broker logs for more details."},
+        {44, "PolicyViolationException", "Request parameters do not satisfy the configured policy."},
+        {56, "KafkaStorageException", "Disk error when trying to access log file on the disk."},
+        {57, "LogDirNotFoundException",
+         "The user-specified log directory is not found in the broker config."},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i].code == code) {
+            static char buf[128];
+            snprintf(buf, sizeof buf, "org.apache.kafka.common.errors.%s", t[i].cls);
+            *exception = buf;
+            *message = t[i].msg;
+            return;
+        }
+    *exception = "org.apache.kafka.common.errors.UnknownServerException";
+    *message = NULL;
+}

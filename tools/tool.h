@@ -70,4 +70,11 @@ rd_kafka_AdminOptions_t *bk_tool_admin_options(rd_kafka_t *rk, rd_kafka_admin_op
 int bk_tool_split_list(const char *list, char ***out);
 void bk_tool_free_list(char **items, int n);
 
+/* Kafka's Java exception for a wire error code and Kafka's message for it
+ * (Errors.java), for output that must read as the Java tools': e.g. 1 ->
+ * "org.apache.kafka.common.errors.OffsetOutOfRangeException" and "The
+ * requested offset is not within the range of offsets maintained by the
+ * server.". Unknown codes give UnknownServerException and NULL message. */
+void bk_tool_java_error(int code, const char **exception, const char **message);
+
 #endif
