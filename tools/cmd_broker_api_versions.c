@@ -36,7 +36,16 @@ static bool zk_broker_api(int k)
     if (k >= 0 && k <= 51)
         return true;
     switch (k) {
-    case 56: case 57: case 58: case 60: case 61: case 65: case 66: case 67: case 68: case 69:
+    case 56:
+    case 57:
+    case 58:
+    case 60:
+    case 61:
+    case 65:
+    case 66:
+    case 67:
+    case 68:
+    case 69:
         return true;
     }
     return false;
@@ -104,11 +113,19 @@ int bk_cmd_broker_api_versions(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'b': bootstrap = optarg; break;
-        case 'c': break;
-        case 'V': bk_tool_print_version(); return 0;
-        case 'h': help(stdout); return 0;
-        default: bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case 'b':
+            bootstrap = optarg;
+            break;
+        case 'c':
+            break;
+        case 'V':
+            bk_tool_print_version();
+            return 0;
+        case 'h':
+            help(stdout);
+            return 0;
+        default:
+            bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -132,8 +149,11 @@ int bk_cmd_broker_api_versions(int argc, char **argv)
     memcpy(brokers, md.Brokers.a, sizeof *brokers * (size_t)n);
     qsort(brokers, (size_t)n, sizeof *brokers, cmp_broker);
     for (int i = 0; i < n; i++) {
-        hosts[i] = strndup(brokers[i].Host.p ? brokers[i].Host.p : "", (size_t)BK_MAX(brokers[i].Host.len, 0));
-        racks[i] = brokers[i].Rack.len < 0 ? NULL : strndup(brokers[i].Rack.p, (size_t)brokers[i].Rack.len);
+        hosts[i] = strndup(brokers[i].Host.p ? brokers[i].Host.p : "",
+                           (size_t)BK_MAX(brokers[i].Host.len, 0));
+        racks[i] = brokers[i].Rack.len < 0
+                       ? NULL
+                       : strndup(brokers[i].Rack.p, (size_t)brokers[i].Rack.len);
     }
     bk_wire_close(&w);
 

@@ -111,25 +111,27 @@ typedef struct opts {
 static void help(FILE *f)
 {
     fprintf(f,
-        "usage: brook configs --bootstrap-server HOST:PORT --entity-type TYPE [--entity-name NAME]\n"
-        "                     (--describe [--all] | --alter [--add-config ...] [--delete-config ...])\n"
-        "Describe or change the configs of a topic or broker (kafka-configs.sh).\n"
-        "  --bootstrap-server HOST:PORT  REQUIRED: the broker(s) to connect to\n"
-        "  --command-config FILE         admin client properties file\n"
-        "  --entity-type topics|brokers  the kind of entity\n"
-        "  --entity-name NAME            a topic name or broker id (all when left out)\n"
-        "  --entity-default              the cluster-wide default (brokers)\n"
-        "  --topic NAME                  = --entity-type topics --entity-name NAME\n"
-        "  --broker ID                   = --entity-type brokers --entity-name ID\n"
-        "  --broker-defaults             = --entity-type brokers --entity-default\n"
-        "  --describe                    list the entity's dynamic configs\n"
-        "  --all                         with --describe: every config, defaults included\n"
-        "  --alter                       change configs (reads, merges, then replaces the\n"
-        "                                dynamic set: librdkafka 2.0.2 has only AlterConfigs)\n"
-        "  --add-config K=V,K2=[V1,V2]   configs to set; [] groups a list value\n"
-        "  --delete-config K1,K2         configs to remove (back to the default)\n"
-        "  --version                     print the version and exit\n"
-        "  --help                        this text\n");
+            "usage: brook configs --bootstrap-server HOST:PORT --entity-type TYPE [--entity-name "
+            "NAME]\n"
+            "                     (--describe [--all] | --alter [--add-config ...] "
+            "[--delete-config ...])\n"
+            "Describe or change the configs of a topic or broker (kafka-configs.sh).\n"
+            "  --bootstrap-server HOST:PORT  REQUIRED: the broker(s) to connect to\n"
+            "  --command-config FILE         admin client properties file\n"
+            "  --entity-type topics|brokers  the kind of entity\n"
+            "  --entity-name NAME            a topic name or broker id (all when left out)\n"
+            "  --entity-default              the cluster-wide default (brokers)\n"
+            "  --topic NAME                  = --entity-type topics --entity-name NAME\n"
+            "  --broker ID                   = --entity-type brokers --entity-name ID\n"
+            "  --broker-defaults             = --entity-type brokers --entity-default\n"
+            "  --describe                    list the entity's dynamic configs\n"
+            "  --all                         with --describe: every config, defaults included\n"
+            "  --alter                       change configs (reads, merges, then replaces the\n"
+            "                                dynamic set: librdkafka 2.0.2 has only AlterConfigs)\n"
+            "  --add-config K=V,K2=[V1,V2]   configs to set; [] groups a list value\n"
+            "  --delete-config K1,K2         configs to remove (back to the default)\n"
+            "  --version                     print the version and exit\n"
+            "  --help                        this text\n");
 }
 
 /* ------------------------------------------------------------- parsing */
@@ -238,8 +240,8 @@ typedef void (*entry_fn)(void *arg, const rd_kafka_ConfigEntry_t *e);
 
 /* DescribeConfigs of one entity; calls fn for each entry (sorted by name)
  * that passes the filter: source == only, or all when only < 0. */
-static void describe_entity(rd_kafka_t *rk, const opts *o, const char *name, int only,
-                            entry_fn fn, void *arg)
+static void describe_entity(rd_kafka_t *rk, const opts *o, const char *name, int only, entry_fn fn,
+                            void *arg)
 {
     const char *resname = name;
     char idbuf[16];
@@ -264,8 +266,8 @@ static void describe_entity(rd_kafka_t *rk, const opts *o, const char *name, int
     rd_kafka_event_t *ev =
         bk_tool_admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, TIMEOUT_MS * 2);
     size_t nres = 0;
-    const rd_kafka_ConfigResource_t **res = rd_kafka_DescribeConfigs_result_resources(
-        rd_kafka_event_DescribeConfigs_result(ev), &nres);
+    const rd_kafka_ConfigResource_t **res =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &nres);
     if (nres != 1)
         bk_tool_die("no configs returned for %s", name);
     if (rd_kafka_ConfigResource_error(res[0])) {
@@ -384,10 +386,10 @@ static void alter_default(const opts *o, const kvs *cfg)
     if (!ac)
         bk_tool_die("out of memory");
     for (int i = 0; i < cfg->n; i++)
-        ac[i] = (bk_AlterConfigsRequest_AlterableConfig){bk_str_c(cfg->a[i].k),
-                                                          bk_str_c(cfg->a[i].v)};
-    bk_AlterConfigsRequest_AlterConfigsResource res = {RD_KAFKA_RESOURCE_BROKER, bk_str_c(""),
-                                                       {cfg->n, ac}};
+        ac[i] =
+            (bk_AlterConfigsRequest_AlterableConfig){bk_str_c(cfg->a[i].k), bk_str_c(cfg->a[i].v)};
+    bk_AlterConfigsRequest_AlterConfigsResource res = {
+        RD_KAFKA_RESOURCE_BROKER, bk_str_c(""), {cfg->n, ac}};
     bk_AlterConfigsRequest rq;
     bk_AlterConfigsRequest_init(&rq);
     rq.Resources.n = 1;
@@ -439,8 +441,7 @@ static int do_alter(rd_kafka_t *rk, const opts *o)
     size_t ml = 0;
     for (int i = 0; i < cur.n; i++)
         if (!cur.a[i].v && ml < sizeof miss)
-            ml += (size_t)snprintf(miss + ml, sizeof miss - ml, "%s%s", ml ? ", " : "",
-                                   cur.a[i].k);
+            ml += (size_t)snprintf(miss + ml, sizeof miss - ml, "%s%s", ml ? ", " : "", cur.a[i].k);
     if (miss[0])
         bk_tool_die("All sensitive config entries must be specified for --alter, missing "
                     "entries: %s",
@@ -460,7 +461,8 @@ static int do_alter(rd_kafka_t *rk, const opts *o)
     rd_kafka_AdminOptions_t *ao =
         bk_tool_admin_options(rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS, TIMEOUT_MS);
     rd_kafka_AlterConfigs(rk, &cr, 1, ao, q);
-    rd_kafka_event_t *ev = bk_tool_admin_wait(q, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, TIMEOUT_MS * 2);
+    rd_kafka_event_t *ev =
+        bk_tool_admin_wait(q, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, TIMEOUT_MS * 2);
     size_t nres = 0;
     const rd_kafka_ConfigResource_t **res =
         rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &nres);
@@ -491,8 +493,21 @@ done:
 int bk_cmd_configs(int argc, char **argv)
 {
     enum {
-        O_BOOT = 256, O_CMDCFG, O_TYPE, O_NAME, O_DEFAULT, O_TOPIC, O_BROKER, O_BROKER_DEF,
-        O_DESCRIBE, O_ALL, O_ALTER, O_ADD, O_DEL, O_VERSION, O_HELP
+        O_BOOT = 256,
+        O_CMDCFG,
+        O_TYPE,
+        O_NAME,
+        O_DEFAULT,
+        O_TOPIC,
+        O_BROKER,
+        O_BROKER_DEF,
+        O_DESCRIBE,
+        O_ALL,
+        O_ALTER,
+        O_ADD,
+        O_DEL,
+        O_VERSION,
+        O_HELP
     };
     static const struct option longopts[] = {
         {"bootstrap-server", required_argument, 0, O_BOOT},
@@ -518,23 +533,66 @@ int bk_cmd_configs(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case O_BOOT: o.bootstrap = optarg; break;
-        case O_CMDCFG: o.command_config = optarg; break;
-        case O_TYPE: o.type = optarg; ntypes++; break;
-        case O_NAME: o.name = optarg; nnames++; break;
-        case O_DEFAULT: o.name = ""; nnames++; break;
-        case O_TOPIC: o.type = "topics"; o.name = optarg; ntypes++; nnames++; break;
-        case O_BROKER: o.type = "brokers"; o.name = optarg; ntypes++; nnames++; break;
-        case O_BROKER_DEF: o.type = "brokers"; o.name = ""; ntypes++; nnames++; break;
-        case O_DESCRIBE: o.describe = true; break;
-        case O_ALL: o.all = true; break;
-        case O_ALTER: o.alter = true; break;
-        case O_ADD: o.add = optarg; break;
-        case O_DEL: o.del = optarg; break;
-        case O_VERSION: bk_tool_print_version(); return 0;
+        case O_BOOT:
+            o.bootstrap = optarg;
+            break;
+        case O_CMDCFG:
+            o.command_config = optarg;
+            break;
+        case O_TYPE:
+            o.type = optarg;
+            ntypes++;
+            break;
+        case O_NAME:
+            o.name = optarg;
+            nnames++;
+            break;
+        case O_DEFAULT:
+            o.name = "";
+            nnames++;
+            break;
+        case O_TOPIC:
+            o.type = "topics";
+            o.name = optarg;
+            ntypes++;
+            nnames++;
+            break;
+        case O_BROKER:
+            o.type = "brokers";
+            o.name = optarg;
+            ntypes++;
+            nnames++;
+            break;
+        case O_BROKER_DEF:
+            o.type = "brokers";
+            o.name = "";
+            ntypes++;
+            nnames++;
+            break;
+        case O_DESCRIBE:
+            o.describe = true;
+            break;
+        case O_ALL:
+            o.all = true;
+            break;
+        case O_ALTER:
+            o.alter = true;
+            break;
+        case O_ADD:
+            o.add = optarg;
+            break;
+        case O_DEL:
+            o.del = optarg;
+            break;
+        case O_VERSION:
+            bk_tool_print_version();
+            return 0;
         case 'h':
-        case O_HELP: help(stdout); return 0;
-        default: bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case O_HELP:
+            help(stdout);
+            return 0;
+        default:
+            bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)

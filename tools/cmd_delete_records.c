@@ -73,11 +73,21 @@ static char *jstring(jrd *j)
                 bad_json();
             char e = *j->p++;
             switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
             case 'u': {
                 if (j->end - j->p < 4)
                     bad_json();
@@ -87,7 +97,9 @@ static char *jstring(jrd *j)
                 j->p += 4;
                 break;
             }
-            default: c = e; break;
+            default:
+                c = e;
+                break;
             }
         }
         if (n + 1 >= cap) {
@@ -284,16 +296,16 @@ static int parse_file(const char *path, tpo **out)
 
 static void help(FILE *f)
 {
-    fprintf(f,
-        "usage: brook delete-records --bootstrap-server HOST:PORT --offset-json-file FILE\n"
-        "Delete the records of partitions below given offsets (kafka-delete-records.sh).\n"
-        "  --bootstrap-server HOST:PORT  REQUIRED: the broker(s) to connect to\n"
-        "  --offset-json-file FILE       REQUIRED: the partitions and offsets, as\n"
-        "      {\"partitions\":[{\"topic\":\"t\",\"partition\":0,\"offset\":5}],\"version\":1}\n"
-        "      (offset -1 = the high watermark: delete everything)\n"
-        "  --command-config FILE         admin client properties file\n"
-        "  --version                     print the version and exit\n"
-        "  --help                        this text\n");
+    fprintf(
+        f, "usage: brook delete-records --bootstrap-server HOST:PORT --offset-json-file FILE\n"
+           "Delete the records of partitions below given offsets (kafka-delete-records.sh).\n"
+           "  --bootstrap-server HOST:PORT  REQUIRED: the broker(s) to connect to\n"
+           "  --offset-json-file FILE       REQUIRED: the partitions and offsets, as\n"
+           "      {\"partitions\":[{\"topic\":\"t\",\"partition\":0,\"offset\":5}],\"version\":1}\n"
+           "      (offset -1 = the high watermark: delete everything)\n"
+           "  --command-config FILE         admin client properties file\n"
+           "  --version                     print the version and exit\n"
+           "  --help                        this text\n");
 }
 
 int bk_cmd_delete_records(int argc, char **argv)
@@ -312,13 +324,24 @@ int bk_cmd_delete_records(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case O_BOOT: bootstrap = optarg; break;
-        case O_FILE: file = optarg; break;
-        case O_CMDCFG: cmdcfg = optarg; break;
-        case O_VERSION: bk_tool_print_version(); return 0;
+        case O_BOOT:
+            bootstrap = optarg;
+            break;
+        case O_FILE:
+            file = optarg;
+            break;
+        case O_CMDCFG:
+            cmdcfg = optarg;
+            break;
+        case O_VERSION:
+            bk_tool_print_version();
+            return 0;
         case 'h':
-        case O_HELP: help(stdout); return 0;
-        default: bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case O_HELP:
+            help(stdout);
+            return 0;
+        default:
+            bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -359,9 +382,9 @@ int bk_cmd_delete_records(int argc, char **argv)
     }
     printf("Records delete operation completed:\n");
     for (int i = 0; i < n; i++) {
-        rd_kafka_topic_partition_t *r =
-            res ? rd_kafka_topic_partition_list_find(res, parts[i].topic, (int32_t)parts[i].partition)
-                : NULL;
+        rd_kafka_topic_partition_t *r = res ? rd_kafka_topic_partition_list_find(
+                                                  res, parts[i].topic, (int32_t)parts[i].partition)
+                                            : NULL;
         printf("partition: %s-%" PRId64 "\t", parts[i].topic, parts[i].partition);
         if (r && !r->err) {
             printf("low_watermark: %" PRId64 "\n", r->offset);
@@ -370,7 +393,8 @@ int bk_cmd_delete_records(int argc, char **argv)
         rc = 1;
         const char *cls, *msg;
         int code = r ? r->err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-        if (code == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || code == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
+        if (code == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+            code == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
             code = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
         bk_tool_java_error(code, &cls, &msg);
         printf("error: %s: %s\n", cls, msg ? msg : rd_kafka_err2str((rd_kafka_resp_err_t)code));

@@ -28,16 +28,15 @@
 
 static void help(FILE *f)
 {
-    fprintf(f,
-        "usage: brook log-dirs --bootstrap-server HOST:PORT --describe [options]\n"
-        "Describe the log directories of brokers (kafka-log-dirs.sh).\n"
-        "  --bootstrap-server HOST:PORT  REQUIRED: the broker(s) to connect to\n"
-        "  --describe                    REQUIRED: describe the log directories\n"
-        "  --topic-list T1,T2            only these topics' partitions (default: all)\n"
-        "  --broker-list 0,1             only these brokers (default: all)\n"
-        "  --command-config FILE         client properties (accepted; PLAINTEXT only)\n"
-        "  --version                     print the version and exit\n"
-        "  --help                        this text\n");
+    fprintf(f, "usage: brook log-dirs --bootstrap-server HOST:PORT --describe [options]\n"
+               "Describe the log directories of brokers (kafka-log-dirs.sh).\n"
+               "  --bootstrap-server HOST:PORT  REQUIRED: the broker(s) to connect to\n"
+               "  --describe                    REQUIRED: describe the log directories\n"
+               "  --topic-list T1,T2            only these topics' partitions (default: all)\n"
+               "  --broker-list 0,1             only these brokers (default: all)\n"
+               "  --command-config FILE         client properties (accepted; PLAINTEXT only)\n"
+               "  --version                     print the version and exit\n"
+               "  --help                        this text\n");
 }
 
 /* JSON string body (no quotes). */
@@ -95,15 +94,29 @@ int bk_cmd_log_dirs(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case O_BOOT: bootstrap = optarg; break;
-        case O_DESCRIBE: describe = true; break;
-        case O_TOPICS: topic_list = optarg; break;
-        case O_BROKERS: broker_list = optarg; break;
-        case O_CMDCFG: break;
-        case O_VERSION: bk_tool_print_version(); return 0;
+        case O_BOOT:
+            bootstrap = optarg;
+            break;
+        case O_DESCRIBE:
+            describe = true;
+            break;
+        case O_TOPICS:
+            topic_list = optarg;
+            break;
+        case O_BROKERS:
+            broker_list = optarg;
+            break;
+        case O_CMDCFG:
+            break;
+        case O_VERSION:
+            bk_tool_print_version();
+            return 0;
         case 'h':
-        case O_HELP: help(stdout); return 0;
-        default: bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case O_HELP:
+            help(stdout);
+            return 0;
+        default:
+            bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -156,8 +169,8 @@ int bk_cmd_log_dirs(int argc, char **argv)
             if (f)
                 ask[nask++] = f;
             else if (ml < sizeof missing)
-                ml += (size_t)snprintf(missing + ml, sizeof missing - ml, "%s%ld", ml ? "," : "",
-                                       id);
+                ml +=
+                    (size_t)snprintf(missing + ml, sizeof missing - ml, "%s%ld", ml ? "," : "", id);
         }
         if (missing[0]) {
             for (int k = 0; k < nb && el < sizeof existing; k++)
@@ -180,7 +193,8 @@ int bk_cmd_log_dirs(int argc, char **argv)
     if (!conns || !resp)
         bk_tool_die("out of memory");
     for (int i = 0; i < nask; i++) {
-        if (bk_wire_connect(&conns[i], ask[i]->host, ask[i]->port, BK_TOOL_CONNECT_TIMEOUT_MS) == -1)
+        if (bk_wire_connect(&conns[i], ask[i]->host, ask[i]->port, BK_TOOL_CONNECT_TIMEOUT_MS) ==
+            -1)
             bk_tool_die("%s", conns[i].err);
         int16_t v = bk_wire_version(&conns[i], 35, 4, 0);
         if (v < 0)

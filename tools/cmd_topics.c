@@ -74,7 +74,8 @@ typedef struct assignment {
 
 static void help(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: brook topics --bootstrap-server HOST:PORT ACTION [options]\n"
         "Create, delete, describe, or change a topic (kafka-topics.sh).\n"
         "actions (exactly one):\n"
@@ -224,7 +225,8 @@ static assignment parse_assignment(const char *s)
                 bk_tool_usage_error("--replica-assignment: not a broker id: '%s'", t);
             for (int k = 0; k < a.cnt[i]; k++)
                 if (a.ids[i][k] == v)
-                    bk_tool_die("Partition replica lists may not contain duplicate entries: %ld", v);
+                    bk_tool_die("Partition replica lists may not contain duplicate entries: %ld",
+                                v);
             a.ids[i][a.cnt[i]++] = (int32_t)v;
         }
         if (a.cnt[i] != a.cnt[0])
@@ -347,10 +349,11 @@ static int do_create(rd_kafka_t *rk, const opts *o)
             bk_tool_die("cannot set config %s", k);
     }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *ao = bk_tool_admin_options(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS,
-                                                        TIMEOUT_MS);
+    rd_kafka_AdminOptions_t *ao =
+        bk_tool_admin_options(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, TIMEOUT_MS);
     rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
-    rd_kafka_event_t *ev = bk_tool_admin_wait(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, TIMEOUT_MS * 2);
+    rd_kafka_event_t *ev =
+        bk_tool_admin_wait(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, TIMEOUT_MS * 2);
     size_t cnt = 0;
     const rd_kafka_topic_result_t **res =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
@@ -416,10 +419,11 @@ static int do_delete(rd_kafka_t *rk, const opts *o)
     for (int i = 0; i < n; i++)
         dt[i] = rd_kafka_DeleteTopic_new(t[i]);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *ao = bk_tool_admin_options(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS,
-                                                        TIMEOUT_MS);
+    rd_kafka_AdminOptions_t *ao =
+        bk_tool_admin_options(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, TIMEOUT_MS);
     rd_kafka_DeleteTopics(rk, dt, (size_t)n, ao, q);
-    rd_kafka_event_t *ev = bk_tool_admin_wait(q, RD_KAFKA_EVENT_DELETETOPICS_RESULT, TIMEOUT_MS * 2);
+    rd_kafka_event_t *ev =
+        bk_tool_admin_wait(q, RD_KAFKA_EVENT_DELETETOPICS_RESULT, TIMEOUT_MS * 2);
     size_t cnt = 0;
     const rd_kafka_topic_result_t **res =
         rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &cnt);
@@ -486,8 +490,8 @@ static int do_alter(rd_kafka_t *rk, const opts *o)
     rd_kafka_event_t *ev =
         bk_tool_admin_wait(q, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, TIMEOUT_MS * 2);
     size_t cnt = 0;
-    const rd_kafka_topic_result_t **res = rd_kafka_CreatePartitions_result_topics(
-        rd_kafka_event_CreatePartitions_result(ev), &cnt);
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &cnt);
     check_topic_results(res, cnt);
     rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(ao);
@@ -536,8 +540,8 @@ static int do_describe(rd_kafka_t *rk, const opts *o)
     rd_kafka_event_t *ev =
         bk_tool_admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, TIMEOUT_MS * 2);
     size_t ncfg = 0;
-    const rd_kafka_ConfigResource_t **cfgs = rd_kafka_DescribeConfigs_result_resources(
-        rd_kafka_event_DescribeConfigs_result(ev), &ncfg);
+    const rd_kafka_ConfigResource_t **cfgs =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &ncfg);
 
     /* partitions, replicas and topic ids from one Metadata v12 */
     bk_wire w;
@@ -607,8 +611,7 @@ static int do_describe(rd_kafka_t *rk, const opts *o)
             bool live = false;
             for (int32_t b = 0; b < md.Brokers.n; b++)
                 live |= md.Brokers.a[b].NodeId == pp->LeaderId;
-            bool show = describe_configs ||
-                        (o->under_replicated && nrep - nisr > 0) ||
+            bool show = describe_configs || (o->under_replicated && nrep - nisr > 0) ||
                         (o->unavailable && (!has_leader || !live)) ||
                         (o->under_min_isr && (!has_leader || nisr < min_isr)) ||
                         (o->at_min_isr && nisr == min_isr);
@@ -639,9 +642,28 @@ static int do_describe(rd_kafka_t *rk, const opts *o)
 int bk_cmd_topics(int argc, char **argv)
 {
     enum {
-        O_BOOT = 256, O_CMDCFG, O_CREATE, O_DELETE, O_LIST, O_DESCRIBE, O_ALTER, O_TOPIC,
-        O_PARTS, O_RF, O_ASSIGN, O_CONFIG, O_IFEX, O_IFNEX, O_URP, O_UMIN, O_AMIN, O_UNAV,
-        O_OVR, O_EXCL, O_VERSION, O_HELP
+        O_BOOT = 256,
+        O_CMDCFG,
+        O_CREATE,
+        O_DELETE,
+        O_LIST,
+        O_DESCRIBE,
+        O_ALTER,
+        O_TOPIC,
+        O_PARTS,
+        O_RF,
+        O_ASSIGN,
+        O_CONFIG,
+        O_IFEX,
+        O_IFNEX,
+        O_URP,
+        O_UMIN,
+        O_AMIN,
+        O_UNAV,
+        O_OVR,
+        O_EXCL,
+        O_VERSION,
+        O_HELP
     };
     static const struct option longopts[] = {
         {"bootstrap-server", required_argument, 0, O_BOOT},
@@ -676,36 +698,84 @@ int bk_cmd_topics(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case O_BOOT: o.bootstrap = optarg; break;
-        case O_CMDCFG: o.command_config = optarg; break;
-        case O_CREATE: o.actions |= ACT_CREATE; o.nactions++; break;
-        case O_DELETE: o.actions |= ACT_DELETE; o.nactions++; break;
-        case O_LIST: o.actions |= ACT_LIST; o.nactions++; break;
-        case O_DESCRIBE: o.actions |= ACT_DESCRIBE; o.nactions++; break;
-        case O_ALTER: o.actions |= ACT_ALTER; o.nactions++; break;
-        case O_TOPIC: o.topic = optarg; break;
-        case O_PARTS: o.partitions = bk_tool_parse_i64("--partitions", optarg);
+        case O_BOOT:
+            o.bootstrap = optarg;
+            break;
+        case O_CMDCFG:
+            o.command_config = optarg;
+            break;
+        case O_CREATE:
+            o.actions |= ACT_CREATE;
+            o.nactions++;
+            break;
+        case O_DELETE:
+            o.actions |= ACT_DELETE;
+            o.nactions++;
+            break;
+        case O_LIST:
+            o.actions |= ACT_LIST;
+            o.nactions++;
+            break;
+        case O_DESCRIBE:
+            o.actions |= ACT_DESCRIBE;
+            o.nactions++;
+            break;
+        case O_ALTER:
+            o.actions |= ACT_ALTER;
+            o.nactions++;
+            break;
+        case O_TOPIC:
+            o.topic = optarg;
+            break;
+        case O_PARTS:
+            o.partitions = bk_tool_parse_i64("--partitions", optarg);
             if (o.partitions < 0)
                 bk_tool_die("The partitions must be greater than 0");
             break;
-        case O_RF: o.rf = bk_tool_parse_i64("--replication-factor", optarg);
+        case O_RF:
+            o.rf = bk_tool_parse_i64("--replication-factor", optarg);
             if (o.rf < 0)
                 bk_tool_die("The replication factor must be between 1 and 32767 inclusive");
             break;
-        case O_ASSIGN: o.assignment = *optarg ? optarg : NULL; break;
-        case O_CONFIG: o.configs[o.nconfigs++] = optarg; break;
-        case O_IFEX: o.if_exists = true; break;
-        case O_IFNEX: o.if_not_exists = true; break;
-        case O_URP: o.under_replicated = true; break;
-        case O_UMIN: o.under_min_isr = true; break;
-        case O_AMIN: o.at_min_isr = true; break;
-        case O_UNAV: o.unavailable = true; break;
-        case O_OVR: o.with_overrides = true; break;
-        case O_EXCL: o.exclude_internal = true; break;
-        case O_VERSION: bk_tool_print_version(); return 0;
+        case O_ASSIGN:
+            o.assignment = *optarg ? optarg : NULL;
+            break;
+        case O_CONFIG:
+            o.configs[o.nconfigs++] = optarg;
+            break;
+        case O_IFEX:
+            o.if_exists = true;
+            break;
+        case O_IFNEX:
+            o.if_not_exists = true;
+            break;
+        case O_URP:
+            o.under_replicated = true;
+            break;
+        case O_UMIN:
+            o.under_min_isr = true;
+            break;
+        case O_AMIN:
+            o.at_min_isr = true;
+            break;
+        case O_UNAV:
+            o.unavailable = true;
+            break;
+        case O_OVR:
+            o.with_overrides = true;
+            break;
+        case O_EXCL:
+            o.exclude_internal = true;
+            break;
+        case O_VERSION:
+            bk_tool_print_version();
+            return 0;
         case 'h':
-        case O_HELP: help(stdout); return 0;
-        default: bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case O_HELP:
+            help(stdout);
+            return 0;
+        default:
+            bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -719,11 +789,21 @@ int bk_cmd_topics(int argc, char **argv)
     bk_tool_wait_connected(rk, o.bootstrap, BK_TOOL_CONNECT_TIMEOUT_MS);
     int rc;
     switch (o.actions) {
-    case ACT_CREATE: rc = do_create(rk, &o); break;
-    case ACT_DELETE: rc = do_delete(rk, &o); break;
-    case ACT_LIST: rc = do_list(rk, &o); break;
-    case ACT_ALTER: rc = do_alter(rk, &o); break;
-    default: rc = do_describe(rk, &o); break;
+    case ACT_CREATE:
+        rc = do_create(rk, &o);
+        break;
+    case ACT_DELETE:
+        rc = do_delete(rk, &o);
+        break;
+    case ACT_LIST:
+        rc = do_list(rk, &o);
+        break;
+    case ACT_ALTER:
+        rc = do_alter(rk, &o);
+        break;
+    default:
+        rc = do_describe(rk, &o);
+        break;
     }
     fflush(stdout);
     rd_kafka_destroy(rk);

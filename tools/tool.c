@@ -231,7 +231,8 @@ void bk_tool_java_error(int code, const char **exception, const char **message)
         {42, "InvalidRequestException",
          "This most likely occurs because of a request being malformed by the client library or "
          "the message was sent to an incompatible broker. See the broker logs for more details."},
-        {44, "PolicyViolationException", "Request parameters do not satisfy the configured policy."},
+        {44, "PolicyViolationException",
+         "Request parameters do not satisfy the configured policy."},
         {56, "KafkaStorageException", "Disk error when trying to access log file on the disk."},
         {57, "LogDirNotFoundException",
          "The user-specified log directory is not found in the broker config."},

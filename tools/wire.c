@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define API_VERSIONS  18
-#define MAX_FRAME     (256u << 20)
-#define ARENA_LIMIT   (512u << 20)
+#define API_VERSIONS 18
+#define MAX_FRAME    (256u << 20)
+#define ARENA_LIMIT  (512u << 20)
 
 __attribute__((format(printf, 2, 3))) static int fail(bk_wire *w, const char *fmt, ...)
 {
@@ -280,7 +280,8 @@ int bk_wire_call(bk_wire *w, int16_t key, int16_t ver, const void *req, void *re
         rc = bk_codec_encode(d->req->desc, BK_V_IN(d->req->flexible, ver), ver, &wr, req);
     if (rc || wr.err) {
         bk_wr_fini(&wr);
-        return fail(w, "cannot encode %sRequest v%d: %s", d->name, ver, bk_strerror(rc ? rc : wr.err));
+        return fail(w, "cannot encode %sRequest v%d: %s", d->name, ver,
+                    bk_strerror(rc ? rc : wr.err));
     }
     bk_wr_patch_i32(&wr, 0, (int32_t)(wr.len - 4));
     int64_t deadline = now_ms() + w->timeout_ms;

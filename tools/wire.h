@@ -23,13 +23,13 @@
 #include "../src/proto/api.h"
 
 typedef struct bk_wire {
-    int fd;          /* -1 when closed */
-    char addr[300];  /* "host:port", for messages */
-    int timeout_ms;  /* per connect / per call */
-    int32_t corr;    /* next correlation id */
-    uint8_t *frame;  /* owned: the last response frame */
+    int fd;         /* -1 when closed */
+    char addr[300]; /* "host:port", for messages */
+    int timeout_ms; /* per connect / per call */
+    int32_t corr;   /* next correlation id */
+    uint8_t *frame; /* owned: the last response frame */
     size_t frame_cap;
-    bk_arena arena;  /* decoded arrays of the last response */
+    bk_arena arena; /* decoded arrays of the last response */
     /* The broker's ApiVersions answer: [min,max] per key, max < 0 = absent. */
     int16_t vmin[BK_API_KEY_MAX], vmax[BK_API_KEY_MAX];
     char err[512];
