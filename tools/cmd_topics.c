@@ -769,10 +769,12 @@ int bk_cmd_topics(int argc, char **argv)
             break;
         case O_VERSION:
             bk_tool_print_version();
+            free(o.configs);
             return 0;
         case 'h':
         case O_HELP:
             help(stdout);
+            free(o.configs);
             return 0;
         default:
             bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
