@@ -229,8 +229,17 @@ static assignment parse_assignment(const char *s)
                                 v);
             a.ids[i][a.cnt[i]++] = (int32_t)v;
         }
-        if (a.cnt[i] != a.cnt[0])
-            bk_tool_die("Partition %d has different replication factor: %s", i, s);
+        if (a.cnt[i] != a.cnt[0]) {
+            /* Kafka prints the list as Java's List.toString: [1, 2] */
+            char list[512];
+            size_t l = (size_t)snprintf(list, sizeof list, "[");
+            for (int k = 0; k < a.cnt[i] && l < sizeof list; k++)
+                l += (size_t)snprintf(list + l, sizeof list - l, "%s%d", k ? ", " : "",
+                                      a.ids[i][k]);
+            if (l < sizeof list)
+                snprintf(list + l, sizeof list - l, "]");
+            bk_tool_die("Partition %d has different replication factor: %s", i, list);
+        }
         a.n++;
     }
     bk_tool_free_list(parts, np);

@@ -211,6 +211,10 @@ def test_topics_create_list_describe_alter_delete(brook):
     fails("topics", "--list", rc=2)
     _, line = fails("topics", "--bootstrap-server", b, "--create", "--topic", "x", "--partitions", 0)
     assert line == "brook topics: The partitions must be greater than 0"
+    _, line = fails("topics", "--bootstrap-server", b, "--create", "--topic", "x",
+                    "--replica-assignment", "0,0:1")
+    assert line == "brook topics: Partition 1 has different replication factor: [0, 1]"
+    assert partitions_of(brook, "x") is None
 
 
 def test_topics_describe_reports(brook):
