@@ -16,6 +16,8 @@
  * entry ("All configs for ..."). Entries are sorted by name. Without a name,
  * every topic (or every broker and the cluster default) is described.
  *
+ * --add-config-file FILE adds the properties of FILE (key=value lines).
+ *
  * Alter: librdkafka 2.0.2 has no IncrementalAlterConfigs, only the legacy
  * AlterConfigs, which REPLACES the entity's whole set of dynamic configs. So
  * the tool reads the current dynamic configs first, applies --add-config and
@@ -36,6 +38,7 @@
 #include "tool.h"
 #include "wire.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +108,7 @@ typedef struct opts {
     const char *type; /* "topics" | "brokers" */
     const char *name; /* NULL: all; "" : the default entity */
     bool describe, alter, all;
-    const char *add, *del;
+    const char *add, *add_file, *del;
 } opts;
 
 static void help(FILE *f)
@@ -129,6 +132,7 @@ static void help(FILE *f)
             "  --alter                       change configs (reads, merges, then replaces the\n"
             "                                dynamic set: librdkafka 2.0.2 has only AlterConfigs)\n"
             "  --add-config K=V,K2=[V1,V2]   configs to set; [] groups a list value\n"
+            "  --add-config-file FILE        configs to set, as a properties file\n"
             "  --delete-config K1,K2         configs to remove (back to the default)\n"
             "  --version                     print the version and exit\n"
             "  --help                        this text\n");
@@ -188,6 +192,37 @@ static void parse_add(const char *in, kvs *out)
         if (*p == ',')
             p++;
     }
+}
+
+/* --add-config-file: Java properties lines, key=value or key: value, with
+ * # and ! comments (no line continuations). */
+static void parse_add_file(const char *path, kvs *out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        bk_tool_die("cannot read %s: %s", path, strerror(errno));
+    char line[8192];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *e = line + strlen(line);
+        char *b = line;
+        while (b < e && (*b == ' ' || *b == '\t'))
+            b++;
+        while (e > b && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (b == e || *b == '#' || *b == '!')
+            continue;
+        *e = 0;
+        char *sep = strpbrk(b, "=:");
+        if (!sep)
+            bk_tool_die("%s:%d: expected key=value", path, lineno);
+        char *k = trim_dup(b, sep), *v = trim_dup(sep + 1, e);
+        kvs_put(out, k, v);
+        free(k);
+        free(v);
+    }
+    fclose(f);
 }
 
 /* ------------------------------------------------------------ describe */
@@ -414,6 +449,8 @@ static int do_alter(rd_kafka_t *rk, const opts *o)
     kvs add = {0}, cur = {0};
     char **dels = NULL;
     int ndel = 0;
+    if (o->add_file)
+        parse_add_file(o->add_file, &add);
     if (o->add)
         parse_add(o->add, &add);
     if (o->del)
@@ -505,6 +542,7 @@ int bk_cmd_configs(int argc, char **argv)
         O_ALL,
         O_ALTER,
         O_ADD,
+        O_ADD_FILE,
         O_DEL,
         O_VERSION,
         O_HELP
@@ -522,6 +560,7 @@ int bk_cmd_configs(int argc, char **argv)
         {"all", no_argument, 0, O_ALL},
         {"alter", no_argument, 0, O_ALTER},
         {"add-config", required_argument, 0, O_ADD},
+        {"add-config-file", required_argument, 0, O_ADD_FILE},
         {"delete-config", required_argument, 0, O_DEL},
         {"version", no_argument, 0, O_VERSION},
         {"help", no_argument, 0, O_HELP},
@@ -578,6 +617,9 @@ int bk_cmd_configs(int argc, char **argv)
         case O_ALTER:
             o.alter = true;
             break;
+        case O_ADD_FILE:
+            o.add_file = optarg;
+            break;
         case O_ADD:
             o.add = optarg;
             break;
@@ -616,7 +658,7 @@ int bk_cmd_configs(int argc, char **argv)
     }
     if (o.all && !o.describe)
         bk_tool_usage_error("--all can only be used with --describe");
-    if ((o.add || o.del) && !o.alter)
+    if ((o.add || o.add_file || o.del) && !o.alter)
         bk_tool_usage_error("--add-config and --delete-config can only be used with --alter");
     if (strcmp(o.type, "topics") == 0 && o.name && !*o.name)
         bk_tool_usage_error("--entity-default is not supported for topics");

@@ -234,8 +234,8 @@ static assignment parse_assignment(const char *s)
             char list[512];
             size_t l = (size_t)snprintf(list, sizeof list, "[");
             for (int k = 0; k < a.cnt[i] && l < sizeof list; k++)
-                l += (size_t)snprintf(list + l, sizeof list - l, "%s%d", k ? ", " : "",
-                                      a.ids[i][k]);
+                l +=
+                    (size_t)snprintf(list + l, sizeof list - l, "%s%d", k ? ", " : "", a.ids[i][k]);
             if (l < sizeof list)
                 snprintf(list + l, sizeof list - l, "]");
             bk_tool_die("Partition %d has different replication factor: %s", i, list);

@@ -110,7 +110,8 @@ def test_help_for_every_subcommand():
                    "--under-min-isr-partitions", "--unavailable-partitions", "--exclude-internal",
                    "--command-config", "--version"],
         "configs": ["--bootstrap-server", "--entity-type", "--entity-name", "--entity-default",
-                    "--describe", "--all", "--alter", "--add-config", "--delete-config", "--topic",
+                    "--describe", "--all", "--alter", "--add-config", "--add-config-file",
+                    "--delete-config", "--topic",
                     "--broker", "--command-config"],
         "delete-records": ["--bootstrap-server", "--offset-json-file", "--command-config"],
         "log-dirs": ["--bootstrap-server", "--describe", "--topic-list", "--broker-list"],
@@ -250,7 +251,7 @@ def test_topics_describe_reports(brook):
 # ---------------------------------------------------------------- configs
 
 
-def test_configs_describe_alter(brook):
+def test_configs_describe_alter(brook, tmp_path):
     b = brook.bootstrap
     ok("topics", "--bootstrap-server", b, "--create", "--topic", "cfg")
     assert ok("configs", "--bootstrap-server", b, "--entity-type", "topics", "--entity-name", "cfg",
@@ -284,6 +285,17 @@ def test_configs_describe_alter(brook):
     assert full["cleanup.policy"].value == "delete"
     out = ok("configs", "--bootstrap-server", b, "--topic", "cfg", "--describe")
     assert [ln.split("=")[0] for ln in out.splitlines()[1:]] == ["  segment.ms"]
+
+    # --add-config-file: a properties file, merged with --add-config
+    f = tmp_path / "add.properties"
+    f.write_text("# more\nretention.bytes = 1048576\n")
+    ok("configs", "--bootstrap-server", b, "--topic", "cfg", "--alter", "--add-config-file", f,
+       "--add-config", "max.message.bytes=200000")
+    vals, _ = topic_configs(brook, "cfg")
+    assert vals["retention.bytes"] == "1048576" and vals["max.message.bytes"] == "200000"
+    assert vals["segment.ms"] == "60000"
+    ok("configs", "--bootstrap-server", b, "--topic", "cfg", "--alter", "--delete-config",
+       "retention.bytes,max.message.bytes")
 
     # Kafka's errors
     _, line = fails("configs", "--bootstrap-server", b, "--topic", "cfg", "--alter",
