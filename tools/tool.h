@@ -74,7 +74,8 @@ void bk_tool_free_list(char **items, int n);
  * (Errors.java), for output that must read as the Java tools': e.g. 1 ->
  * "org.apache.kafka.common.errors.OffsetOutOfRangeException" and "The
  * requested offset is not within the range of offsets maintained by the
- * server.". Unknown codes give UnknownServerException and NULL message. */
+ * server.". Unknown codes give UnknownServerException and NULL message.
+ * *exception points to static storage, overwritten by the next call. */
 void bk_tool_java_error(int code, const char **exception, const char **message);
 
 #endif
