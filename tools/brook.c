@@ -14,7 +14,14 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *what;
 } cmds[] = {
+    {"broker-api-versions", bk_cmd_broker_api_versions,
+     "the API versions every broker supports (kafka-broker-api-versions.sh)"},
+    {"configs", bk_cmd_configs, "describe and change topic and broker configs (kafka-configs.sh)"},
+    {"delete-records", bk_cmd_delete_records,
+     "delete records below given offsets (kafka-delete-records.sh)"},
     {"dump-log", bk_cmd_dump_log, "print segment, index and time index files (kafka-dump-log.sh)"},
+    {"log-dirs", bk_cmd_log_dirs, "describe the brokers' log directories (kafka-log-dirs.sh)"},
+    {"topics", bk_cmd_topics, "create, delete, list, describe, add partitions (kafka-topics.sh)"},
 };
 
 static void usage(FILE *f)

@@ -4,5 +4,10 @@
 #define BK_TOOLS_BROOK_H
 
 int bk_cmd_dump_log(int argc, char **argv);
+int bk_cmd_broker_api_versions(int argc, char **argv);
+int bk_cmd_topics(int argc, char **argv);
+int bk_cmd_configs(int argc, char **argv);
+int bk_cmd_delete_records(int argc, char **argv);
+int bk_cmd_log_dirs(int argc, char **argv);
 
 #endif

@@ -159,3 +159,92 @@ int64_t bk_tool_parse_i64(const char *opt, const char *val)
         bk_tool_usage_error("%s: not a number: '%s'", opt, val);
     return v;
 }
+
+rd_kafka_AdminOptions_t *bk_tool_admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op,
+                                               int timeout_ms)
+{
+    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
+    char err[512];
+    if (!o)
+        bk_tool_die("cannot create admin options");
+    if (rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, err, sizeof err))
+        bk_tool_die("%s", err);
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS ||
+        op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS || op == RD_KAFKA_ADMIN_OP_DELETERECORDS)
+        if (rd_kafka_AdminOptions_set_operation_timeout(o, timeout_ms, err, sizeof err))
+            bk_tool_die("%s", err);
+    return o;
+}
+
+int bk_tool_split_list(const char *list, char ***out)
+{
+    int n = 0, cap = 8;
+    char **v = malloc(sizeof *v * (size_t)cap);
+    char *copy = strdup(list ? list : "");
+    if (!v || !copy)
+        bk_tool_die("out of memory");
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        t = trim(t);
+        if (!*t)
+            continue;
+        if (n == cap) {
+            cap *= 2;
+            char **nv = realloc(v, sizeof *v * (size_t)cap);
+            if (!nv)
+                bk_tool_die("out of memory");
+            v = nv;
+        }
+        if (!(v[n++] = strdup(t)))
+            bk_tool_die("out of memory");
+    }
+    free(copy);
+    *out = v;
+    return n;
+}
+
+void bk_tool_free_list(char **items, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+}
+
+void bk_tool_java_error(int code, const char **exception, const char **message)
+{
+    static const struct {
+        int code;
+        const char *cls, *msg;
+    } t[] = {
+        {1, "OffsetOutOfRangeException",
+         "The requested offset is not within the range of offsets maintained by the server."},
+        {3, "UnknownTopicOrPartitionException", "This server does not host this topic-partition."},
+        {5, "LeaderNotAvailableException",
+         "There is no leader for this topic-partition as we are in the middle of a leadership "
+         "election."},
+        {6, "NotLeaderOrFollowerException",
+         "For requests intended only for the leader, this error indicates that the broker is not "
+         "the current leader. For requests intended for any replica, this error indicates that "
+         "the broker is not a replica of the topic partition."},
+        {7, "TimeoutException", "The request timed out."},
+        {29, "TopicAuthorizationException", "Topic authorization failed."},
+        {42, "InvalidRequestException",
+         "This most likely occurs because of a request being malformed by the client library or "
+         "the message was sent to an incompatible broker. See the broker logs for more details."},
+        {44, "PolicyViolationException",
+         "Request parameters do not satisfy the configured policy."},
+        {56, "KafkaStorageException", "Disk error when trying to access log file on the disk."},
+        {57, "LogDirNotFoundException",
+         "The user-specified log directory is not found in the broker config."},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i].code == code) {
+            static char buf[128];
+            snprintf(buf, sizeof buf, "org.apache.kafka.common.errors.%s", t[i].cls);
+            *exception = buf;
+            *message = t[i].msg;
+            return;
+        }
+    *exception = "org.apache.kafka.common.errors.UnknownServerException";
+    *message = NULL;
+}

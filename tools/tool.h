@@ -59,4 +59,23 @@ void bk_tool_print_version(void);
 /* Parse a decimal integer option value or die naming the option. */
 int64_t bk_tool_parse_i64(const char *opt, const char *val);
 
+/* Admin options for `op` with request and operation timeouts of timeout_ms
+ * (librdkafka's operation timeout is how long the broker may wait for the
+ * change to complete). Dies if librdkafka refuses them. Caller destroys. */
+rd_kafka_AdminOptions_t *bk_tool_admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op,
+                                               int timeout_ms);
+
+/* Split a comma-separated list into its non-empty, space-trimmed items:
+ * *out gets a malloc'd array of malloc'd strings; returns the count. */
+int bk_tool_split_list(const char *list, char ***out);
+void bk_tool_free_list(char **items, int n);
+
+/* Kafka's Java exception for a wire error code and Kafka's message for it
+ * (Errors.java), for output that must read as the Java tools': e.g. 1 ->
+ * "org.apache.kafka.common.errors.OffsetOutOfRangeException" and "The
+ * requested offset is not within the range of offsets maintained by the
+ * server.". Unknown codes give UnknownServerException and NULL message.
+ * *exception points to static storage, overwritten by the next call. */
+void bk_tool_java_error(int code, const char **exception, const char **message);
+
 #endif
