@@ -930,9 +930,10 @@ void bk_tcoord_tick(bk_tcoord *tc, int64_t now)
         txn *t = tc->all[i];
         if (!is_prepare(t->m.state) || now < t->retry_at)
             continue;
+        bool commit = t->m.state == BK_TXN_PREPARE_COMMIT;
         if (complete(tc, t) == BK_KERR_NONE)
-            bk_log(BK_LOG_INFO, "transactional id %s: %s completed", t->id,
-                   bk_txn_state_name(t->m.state));
+            bk_log(BK_LOG_INFO, "transactional id %s: %s completed after retrying markers",
+                   t->id, commit ? "commit" : "abort");
         else
             t->retry_at = now + RETRY_MS;
     }
