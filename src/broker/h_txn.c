@@ -78,8 +78,8 @@ int bk_h_add_partitions_to_txn(bk_broker *b, bk_req *req)
     bk_AddPartitionsToTxnResponse_init(&rs);
     int32_t nt = BK_MAX(rq.V3AndBelowTopics.n, 0);
     rs.ResultsByTopicV3AndBelow.n = nt;
-    if (nt && !(rs.ResultsByTopicV3AndBelow.a =
-                    BK_ARENA_NEW(req, bk_AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult, nt)))
+    if (nt && !(rs.ResultsByTopicV3AndBelow.a = BK_ARENA_NEW(
+                    req, bk_AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult, nt)))
         return BK_ENOMEM;
     /* Unknown partitions fail the request before the coordinator sees it;
      * the others are OPERATION_NOT_ATTEMPTED (Kafka's KafkaApis). */
@@ -160,11 +160,10 @@ int bk_h_add_offsets_to_txn(bk_broker *b, bk_req *req)
          * TxnOffsetCommit records get the transaction's marker. */
         bk_txn_part p = {BK_OFFSETS_TOPIC,
                          bk_group_partition(rq.GroupId.p, str_len(rq.GroupId), tp->nparts), false};
-        rs.ErrorCode =
-            fenced(bk_tcoord_add_partitions(b->tcoord, str_or_null(rq.TransactionalId),
-                                            str_len(rq.TransactionalId), rq.ProducerId,
-                                            rq.ProducerEpoch, &p, 1),
-                   ver, 2);
+        rs.ErrorCode = fenced(bk_tcoord_add_partitions(b->tcoord, str_or_null(rq.TransactionalId),
+                                                       str_len(rq.TransactionalId), rq.ProducerId,
+                                                       rq.ProducerEpoch, &p, 1),
+                              ver, 2);
     }
     return BK_RESPOND(req, AddOffsetsToTxnResponse, ver, &rs);
 }
@@ -322,7 +321,8 @@ int bk_h_list_transactions(bk_broker *b, bk_req *req)
         bk_tcoord_info_at(b->tcoord, i, &in);
         if (in.state == BK_TXN_DEAD)
             continue;
-        if (by_state && !(in.state >= 0 && in.state <= BK_TXN_PREPARE_EPOCH_FENCE && want[in.state]))
+        if (by_state &&
+            !(in.state >= 0 && in.state <= BK_TXN_PREPARE_EPOCH_FENCE && want[in.state]))
             continue;
         if (npid) {
             bool hit = false;

@@ -325,7 +325,7 @@ typedef struct pid_file_store {
     bk_pidstore base;
     char *path; /* NULL: memory only */
     int32_t broker;
-    bool have;        /* a block was claimed before */
+    bool have;         /* a block was claimed before */
     bk_pid_block last; /* the latest claimed block */
 } pid_file_store;
 

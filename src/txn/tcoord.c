@@ -36,21 +36,33 @@
  * TxnTransitMetadata), written to __transaction_state, and only applied to
  * memory once the write succeeded: memory never runs ahead of the log.
  *
- * 2. Records in __transaction_state (non-flexible, big-endian), partition
- *    bk_group_partition(transactional id, partitions of the topic):
+ * 2. Records in __transaction_state (Kafka's TransactionLog; non-flexible,
+ *    big-endian), in partition bk_group_partition(transactional id, number
+ *    of partitions of the topic):
  *
- *   key   v0: int16 0, TransactionalId STRING
- *   value v0: int16 0, ProducerId INT64, ProducerEpoch INT16,
- *             TransactionTimeoutMs INT32, TransactionStatus INT8,
- *             TransactionPartitions ARRAY (null when Empty) of
- *               {Topic STRING, PartitionIds ARRAY of INT32},
- *             TransactionLastUpdateTimestampMs INT64,
- *             TransactionStartTimestampMs INT64
- *   null value: the id expired (tombstone).
+ *   key v0        OFFSET  SIZE  FIELD
+ *                 0       2     version = 0
+ *                 2       2+n   TransactionalId STRING (int16 length n)
+ *
+ *   value v0      OFFSET  SIZE  FIELD
+ *                 0       2     version = 0
+ *                 2       8     ProducerId
+ *                 10      2     ProducerEpoch
+ *                 12      4     TransactionTimeoutMs
+ *                 16      1     TransactionStatus (the state byte ids above)
+ *                 17      4     partition count by topic: -1 (null) when
+ *                               Empty, else T, then T times
+ *                                 {Topic STRING, int32 N, N x int32 partition}
+ *                 ...     8     TransactionLastUpdateTimestampMs
+ *                 ...     8     TransactionStartTimestampMs (-1: none)
+ *
+ *   null value: the id expired (tombstone). Value v1 (flexible, written by
+ *   Kafka 4 with transaction.version 2) is skipped when loading.
  *
  * Loading replays every partition: the last value per id wins, a
- * tombstone deletes. Prepare* transactions are finished (markers written
- * again: markers are idempotent for the reader, then Complete*); Ongoing
+ * tombstone deletes. Prepare* transactions are finished (every marker
+ * written again - a repeated marker is harmless, Kafka resends them the
+ * same way - then Complete*); Ongoing
  * ones are kept and time out. The previous producer id/epoch (KIP-360
  * retries) are not in the v0 value and are lost over a restart, as in
  * Kafka with an old inter.broker.protocol.version.
@@ -142,9 +154,9 @@ struct bk_tcoord {
 
 /* ------------------------------------------------------------ helpers */
 
-static const char *state_names[] = {"Empty",          "Ongoing",       "PrepareCommit",
-                                    "PrepareAbort",   "CompleteCommit", "CompleteAbort",
-                                    "Dead",           "PrepareEpochFence"};
+static const char *state_names[] = {"Empty",        "Ongoing",          "PrepareCommit",
+                                    "PrepareAbort", "CompleteCommit",   "CompleteAbort",
+                                    "Dead",         "PrepareEpochFence"};
 
 const char *bk_txn_state_name(int state)
 {
@@ -412,8 +424,7 @@ static int16_t next_pid(bk_tcoord *tc, int64_t *out)
             bk_log_rl(BK_LOG_ERROR, "cannot claim a block of producer ids: %s", bk_strerror(r));
             return BK_KERR_COORDINATOR_NOT_AVAILABLE;
         }
-        bk_log(BK_LOG_INFO, "claimed producer ids %lld-%lld", (long long)b.start,
-               (long long)b.end);
+        bk_log(BK_LOG_INFO, "claimed producer ids %lld-%lld", (long long)b.start, (long long)b.end);
         tc->blk = b;
         tc->have_blk = true;
         if (tc->next_pid < b.start)
@@ -832,8 +843,8 @@ int16_t bk_tcoord_add_partitions(bk_tcoord *tc, const char *txn_id, size_t len, 
     return transition(tc, t, &m);
 }
 
-int16_t bk_tcoord_end_txn(bk_tcoord *tc, const char *txn_id, size_t len, int64_t pid,
-                          int16_t epoch, bool commit)
+int16_t bk_tcoord_end_txn(bk_tcoord *tc, const char *txn_id, size_t len, int64_t pid, int16_t epoch,
+                          bool commit)
 {
     if (!tc)
         return BK_KERR_COORDINATOR_NOT_AVAILABLE;
@@ -864,8 +875,8 @@ int16_t bk_tcoord_end_txn(bk_tcoord *tc, const char *txn_id, size_t len, int64_t
 
 /* ------------------------------------------------------------ verification, describe */
 
-int16_t bk_tcoord_verify(bk_tcoord *tc, int64_t pid, int16_t epoch, const char *topic,
-                         size_t tlen, int32_t partition)
+int16_t bk_tcoord_verify(bk_tcoord *tc, int64_t pid, int16_t epoch, const char *topic, size_t tlen,
+                         int32_t partition)
 {
     if (!tc)
         return BK_KERR_INVALID_TXN_STATE;
@@ -932,8 +943,8 @@ void bk_tcoord_tick(bk_tcoord *tc, int64_t now)
             continue;
         bool commit = t->m.state == BK_TXN_PREPARE_COMMIT;
         if (complete(tc, t) == BK_KERR_NONE)
-            bk_log(BK_LOG_INFO, "transactional id %s: %s completed after retrying markers",
-                   t->id, commit ? "commit" : "abort");
+            bk_log(BK_LOG_INFO, "transactional id %s: %s completed after retrying markers", t->id,
+                   commit ? "commit" : "abort");
         else
             t->retry_at = now + RETRY_MS;
     }
@@ -1144,8 +1155,7 @@ int bk_tcoord_load(bk_tcoord *tc)
     bk_log(BK_LOG_INFO,
            "loaded %d transactional ids from %llu records of %s; %d of %d transactions being "
            "ended completed, producer ids continue from %lld",
-           tc->n, (unsigned long long)nrec, BK_TXN_TOPIC, done, pending,
-           (long long)tc->pid_floor);
+           tc->n, (unsigned long long)nrec, BK_TXN_TOPIC, done, pending, (long long)tc->pid_floor);
     return 0;
 }
 

@@ -50,8 +50,8 @@ void bk_tcoord_tick(bk_tcoord *tc, int64_t now_ms);
  * transaction, else INVALID_TXN_STATE (or INVALID_PRODUCER_EPOCH for a
  * stale epoch).
  */
-int16_t bk_tcoord_verify(bk_tcoord *tc, int64_t pid, int16_t epoch, const char *topic,
-                         size_t tlen, int32_t partition);
+int16_t bk_tcoord_verify(bk_tcoord *tc, int64_t pid, int16_t epoch, const char *topic, size_t tlen,
+                         int32_t partition);
 
 /* ------------------------------------------------ request handlers' API
  *
@@ -89,8 +89,7 @@ int bk_tcoord_ensure_topic(bk_tcoord *tc, int16_t *kerr);
  * (-1/-1 on error).
  */
 int16_t bk_tcoord_init_pid(bk_tcoord *tc, const char *txn_id, size_t len, int32_t timeout_ms,
-                           int64_t expect_pid, int16_t expect_epoch, int64_t *pid,
-                           int16_t *epoch);
+                           int64_t expect_pid, int16_t expect_epoch, int64_t *pid, int16_t *epoch);
 
 typedef struct bk_txn_part {
     char *topic; /* owned by the coordinator */
@@ -107,8 +106,8 @@ int16_t bk_tcoord_add_partitions(bk_tcoord *tc, const char *txn_id, size_t len, 
  * for a retry after completion); COORDINATOR_NOT_AVAILABLE when markers
  * could not be written yet (the transaction stays Prepare* and tick
  * retries). */
-int16_t bk_tcoord_end_txn(bk_tcoord *tc, const char *txn_id, size_t len, int64_t pid,
-                          int16_t epoch, bool commit);
+int16_t bk_tcoord_end_txn(bk_tcoord *tc, const char *txn_id, size_t len, int64_t pid, int16_t epoch,
+                          bool commit);
 
 /* What Describe/ListTransactions show; borrowed until the next call that
  * changes the coordinator. */

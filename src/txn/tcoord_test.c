@@ -34,8 +34,8 @@ typedef struct mk {
 typedef struct fake {
     mk m[64];
     int n;
-    int16_t fail;            /* returned for every marker when set */
-    const char *fail_topic;  /* only for this topic, when set */
+    int16_t fail;           /* returned for every marker when set */
+    const char *fail_topic; /* only for this topic, when set */
     int attempts;
     int appended;
     int64_t wall;
@@ -89,9 +89,11 @@ static void cfg_init(bk_config *c, const char *dir)
     BK_CHECK(bk_config_override(c, "transaction.state.log.num.partitions=3", err, sizeof err) == 0);
     BK_CHECK(bk_config_override(c, "transaction.max.timeout.ms=60000", err, sizeof err) == 0);
     BK_CHECK(bk_config_override(c, "transactional.id.expiration.ms=100000", err, sizeof err) == 0);
-    BK_CHECK(bk_config_override(c, "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000",
+    BK_CHECK(bk_config_override(c,
+                                "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000",
                                 err, sizeof err) == 0);
-    BK_CHECK(bk_config_override(c, "transaction.remove.expired.transaction.cleanup.interval.ms=5000",
+    BK_CHECK(bk_config_override(c,
+                                "transaction.remove.expired.transaction.cleanup.interval.ms=5000",
                                 err, sizeof err) == 0);
     BK_CHECK(bk_config_finish(c, err, sizeof err) == 0);
 }
@@ -140,7 +142,8 @@ static void test_pid_blocks(void)
     BK_TEST("tcoord: producer id blocks are claimed durably and never repeat over restarts");
     char *root = tmpdir();
     bk_pid_block b;
-    const char *kafka = "{\"version\":1,\"broker\":3,\"block_start\":\"2000\",\"block_end\":\"2999\"}";
+    const char *kafka =
+        "{\"version\":1,\"broker\":3,\"block_start\":\"2000\",\"block_end\":\"2999\"}";
     BK_CHECK(bk_pid_block_parse(kafka, strlen(kafka), &b) == 0);
     BK_CHECK(b.broker == 3 && b.start == 2000 && b.end == 2999);
     BK_CHECK(bk_pid_block_parse("{\"version\":1}", 13, &b) != 0);
@@ -269,8 +272,7 @@ static void test_flow(void)
     BK_CHECK(bk_tcoord_describe(tc, ID("t"), &in) == 0 && in.nparts == 2 && in.parts[0].marked &&
              !in.parts[1].marked);
     BK_CHECK(bk_tcoord_end_txn(tc, ID("t"), pid, epoch, false) == BK_KERR_INVALID_TXN_STATE);
-    BK_CHECK(bk_tcoord_end_txn(tc, ID("t"), pid, epoch, true) ==
-             BK_KERR_CONCURRENT_TRANSACTIONS);
+    BK_CHECK(bk_tcoord_end_txn(tc, ID("t"), pid, epoch, true) == BK_KERR_CONCURRENT_TRANSACTIONS);
     BK_CHECK(add(tc, "t", pid, epoch, "a", 0) == BK_KERR_CONCURRENT_TRANSACTIONS);
     BK_CHECK(init(tc, "t", &p2, &e2) == BK_KERR_CONCURRENT_TRANSACTIONS && p2 == -1);
     bk_tcoord_tick(tc, 0);
