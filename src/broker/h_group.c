@@ -83,15 +83,15 @@ int bk_h_find_coordinator(bk_broker *b, bk_req *req)
     int port;
     bk_broker_self_endpoint(b, req->conn, &host, &port);
     int16_t kerr = BK_KERR_NONE;
-    bool ok = coord(b) && bk_coord_ensure_topic(coord(b), &kerr) == 0;
     /* Key type 1: this broker coordinates every transactional id too;
-     * __transaction_state is created on first use, like __consumer_offsets. */
+     * __transaction_state is created on first use, like __consumer_offsets
+     * (each lookup creates only the topic it asks about, as Kafka). */
+    bool txn_key = ver >= 1 && rq.KeyType == 1;
     int16_t tkerr = BK_KERR_NONE;
-    bool tok = (ver >= 1 && rq.KeyType == 1) && b->tcoord &&
-               bk_tcoord_ensure_topic(b->tcoord, &tkerr) == 0;
+    bool tok = txn_key && b->tcoord && bk_tcoord_ensure_topic(b->tcoord, &tkerr) == 0;
+    bool ok = !txn_key && coord(b) && bk_coord_ensure_topic(coord(b), &kerr) == 0;
     if (ver < 4) {
-        bool txn = ver >= 1 && rq.KeyType == 1;
-        if (txn ? !tok : (!ok || (ver >= 1 && rq.KeyType != 0))) {
+        if (txn_key ? !tok : (!ok || (ver >= 1 && rq.KeyType != 0))) {
             rs.ErrorCode =
                 rq.KeyType > 1 ? BK_KERR_INVALID_REQUEST : BK_KERR_COORDINATOR_NOT_AVAILABLE;
             rs.NodeId = -1;
