@@ -239,10 +239,9 @@ static bool meta_has_part(const tmeta *m, const char *topic, size_t tlen, int32_
     return false;
 }
 
-static int meta_add_part(tmeta *m, const char *topic, size_t tlen, int32_t partition, bool marked)
+/* Append without checking for a duplicate (loading our own records). */
+static int meta_push_part(tmeta *m, const char *topic, size_t tlen, int32_t partition, bool marked)
 {
-    if (meta_has_part(m, topic, tlen, partition))
-        return 0;
     bk_txn_part *np = bk_vec_grow(m->parts, m->nparts, &m->capparts, sizeof *np, 4);
     if (!np)
         return BK_ENOMEM;
@@ -256,6 +255,13 @@ static int meta_add_part(tmeta *m, const char *topic, size_t tlen, int32_t parti
     return 0;
 }
 
+static int meta_add_part(tmeta *m, const char *topic, size_t tlen, int32_t partition, bool marked)
+{
+    if (meta_has_part(m, topic, tlen, partition))
+        return 0;
+    return meta_push_part(m, topic, tlen, partition, marked);
+}
+
 /* A deep copy of src (partitions included). */
 static int meta_copy(tmeta *dst, const tmeta *src)
 {
@@ -263,8 +269,8 @@ static int meta_copy(tmeta *dst, const tmeta *src)
     dst->parts = NULL;
     dst->nparts = dst->capparts = 0;
     for (int i = 0; i < src->nparts; i++)
-        if (meta_add_part(dst, src->parts[i].topic, strlen(src->parts[i].topic),
-                          src->parts[i].partition, src->parts[i].marked) != 0) {
+        if (meta_push_part(dst, src->parts[i].topic, strlen(src->parts[i].topic),
+                           src->parts[i].partition, src->parts[i].marked) != 0) {
             meta_clear_parts(dst);
             return BK_ENOMEM;
         }
@@ -1007,7 +1013,7 @@ static int load_value(bk_tcoord *tc, const char *id, size_t idlen, bk_rd *v)
             break;
         for (int32_t j = 0; j < np; j++) {
             int32_t part = bk_rd_i32(v);
-            if (meta_add_part(&m, (const char *)tp, (size_t)tl, part, false) != 0) {
+            if (meta_push_part(&m, (const char *)tp, (size_t)tl, part, false) != 0) {
                 meta_clear_parts(&m);
                 return BK_ENOMEM;
             }
