@@ -104,10 +104,12 @@ int bk_h_add_partitions_to_txn(bk_broker *b, bk_req *req)
         }
         total += np;
     }
+    /* No partitions: nothing to add and nowhere to put an error (v0-v3
+     * have no top-level error code), so the coordinator is not asked. */
     int16_t err = BK_KERR_OPERATION_NOT_ATTEMPTED;
-    if (!bad) {
-        bk_txn_part *parts = total ? BK_ARENA_NEW(req, bk_txn_part, total) : NULL;
-        if (total && !parts)
+    if (!bad && total > 0) {
+        bk_txn_part *parts = BK_ARENA_NEW(req, bk_txn_part, total);
+        if (!parts)
             return BK_ENOMEM;
         int k = 0;
         for (int32_t i = 0; i < nt; i++) {
