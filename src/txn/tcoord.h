@@ -33,14 +33,17 @@ typedef struct bk_tcoord_hooks {
 } bk_tcoord_hooks;
 
 /* topics may be NULL (tests without storage: state in memory only);
- * meta_dir holds the producer id block file. */
+ * meta_dir holds the producer id block file (<meta_dir>/brook-producer-ids,
+ * a bk_pidstore of cluster/metastore.h; NULL: in memory). */
 bk_tcoord *bk_tcoord_new(const bk_config *cfg, bk_topics *topics, const char *meta_dir,
                          const bk_tcoord_hooks *hooks);
 void bk_tcoord_free(bk_tcoord *tc);
 /* Read __transaction_state and finish transactions that were being
  * committed or aborted when the broker stopped. */
 int bk_tcoord_load(bk_tcoord *tc);
-/* ~100 ms: abort transactions past their timeout, expire idle ids. */
+/* ~100 ms: retry markers that could not be written, abort transactions
+ * past their timeout, expire idle ids (now_ms is monotonic; timestamps
+ * in the log are wall-clock). */
 void bk_tcoord_tick(bk_tcoord *tc, int64_t now_ms);
 
 /*
