@@ -81,8 +81,10 @@ int bk_h_add_partitions_to_txn(bk_broker *b, bk_req *req)
     if (nt && !(rs.ResultsByTopicV3AndBelow.a = BK_ARENA_NEW(
                     req, bk_AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult, nt)))
         return BK_ENOMEM;
-    /* Unknown partitions fail the request before the coordinator sees it;
-     * the others are OPERATION_NOT_ATTEMPTED (Kafka's KafkaApis). */
+    /* Internal topics (TOPIC_AUTHORIZATION_FAILED: their partitions join
+     * through AddOffsetsToTxn only) and unknown partitions fail the request
+     * before the coordinator sees it; the others are
+     * OPERATION_NOT_ATTEMPTED (Kafka's KafkaApis). */
     int total = 0;
     bool bad = false;
     for (int32_t i = 0; i < nt; i++) {
@@ -97,10 +99,12 @@ int bk_h_add_partitions_to_txn(bk_broker *b, bk_req *req)
             return BK_ENOMEM;
         for (int32_t j = 0; j < np; j++) {
             tr->ResultsByPartition.a[j].PartitionIndex = t->Partitions.a[j];
-            if (!bk_broker_partition(b, t->Name, t->Partitions.a[j])) {
-                tr->ResultsByPartition.a[j].PartitionErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-                bad = true;
-            }
+            bk_partition *p = bk_broker_partition(b, t->Name, t->Partitions.a[j]);
+            int16_t e = !p                   ? BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                        : p->topic->internal ? BK_KERR_TOPIC_AUTHORIZATION_FAILED
+                                             : BK_KERR_NONE;
+            tr->ResultsByPartition.a[j].PartitionErrorCode = e;
+            bad |= e != BK_KERR_NONE;
         }
         total += np;
     }

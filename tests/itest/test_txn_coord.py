@@ -33,6 +33,7 @@ API_LIST_TRANSACTIONS = 66
 
 NONE = 0
 UNKNOWN_TOPIC_OR_PARTITION = 3
+TOPIC_AUTHORIZATION_FAILED = 29
 COORDINATOR_NOT_AVAILABLE = 15
 INVALID_REQUEST = 42
 INVALID_PRODUCER_EPOCH = 47
@@ -341,6 +342,9 @@ def test_add_partitions_describe_list(brook):
     assert add_partitions(brook, 3, "ap", pid, epoch, {"tt": [1]}) == {("tt", 1): 0}
     for v in range(5):
         assert add_offsets(brook, v, "ap", pid, epoch, "grp") == NONE, v
+    # internal topics join only through AddOffsetsToTxn
+    assert add_partitions(brook, 3, "ap", pid, epoch, {"__consumer_offsets": [0], "tt": [0]}) == {
+        ("__consumer_offsets", 0): TOPIC_AUTHORIZATION_FAILED, ("tt", 0): OPERATION_NOT_ATTEMPTED}
     assert add_offsets(brook, 1, "ap", pid, epoch + 1, "grp") == INVALID_PRODUCER_EPOCH
     assert add_offsets(brook, 2, "ap", pid, epoch + 1, "grp") == PRODUCER_FENCED
     d = describe(brook, ["ap"])["ap"]
