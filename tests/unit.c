@@ -23,6 +23,7 @@
     X(leader_epoch)                                                                                \
     X(purgatory)                                                                                   \
     X(coord)                                                                                       \
+    X(tcoord)                                                                                      \
     X(dataplane)
 
 #define DECL(m) void bk_test_##m(void);

@@ -21,7 +21,11 @@ const bk_api_entry bk_api_table[] = {
     {BK_API_CREATE_TOPICS, 0, 7, bk_h_create_topics},
     {BK_API_DELETE_TOPICS, 0, 6, bk_h_delete_topics},
     {BK_API_DELETE_RECORDS, 0, 2, bk_h_delete_records},
+    {BK_API_INIT_PRODUCER_ID, 0, 5, bk_h_init_producer_id},
     {BK_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, bk_h_offset_for_leader_epoch},
+    {BK_API_ADD_PARTITIONS_TO_TXN, 0, 3, bk_h_add_partitions_to_txn},
+    {BK_API_ADD_OFFSETS_TO_TXN, 0, 4, bk_h_add_offsets_to_txn},
+    {BK_API_END_TXN, 0, 4, bk_h_end_txn},
     {BK_API_TXN_OFFSET_COMMIT, 0, 4, bk_h_txn_offset_commit},
     {BK_API_DESCRIBE_CONFIGS, 0, 4, bk_h_describe_configs},
     {BK_API_ALTER_CONFIGS, 0, 2, bk_h_alter_configs},
@@ -31,6 +35,8 @@ const bk_api_entry bk_api_table[] = {
     {BK_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, bk_h_incremental_alter_configs},
     {BK_API_OFFSET_DELETE, 0, 0, bk_h_offset_delete},
     {BK_API_DESCRIBE_CLUSTER, 0, 1, bk_h_describe_cluster},
+    {BK_API_DESCRIBE_TRANSACTIONS, 0, 0, bk_h_describe_transactions},
+    {BK_API_LIST_TRANSACTIONS, 0, 1, bk_h_list_transactions},
 };
 const int bk_api_table_len = (int)BK_ARRAY_LEN(bk_api_table);
 

@@ -39,7 +39,11 @@ enum {
     BK_API_CREATE_TOPICS = 19,
     BK_API_DELETE_TOPICS = 20,
     BK_API_DELETE_RECORDS = 21,
+    BK_API_INIT_PRODUCER_ID = 22,
     BK_API_OFFSET_FOR_LEADER_EPOCH = 23,
+    BK_API_ADD_PARTITIONS_TO_TXN = 24,
+    BK_API_ADD_OFFSETS_TO_TXN = 25,
+    BK_API_END_TXN = 26,
     BK_API_TXN_OFFSET_COMMIT = 28,
     BK_API_DESCRIBE_CONFIGS = 32,
     BK_API_ALTER_CONFIGS = 33,
@@ -49,6 +53,8 @@ enum {
     BK_API_INCREMENTAL_ALTER_CONFIGS = 44,
     BK_API_OFFSET_DELETE = 47,
     BK_API_DESCRIBE_CLUSTER = 60,
+    BK_API_DESCRIBE_TRANSACTIONS = 65,
+    BK_API_LIST_TRANSACTIONS = 66,
 };
 
 typedef int bk_api_handler(bk_broker *b, bk_req *req);
@@ -95,5 +101,12 @@ bk_api_handler bk_h_delete_groups;
 bk_api_handler bk_h_offset_delete;
 /* h_txn_offset.c */
 bk_api_handler bk_h_txn_offset_commit;
+/* h_txn.c */
+bk_api_handler bk_h_init_producer_id;
+bk_api_handler bk_h_add_partitions_to_txn;
+bk_api_handler bk_h_add_offsets_to_txn;
+bk_api_handler bk_h_end_txn;
+bk_api_handler bk_h_describe_transactions;
+bk_api_handler bk_h_list_transactions;
 
 #endif

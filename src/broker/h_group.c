@@ -3,8 +3,8 @@
  *
  *   FindCoordinator (10) v0-v4   this broker for groups (creates
  *                                __consumer_offsets on first use); key type
- *                                1 (transactions): COORDINATOR_NOT_AVAILABLE
- *                                until transactions exist
+ *                                1 (transactions): this broker too (creates
+ *                                __transaction_state on first use)
  *   JoinGroup (11) v0-v9         deferred until the rebalance completes
  *   SyncGroup (14) v0-v5         followers deferred until the leader syncs
  *   Heartbeat (12) v0-v4
@@ -31,6 +31,7 @@
 #include "../core/clock.h"
 #include "../core/log.h"
 #include "../group/coord.h"
+#include "../txn/tcoord.h"
 
 #include <stdio.h>
 #include <strings.h>
@@ -82,18 +83,22 @@ int bk_h_find_coordinator(bk_broker *b, bk_req *req)
     int port;
     bk_broker_self_endpoint(b, req->conn, &host, &port);
     int16_t kerr = BK_KERR_NONE;
-    bool ok = coord(b) && bk_coord_ensure_topic(coord(b), &kerr) == 0;
+    /* Key type 1: this broker coordinates every transactional id too;
+     * __transaction_state is created on first use, like __consumer_offsets
+     * (each lookup creates only the topic it asks about, as Kafka). */
+    bool txn_key = ver >= 1 && rq.KeyType == 1;
+    int16_t tkerr = BK_KERR_NONE;
+    bool tok = txn_key && b->tcoord && bk_tcoord_ensure_topic(b->tcoord, &tkerr) == 0;
+    bool ok = !txn_key && coord(b) && bk_coord_ensure_topic(coord(b), &kerr) == 0;
     if (ver < 4) {
-        bool txn = ver >= 1 && rq.KeyType == 1;
-        if (txn || !ok || (ver >= 1 && rq.KeyType != 0)) {
+        if (txn_key ? !tok : (!ok || (ver >= 1 && rq.KeyType != 0))) {
             rs.ErrorCode =
                 rq.KeyType > 1 ? BK_KERR_INVALID_REQUEST : BK_KERR_COORDINATOR_NOT_AVAILABLE;
             rs.NodeId = -1;
             rs.Host = bk_str_c("");
             rs.Port = -1;
             if (ver >= 1)
-                rs.ErrorMessage = bk_str_c(txn ? "Transactions are not supported yet"
-                                               : "The coordinator is not available.");
+                rs.ErrorMessage = bk_str_c("The coordinator is not available.");
         } else {
             rs.ErrorCode = BK_KERR_NONE;
             rs.NodeId = b->node_id;
@@ -111,7 +116,7 @@ int bk_h_find_coordinator(bk_broker *b, bk_req *req)
         bk_FindCoordinatorResponse_Coordinator *c = &rs.Coordinators.a[i];
         bk_codec_init(&bk_desc_FindCoordinatorResponse_Coordinator, c);
         c->Key = rq.CoordinatorKeys.a[i];
-        if (rq.KeyType == 0 && ok) {
+        if ((rq.KeyType == 0 && ok) || (rq.KeyType == 1 && tok)) {
             c->NodeId = b->node_id;
             c->Host = bk_str_c(host);
             c->Port = port;
@@ -123,8 +128,7 @@ int bk_h_find_coordinator(bk_broker *b, bk_req *req)
             c->Port = -1;
             c->ErrorCode =
                 rq.KeyType > 1 ? BK_KERR_INVALID_REQUEST : BK_KERR_COORDINATOR_NOT_AVAILABLE;
-            c->ErrorMessage = bk_str_c(rq.KeyType == 1 ? "Transactions are not supported yet"
-                                                       : "The coordinator is not available.");
+            c->ErrorMessage = bk_str_c("The coordinator is not available.");
         }
     }
     return BK_RESPOND(req, FindCoordinatorResponse, ver, &rs);

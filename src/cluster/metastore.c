@@ -316,3 +316,141 @@ int bk_metastore_file_open(bk_metastore **out, const char *dir)
     *out = &fs->base;
     return 0;
 }
+
+/* ------------------------------------------------------------ producer id blocks */
+
+#define PID_FILE_NAME "brook-producer-ids"
+
+typedef struct pid_file_store {
+    bk_pidstore base;
+    char *path; /* NULL: memory only */
+    int32_t broker;
+    bool have;         /* a block was claimed before */
+    bk_pid_block last; /* the latest claimed block */
+} pid_file_store;
+
+/* The number after "name": in json, quoted (Kafka writes the block bounds
+ * as strings) or not. */
+static int json_int(const char *json, size_t len, const char *name, int64_t *out)
+{
+    char key[32];
+    int kl = snprintf(key, sizeof key, "\"%s\"", name);
+    const char *end = json + len;
+    for (const char *p = json; p + kl <= end; p++) {
+        if (memcmp(p, key, (size_t)kl) != 0)
+            continue;
+        p += kl;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+            p++;
+        if (p >= end || *p != ':')
+            return BK_ECORRUPT;
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+            p++;
+        bool quoted = p < end && *p == '"';
+        if (quoted)
+            p++;
+        char num[24];
+        size_t n = 0;
+        if (p < end && *p == '-')
+            num[n++] = *p++;
+        while (p < end && *p >= '0' && *p <= '9' && n < sizeof num - 1)
+            num[n++] = *p++;
+        num[n] = 0;
+        if (n == 0 || (n == 1 && num[0] == '-') || (quoted && (p >= end || *p != '"')))
+            return BK_ECORRUPT;
+        errno = 0;
+        long long v = strtoll(num, NULL, 10);
+        if (errno)
+            return BK_ECORRUPT;
+        *out = v;
+        return 0;
+    }
+    return BK_ENOENT;
+}
+
+int bk_pid_block_parse(const char *json, size_t len, bk_pid_block *out)
+{
+    int64_t ver, broker, start, end;
+    if (json_int(json, len, "version", &ver) != 0 || json_int(json, len, "broker", &broker) != 0 ||
+        json_int(json, len, "block_start", &start) != 0 ||
+        json_int(json, len, "block_end", &end) != 0)
+        return BK_ECORRUPT;
+    if (ver != 1 || start < 0 || end < start)
+        return BK_ECORRUPT;
+    out->broker = (int32_t)broker;
+    out->start = start;
+    out->end = end;
+    return 0;
+}
+
+static int pid_claim(bk_pidstore *s, int64_t min_start, bk_pid_block *out)
+{
+    pid_file_store *ps = (pid_file_store *)s;
+    int64_t start = ps->have ? ps->last.end + 1 : 0;
+    if (ps->have && ps->last.end == INT64_MAX)
+        return BK_ELIMIT;
+    if (min_start > start)
+        start = min_start;
+    if (start > INT64_MAX - BK_PID_BLOCK_SIZE)
+        return BK_ELIMIT; /* Kafka: "Have exhausted all producerIds" */
+    bk_pid_block b = {ps->broker, start, start + BK_PID_BLOCK_SIZE - 1};
+    if (ps->path) {
+        char buf[160];
+        int n = snprintf(buf, sizeof buf,
+                         "{\"version\":1,\"broker\":%d,\"block_start\":\"%lld\",\"block_end\":"
+                         "\"%lld\"}",
+                         (int)b.broker, (long long)b.start, (long long)b.end);
+        int r = bk_ckpt_write_file(ps->path, buf, (size_t)n);
+        if (r)
+            return r;
+    }
+    ps->last = b;
+    ps->have = true;
+    *out = b;
+    return 0;
+}
+
+static void pid_close(bk_pidstore *s)
+{
+    pid_file_store *ps = (pid_file_store *)s;
+    free(ps->path);
+    free(ps);
+}
+
+static const bk_pidstore_ops pid_file_ops = {pid_claim, pid_close};
+
+int bk_pidstore_file_open(bk_pidstore **out, const char *dir, int32_t broker_id)
+{
+    pid_file_store *ps = calloc(1, sizeof *ps);
+    if (!ps)
+        return BK_ENOMEM;
+    ps->base.ops = &pid_file_ops;
+    ps->broker = broker_id;
+    if (dir) {
+        size_t pl = strlen(dir) + sizeof(PID_FILE_NAME) + 2;
+        if (!(ps->path = malloc(pl))) {
+            free(ps);
+            return BK_ENOMEM;
+        }
+        snprintf(ps->path, pl, "%s/%s", dir, PID_FILE_NAME);
+        FILE *f = fopen(ps->path, "rb");
+        if (f) {
+            char text[512];
+            size_t n = fread(text, 1, sizeof text - 1, f);
+            int ferr = ferror(f);
+            fclose(f);
+            text[n] = 0;
+            if (ferr || bk_pid_block_parse(text, n, &ps->last) != 0) {
+                pid_close(&ps->base);
+                return BK_ECORRUPT;
+            }
+            ps->have = true;
+        } else if (errno != ENOENT) {
+            pid_close(&ps->base);
+            return BK_EIO;
+        }
+    }
+    *out = &ps->base;
+    return 0;
+}

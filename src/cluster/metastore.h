@@ -51,4 +51,47 @@ struct bk_metastore {
 /* The single-node store in dir. */
 int bk_metastore_file_open(bk_metastore **out, const char *dir);
 
+/* ------------------------------------------------- producer id blocks
+ *
+ * Producer ids are handed out in blocks (Kafka's ProducerIdsBlock): a
+ * broker durably claims the next block before it gives out any id of it,
+ * so ids never repeat, even after a crash (the rest of a claimed block is
+ * simply skipped). In cluster mode the claim is a conditional update of
+ * ZooKeeper's /latest_producer_id_block; the single-node file store keeps
+ * the same JSON in <meta_dir>/brook-producer-ids (written through a temp
+ * file, fsync and rename):
+ *
+ *   {"version":1,"broker":0,"block_start":"1000","block_end":"1999"}
+ *
+ * block_end is inclusive; the next block starts at block_end + 1.
+ */
+
+#define BK_PID_BLOCK_SIZE 1000
+
+typedef struct bk_pid_block {
+    int32_t broker;
+    int64_t start; /* first id of the block */
+    int64_t end;   /* last id, inclusive */
+} bk_pid_block;
+
+typedef struct bk_pidstore bk_pidstore;
+
+typedef struct bk_pidstore_ops {
+    /* Durably claim the next block of BK_PID_BLOCK_SIZE ids: it starts
+     * after every block claimed before and at or above min_start. */
+    int (*claim)(bk_pidstore *s, int64_t min_start, bk_pid_block *out);
+    void (*close)(bk_pidstore *s);
+} bk_pidstore_ops;
+
+struct bk_pidstore {
+    const bk_pidstore_ops *ops;
+};
+
+/* The single-node store: <dir>/brook-producer-ids (dir NULL: in memory
+ * only, for tests). A file that does not parse is BK_ECORRUPT: better no
+ * ids than repeated ones. */
+int bk_pidstore_file_open(bk_pidstore **out, const char *dir, int32_t broker_id);
+/* Parse the JSON of a block (also what ZooKeeper holds). */
+int bk_pid_block_parse(const char *json, size_t len, bk_pid_block *out);
+
 #endif
