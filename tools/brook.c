@@ -14,6 +14,9 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *what;
 } cmds[] = {
+    {"console-consumer", bk_cmd_console_consumer, "print records (kafka-console-consumer.sh)"},
+    {"console-producer", bk_cmd_console_producer,
+     "send stdin lines as records (kafka-console-producer.sh)"},
     {"dump-log", bk_cmd_dump_log, "print segment, index and time index files (kafka-dump-log.sh)"},
 };
 

@@ -4,5 +4,7 @@
 #define BK_TOOLS_BROOK_H
 
 int bk_cmd_dump_log(int argc, char **argv);
+int bk_cmd_console_producer(int argc, char **argv);
+int bk_cmd_console_consumer(int argc, char **argv);
 
 #endif
