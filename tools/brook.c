@@ -17,6 +17,8 @@ static const struct {
     {"console-consumer", bk_cmd_console_consumer, "print records (kafka-console-consumer.sh)"},
     {"console-producer", bk_cmd_console_producer,
      "send stdin lines as records (kafka-console-producer.sh)"},
+    {"consumer-groups", bk_cmd_consumer_groups,
+     "list, describe, delete groups; reset offsets (kafka-consumer-groups.sh)"},
     {"dump-log", bk_cmd_dump_log, "print segment, index and time index files (kafka-dump-log.sh)"},
 };
 

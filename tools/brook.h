@@ -6,5 +6,6 @@
 int bk_cmd_dump_log(int argc, char **argv);
 int bk_cmd_console_producer(int argc, char **argv);
 int bk_cmd_console_consumer(int argc, char **argv);
+int bk_cmd_consumer_groups(int argc, char **argv);
 
 #endif
