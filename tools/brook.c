@@ -19,6 +19,10 @@ static const struct {
      "send stdin lines as records (kafka-console-producer.sh)"},
     {"consumer-groups", bk_cmd_consumer_groups,
      "list, describe, delete groups; reset offsets (kafka-consumer-groups.sh)"},
+    {"producer-perf-test", bk_cmd_producer_perf_test,
+     "produce throughput and latency (kafka-producer-perf-test.sh)"},
+    {"consumer-perf-test", bk_cmd_consumer_perf_test,
+     "consume throughput (kafka-consumer-perf-test.sh)"},
     {"dump-log", bk_cmd_dump_log, "print segment, index and time index files (kafka-dump-log.sh)"},
 };
 

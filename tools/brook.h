@@ -7,5 +7,7 @@ int bk_cmd_dump_log(int argc, char **argv);
 int bk_cmd_console_producer(int argc, char **argv);
 int bk_cmd_console_consumer(int argc, char **argv);
 int bk_cmd_consumer_groups(int argc, char **argv);
+int bk_cmd_producer_perf_test(int argc, char **argv);
+int bk_cmd_consumer_perf_test(int argc, char **argv);
 
 #endif
