@@ -90,7 +90,10 @@ static void set_fmt_prop(fmt *f, const char *kv)
     /* print.delivery, deserializers: nothing to do for bytes. */
 }
 
-static void put(const char *s) { fputs(s, stdout); }
+static void put(const char *s)
+{
+    fputs(s, stdout);
+}
 
 static void put_bytes(const fmt *f, const void *p, size_t n)
 {
@@ -102,7 +105,10 @@ static void put_bytes(const fmt *f, const void *p, size_t n)
 
 /* After a field: the column separator if more fields follow, else the line
  * separator (DefaultMessageFormatter.writeSeparator). */
-static void sep(const fmt *f, bool more) { put(more ? f->key_sep : f->line_sep); }
+static void sep(const fmt *f, bool more)
+{
+    put(more ? f->key_sep : f->line_sep);
+}
 
 static void print_record(const fmt *f, const rd_kafka_message_t *m)
 {
@@ -180,13 +186,32 @@ static bool transient(rd_kafka_resp_err_t e)
 
 static long processed;
 
-static void report(void) { fprintf(stderr, "Processed a total of %ld messages\n", processed); }
+static void report(void)
+{
+    fprintf(stderr, "Processed a total of %ld messages\n", processed);
+}
 
 int bk_cmd_console_consumer(int argc, char **argv)
 {
     enum {
-        O_BOOT = 1000, O_TOPIC, O_INCLUDE, O_GROUP, O_BEGIN, O_PART, O_OFFSET, O_MAX, O_TIMEOUT,
-        O_ISO, O_PROP, O_CPROP, O_CCONF, O_SKIP, O_FORMATTER, O_IGNORED, O_HELP, O_VERSION
+        O_BOOT = 1000,
+        O_TOPIC,
+        O_INCLUDE,
+        O_GROUP,
+        O_BEGIN,
+        O_PART,
+        O_OFFSET,
+        O_MAX,
+        O_TIMEOUT,
+        O_ISO,
+        O_PROP,
+        O_CPROP,
+        O_CCONF,
+        O_SKIP,
+        O_FORMATTER,
+        O_IGNORED,
+        O_HELP,
+        O_VERSION
     };
     static const struct option lo[] = {
         {"bootstrap-server", required_argument, 0, O_BOOT},
@@ -224,32 +249,64 @@ int bk_cmd_console_consumer(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case O_BOOT: boot = optarg; break;
-        case O_TOPIC: topic = optarg; break;
-        case O_INCLUDE: include = optarg; break;
-        case O_GROUP: group = optarg; break;
-        case O_BEGIN: from_beginning = true; break;
+        case O_BOOT:
+            boot = optarg;
+            break;
+        case O_TOPIC:
+            topic = optarg;
+            break;
+        case O_INCLUDE:
+            include = optarg;
+            break;
+        case O_GROUP:
+            group = optarg;
+            break;
+        case O_BEGIN:
+            from_beginning = true;
+            break;
         case O_PART:
             partition = bk_tool_parse_i64("--partition", optarg);
             if (partition < 0 || partition > INT32_MAX)
                 bk_tool_usage_error("--partition: out of range: %s", optarg);
             break;
-        case O_OFFSET: offset = optarg; break;
-        case O_MAX: max_messages = bk_tool_parse_i64("--max-messages", optarg); break;
-        case O_TIMEOUT: timeout_ms = bk_tool_parse_i64("--timeout-ms", optarg); break;
-        case O_ISO: iso = optarg; break;
-        case O_PROP: props[nprops++] = optarg; break;
-        case O_CPROP: cprops[ncprops++] = optarg; break;
-        case O_CCONF: cconf = optarg; break;
-        case O_SKIP: skip = true; break;
+        case O_OFFSET:
+            offset = optarg;
+            break;
+        case O_MAX:
+            max_messages = bk_tool_parse_i64("--max-messages", optarg);
+            break;
+        case O_TIMEOUT:
+            timeout_ms = bk_tool_parse_i64("--timeout-ms", optarg);
+            break;
+        case O_ISO:
+            iso = optarg;
+            break;
+        case O_PROP:
+            props[nprops++] = optarg;
+            break;
+        case O_CPROP:
+            cprops[ncprops++] = optarg;
+            break;
+        case O_CCONF:
+            cconf = optarg;
+            break;
+        case O_SKIP:
+            skip = true;
+            break;
         case O_FORMATTER:
             if (!strstr(optarg, "DefaultMessageFormatter"))
                 bk_tool_usage_error("only the default formatter is supported, not '%s'", optarg);
             break;
-        case O_IGNORED: break;
-        case O_HELP: usage(stdout); return 0;
-        case O_VERSION: bk_tool_print_version(); return 0;
-        default: bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case O_IGNORED:
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        case O_VERSION:
+            bk_tool_print_version();
+            return 0;
+        default:
+            bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -298,7 +355,8 @@ int bk_cmd_console_consumer(int argc, char **argv)
         bk_tool_set(conf, "isolation.level", iso);
     char cur[256];
     size_t cursz = sizeof cur;
-    bool have_group = rd_kafka_conf_get(conf, "group.id", cur, &cursz) == RD_KAFKA_CONF_OK && cur[0];
+    bool have_group =
+        rd_kafka_conf_get(conf, "group.id", cur, &cursz) == RD_KAFKA_CONF_OK && cur[0];
     if (group) {
         if (have_group && strcmp(cur, group) != 0)
             bk_tool_usage_error("group.id '%s' and --group '%s' disagree", cur, group);
@@ -333,7 +391,8 @@ int bk_cmd_console_consumer(int argc, char **argv)
     }
     rd_kafka_topic_partition_list_destroy(tl);
     if (err)
-        bk_tool_die("cannot %s: %s", partition >= 0 ? "assign" : "subscribe", rd_kafka_err2str(err));
+        bk_tool_die("cannot %s: %s", partition >= 0 ? "assign" : "subscribe",
+                    rd_kafka_err2str(err));
 
     int rc = 0;
     char failure[1024] = "";
@@ -361,7 +420,8 @@ int bk_cmd_console_consumer(int argc, char **argv)
                     fprintf(stderr, "brook console-consumer: %s\n", e);
                 continue;
             }
-            snprintf(failure, sizeof failure, "Error processing message, terminating consumer process: %s", e);
+            snprintf(failure, sizeof failure,
+                     "Error processing message, terminating consumer process: %s", e);
             rc = 1;
             break;
         }

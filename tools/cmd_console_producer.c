@@ -134,7 +134,7 @@ static void flush_all(rd_kafka_t *rk)
 
 /* Die after sending what was read so far (Kafka stops at a bad line). */
 __attribute__((noreturn, format(printf, 2, 3))) static void stop(rd_kafka_t *rk, const char *fmt,
-                                                                  ...);
+                                                                 ...);
 
 static void stop(rd_kafka_t *rk, const char *fmt, ...)
 {
@@ -216,8 +216,7 @@ static void send_line(rd_kafka_t *rk, const char *topic, const reader *r, char *
             if (!r->ignore_error) {
                 if (hdrs)
                     rd_kafka_headers_destroy(hdrs);
-                stop(rk, "No key separator found on line number %ld: '%.*s'", lineno, (int)n,
-                     line);
+                stop(rk, "No key separator found on line number %ld: '%.*s'", lineno, (int)n, line);
             }
         } else {
             key = line + off;
@@ -235,13 +234,14 @@ static void send_line(rd_kafka_t *rk, const char *topic, const reader *r, char *
     for (;;) {
         rd_kafka_resp_err_t e;
         if (hdrs)
-            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)val, vallen),
-                                  RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+            e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)val, vallen),
+                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
         else
-            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)val, vallen),
-                                  RD_KAFKA_V_END);
+            e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)val, vallen), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !bk_tool_stopping) {
@@ -263,8 +263,21 @@ static void send_line(rd_kafka_t *rk, const char *topic, const reader *r, char *
 int bk_cmd_console_producer(int argc, char **argv)
 {
     enum {
-        O_BOOT = 1000, O_TOPIC, O_PROP, O_PPROP, O_PCONF, O_ACKS, O_CODEC, O_SYNC, O_TIMEOUT,
-        O_BATCH, O_RETRIES, O_BACKOFF, O_REQTMO, O_HELP, O_VERSION
+        O_BOOT = 1000,
+        O_TOPIC,
+        O_PROP,
+        O_PPROP,
+        O_PCONF,
+        O_ACKS,
+        O_CODEC,
+        O_SYNC,
+        O_TIMEOUT,
+        O_BATCH,
+        O_RETRIES,
+        O_BACKOFF,
+        O_REQTMO,
+        O_HELP,
+        O_VERSION
     };
     static const struct option lo[] = {
         {"bootstrap-server", required_argument, 0, O_BOOT},
@@ -298,22 +311,53 @@ int bk_cmd_console_producer(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case O_BOOT: boot = optarg; break;
-        case O_TOPIC: topic = optarg; break;
-        case O_PROP: props[nprops++] = optarg; break;
-        case O_PPROP: pprops[npprops++] = optarg; break;
-        case O_PCONF: pconf = optarg; break;
-        case O_ACKS: acks = optarg; break;
-        case O_CODEC: codec = optarg; break;
-        case O_SYNC: sync = true; break;
-        case O_TIMEOUT: linger = optarg; break;
-        case O_BATCH: batch = optarg; break;
-        case O_RETRIES: retries = optarg; break;
-        case O_BACKOFF: backoff = optarg; break;
-        case O_REQTMO: reqtmo = optarg; break;
-        case O_HELP: usage(stdout); return 0;
-        case O_VERSION: bk_tool_print_version(); return 0;
-        default: bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case O_BOOT:
+            boot = optarg;
+            break;
+        case O_TOPIC:
+            topic = optarg;
+            break;
+        case O_PROP:
+            props[nprops++] = optarg;
+            break;
+        case O_PPROP:
+            pprops[npprops++] = optarg;
+            break;
+        case O_PCONF:
+            pconf = optarg;
+            break;
+        case O_ACKS:
+            acks = optarg;
+            break;
+        case O_CODEC:
+            codec = optarg;
+            break;
+        case O_SYNC:
+            sync = true;
+            break;
+        case O_TIMEOUT:
+            linger = optarg;
+            break;
+        case O_BATCH:
+            batch = optarg;
+            break;
+        case O_RETRIES:
+            retries = optarg;
+            break;
+        case O_BACKOFF:
+            backoff = optarg;
+            break;
+        case O_REQTMO:
+            reqtmo = optarg;
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        case O_VERSION:
+            bk_tool_print_version();
+            return 0;
+        default:
+            bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)

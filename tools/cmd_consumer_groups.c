@@ -52,26 +52,25 @@ __attribute__((format(printf, 1, 2))) static void fail(const char *fmt, ...)
 static void usage(FILE *f)
 {
     fprintf(
-        f,
-        "usage: brook consumer-groups --bootstrap-server HOST:PORT ACTION [options]\n"
-        "Lists, describes, deletes consumer groups and resets their offsets.\n\n"
-        "actions (exactly one):\n"
-        "  --list                       list groups (--state [S,..] adds/filter by state)\n"
-        "  --describe                   describe --group G (repeatable) or --all-groups:\n"
-        "                                 --offsets (default), --members [--verbose], --state\n"
-        "  --reset-offsets              reset committed offsets of an inactive group\n"
-        "  --delete                     delete --group G (repeatable) or --all-groups\n"
-        "  --delete-offsets             delete the offsets of --group G for --topic T[:P,..]\n\n"
-        "reset scopes: --topic T[:P,P] (repeatable), --all-topics\n"
-        "reset scenarios: --to-earliest, --to-latest, --to-current, --to-offset N,\n"
-        "  --to-datetime YYYY-MM-DDTHH:mm:SS.sss[Z|+hh:mm], --by-duration PnDTnHnMnS,\n"
-        "  --shift-by N\n"
-        "  --dry-run                    show the new offsets only (default)\n"
-        "  --execute                    commit the new offsets\n\n"
-        "  --bootstrap-server H:P[,..]  broker(s) to connect to (required)\n"
-        "  --command-config FILE        client settings in properties syntax\n"
-        "  --timeout MS                 per-request timeout (default 5000)\n"
-        "  --help, --version\n");
+        f, "usage: brook consumer-groups --bootstrap-server HOST:PORT ACTION [options]\n"
+           "Lists, describes, deletes consumer groups and resets their offsets.\n\n"
+           "actions (exactly one):\n"
+           "  --list                       list groups (--state [S,..] adds/filter by state)\n"
+           "  --describe                   describe --group G (repeatable) or --all-groups:\n"
+           "                                 --offsets (default), --members [--verbose], --state\n"
+           "  --reset-offsets              reset committed offsets of an inactive group\n"
+           "  --delete                     delete --group G (repeatable) or --all-groups\n"
+           "  --delete-offsets             delete the offsets of --group G for --topic T[:P,..]\n\n"
+           "reset scopes: --topic T[:P,P] (repeatable), --all-topics\n"
+           "reset scenarios: --to-earliest, --to-latest, --to-current, --to-offset N,\n"
+           "  --to-datetime YYYY-MM-DDTHH:mm:SS.sss[Z|+hh:mm], --by-duration PnDTnHnMnS,\n"
+           "  --shift-by N\n"
+           "  --dry-run                    show the new offsets only (default)\n"
+           "  --execute                    commit the new offsets\n\n"
+           "  --bootstrap-server H:P[,..]  broker(s) to connect to (required)\n"
+           "  --command-config FILE        client settings in properties syntax\n"
+           "  --timeout MS                 per-request timeout (default 5000)\n"
+           "  --help, --version\n");
 }
 
 /* ------------------------------------------------------------------ admin */
@@ -140,8 +139,8 @@ static rd_kafka_event_t *describe(rd_kafka_t *rk, const char **groups, size_t n)
 static const rd_kafka_ConsumerGroupDescription_t *find_desc(rd_kafka_event_t *ev, const char *g)
 {
     size_t n = 0;
-    const rd_kafka_ConsumerGroupDescription_t **d =
-        rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+    const rd_kafka_ConsumerGroupDescription_t **d = rd_kafka_DescribeConsumerGroups_result_groups(
+        rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
     for (size_t i = 0; i < n; i++)
         if (strcmp(rd_kafka_ConsumerGroupDescription_group_id(d[i]), g) == 0)
             return d[i];
@@ -196,8 +195,8 @@ static rd_kafka_topic_partition_list_t *committed(rd_kafka_t *rk, const char *g)
     rd_kafka_topic_partition_list_t *out = rd_kafka_topic_partition_list_new(p ? p->cnt : 0);
     for (int i = 0; p && i < p->cnt; i++)
         if (p->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && p->elems[i].offset >= 0)
-            rd_kafka_topic_partition_list_add(out, p->elems[i].topic, p->elems[i].partition)->offset =
-                p->elems[i].offset;
+            rd_kafka_topic_partition_list_add(out, p->elems[i].topic, p->elems[i].partition)
+                ->offset = p->elems[i].offset;
     sort_tps(out);
     rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(o);
@@ -214,9 +213,8 @@ static int64_t committed_of(const rd_kafka_topic_partition_list_t *c, const char
 
 /* Offsets of tps at time ts (-1 latest = high watermark, -2 earliest, or a
  * timestamp): a copy of tps with .offset set, .err set where unknown. */
-static rd_kafka_topic_partition_list_t *log_offsets(rd_kafka_t *rk,
-                                                    const rd_kafka_topic_partition_list_t *tps,
-                                                    int64_t ts)
+static rd_kafka_topic_partition_list_t *
+log_offsets(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *tps, int64_t ts)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(tps);
     for (int i = 0; i < l->cnt; i++) {
@@ -226,8 +224,8 @@ static rd_kafka_topic_partition_list_t *log_offsets(rd_kafka_t *rk,
     if (l->cnt == 0)
         return l;
     rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, timeout_ms);
-    if (e && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && e != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION &&
-        e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+    if (e && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+        e != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
         bk_tool_die("cannot list offsets: %s", rd_kafka_err2str(e));
     return l;
 }
@@ -279,7 +277,8 @@ static rd_kafka_topic_partition_list_t *parse_topics(rd_kafka_t *rk, char **topi
             char *end;
             long p = strtol(s, &end, 10);
             if (end == s || *end || p < 0)
-                bk_tool_usage_error("Invalid partition '%s' specified in topic arg '%s'", s, topics[i]);
+                bk_tool_usage_error("Invalid partition '%s' specified in topic arg '%s'", s,
+                                    topics[i]);
             if (p >= cnt)
                 bk_tool_die("partition %s-%ld does not exist", buf, p);
             if (!rd_kafka_topic_partition_list_find(l, buf, (int32_t)p))
@@ -324,7 +323,10 @@ typedef struct row {
     const char *cid, *host, *client;
 } row;
 
-static int wmax(int w, const char *s) { return s && (int)strlen(s) > w ? (int)strlen(s) : w; }
+static int wmax(int w, const char *s)
+{
+    return s && (int)strlen(s) > w ? (int)strlen(s) : w;
+}
 
 static void i64s(char *buf, size_t n, int64_t v)
 {
@@ -354,7 +356,8 @@ static const rd_kafka_topic_partition_list_t *member_parts(const rd_kafka_Member
     return a ? rd_kafka_MemberAssignment_partitions(a) : NULL;
 }
 
-static void describe_offsets(rd_kafka_t *rk, const char *g, const rd_kafka_ConsumerGroupDescription_t *d)
+static void describe_offsets(rd_kafka_t *rk, const char *g,
+                             const rd_kafka_ConsumerGroupDescription_t *d)
 {
     rd_kafka_consumer_group_state_t st = desc_state(d, g);
     if (st == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD) {
@@ -425,8 +428,8 @@ static void describe_offsets(rd_kafka_t *rk, const char *g, const rd_kafka_Consu
             wh = wmax(wh, rows[i].host);
         }
         printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", wg, "GROUP", wt, "TOPIC",
-               "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", wc, "CONSUMER-ID", wh, "HOST",
-               "CLIENT-ID");
+               "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", wc, "CONSUMER-ID", wh,
+               "HOST", "CLIENT-ID");
         for (size_t i = 0; i < nr; i++) {
             const row *r = &rows[i];
             char part[16], cur[24], end[24], lag[24];
@@ -434,8 +437,8 @@ static void describe_offsets(rd_kafka_t *rk, const char *g, const rd_kafka_Consu
             i64s(cur, sizeof cur, r->cur);
             i64s(end, sizeof end, r->leo);
             i64s(lag, sizeof lag, r->cur >= 0 && r->leo >= 0 ? r->leo - r->cur : -1);
-            printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", wg, g, wt, r->topic, part, cur,
-                   end, lag, wc, r->cid, wh, r->host, r->client);
+            printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", wg, g, wt, r->topic, part,
+                   cur, end, lag, wc, r->cid, wh, r->host, r->client);
         }
         printf("\n");
     }
@@ -469,10 +472,13 @@ static void assignment_str(const rd_kafka_topic_partition_list_t *p, char *buf, 
     rd_kafka_topic_partition_list_destroy(s);
 }
 
-static void describe_members(const char *g, const rd_kafka_ConsumerGroupDescription_t *d, bool verbose)
+static void describe_members(const char *g, const rd_kafka_ConsumerGroupDescription_t *d,
+                             bool verbose)
 {
     rd_kafka_consumer_group_state_t st = desc_state(d, g);
-    size_t nm = st == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD ? 0 : rd_kafka_ConsumerGroupDescription_member_count(d);
+    size_t nm = st == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD
+                    ? 0
+                    : rd_kafka_ConsumerGroupDescription_member_count(d);
     if (!should_print(g, st, nm))
         return;
     int wg = wmax(15, g), wc = 15, wi = 17, wh = 15, wl = 15;
@@ -500,12 +506,15 @@ static void describe_members(const char *g, const rd_kafka_ConsumerGroupDescript
         char np[16];
         snprintf(np, sizeof np, "%d", p ? p->cnt : 0);
         if (with_instance)
-            printf("%-*s %-*s %-*s %-*s %-*s %-15s ", wg, g, wc, rd_kafka_MemberDescription_consumer_id(m),
-                   wi, inst ? inst : "", wh, rd_kafka_MemberDescription_host(m), wl,
-                   rd_kafka_MemberDescription_client_id(m), np);
+            printf("%-*s %-*s %-*s %-*s %-*s %-15s ", wg, g, wc,
+                   rd_kafka_MemberDescription_consumer_id(m), wi, inst ? inst : "", wh,
+                   rd_kafka_MemberDescription_host(m), wl, rd_kafka_MemberDescription_client_id(m),
+                   np);
         else
-            printf("%-*s %-*s %-*s %-*s %-15s ", wg, g, wc, rd_kafka_MemberDescription_consumer_id(m), wh,
-                   rd_kafka_MemberDescription_host(m), wl, rd_kafka_MemberDescription_client_id(m), np);
+            printf("%-*s %-*s %-*s %-*s %-15s ", wg, g, wc,
+                   rd_kafka_MemberDescription_consumer_id(m), wh,
+                   rd_kafka_MemberDescription_host(m), wl, rd_kafka_MemberDescription_client_id(m),
+                   np);
         if (verbose) {
             char a[4096];
             assignment_str(p, a, sizeof a);
@@ -540,7 +549,14 @@ static void describe_state(const char *g, const rd_kafka_ConsumerGroupDescriptio
 /* ------------------------------------------------------------------ reset */
 
 typedef enum scen {
-    S_NONE, S_EARLIEST, S_LATEST, S_CURRENT, S_OFFSET, S_DATETIME, S_DURATION, S_SHIFT
+    S_NONE,
+    S_EARLIEST,
+    S_LATEST,
+    S_CURRENT,
+    S_OFFSET,
+    S_DATETIME,
+    S_DURATION,
+    S_SHIFT
 } scen;
 
 /* "YYYY-MM-DDTHH:mm:SS[.sss][Z|+hh:mm|+hhmm|-hh:mm]" -> ms since the epoch;
@@ -637,7 +653,8 @@ static int64_t parse_duration(const char *s)
         goto bad;
     return (int64_t)(sign * ms);
 bad:
-    bk_tool_usage_error("--by-duration: expected an ISO-8601 duration such as PT1H or P1DT2H30M, got '%s'", s);
+    bk_tool_usage_error(
+        "--by-duration: expected an ISO-8601 duration such as PT1H or P1DT2H30M, got '%s'", s);
 }
 
 typedef struct reset_args {
@@ -666,7 +683,8 @@ static void clamp(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l)
 }
 
 /* The new offsets of group g (sorted). */
-static rd_kafka_topic_partition_list_t *plan_reset(rd_kafka_t *rk, const char *g, const reset_args *a)
+static rd_kafka_topic_partition_list_t *plan_reset(rd_kafka_t *rk, const char *g,
+                                                   const reset_args *a)
 {
     rd_kafka_topic_partition_list_t *com = committed(rk, g);
     rd_kafka_topic_partition_list_t *l;
@@ -689,7 +707,9 @@ static rd_kafka_topic_partition_list_t *plan_reset(rd_kafka_t *rk, const char *g
             int64_t v = offset_in(o, l->elems[i].topic, l->elems[i].partition);
             if (v < 0 && (a->sc == S_DATETIME || a->sc == S_DURATION)) {
                 /* No record at or after the time: the log end (Kafka warns too). */
-                fprintf(stderr, "\nWarn: Partition %" PRId32 " from topic %s is empty. Falling back to latest known offset.\n",
+                fprintf(stderr,
+                        "\nWarn: Partition %" PRId32
+                        " from topic %s is empty. Falling back to latest known offset.\n",
                         l->elems[i].partition, l->elems[i].topic);
                 if (!end)
                     end = log_offsets(rk, l, RD_KAFKA_OFFSET_END);
@@ -697,7 +717,9 @@ static rd_kafka_topic_partition_list_t *plan_reset(rd_kafka_t *rk, const char *g
             }
             if (v < 0)
                 bk_tool_die("cannot get the %s offset of %s-%" PRId32,
-                            a->sc == S_EARLIEST ? "starting" : a->sc == S_LATEST ? "ending" : "timestamp",
+                            a->sc == S_EARLIEST ? "starting"
+                            : a->sc == S_LATEST ? "ending"
+                                                : "timestamp",
                             l->elems[i].topic, l->elems[i].partition);
             l->elems[i].offset = v;
         }
@@ -763,7 +785,8 @@ static void alter_offsets(rd_kafka_t *rk, const char *g, const rd_kafka_topic_pa
         for (int j = 0; p && j < p->cnt; j++)
             if (p->elems[j].err)
                 bk_tool_die("cannot commit the offset of %s-%" PRId32 " for group '%s': %s",
-                            p->elems[j].topic, p->elems[j].partition, g, rd_kafka_err2str(p->elems[j].err));
+                            p->elems[j].topic, p->elems[j].partition, g,
+                            rd_kafka_err2str(p->elems[j].err));
     }
     rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(o);
@@ -777,7 +800,8 @@ static void reset_offsets(rd_kafka_t *rk, const char **groups, size_t ng, const 
     for (size_t i = 0; i < ng; i++) {
         rd_kafka_consumer_group_state_t st = desc_state(find_desc(ev, groups[i]), groups[i]);
         if (st != RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY && st != RD_KAFKA_CONSUMER_GROUP_STATE_DEAD) {
-            fail("Assignments can only be reset if the group '%s' is inactive, but the current state is %s.",
+            fail("Assignments can only be reset if the group '%s' is inactive, but the current "
+                 "state is %s.",
                  groups[i], state_name(st));
             continue;
         }
@@ -802,8 +826,8 @@ static void reset_offsets(rd_kafka_t *rk, const char **groups, size_t ng, const 
             for (int j = 0; plans[i] && j < plans[i]->cnt; j++) {
                 char part[16];
                 snprintf(part, sizeof part, "%" PRId32, plans[i]->elems[j].partition);
-                printf("\n%-*s %-*s %-10s %" PRId64, wg, groups[i], wt, plans[i]->elems[j].topic, part,
-                       plans[i]->elems[j].offset);
+                printf("\n%-*s %-*s %-10s %" PRId64, wg, groups[i], wt, plans[i]->elems[j].topic,
+                       part, plans[i]->elems[j].offset);
             }
         printf("\n");
     }
@@ -839,7 +863,8 @@ static void delete_groups(rd_kafka_t *rk, const char **groups, size_t ng)
             fail("Group '%s' could not be deleted due to: %s", name, rd_kafka_error_string(e));
             continue;
         }
-        int w = snprintf(ok + len, sizeof ok > len ? sizeof ok - len : 0, "%s'%s'", nok ? ", " : "", name);
+        int w = snprintf(ok + len, sizeof ok > len ? sizeof ok - len : 0, "%s'%s'", nok ? ", " : "",
+                         name);
         if (w > 0)
             len += (size_t)w;
         nok++;
@@ -884,7 +909,8 @@ static void delete_offsets(rd_kafka_t *rk, const char *g, char **topics, int nto
     for (int i = 0; p && i < p->cnt; i++)
         wt = wmax(wt, p->elems[i].topic);
     printf("\n%-*s %-10s %-15s", wt, "TOPIC", "PARTITION", "STATUS");
-    rd_kafka_topic_partition_list_t *s = p ? rd_kafka_topic_partition_list_copy(p) : rd_kafka_topic_partition_list_new(0);
+    rd_kafka_topic_partition_list_t *s =
+        p ? rd_kafka_topic_partition_list_copy(p) : rd_kafka_topic_partition_list_new(0);
     sort_tps(s);
     for (int i = 0; i < s->cnt; i++) {
         char part[16], status[512];
@@ -941,10 +967,33 @@ static bool parse_state_filter(const char *spec, bool want[RD_KAFKA_CONSUMER_GRO
 int bk_cmd_consumer_groups(int argc, char **argv)
 {
     enum {
-        O_BOOT = 1000, O_CCONF, O_LIST, O_DESCRIBE, O_DELETE, O_RESET, O_DELOFF, O_GROUP, O_ALLGROUPS,
-        O_MEMBERS, O_STATE, O_OFFSETS, O_VERBOSE, O_TOPIC, O_ALLTOPICS, O_EARLIEST, O_LATEST,
-        O_CURRENT, O_TOOFFSET, O_DATETIME, O_DURATION, O_SHIFT, O_DRYRUN, O_EXECUTE, O_TIMEOUT,
-        O_HELP, O_VERSION
+        O_BOOT = 1000,
+        O_CCONF,
+        O_LIST,
+        O_DESCRIBE,
+        O_DELETE,
+        O_RESET,
+        O_DELOFF,
+        O_GROUP,
+        O_ALLGROUPS,
+        O_MEMBERS,
+        O_STATE,
+        O_OFFSETS,
+        O_VERBOSE,
+        O_TOPIC,
+        O_ALLTOPICS,
+        O_EARLIEST,
+        O_LATEST,
+        O_CURRENT,
+        O_TOOFFSET,
+        O_DATETIME,
+        O_DURATION,
+        O_SHIFT,
+        O_DRYRUN,
+        O_EXECUTE,
+        O_TIMEOUT,
+        O_HELP,
+        O_VERSION
     };
     static const struct option lo[] = {
         {"bootstrap-server", required_argument, 0, O_BOOT},
@@ -988,16 +1037,30 @@ int bk_cmd_consumer_groups(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
         switch (c) {
-        case O_BOOT: boot = optarg; break;
-        case O_CCONF: cconf = optarg; break;
-        case O_LIST: case O_DESCRIBE: case O_DELETE: case O_RESET: case O_DELOFF:
+        case O_BOOT:
+            boot = optarg;
+            break;
+        case O_CCONF:
+            cconf = optarg;
+            break;
+        case O_LIST:
+        case O_DESCRIBE:
+        case O_DELETE:
+        case O_RESET:
+        case O_DELOFF:
             if (action != c)
                 nactions++;
             action = c;
             break;
-        case O_GROUP: groups[ngroups++] = optarg; break;
-        case O_ALLGROUPS: all_groups = true; break;
-        case O_MEMBERS: members = true; break;
+        case O_GROUP:
+            groups[ngroups++] = optarg;
+            break;
+        case O_ALLGROUPS:
+            all_groups = true;
+            break;
+        case O_MEMBERS:
+            members = true;
+            break;
         case O_STATE:
             state = true;
             /* --state [S,S]: the value is optional, also as a separate word. */
@@ -1006,13 +1069,30 @@ int bk_cmd_consumer_groups(int argc, char **argv)
             else if (optind < argc && argv[optind][0] != '-')
                 state_spec = argv[optind++];
             break;
-        case O_OFFSETS: offsets = true; break;
-        case O_VERBOSE: verbose = true; break;
-        case O_TOPIC: ra.topics[ra.ntopics++] = optarg; break;
-        case O_ALLTOPICS: ra.all_topics = true; break;
-        case O_EARLIEST: ra.sc = S_EARLIEST; nscen++; break;
-        case O_LATEST: ra.sc = S_LATEST; nscen++; break;
-        case O_CURRENT: ra.sc = S_CURRENT; nscen++; break;
+        case O_OFFSETS:
+            offsets = true;
+            break;
+        case O_VERBOSE:
+            verbose = true;
+            break;
+        case O_TOPIC:
+            ra.topics[ra.ntopics++] = optarg;
+            break;
+        case O_ALLTOPICS:
+            ra.all_topics = true;
+            break;
+        case O_EARLIEST:
+            ra.sc = S_EARLIEST;
+            nscen++;
+            break;
+        case O_LATEST:
+            ra.sc = S_LATEST;
+            nscen++;
+            break;
+        case O_CURRENT:
+            ra.sc = S_CURRENT;
+            nscen++;
+            break;
         case O_TOOFFSET:
             ra.sc = S_OFFSET;
             nscen++;
@@ -1033,8 +1113,12 @@ int bk_cmd_consumer_groups(int argc, char **argv)
             nscen++;
             ra.shift = bk_tool_parse_i64("--shift-by", optarg);
             break;
-        case O_DRYRUN: dry_run = true; break;
-        case O_EXECUTE: ra.execute = true; break;
+        case O_DRYRUN:
+            dry_run = true;
+            break;
+        case O_EXECUTE:
+            ra.execute = true;
+            break;
         case O_TIMEOUT: {
             int64_t t = bk_tool_parse_i64("--timeout", optarg);
             if (t <= 0 || t > INT32_MAX)
@@ -1042,29 +1126,39 @@ int bk_cmd_consumer_groups(int argc, char **argv)
             timeout_ms = (int)t;
             break;
         }
-        case O_HELP: usage(stdout); return 0;
-        case O_VERSION: bk_tool_print_version(); return 0;
-        default: bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        case O_VERSION:
+            bk_tool_print_version();
+            return 0;
+        default:
+            bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
         bk_tool_usage_error("unexpected argument '%s'", argv[optind]);
     if (nactions != 1)
-        bk_tool_usage_error("Command must include exactly one action: --list, --describe, --delete, "
-                            "--reset-offsets, --delete-offsets");
+        bk_tool_usage_error(
+            "Command must include exactly one action: --list, --describe, --delete, "
+            "--reset-offsets, --delete-offsets");
     bool want[RD_KAFKA_CONSUMER_GROUP_STATE__CNT] = {false};
     bool filter = false;
     if (action == O_LIST && state_spec)
         filter = parse_state_filter(state_spec, want);
     if (action != O_LIST && state_spec)
         bk_tool_usage_error("--state takes a value only with --list");
-    if ((action == O_DESCRIBE || action == O_DELETE || action == O_RESET) && !ngroups && !all_groups)
+    if ((action == O_DESCRIBE || action == O_DELETE || action == O_RESET) && !ngroups &&
+        !all_groups)
         bk_tool_usage_error("Option --%s takes one of these options: --all-groups, --group",
-                            action == O_DESCRIBE ? "describe" : action == O_DELETE ? "delete" : "reset-offsets");
+                            action == O_DESCRIBE ? "describe"
+                            : action == O_DELETE ? "delete"
+                                                 : "reset-offsets");
     if (ngroups && all_groups)
         bk_tool_usage_error("Options --group and --all-groups cannot be used together");
     if (action == O_DESCRIBE && members + state + offsets > 1)
-        bk_tool_usage_error("Option --describe takes at most one of these options: --members, --offsets, --state");
+        bk_tool_usage_error(
+            "Option --describe takes at most one of these options: --members, --offsets, --state");
     if (action == O_DELOFF && (ngroups != 1 || ra.ntopics == 0))
         bk_tool_usage_error("Option --delete-offsets takes the options --group (one) and --topic");
     if (action == O_RESET) {
@@ -1073,16 +1167,19 @@ int bk_cmd_consumer_groups(int argc, char **argv)
                                 "--to-offset, --to-datetime, --by-duration, --to-earliest, "
                                 "--to-latest, --shift-by, --to-current");
         if (!ra.all_topics && !ra.ntopics)
-            bk_tool_usage_error("One of the reset scopes should be defined: --all-topics, --topic.");
+            bk_tool_usage_error(
+                "One of the reset scopes should be defined: --all-topics, --topic.");
         if (ra.all_topics && ra.ntopics)
             bk_tool_usage_error("Options --all-topics and --topic cannot be used together");
         if (dry_run && ra.execute)
-            bk_tool_usage_error("Option --reset-offsets only accepts one of --execute and --dry-run");
+            bk_tool_usage_error(
+                "Option --reset-offsets only accepts one of --execute and --dry-run");
         if (!dry_run && !ra.execute)
             fprintf(stderr, "WARN: No action will be performed as the --execute option is missing. "
                             "Add --dry-run to keep this behaviour without the warning.\n");
     } else if (nscen || ra.execute || dry_run || ra.all_topics) {
-        bk_tool_usage_error("reset scenarios, --all-topics, --dry-run and --execute need --reset-offsets");
+        bk_tool_usage_error(
+            "reset scenarios, --all-topics, --dry-run and --execute need --reset-offsets");
     }
 
     rd_kafka_conf_t *conf = bk_tool_conf(boot);

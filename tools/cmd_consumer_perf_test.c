@@ -34,22 +34,22 @@ typedef struct perf {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: brook consumer-perf-test --bootstrap-server HOST:PORT --topic T --messages N [options]\n"
-            "Measures consume throughput.\n\n"
-            "  --bootstrap-server H:P[,..]  broker(s) to connect to (required)\n"
-            "  --topic T                    topic to consume (required)\n"
-            "  --messages N                 records to consume (required)\n"
-            "  --group G                    group id (default perf-consumer-NNNNN)\n"
-            "  --from-latest                start at the log end when the group has no offsets\n"
-            "  --timeout MS                 longest wait between records (default 10000)\n"
-            "  --show-detailed-stats        one line per reporting interval\n"
-            "  --reporting-interval MS      default 5000\n"
-            "  --hide-header                no header line\n"
-            "  --fetch-size B               fetch.max.bytes\n"
-            "  --consumer.config FILE       consumer settings in properties syntax\n"
-            "  --print-metrics              accepted, ignored\n"
-            "  --help, --version\n");
+    fprintf(f, "usage: brook consumer-perf-test --bootstrap-server HOST:PORT --topic T --messages "
+               "N [options]\n"
+               "Measures consume throughput.\n\n"
+               "  --bootstrap-server H:P[,..]  broker(s) to connect to (required)\n"
+               "  --topic T                    topic to consume (required)\n"
+               "  --messages N                 records to consume (required)\n"
+               "  --group G                    group id (default perf-consumer-NNNNN)\n"
+               "  --from-latest                start at the log end when the group has no offsets\n"
+               "  --timeout MS                 longest wait between records (default 10000)\n"
+               "  --show-detailed-stats        one line per reporting interval\n"
+               "  --reporting-interval MS      default 5000\n"
+               "  --hide-header                no header line\n"
+               "  --fetch-size B               fetch.max.bytes\n"
+               "  --consumer.config FILE       consumer settings in properties syntax\n"
+               "  --print-metrics              accepted, ignored\n"
+               "  --help, --version\n");
 }
 
 static void fmt_time(char *buf, size_t n, int64_t ms)
@@ -61,8 +61,8 @@ static void fmt_time(char *buf, size_t n, int64_t ms)
     snprintf(buf + k, n - k, ":%03d", (int)(ms % 1000));
 }
 
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
-                         void *opaque)
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     perf *p = opaque;
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
@@ -90,8 +90,20 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 int bk_cmd_consumer_perf_test(int argc, char **argv)
 {
     enum {
-        O_BOOT = 1000, O_TOPIC, O_MSGS, O_GROUP, O_LATEST, O_TIMEOUT, O_DETAIL, O_INTERVAL, O_HIDE,
-        O_FETCH, O_CCONF, O_METRICS, O_HELP, O_VERSION
+        O_BOOT = 1000,
+        O_TOPIC,
+        O_MSGS,
+        O_GROUP,
+        O_LATEST,
+        O_TIMEOUT,
+        O_DETAIL,
+        O_INTERVAL,
+        O_HIDE,
+        O_FETCH,
+        O_CCONF,
+        O_METRICS,
+        O_HELP,
+        O_VERSION
     };
     static const struct option lo[] = {
         {"bootstrap-server", required_argument, 0, O_BOOT},
@@ -119,21 +131,49 @@ int bk_cmd_consumer_perf_test(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
         switch (c) {
-        case O_BOOT: boot = optarg; break;
-        case O_TOPIC: topic = optarg; break;
-        case O_MSGS: msgs = bk_tool_parse_i64("--messages", optarg); break;
-        case O_GROUP: group = optarg; break;
-        case O_LATEST: latest = true; break;
-        case O_TIMEOUT: timeout = bk_tool_parse_i64("--timeout", optarg); break;
-        case O_DETAIL: detail = true; break;
-        case O_INTERVAL: interval = bk_tool_parse_i64("--reporting-interval", optarg); break;
-        case O_HIDE: hide = true; break;
-        case O_FETCH: fetch = optarg; break;
-        case O_CCONF: cconf = optarg; break;
-        case O_METRICS: break;
-        case O_HELP: usage(stdout); return 0;
-        case O_VERSION: bk_tool_print_version(); return 0;
-        default: bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case O_BOOT:
+            boot = optarg;
+            break;
+        case O_TOPIC:
+            topic = optarg;
+            break;
+        case O_MSGS:
+            msgs = bk_tool_parse_i64("--messages", optarg);
+            break;
+        case O_GROUP:
+            group = optarg;
+            break;
+        case O_LATEST:
+            latest = true;
+            break;
+        case O_TIMEOUT:
+            timeout = bk_tool_parse_i64("--timeout", optarg);
+            break;
+        case O_DETAIL:
+            detail = true;
+            break;
+        case O_INTERVAL:
+            interval = bk_tool_parse_i64("--reporting-interval", optarg);
+            break;
+        case O_HIDE:
+            hide = true;
+            break;
+        case O_FETCH:
+            fetch = optarg;
+            break;
+        case O_CCONF:
+            cconf = optarg;
+            break;
+        case O_METRICS:
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        case O_VERSION:
+            bk_tool_print_version();
+            return 0;
+        default:
+            bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -168,9 +208,12 @@ int bk_cmd_consumer_perf_test(int argc, char **argv)
     if (!hide) {
         const char *more = ", rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec";
         if (detail)
-            printf("time, threadId, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec%s\n", more);
+            printf(
+                "time, threadId, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec%s\n",
+                more);
         else
-            printf("start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec%s\n",
+            printf("start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, "
+                   "nMsg.sec%s\n",
                    more);
         fflush(stdout);
     }
@@ -214,10 +257,12 @@ int bk_cmd_consumer_perf_test(int argc, char **argv)
                 double mb = (double)bytes / (1024 * 1024);
                 double imb = (double)(bytes - last_bytes) / (1024 * 1024);
                 int64_t fetch_ms = cur - last_report - pf.join_round_ms;
-                printf("%s, %d, %.4f, %.4f, %" PRId64 ", %.4f, %" PRId64 ", %" PRId64 ", %.4f, %.4f\n", t, 0, mb,
-                       1000.0 * imb / el, nmsg, 1000.0 * (double)(nmsg - last_nmsg) / el, pf.join_round_ms,
-                       fetch_ms, fetch_ms <= 0 ? 0.0 : 1000.0 * imb / (double)fetch_ms,
-                       fetch_ms <= 0 ? 0.0 : 1000.0 * (double)(nmsg - last_nmsg) / (double)fetch_ms);
+                printf(
+                    "%s, %d, %.4f, %.4f, %" PRId64 ", %.4f, %" PRId64 ", %" PRId64 ", %.4f, %.4f\n",
+                    t, 0, mb, 1000.0 * imb / el, nmsg, 1000.0 * (double)(nmsg - last_nmsg) / el,
+                    pf.join_round_ms, fetch_ms,
+                    fetch_ms <= 0 ? 0.0 : 1000.0 * imb / (double)fetch_ms,
+                    fetch_ms <= 0 ? 0.0 : 1000.0 * (double)(nmsg - last_nmsg) / (double)fetch_ms);
                 fflush(stdout);
             }
             pf.join_round_ms = 0;
@@ -227,9 +272,10 @@ int bk_cmd_consumer_perf_test(int argc, char **argv)
         }
     }
     if (nmsg < msgs)
-        printf("WARNING: Exiting before consuming the expected number of messages: timeout (%" PRId64
-               " ms) exceeded. You can use the --timeout option to increase the timeout.\n",
-               timeout);
+        printf(
+            "WARNING: Exiting before consuming the expected number of messages: timeout (%" PRId64
+            " ms) exceeded. You can use the --timeout option to increase the timeout.\n",
+            timeout);
     int64_t end = bk_tool_wall_ms();
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
@@ -244,8 +290,9 @@ int bk_cmd_consumer_perf_test(int argc, char **argv)
         char t0[64], t1[64];
         fmt_time(t0, sizeof t0, start);
         fmt_time(t1, sizeof t1, end);
-        printf("%s, %s, %.4f, %.4f, %" PRId64 ", %.4f, %" PRId64 ", %" PRId64 ", %.4f, %.4f\n", t0, t1, mb,
-               mb / el, nmsg, (double)nmsg / el, pf.join_ms, fetch_ms, mb / fs, (double)nmsg / fs);
+        printf("%s, %s, %.4f, %.4f, %" PRId64 ", %.4f, %" PRId64 ", %" PRId64 ", %.4f, %.4f\n", t0,
+               t1, mb, mb / el, nmsg, (double)nmsg / el, pf.join_ms, fetch_ms, mb / fs,
+               (double)nmsg / fs);
     }
     fflush(stdout);
     return 0;

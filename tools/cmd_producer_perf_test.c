@@ -39,24 +39,28 @@ typedef struct stats {
     char err[256];
 } stats;
 
-static int64_t now_ms(void) { return bk_tool_mono_us() / 1000; }
+static int64_t now_ms(void)
+{
+    return bk_tool_mono_us() / 1000;
+}
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: brook producer-perf-test --topic T --num-records N (--record-size B | --payload-file F)\n"
-            "                                --throughput R (--producer-props k=v... | --producer.config F)\n"
-            "Measures produce throughput and latency.\n\n"
-            "  --topic T                    topic to produce to (required)\n"
-            "  --num-records N              number of records (required)\n"
-            "  --record-size B              record size in bytes\n"
-            "  --payload-file F             records taken at random from F\n"
-            "  --payload-delimiter D        delimiter of the payload file (default \\n)\n"
-            "  --throughput R               at most R records/s; -1: no limit (required)\n"
-            "  --producer-props K=V ...     producer settings, bootstrap.servers among them\n"
-            "  --producer.config FILE       producer settings in properties syntax\n"
-            "  --print-metrics              accepted, ignored\n"
-            "  --help, --version\n");
+    fprintf(f, "usage: brook producer-perf-test --topic T --num-records N (--record-size B | "
+               "--payload-file F)\n"
+               "                                --throughput R (--producer-props k=v... | "
+               "--producer.config F)\n"
+               "Measures produce throughput and latency.\n\n"
+               "  --topic T                    topic to produce to (required)\n"
+               "  --num-records N              number of records (required)\n"
+               "  --record-size B              record size in bytes\n"
+               "  --payload-file F             records taken at random from F\n"
+               "  --payload-delimiter D        delimiter of the payload file (default \\n)\n"
+               "  --throughput R               at most R records/s; -1: no limit (required)\n"
+               "  --producer-props K=V ...     producer settings, bootstrap.servers among them\n"
+               "  --producer.config FILE       producer settings in properties syntax\n"
+               "  --print-metrics              accepted, ignored\n"
+               "  --help, --version\n");
 }
 
 static void print_window(stats *s, int64_t now)
@@ -128,12 +132,13 @@ static void print_total(stats *s)
             idx = s->nlat - 1;
         p[i] = s->lat[idx];
     }
-    printf("%" PRId64 " records sent, %f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max "
+    printf("%" PRId64
+           " records sent, %f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max "
            "latency, %d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.\n",
            s->count, 1000.0 * (double)s->count / (double)el,
            1000.0 * (double)s->bytes / (double)el / (1024.0 * 1024.0),
-           s->count ? (double)s->total_lat / (double)s->count : 0.0, (double)s->max_lat, p[0], p[1], p[2],
-           p[3]);
+           s->count ? (double)s->total_lat / (double)s->count : 0.0, (double)s->max_lat, p[0], p[1],
+           p[2], p[3]);
     fflush(stdout);
 }
 
@@ -193,8 +198,17 @@ static void read_payloads(payloads *pl, const char *path, const char *delim)
 int bk_cmd_producer_perf_test(int argc, char **argv)
 {
     enum {
-        O_TOPIC = 1000, O_NUM, O_SIZE, O_PFILE, O_PDELIM, O_TPUT, O_PPROPS, O_PCONF, O_METRICS,
-        O_HELP, O_VERSION
+        O_TOPIC = 1000,
+        O_NUM,
+        O_SIZE,
+        O_PFILE,
+        O_PDELIM,
+        O_TPUT,
+        O_PPROPS,
+        O_PCONF,
+        O_METRICS,
+        O_HELP,
+        O_VERSION
     };
     static const struct option lo[] = {
         {"topic", required_argument, 0, O_TOPIC},
@@ -221,11 +235,21 @@ int bk_cmd_producer_perf_test(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
         switch (c) {
-        case O_TOPIC: topic = optarg; break;
-        case O_NUM: num = bk_tool_parse_i64("--num-records", optarg); break;
-        case O_SIZE: size = bk_tool_parse_i64("--record-size", optarg); break;
-        case O_PFILE: pfile = optarg; break;
-        case O_PDELIM: pdelim = strcmp(optarg, "\\n") == 0 ? "\n" : optarg; break;
+        case O_TOPIC:
+            topic = optarg;
+            break;
+        case O_NUM:
+            num = bk_tool_parse_i64("--num-records", optarg);
+            break;
+        case O_SIZE:
+            size = bk_tool_parse_i64("--record-size", optarg);
+            break;
+        case O_PFILE:
+            pfile = optarg;
+            break;
+        case O_PDELIM:
+            pdelim = strcmp(optarg, "\\n") == 0 ? "\n" : optarg;
+            break;
         case O_TPUT: {
             char *end;
             tput = strtod(optarg, &end);
@@ -241,11 +265,19 @@ int bk_cmd_producer_perf_test(int argc, char **argv)
             while (optind < argc && argv[optind][0] != '-')
                 pprops[npprops++] = argv[optind++];
             break;
-        case O_PCONF: pconf = optarg; break;
-        case O_METRICS: break;
-        case O_HELP: usage(stdout); return 0;
-        case O_VERSION: bk_tool_print_version(); return 0;
-        default: bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case O_PCONF:
+            pconf = optarg;
+            break;
+        case O_METRICS:
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        case O_VERSION:
+            bk_tool_print_version();
+            return 0;
+        default:
+            bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -278,7 +310,8 @@ int bk_cmd_producer_perf_test(int argc, char **argv)
         rd_kafka_conf_destroy(tmp);
     }
     if (!boot || !*boot)
-        bk_tool_usage_error("bootstrap.servers is required (--producer-props bootstrap.servers=H:P)");
+        bk_tool_usage_error(
+            "bootstrap.servers is required (--producer-props bootstrap.servers=H:P)");
 
     rd_kafka_conf_t *conf = bk_tool_conf(boot);
     bk_tool_set(conf, "client.id", "perf-producer-client");
@@ -324,8 +357,8 @@ int bk_cmd_producer_perf_test(int argc, char **argv)
         }
         for (;;) {
             int64_t sent = now_ms();
-            if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)p, len, NULL,
-                                 0, (void *)(intptr_t)sent) == 0)
+            if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)p, len,
+                                 NULL, 0, (void *)(intptr_t)sent) == 0)
                 break;
             rd_kafka_resp_err_t e = rd_kafka_last_error();
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || bk_tool_stopping)
