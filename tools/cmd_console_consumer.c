@@ -301,10 +301,10 @@ int bk_cmd_console_consumer(int argc, char **argv)
             break;
         case O_HELP:
             usage(stdout);
-            return 0;
+            exit(0);
         case O_VERSION:
             bk_tool_print_version();
-            return 0;
+            exit(0);
         default:
             bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }

@@ -171,7 +171,8 @@ static int cmp_tp(const void *a, const void *b)
 
 static void sort_tps(rd_kafka_topic_partition_list_t *l)
 {
-    qsort(l->elems, (size_t)l->cnt, sizeof *l->elems, cmp_tp);
+    if (l->cnt > 1)
+        qsort(l->elems, (size_t)l->cnt, sizeof *l->elems, cmp_tp);
 }
 
 /* Committed offsets of group g (a copy, sorted; offsets -1 = none). */
@@ -1128,10 +1129,10 @@ int bk_cmd_consumer_groups(int argc, char **argv)
         }
         case O_HELP:
             usage(stdout);
-            return 0;
+            exit(0);
         case O_VERSION:
             bk_tool_print_version();
-            return 0;
+            exit(0);
         default:
             bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }

@@ -168,10 +168,10 @@ int bk_cmd_consumer_perf_test(int argc, char **argv)
             break;
         case O_HELP:
             usage(stdout);
-            return 0;
+            exit(0);
         case O_VERSION:
             bk_tool_print_version();
-            return 0;
+            exit(0);
         default:
             bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }

@@ -143,6 +143,7 @@ static void print_total(stats *s)
 }
 
 typedef struct payloads {
+    char *buf; /* owned: the file; p[] point into it */
     char **p;
     size_t *len;
     size_t n;
@@ -169,6 +170,7 @@ static void read_payloads(payloads *pl, const char *path, const char *delim)
     if (!buf)
         buf = malloc(1);
     buf[len] = 0;
+    pl->buf = buf;
     size_t dl = strlen(delim);
     pl->p = NULL;
     pl->len = NULL;
@@ -272,10 +274,10 @@ int bk_cmd_producer_perf_test(int argc, char **argv)
             break;
         case O_HELP:
             usage(stdout);
-            return 0;
+            exit(0);
         case O_VERSION:
             bk_tool_print_version();
-            return 0;
+            exit(0);
         default:
             bk_tool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -386,6 +388,9 @@ int bk_cmd_producer_perf_test(int argc, char **argv)
         rd_kafka_destroy(rk);
     free(st.lat);
     free(payload);
+    free(pl.buf);
+    free(pl.p);
+    free(pl.len);
     if (st.failed)
         bk_tool_die("%" PRId64 " records failed: %s", st.failed, st.err);
     if (left)
