@@ -186,6 +186,19 @@ static bool transient(rd_kafka_resp_err_t e)
 
 static long processed;
 
+/* Flush stdout; false when it failed (a closed pipe - `| head` - ends the
+ * tool quietly, other errors with a message). */
+static bool flush_out(char *failure, size_t n, int *rc)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return true;
+    if (errno != EPIPE && !*rc) {
+        snprintf(failure, n, "cannot write to stdout: %s", strerror(errno));
+        *rc = 1;
+    }
+    return false;
+}
+
 static void report(void)
 {
     fprintf(stderr, "Processed a total of %ld messages\n", processed);
@@ -397,8 +410,17 @@ int bk_cmd_console_consumer(int argc, char **argv)
     int rc = 0;
     char failure[1024] = "";
     int64_t last = bk_tool_mono_us();
+    bool unflushed = false;
     while (!bk_tool_stopping && (max_messages < 0 || processed < max_messages)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        /* Records already fetched come without waiting; stdout is flushed
+         * whenever the consumer has nothing more at hand. */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, unflushed ? 0 : 100);
+        if (!m && unflushed) {
+            unflushed = false;
+            if (!flush_out(failure, sizeof failure, &rc))
+                break;
+            continue;
+        }
         if (!m) {
             if (timeout_ms >= 0 && bk_tool_mono_us() - last >= timeout_ms * 1000)
                 break;
@@ -429,14 +451,14 @@ int bk_cmd_console_consumer(int argc, char **argv)
         print_record(&f, m);
         rd_kafka_message_destroy(m);
         processed++;
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            if (errno != EPIPE) {
-                snprintf(failure, sizeof failure, "cannot write to stdout: %s", strerror(errno));
-                rc = 1;
-            }
+        unflushed = true;
+        if (ferror(stdout)) {
+            flush_out(failure, sizeof failure, &rc);
             break;
         }
     }
+    if (unflushed)
+        flush_out(failure, sizeof failure, &rc);
     report();
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);

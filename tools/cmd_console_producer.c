@@ -377,6 +377,8 @@ int bk_cmd_console_producer(int argc, char **argv)
     bk_tool_set(conf, "acks", "-1");
     bk_tool_set(conf, "linger.ms", "1000");
     bk_tool_set(conf, "partitioner", "murmur2_random");
+    /* Kafka's delivery.timeout.ms: a broker lost mid-run fails the tool. */
+    bk_tool_set(conf, "message.timeout.ms", "120000");
     if (pconf)
         bk_tool_conf_file(conf, pconf);
     for (int i = 0; i < npprops; i++)
