@@ -461,12 +461,12 @@ static void assignment_str(const rd_kafka_topic_partition_list_t *p, char *buf, 
     rd_kafka_topic_partition_list_t *s = rd_kafka_topic_partition_list_copy(p);
     sort_tps(s);
     size_t len = 0;
-    for (int i = 0; i < s->cnt; i++) {
+    for (int i = 0; i < s->cnt && len < n; i++) {
         bool first = i == 0 || strcmp(s->elems[i - 1].topic, s->elems[i].topic) != 0;
         bool last = i == s->cnt - 1 || strcmp(s->elems[i + 1].topic, s->elems[i].topic) != 0;
-        int w = snprintf(buf + len, len < n ? n - len : 0, "%s%s%s%" PRId32 "%s",
-                         first && i ? ", " : "", first ? s->elems[i].topic : "", first ? "(" : ",",
-                         s->elems[i].partition, last ? ")" : "");
+        int w = snprintf(buf + len, n - len, "%s%s%s%" PRId32 "%s", first && i ? ", " : "",
+                         first ? s->elems[i].topic : "", first ? "(" : ",", s->elems[i].partition,
+                         last ? ")" : "");
         if (w > 0)
             len += (size_t)w;
     }
@@ -864,10 +864,11 @@ static void delete_groups(rd_kafka_t *rk, const char **groups, size_t ng)
             fail("Group '%s' could not be deleted due to: %s", name, rd_kafka_error_string(e));
             continue;
         }
-        int w = snprintf(ok + len, sizeof ok > len ? sizeof ok - len : 0, "%s'%s'", nok ? ", " : "",
-                         name);
-        if (w > 0)
-            len += (size_t)w;
+        if (len < sizeof ok) { /* (thousands of groups: the list is cut short) */
+            int w = snprintf(ok + len, sizeof ok - len, "%s'%s'", nok ? ", " : "", name);
+            if (w > 0)
+                len += (size_t)w;
+        }
         nok++;
     }
     if (nok && !exit_code)
