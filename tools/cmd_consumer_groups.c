@@ -9,7 +9,8 @@
  *   --reset-offsets (--group G | --all-groups) (--topic T[:P,P] | --all-topics)
  *      one of --to-earliest --to-latest --to-current --to-offset N
  *      --to-datetime YYYY-MM-DDTHH:mm:SS.sss[Z|+hh:mm] --by-duration PnDTnHnMnS
- *      --shift-by N; --dry-run (default) or --execute
+ *      --shift-by N, --from-file CSV; --dry-run (default) or --execute;
+ *      --export prints the plan as CSV ([group,]topic,partition,offset)
  *   --delete (--group G... | --all-groups)
  *   --delete-offsets --group G --topic T[:P,P]...
  *
@@ -23,6 +24,7 @@
 #include "tool.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -64,7 +66,8 @@ static void usage(FILE *f)
            "reset scopes: --topic T[:P,P] (repeatable), --all-topics\n"
            "reset scenarios: --to-earliest, --to-latest, --to-current, --to-offset N,\n"
            "  --to-datetime YYYY-MM-DDTHH:mm:SS.sss[Z|+hh:mm], --by-duration PnDTnHnMnS,\n"
-           "  --shift-by N\n"
+           "  --shift-by N, --from-file CSV ([group,]topic,partition,offset lines)\n"
+           "  --export                     print the new offsets as that CSV instead of a table\n"
            "  --dry-run                    show the new offsets only (default)\n"
            "  --execute                    commit the new offsets\n\n"
            "  --bootstrap-server H:P[,..]  broker(s) to connect to (required)\n"
@@ -557,7 +560,8 @@ typedef enum scen {
     S_OFFSET,
     S_DATETIME,
     S_DURATION,
-    S_SHIFT
+    S_SHIFT,
+    S_FILE
 } scen;
 
 /* "YYYY-MM-DDTHH:mm:SS[.sss][Z|+hh:mm|+hhmm|-hh:mm]" -> ms since the epoch;
@@ -664,7 +668,49 @@ typedef struct reset_args {
     char **topics;
     int ntopics;
     bool all_topics, execute;
+    const char *file; /* --from-file */
+    bool export_csv;  /* --export */
+    bool single;      /* one --group: CSV without the group column */
 } reset_args;
+
+/* The plan of group g in a --from-file CSV: "topic,partition,offset" lines
+ * (one group) or "group,topic,partition,offset" lines, as --export writes. */
+static rd_kafka_topic_partition_list_t *plan_from_file(const reset_args *a, const char *g)
+{
+    FILE *f = fopen(a->file, "r");
+    if (!f)
+        bk_tool_die("cannot read %s: %s", a->file, strerror(errno));
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    char line[1024];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0])
+            continue;
+        char *field[5];
+        int nf = 0;
+        char *save = NULL;
+        for (char *t = strtok_r(line, ",", &save); t && nf < 5; t = strtok_r(NULL, ",", &save))
+            field[nf++] = t;
+        if (nf != 3 && nf != 4)
+            bk_tool_die("%s:%d: expected [group,]topic,partition,offset", a->file, lineno);
+        if (nf == 4 && strcmp(field[0], g) != 0)
+            continue;
+        if (nf == 3 && !a->single)
+            bk_tool_die("%s:%d: lines need the group column when several groups are reset", a->file,
+                        lineno);
+        const char *t = field[nf - 3];
+        char *end1, *end2;
+        long p = strtol(field[nf - 2], &end1, 10);
+        long long o = strtoll(field[nf - 1], &end2, 10);
+        if (*end1 || *end2 || p < 0 || p > INT32_MAX || o < 0)
+            bk_tool_die("%s:%d: bad partition or offset", a->file, lineno);
+        rd_kafka_topic_partition_list_add(l, t, (int32_t)p)->offset = o;
+    }
+    fclose(f);
+    return l;
+}
 
 /* Clamp requested offsets into [log start, log end] (Kafka's checkOffsetsRange). */
 static void clamp(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l)
@@ -689,7 +735,9 @@ static rd_kafka_topic_partition_list_t *plan_reset(rd_kafka_t *rk, const char *g
 {
     rd_kafka_topic_partition_list_t *com = committed(rk, g);
     rd_kafka_topic_partition_list_t *l;
-    if (a->all_topics) {
+    if (a->sc == S_FILE) {
+        l = plan_from_file(a, g);
+    } else if (a->all_topics) {
         l = rd_kafka_topic_partition_list_copy(com);
     } else {
         l = parse_topics(rk, a->topics, a->ntopics);
@@ -759,6 +807,7 @@ static rd_kafka_topic_partition_list_t *plan_reset(rd_kafka_t *rk, const char *g
         }
         clamp(rk, l);
         break;
+    case S_FILE:
     case S_NONE:
         break;
     }
@@ -821,7 +870,15 @@ static void reset_offsets(rd_kafka_t *rk, const char **groups, size_t ng, const 
         for (int j = 0; j < plans[i]->cnt; j++)
             wt = wmax(wt, plans[i]->elems[j].topic);
     }
-    if (any) {
+    if (any && a->export_csv) {
+        for (size_t i = 0; i < ng; i++)
+            for (int j = 0; plans[i] && j < plans[i]->cnt; j++) {
+                if (!a->single)
+                    printf("%s,", groups[i]);
+                printf("%s,%" PRId32 ",%" PRId64 "\n", plans[i]->elems[j].topic,
+                       plans[i]->elems[j].partition, plans[i]->elems[j].offset);
+            }
+    } else if (any) {
         printf("\n%-*s %-*s %-10s %s", wg, "GROUP", wt, "TOPIC", "PARTITION", "NEW-OFFSET");
         for (size_t i = 0; i < ng; i++)
             for (int j = 0; plans[i] && j < plans[i]->cnt; j++) {
@@ -991,6 +1048,8 @@ int bk_cmd_consumer_groups(int argc, char **argv)
         O_DATETIME,
         O_DURATION,
         O_SHIFT,
+        O_FROMFILE,
+        O_EXPORT,
         O_DRYRUN,
         O_EXECUTE,
         O_TIMEOUT,
@@ -1020,6 +1079,8 @@ int bk_cmd_consumer_groups(int argc, char **argv)
         {"to-datetime", required_argument, 0, O_DATETIME},
         {"by-duration", required_argument, 0, O_DURATION},
         {"shift-by", required_argument, 0, O_SHIFT},
+        {"from-file", required_argument, 0, O_FROMFILE},
+        {"export", no_argument, 0, O_EXPORT},
         {"dry-run", no_argument, 0, O_DRYRUN},
         {"execute", no_argument, 0, O_EXECUTE},
         {"timeout", required_argument, 0, O_TIMEOUT},
@@ -1115,6 +1176,14 @@ int bk_cmd_consumer_groups(int argc, char **argv)
             nscen++;
             ra.shift = bk_tool_parse_i64("--shift-by", optarg);
             break;
+        case O_FROMFILE:
+            ra.sc = S_FILE;
+            nscen++;
+            ra.file = optarg;
+            break;
+        case O_EXPORT:
+            ra.export_csv = true;
+            break;
         case O_DRYRUN:
             dry_run = true;
             break;
@@ -1167,8 +1236,8 @@ int bk_cmd_consumer_groups(int argc, char **argv)
         if (nscen != 1)
             bk_tool_usage_error("Option --reset-offsets requires one of the following scenarios: "
                                 "--to-offset, --to-datetime, --by-duration, --to-earliest, "
-                                "--to-latest, --shift-by, --to-current");
-        if (!ra.all_topics && !ra.ntopics)
+                                "--to-latest, --shift-by, --to-current, --from-file");
+        if (!ra.all_topics && !ra.ntopics && ra.sc != S_FILE)
             bk_tool_usage_error(
                 "One of the reset scopes should be defined: --all-topics, --topic.");
         if (ra.all_topics && ra.ntopics)
@@ -1179,9 +1248,10 @@ int bk_cmd_consumer_groups(int argc, char **argv)
         if (!dry_run && !ra.execute)
             fprintf(stderr, "WARN: No action will be performed as the --execute option is missing. "
                             "Add --dry-run to keep this behaviour without the warning.\n");
-    } else if (nscen || ra.execute || dry_run || ra.all_topics) {
-        bk_tool_usage_error(
-            "reset scenarios, --all-topics, --dry-run and --execute need --reset-offsets");
+        ra.single = ngroups == 1;
+    } else if (nscen || ra.execute || dry_run || ra.all_topics || ra.export_csv) {
+        bk_tool_usage_error("reset scenarios, --all-topics, --export, --dry-run and --execute need "
+                            "--reset-offsets");
     }
 
     rd_kafka_conf_t *conf = bk_tool_conf(boot);

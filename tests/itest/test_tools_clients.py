@@ -11,7 +11,8 @@ confluent-kafka (librdkafka 2.0.2) sees it.
   consumer-groups     --describe (CURRENT-OFFSET, LOG-END-OFFSET, LAG of an
                       active and of an empty group), --members, --state,
                       --list [--state], --reset-offsets dry-run vs --execute
-                      (every scenario), refusal for an active group,
+                      (every scenario, --export, --from-file), refusal for
+                      an active group,
                       --delete-offsets, --delete
   perf tools          output formats (regexes)
   errors              an unreachable broker: exit != 0 within 20 s, one line
@@ -262,7 +263,7 @@ def test_console_consumer_timeout_and_groups(brook):
 # ------------------------------------------------------------ consumer-groups
 
 
-def test_consumer_groups(brook):
+def test_consumer_groups(brook, tmp_path):
     from confluent_kafka import Consumer, TopicPartition
 
     topic = uniq("grp")
@@ -356,12 +357,22 @@ def test_consumer_groups(brook):
     assert reset("--topic", topic, "--by-duration", "P1DT1H", "--execute") == {0: 0, 1: 0}
     assert committed(brook, g, topic, 2) == {0: 0, 1: 0}
 
+    # --export prints the plan as CSV; --from-file applies such a plan.
+    r = ok(["consumer-groups"] + B + ["--reset-offsets", "--group", g, "--all-topics", "--to-offset", "4",
+                                      "--export", "--dry-run"])
+    assert r.stdout.decode() == "%s,0,4\n%s,1,4\n" % (topic, topic)
+    assert committed(brook, g, topic, 2) == {0: 0, 1: 0}
+    plan = tmp_path / "plan.csv"
+    plan.write_text("%s,1,3\n" % topic)
+    assert reset("--from-file", str(plan), "--execute") == {1: 3}
+    assert committed(brook, g, topic, 2) == {0: 0, 1: 3}
+
     # --delete-offsets for one partition, then the group.
     r = ok(["consumer-groups"] + B + ["--delete-offsets", "--group", g, "--topic", "%s:0" % topic])
     assert "Request succeeded for deleting offsets from group %s." % g in r.stdout.decode()
     rows = table(r.stdout)
     assert rows[-2] == ["TOPIC", "PARTITION", "STATUS"] and rows[-1] == [topic, "0", "Successful"]
-    assert committed(brook, g, topic, 2) == {0: None, 1: 0}
+    assert committed(brook, g, topic, 2) == {0: None, 1: 3}
 
     r = ok(["consumer-groups"] + B + ["--delete", "--group", g])
     assert r.stdout.decode().strip() == "Deletion of requested consumer groups ('%s') was successful." % g
