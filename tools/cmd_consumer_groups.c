@@ -668,9 +668,10 @@ typedef struct reset_args {
     char **topics;
     int ntopics;
     bool all_topics, execute;
-    const char *file; /* --from-file */
-    bool export_csv;  /* --export */
-    bool single;      /* one --group: CSV without the group column */
+    const char *file;  /* --from-file */
+    bool export_csv;   /* --export */
+    bool single;       /* one --group: CSV without the group column */
+    bool warn_dry_run; /* neither --dry-run nor --execute */
 } reset_args;
 
 /* The plan of group g in a --from-file CSV: "topic,partition,offset" lines
@@ -870,6 +871,11 @@ static void reset_offsets(rd_kafka_t *rk, const char **groups, size_t ng, const 
         for (int j = 0; j < plans[i]->cnt; j++)
             wt = wmax(wt, plans[i]->elems[j].topic);
     }
+    /* (Kafka warns at the start; here only once nothing failed, so that a
+     * failure stays one line.) */
+    if (a->warn_dry_run && !exit_code)
+        fprintf(stderr, "WARN: No action will be performed as the --execute option is missing. "
+                        "Add --dry-run to keep this behaviour without the warning.\n");
     if (any && a->export_csv) {
         for (size_t i = 0; i < ng; i++)
             for (int j = 0; plans[i] && j < plans[i]->cnt; j++) {
@@ -949,7 +955,9 @@ static void delete_offsets(rd_kafka_t *rk, const char *g, char **topics, int nto
     if (!ev)
         bk_tool_die("no answer within %d ms", timeout_ms + 5000);
     if (rd_kafka_event_error(ev))
-        bk_tool_die("%s", rd_kafka_event_error_string(ev));
+        bk_tool_die("cannot delete the offsets of group '%s': %s (%s)", g,
+                    rd_kafka_err2str(rd_kafka_event_error(ev)),
+                    rd_kafka_err2name(rd_kafka_event_error(ev)));
     size_t n = 0;
     const rd_kafka_group_result_t **gr = rd_kafka_DeleteConsumerGroupOffsets_result_groups(
         rd_kafka_event_DeleteConsumerGroupOffsets_result(ev), &n);
@@ -1245,9 +1253,7 @@ int bk_cmd_consumer_groups(int argc, char **argv)
         if (dry_run && ra.execute)
             bk_tool_usage_error(
                 "Option --reset-offsets only accepts one of --execute and --dry-run");
-        if (!dry_run && !ra.execute)
-            fprintf(stderr, "WARN: No action will be performed as the --execute option is missing. "
-                            "Add --dry-run to keep this behaviour without the warning.\n");
+        ra.warn_dry_run = !dry_run && !ra.execute;
         ra.single = ngroups == 1;
     } else if (nscen || ra.execute || dry_run || ra.all_topics || ra.export_csv) {
         bk_tool_usage_error("reset scenarios, --all-topics, --export, --dry-run and --execute need "
