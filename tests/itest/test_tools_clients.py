@@ -7,7 +7,9 @@ confluent-kafka (librdkafka 2.0.2) sees it.
                       (Java-compatible) producer picks; a bad line fails
   console-consumer    DefaultMessageFormatter output with the print.*
                       properties, --max-messages, --timeout-ms, --partition
-                      with --offset, --group commits / no group no commits
+                      with --offset, --group commits / no group no commits,
+                      --isolation-level around an open transaction (skipped
+                      while brookd has no transaction coordinator)
   consumer-groups     --describe (CURRENT-OFFSET, LOG-END-OFFSET, LAG of an
                       active and of an empty group), --members, --state,
                       --list [--state], --reset-offsets dry-run vs --execute
@@ -258,6 +260,41 @@ def test_console_consumer_timeout_and_groups(brook):
 
     r = run(["console-consumer", "--bootstrap-server", brook.bootstrap, "--topic", topic, "--offset", "3"])
     assert r.returncode == 2 and "The partition is required when offset is specified." in r.stderr.decode()
+
+
+def test_console_consumer_isolation_level(brook):
+    from confluent_kafka import KafkaError, KafkaException, Producer
+
+    topic = uniq("cci")
+    create_topic(brook, topic, 1)
+    produce(brook, topic, [(None, b"plain", None, 0, 0)])
+
+    def consume(level):
+        r = ok(["console-consumer", "--bootstrap-server", brook.bootstrap, "--topic", topic,
+                "--partition", "0", "--offset", "earliest", "--timeout-ms", "1500",
+                "--isolation-level", level], timeout=30)
+        return r.stdout.decode().split()
+
+    assert consume("read_uncommitted") == consume("read_committed") == ["plain"]
+    r = run(["console-consumer", "--bootstrap-server", brook.bootstrap, "--topic", topic,
+             "--isolation-level", "dirty"])
+    assert r.returncode == 2
+
+    # An open transaction: only read_uncommitted sees its record.
+    p = Producer({"bootstrap.servers": brook.bootstrap, "transactional.id": uniq("tx")})
+    try:
+        p.init_transactions(15)
+    except KafkaException as e:
+        if e.args[0].code() == KafkaError._UNSUPPORTED_FEATURE:
+            pytest.skip("this brookd has no transaction coordinator")
+        raise
+    p.begin_transaction()
+    p.produce(topic, b"in-flight")
+    assert p.flush(15) == 0
+    assert consume("read_uncommitted") == ["plain", "in-flight"]
+    assert consume("read_committed") == ["plain"]
+    p.commit_transaction(15)
+    assert consume("read_committed") == ["plain", "in-flight"]
 
 
 # ------------------------------------------------------------ consumer-groups
