@@ -168,8 +168,8 @@ volatile sig_atomic_t bk_tool_stopping;
 
 static void on_stop_signal(int sig)
 {
+    (void)sig;
     bk_tool_stopping = 1;
-    signal(sig, SIG_DFL);
 }
 
 void bk_tool_catch_signals(void)
@@ -177,6 +177,7 @@ void bk_tool_catch_signals(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND; /* the second signal kills */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -62,8 +62,8 @@ int64_t bk_tool_wall_ms(void);
 int64_t bk_tool_mono_us(void);
 /* A Kafka boolean property value ("true", case-insensitive, trimmed). */
 bool bk_tool_is_true(const char *v);
-/* Split "key=value" at the first '=' into caller buffers (key truncated to
- * keysz); dies with a usage error when there is no key. *val points into kv. */
+/* Split "key=value" at the first '=': the key is copied into key[keysz], *val
+ * points into kv. Usage error (exit 2) without a key or with one too long. */
 void bk_tool_split_kv(const char *kv, char *key, size_t keysz, const char **val);
 
 /* Run an admin result event loop: wait for the result of type `evtype` on
