@@ -181,6 +181,21 @@ def test_console_producer_bad_line_and_options(brook):
     got = consume_all(brook, topic, 1, 2)
     assert (got[1].key(), got[1].value()) == (None, b"plain line")
 
+    # A record the broker refuses: exit 1, one line.
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    small = uniq("small")
+    admin = AdminClient({"bootstrap.servers": brook.bootstrap})
+    admin.create_topics([NewTopic(small, 1, 1, config={"max.message.bytes": "200"})])[small].result(20)
+    r = run(["console-producer", "--bootstrap-server", brook.bootstrap, "--topic", small],
+            input=b"short\n" + b"x" * 1000 + b"\n")
+    assert r.returncode == 1
+    # (Both lines may share the refused batch.)
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and re.fullmatch(
+        r"brook console-producer: delivery failed: Broker: Message size too large \([12] of 2 records\)",
+        lines[0]), lines
+
     r = run(["console-producer", "--bootstrap-server", brook.bootstrap, "--topic", topic,
              "--producer-property", "acks=banana"], input=b"x\n")
     assert r.returncode == 1 and r.stderr.decode().startswith("brook console-producer: invalid property acks=banana")
