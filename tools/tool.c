@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 const char *bk_tool_name = "brook";
 
@@ -247,4 +249,63 @@ void bk_tool_java_error(int code, const char **exception, const char **message)
         }
     *exception = "org.apache.kafka.common.errors.UnknownServerException";
     *message = NULL;
+}
+
+/* --- client tools --- */
+
+volatile sig_atomic_t bk_tool_stopping;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    bk_tool_stopping = 1;
+}
+
+void bk_tool_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND; /* the second signal kills */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int64_t bk_tool_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t bk_tool_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+bool bk_tool_is_true(const char *v)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    return n == 4 && strncasecmp(v, "true", 4) == 0;
+}
+
+void bk_tool_split_kv(const char *kv, char *key, size_t keysz, const char **val)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv)
+        bk_tool_usage_error("expected key=value, got '%s'", kv);
+    size_t n = (size_t)(eq - kv);
+    if (n >= keysz)
+        bk_tool_usage_error("property name too long: '%s'", kv);
+    memcpy(key, kv, n);
+    key[n] = 0;
+    *val = eq + 1;
 }

@@ -17,7 +17,9 @@
 #define BK_TOOLS_TOOL_H
 
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define BK_TOOL_CONNECT_TIMEOUT_MS 15000
@@ -47,6 +49,22 @@ rd_kafka_t *bk_tool_client(rd_kafka_type_t type, rd_kafka_conf_t *conf);
 /* Make sure some broker answers Metadata within timeout_ms, else die with
  * "cannot connect to <bootstrap> within N ms". */
 void bk_tool_wait_connected(rd_kafka_t *rk, const char *bootstrap, int timeout_ms);
+
+/* --- Additions for the client tools (console-producer/-consumer,
+ * consumer-groups, perf tests). --- */
+
+/* Set by SIGINT/SIGTERM once bk_tool_catch_signals() ran; a second signal
+ * terminates the process at once (the default action). */
+extern volatile sig_atomic_t bk_tool_stopping;
+void bk_tool_catch_signals(void);
+/* Wall clock (ms since the epoch) and a monotonic clock (us). */
+int64_t bk_tool_wall_ms(void);
+int64_t bk_tool_mono_us(void);
+/* A Kafka boolean property value ("true", case-insensitive, trimmed). */
+bool bk_tool_is_true(const char *v);
+/* Split "key=value" at the first '=': the key is copied into key[keysz], *val
+ * points into kv. Usage error (exit 2) without a key or with one too long. */
+void bk_tool_split_kv(const char *kv, char *key, size_t keysz, const char **val);
 
 /* Run an admin result event loop: wait for the result of type `evtype` on
  * queue q (timeout_ms), die on a top-level error. Caller destroys it. */
