@@ -29,6 +29,7 @@
 #ifndef BK_PLOG_H
 #define BK_PLOG_H
 
+#include "pstate.h"
 #include "segment.h"
 
 /* Per-topic log configuration (Kafka topic config names). */
@@ -63,6 +64,8 @@ typedef struct bk_plog {
     bool flushing;         /* a background flush is in flight: no segment
                             * is deleted or truncated meanwhile */
     bool flush_on_roll;    /* a segment rolled: flush it (as Kafka does) */
+    bk_pstate ps;          /* producer state, aborted transactions, the
+                            * offsets of the .snapshot files (pstate.h) */
 } bk_plog;
 
 /* "<dir>/<topic>-<partition>" into out. */
