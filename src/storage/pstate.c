@@ -462,7 +462,8 @@ int bk_pstate_decode(bk_pstate *ps, const uint8_t *p, size_t len)
             ps->ong[ps->nong++] = (bk_ptxn){.first = tf, .pid = pid};
         }
     }
-    qsort(ps->ong, (size_t)ps->nong, sizeof *ps->ong, cmp_txn);
+    if (ps->nong > 1)
+        qsort(ps->ong, (size_t)ps->nong, sizeof *ps->ong, cmp_txn);
     return 0;
 }
 
