@@ -709,10 +709,11 @@ int bk_seg_scan(bk_segment *s, int64_t from, uint8_t *buf, size_t cap, bk_seg_ba
     }
     uint64_t bpos = pos; /* file position of buf[0] */
     size_t blen = 0;     /* bytes valid in buf */
+    bool big = false;    /* the last batch was large: read just a header */
     while (pos < s->size) {
         size_t off = (size_t)(pos - bpos);
-        if (pos < bpos || pos - bpos + BK_BATCH_HDR > blen) {
-            size_t want = (size_t)BK_MIN((uint64_t)cap, s->size - pos);
+        if (pos - bpos + BK_BATCH_HDR > blen) {
+            size_t want = (size_t)BK_MIN((uint64_t)(big ? 4096 : cap), s->size - pos);
             ssize_t got = bk_io_pread_full(s->fd, buf, want, (off_t)pos);
             if (got < 0)
                 return BK_EIO;
@@ -742,6 +743,7 @@ int bk_seg_scan(bk_segment *s, int64_t from, uint8_t *buf, size_t cap, bk_seg_ba
         if ((r = fn(ud, s, b, avail)))
             return r;
         pos += total;
+        big = total >= cap / 4;
     }
     return 0;
 }
