@@ -62,6 +62,7 @@ static bk_plog *plog_new(const char *logdir, const char *topic, int32_t partitio
     }
     bk_plog_dirname(l->dir, cap, logdir, topic, partition);
     l->partition = partition;
+    l->snap_unsynced = -1;
     l->cfg = *cfg;
     return l;
 }
@@ -129,8 +130,14 @@ static int snap_write(bk_plog *l, int64_t off, bool sync)
         r = BK_EIO;
     if (bk_pstate_snap_add(&l->ps, off))
         return BK_ENOMEM;
-    while (l->ps.nsnaps > SNAP_KEEP)
-        snap_delete(l, l->ps.snaps[0]);
+    /* Keep the newest SNAP_KEEP, and always the newest one at or below the
+     * recovery point: an unclean start loads that one (pstate_rebuild). */
+    bk_pstate *ps = &l->ps;
+    while (ps->nsnaps > SNAP_KEEP) {
+        bool protect = ps->snaps[0] <= l->recovery_point &&
+                       (ps->nsnaps == 1 || ps->snaps[1] > l->recovery_point);
+        snap_delete(l, ps->snaps[protect ? 1 : 0]);
+    }
     return r;
 }
 
@@ -654,7 +661,8 @@ static int roll(bk_plog *l, int64_t base, int64_t now_ms)
      * fsynced here (the loop thread must not wait): a snapshot lost or torn
      * by a crash fails its CRC and the load falls back to an older one or
      * replays more. A failure only costs a longer replay later. */
-    (void)snap_write(l, base, false);
+    if (snap_write(l, base, false) == 0)
+        l->snap_unsynced = base;
     return 0;
 }
 
@@ -974,6 +982,12 @@ void bk_plog_flush_prepare(bk_plog *l, bk_plog_flushjob *job, int64_t now_ms)
         if (job->points[k].next > job->upto)
             job->upto = job->points[k].next;
     }
+    /* the snapshot taken at a roll becomes durable with the data below it */
+    job->snap = -1;
+    if (l->snap_unsynced >= 0 && l->snap_unsynced <= job->upto) {
+        job->snap = l->snap_unsynced;
+        l->snap_unsynced = -1;
+    }
     l->flushing = true;
     l->flush_on_roll = false;
     l->unflushed = 0;
@@ -989,6 +1003,17 @@ void bk_plog_flush_run(bk_plog_flushjob *job)
             job->result = bk_index_trim(&s->oidx);
             if (!job->result)
                 job->result = bk_index_trim(&s->tidx);
+        }
+    }
+    if (!job->result && job->snap >= 0) {
+        /* l->dir never changes; the file may be gone (trimmed): fine */
+        char path[4096];
+        snap_path(job->log, job->snap, path, sizeof path);
+        int fd = bk_io->open(path, O_RDONLY, 0);
+        if (fd >= 0) {
+            if (bk_io->fsync(fd) == -1 || bk_io->fsync_dir(job->log->dir) == -1)
+                job->result = BK_EIO;
+            bk_io->close(fd);
         }
     }
 }

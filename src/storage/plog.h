@@ -66,6 +66,8 @@ typedef struct bk_plog {
     bool flush_on_roll;    /* a segment rolled: flush it (as Kafka does) */
     bk_pstate ps;          /* producer state, aborted transactions, the
                             * offsets of the .snapshot files (pstate.h) */
+    int64_t snap_unsynced; /* offset of a snapshot written at roll and not
+                            * fsynced yet (the next flush does it); -1 */
 } bk_plog;
 
 /* "<dir>/<topic>-<partition>" into out. */
@@ -177,6 +179,7 @@ typedef struct bk_plog_flushjob {
     bk_seg_flushpoint points[8];
     bool trim[8];                  /* sealed: trim its index files too */
     int64_t upto;                  /* new recovery point on success */
+    int64_t snap;                  /* producer state snapshot to fsync; -1 */
     int result;
 } bk_plog_flushjob;
 
