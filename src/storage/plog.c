@@ -99,9 +99,14 @@ static void snap_delete(bk_plog *l, int64_t off)
 
 /* Write the producer state as <off>.snapshot: a temporary file renamed
  * into place (a crash leaves the old set of files, plus at worst a .tmp
- * that the next load removes); sync = fsync the file and the directory.
- * Keeps the newest SNAP_KEEP. */
-static int snap_write(bk_plog *l, int64_t off, bool sync)
+ * that the next load removes). sync: SNAP_NOSYNC, SNAP_SYNC (fsync the
+ * file, as Kafka's takeSnapshot), SNAP_SYNC_DIR (and the directory).
+ * Nothing depends on a snapshot for correctness - a lost or torn one
+ * fails its CRC and the load falls back to an older one or replays more -
+ * so the syncs only keep the next start short. */
+enum { SNAP_NOSYNC, SNAP_SYNC, SNAP_SYNC_DIR };
+
+static int snap_write(bk_plog *l, int64_t off, int sync)
 {
     uint8_t *data;
     size_t len;
@@ -126,7 +131,7 @@ static int snap_write(bk_plog *l, int64_t off, bool sync)
         (void)bk_io->unlink(tmp);
         return r;
     }
-    if (sync && bk_io->fsync_dir(l->dir) == -1)
+    if (sync == SNAP_SYNC_DIR && bk_io->fsync_dir(l->dir) == -1)
         r = BK_EIO;
     if (bk_pstate_snap_add(&l->ps, off))
         return BK_ENOMEM;
@@ -264,7 +269,8 @@ static int pstate_rebuild(bk_plog *l, int64_t limit)
             for (int k = 0; k < ps->nsnaps; k++)
                 have |= ps->snaps[k] == s->base;
             if (!have)
-                (void)snap_write(l, s->base, false);
+                if (snap_write(l, s->base, SNAP_NOSYNC) == 0)
+                    l->snap_unsynced = s->base;
         }
         r = bk_seg_scan(s, start, buf, SCAN_BUF, replay_cb, l);
     }
@@ -588,9 +594,9 @@ int bk_plog_close(bk_plog *l)
         int r1 = bk_index_trim(&s->oidx), r2 = bk_index_trim(&s->tidx);
         if (r1 || r2)
             return BK_EIO;
-        /* the next start reads the state from here and replays nothing */
-        if ((r = snap_write(l, bk_plog_leo(l), true)))
-            return r;
+        /* The next start reads the state from here and replays nothing. A
+         * failure only makes that replay longer: not a close failure. */
+        (void)snap_write(l, bk_plog_leo(l), SNAP_SYNC);
     }
     return 0;
 }
@@ -661,7 +667,7 @@ static int roll(bk_plog *l, int64_t base, int64_t now_ms)
      * fsynced here (the loop thread must not wait): a snapshot lost or torn
      * by a crash fails its CRC and the load falls back to an older one or
      * replays more. A failure only costs a longer replay later. */
-    if (snap_write(l, base, false) == 0)
+    if (snap_write(l, base, SNAP_NOSYNC) == 0)
         l->snap_unsynced = base;
     return 0;
 }
@@ -1217,7 +1223,7 @@ int bk_plog_expire_producers(bk_plog *l, int64_t now_ms, int64_t expiration_ms)
 
 int bk_plog_snapshot(bk_plog *l)
 {
-    return snap_write(l, bk_plog_leo(l), true);
+    return snap_write(l, bk_plog_leo(l), SNAP_SYNC_DIR);
 }
 
 int bk_plog_nproducers(const bk_plog *l)

@@ -203,6 +203,35 @@ int bk_plog_flush_sync(bk_plog *l, int64_t now_ms);
  * format). Producer state snapshots (<offset>.snapshot, Kafka's v1 format)
  * are written at segment roll and on clean close; bk_plog_load() reads the
  * newest snapshot at or below the LEO and replays the batches after it.
+ *
+ * Details (pstate.h has the data structures and the snapshot layout,
+ * txnindex.h the .txnindex layout):
+ *   - The update runs after the bytes are in the file; the memory it needs
+ *     is reserved first, so bk_plog_append() may also return BK_ENOMEM
+ *     (nothing written). A failed .txnindex write takes the log offline.
+ *   - Snapshots: at roll (at the new segment's base; written on the loop
+ *     without fsync - the flush that follows the roll fsyncs it on the
+ *     background thread), at clean close (at the LEO, fsynced; a failure
+ *     is not a close failure) and by bk_plog_snapshot() (fsync + directory).
+ *     The newest 3 are kept, plus always the newest one at or below the
+ *     recovery point; those below the log start are deleted. A snapshot is
+ *     only ever an optimisation: a torn or lost one fails its CRC or size
+ *     check and is deleted, and the load uses an older one or the log.
+ *   - Load picks the newest valid snapshot at or below the recovery point
+ *     (the LEO after a clean shutdown), so that every .txnindex entry it
+ *     keeps is durable; entries at or after the replay start are cut from
+ *     the files and rebuilt by the replay (recovery is idempotent). No
+ *     snapshot at all: the whole log from the log start is replayed (batch
+ *     headers only, plus the record of each control batch), and a snapshot
+ *     is left at the active segment's base.
+ *   - truncate_to reloads from the newest snapshot at or below the new end
+ *     and replays; truncate_fully forgets everything; a moving log start
+ *     drops aborted transactions wholly below it (producers stay until
+ *     they expire).
+ *   - The LSO recorded with an aborted transaction is Kafka's
+ *     lastStableOffset(completedTxn): the first offset of the earliest
+ *     other open transaction, else the marker offset + 1 (not capped by
+ *     the high watermark, so a replay writes the very same entry).
  */
 
 /* A duplicate batch: what the original append returned. */
