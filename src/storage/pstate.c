@@ -250,9 +250,13 @@ int bk_pstate_apply(bk_pstate *ps, const uint8_t *hdr, int ctrl_type, int32_t co
         return BK_ENOMEM;
     int64_t base = bk_batch_base_offset(hdr);
     int64_t ts = bk_batch_max_timestamp(hdr);
-    set_epoch(e, bk_batch_producer_epoch(hdr));
+    int16_t epoch = bk_batch_producer_epoch(hdr);
     if (bk_batch_is_control(hdr)) {
-        /* Kafka's appendEndTxnMarker */
+        /* Kafka's appendEndTxnMarker. Markers are not checked before they
+         * are written (the coordinator is in this process), so a stale one
+         * must not move the epoch back. */
+        if (epoch > e->epoch)
+            set_epoch(e, epoch);
         e->last_ts = ts;
         if (ctrl_type < 0)
             return 0;
@@ -269,6 +273,7 @@ int bk_pstate_apply(bk_pstate *ps, const uint8_t *hdr, int ctrl_type, int32_t co
         ab->lso = ps->nong ? ps->ong[0].first : base + 1;
         return 1;
     }
+    set_epoch(e, epoch);
     int32_t seq = bk_batch_base_sequence(hdr);
     int32_t delta = bk_batch_last_offset_delta(hdr);
     bk_pbatch b = {.first_seq = seq,

@@ -259,6 +259,9 @@ static void test_txn(void)
     BK_CHECK(bk_plog_lso(l) == 20);
     BK_CHECK(produce(l, 20, 0, 1, 1, false, 12).err == BK_KERR_INVALID_PRODUCER_EPOCH);
     BK_CHECK(produce(l, 20, 1, 0, 1, false, 12).err == 0); /* 20 */
+    BK_CHECK(marker(l, 20, 0, true, 12) == 21);            /* stale: epoch stays 1 */
+    BK_CHECK(bk_pstate_get(&l->ps, 20)->epoch == 1);
+    BK_CHECK(produce(l, 20, 1, 1, 1, false, 12).err == 0); /* 22 */
 
     BK_TEST("pstate: aborted transactions in [from, upto), by first offset");
     ab = aborted(l, 0, 100);
