@@ -4,6 +4,7 @@
 #include "plog.h"
 #include "../core/vec.h"
 
+#include "../core/log.h"
 #include "../core/uuid.h"
 #include "checkpoint.h"
 #include "fileio.h"
@@ -198,9 +199,16 @@ static int apply_batch(bk_plog *l, bk_segment *s, const uint8_t *b, size_t avail
     return 0;
 }
 
+typedef struct replay {
+    bk_plog *l;
+    uint64_t n;
+} replay;
+
 static int replay_cb(void *ud, bk_segment *s, const uint8_t *b, size_t avail)
 {
-    return apply_batch(ud, s, b, avail);
+    replay *rp = ud;
+    rp->n++;
+    return apply_batch(rp->l, s, b, avail);
 }
 
 /* Forget aborted transactions whose marker is at or after offset: in
@@ -231,7 +239,7 @@ static int drop_aborted_from(bk_plog *l, int64_t offset)
  * A snapshot is written at the active segment's base when the replay
  * passes it and none is there, so the next rebuild is short.
  */
-static int pstate_rebuild(bk_plog *l, int64_t limit)
+static int pstate_rebuild(bk_plog *l, int64_t limit, uint64_t *replayed)
 {
     bk_pstate *ps = &l->ps;
     int64_t leo = bk_plog_leo(l);
@@ -262,6 +270,7 @@ static int pstate_rebuild(bk_plog *l, int64_t limit)
     uint8_t *buf = malloc(SCAN_BUF);
     if (!buf)
         return BK_ENOMEM;
+    replay rp = {.l = l};
     for (int i = find_seg(l, start); i < l->nsegs && !r; i++) {
         bk_segment *s = l->segs[i];
         if (i == l->nsegs - 1 && s->base > start) {
@@ -272,9 +281,11 @@ static int pstate_rebuild(bk_plog *l, int64_t limit)
                 if (snap_write(l, s->base, SNAP_NOSYNC) == 0)
                     l->snap_unsynced = s->base;
         }
-        r = bk_seg_scan(s, start, buf, SCAN_BUF, replay_cb, l);
+        r = bk_seg_scan(s, start, buf, SCAN_BUF, replay_cb, &rp);
     }
     free(buf);
+    if (replayed)
+        *replayed = rp.n;
     return r;
 }
 
@@ -567,13 +578,26 @@ int bk_plog_load(bk_plog **out, const char *logdir, const char *topic, int32_t p
      * the recovery point moves only after an fsync of our own */
     l->hw = leo;
     l->last_flush_ms = now_ms;
-    r = load_txn_indexes(l, txb, ntx);
+    int rt = load_txn_indexes(l, txb, ntx);
     free(txb);
+    r = rt == BK_ENOMEM ? rt : 0;
     /* Producer state from the newest snapshot at or below the recovery
      * point (everything below it, .txnindex entries included, is durable;
-     * after a clean shutdown it is the LEO and nothing is replayed). */
+     * after a clean shutdown it is the LEO and nothing is replayed). An
+     * unreadable batch (in a trusted segment: recovery did not see it)
+     * stops the replay but not the load: the log stays readable, as it
+     * was before producer state existed; duplicates of the producers
+     * after that point may go undetected. */
     if (!r)
-        r = pstate_rebuild(l, l->recovery_point);
+        r = pstate_rebuild(l, l->recovery_point, &st.replayed_batches);
+    if (!r)
+        r = rt;
+    if (r && r != BK_ENOMEM) {
+        bk_log(BK_LOG_WARN, "%s: producer state rebuilt only in part: %s", l->dir,
+               bk_strerror(r));
+        st.pstate_incomplete = true;
+        r = 0;
+    }
     if (r) {
         bk_plog_free(l);
         return r;
@@ -842,7 +866,7 @@ int bk_plog_truncate_to(bk_plog *l, int64_t offset)
     /* Kafka's truncateAndReload: the newest snapshot at or below the new
      * end, then replay (snapshots above it go, aborted transactions at or
      * after the replay start are rebuilt). */
-    if ((r = pstate_rebuild(l, leo))) {
+    if ((r = pstate_rebuild(l, leo, NULL))) {
         l->offline = true;
         return BK_EIO;
     }

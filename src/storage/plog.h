@@ -81,6 +81,9 @@ typedef struct bk_plog_open_stats {
     int segments;
     int recovered_segments;
     uint64_t truncated_bytes;
+    uint64_t replayed_batches; /* read to rebuild the producer state */
+    bool pstate_incomplete;    /* that replay stopped at an unreadable batch
+                                * (logged; the log itself still opens) */
 } bk_plog_open_stats;
 
 /*

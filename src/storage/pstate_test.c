@@ -459,6 +459,7 @@ static void test_snapshots(void)
     bk_plog_open_stats st;
     BK_CHECK(bk_plog_load(&l, tmpdir, "t", 0, &c, rp, 0, true, 0, &st) == 0);
     BK_CHECK(bk_plog_leo(l) == leo);
+    BK_CHECK(st.replayed_batches == 0 && !st.pstate_incomplete);
     check_workload_state(l, open_first, false);
     bk_plog_free(l);
 
@@ -469,6 +470,7 @@ static void test_snapshots(void)
         BK_CHECK(system(cmd) == 0);
     }
     BK_CHECK(bk_plog_open(&l, tmpdir, "t", 0, &c, 0, 0, 0, &st) == 0);
+    BK_CHECK(st.replayed_batches == 75); /* 73 batches + 2 markers */
     check_workload_state(l, open_first, true);
     /* the replay left a snapshot at the active segment's base */
     BK_CHECK(exists(l->dir, bk_plog_active(l)->base, ".snapshot"));
@@ -530,6 +532,24 @@ static void test_snapshots(void)
     BK_CHECK(bk_plog_leo(l) == m && st.truncated_bytes > 0);
     BK_CHECK(bk_plog_txn_open(l, 5) && aborted(l, m, INT64_MAX).n == 0);
     BK_CHECK(aborted(l, 0, INT64_MAX).n == 1);
+
+    BK_TEST("pstate: an unreadable batch in a trusted segment stops the replay, not the load");
+    BK_CHECK(l->nsegs > 4);
+    char spath[512];
+    snprintf(spath, sizeof spath, "%s", l->segs[1]->log_path);
+    leo = bk_plog_leo(l);
+    bk_plog_free(l);
+    {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -f %s/t-0/*.snapshot", tmpdir);
+        BK_CHECK(system(cmd) == 0);
+        int fd = open(spath, O_RDWR);
+        uint8_t bad[4] = {0x7f, 0xff, 0xff, 0xff};
+        BK_CHECK(fd >= 0 && pwrite(fd, bad, 4, 8) == 4);
+        close(fd);
+    }
+    BK_CHECK(bk_plog_open(&l, tmpdir, "t", 0, &c, leo, 0, 0, &st) == 0);
+    BK_CHECK(st.pstate_incomplete && bk_plog_leo(l) == leo);
     bk_plog_free(l);
     rmtmp();
 }
