@@ -688,14 +688,29 @@ void bk_seg_txn_path(const bk_segment *s, char *out, size_t cap)
     snprintf(out, cap, "%.*s.txnindex", (int)n, s->log_path);
 }
 
+static int scan(bk_segment *s, int64_t from, uint8_t *buf, size_t cap, bk_seg_batch_fn fn,
+                void *ud);
+
 int bk_seg_scan(bk_segment *s, int64_t from, uint8_t *buf, size_t cap, bk_seg_batch_fn fn,
                 void *ud)
 {
     if (from >= s->next || s->size == 0)
         return 0;
+    /* Pinned before the descriptor is opened: at start-up other threads
+     * open segments of other partitions, and the LRU must not close this
+     * one under the scan. */
+    bk_seg_pin(s);
     int r = bk_seg_fd(s);
-    if (r)
-        return r;
+    if (!r)
+        r = scan(s, from, buf, cap, fn, ud);
+    bk_seg_unpin(s);
+    return r;
+}
+
+static int scan(bk_segment *s, int64_t from, uint8_t *buf, size_t cap, bk_seg_batch_fn fn,
+                void *ud)
+{
+    int r;
     uint64_t pos = 0;
     if (from > s->base) {
         uint8_t h[BK_BATCH_HDR];
