@@ -63,7 +63,7 @@ static bk_plog *plog_new(const char *logdir, const char *topic, int32_t partitio
     }
     bk_plog_dirname(l->dir, cap, logdir, topic, partition);
     l->partition = partition;
-    l->snap_unsynced = -1;
+    l->snap_pending = -1;
     l->cfg = *cfg;
     return l;
 }
@@ -98,25 +98,39 @@ static void snap_delete(bk_plog *l, int64_t off)
     bk_pstate_snap_remove(&l->ps, off);
 }
 
-/* Write the producer state as <off>.snapshot: a temporary file renamed
- * into place (a crash leaves the old set of files, plus at worst a .tmp
- * that the next load removes). sync: SNAP_NOSYNC, SNAP_SYNC (fsync the
- * file, as Kafka's takeSnapshot), SNAP_SYNC_DIR (and the directory).
- * Nothing depends on a snapshot for correctness - a lost or torn one
- * fails its CRC and the load falls back to an older one or replays more -
- * so the syncs only keep the next start short. */
-enum { SNAP_NOSYNC, SNAP_SYNC, SNAP_SYNC_DIR };
+/*
+ * Snapshot files. The rule that makes them safe to load after any crash:
+ * a file is renamed to its final name <off>.snapshot only once it is
+ * fsynced AND everything below off - segment data and .txnindex entries -
+ * is fsynced too. A load can then take the newest valid snapshot at or
+ * below the LEO and trust the .txnindex entries below it. The state is
+ * first written to <off>.snapshot.tmp:
+ *   - at roll, on the loop thread, without fsync; the flush that follows
+ *     the roll (flush_on_roll) covers the data below off, fsyncs the file
+ *     and renames it on the background thread (bk_plog_flush_run);
+ *   - at clean close (after the final flush) and by bk_plog_snapshot(),
+ *     fsynced and renamed at once;
+ *   - by a replay that passes the active segment's base (pstate_rebuild),
+ *     after fsyncing the .txnindex files it rewrote.
+ * A .tmp left by a crash is removed by the next load (list_segments).
+ */
+static void snap_tmp_path(const bk_plog *l, int64_t off, char *out, size_t cap)
+{
+    char path[4096];
+    snap_path(l, off, path, sizeof path);
+    snprintf(out, cap, "%s.tmp", path);
+}
 
-static int snap_write(bk_plog *l, int64_t off, int sync)
+/* The current state into <off>.snapshot.tmp (fsynced when sync). */
+static int snap_write_tmp(bk_plog *l, int64_t off, bool sync)
 {
     uint8_t *data;
     size_t len;
     int r = bk_pstate_encode(&l->ps, &data, &len);
     if (r)
         return r;
-    char path[4096], tmp[4100];
-    snap_path(l, off, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char tmp[4200];
+    snap_tmp_path(l, off, tmp, sizeof tmp);
     int fd = bk_io->open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd == -1) {
         free(data);
@@ -126,25 +140,58 @@ static int snap_write(bk_plog *l, int64_t off, int sync)
         r = errno == ENOSPC ? BK_ENOSPC : BK_EIO;
     bk_io->close(fd);
     free(data);
-    if (!r && bk_io->rename(tmp, path) == -1)
-        r = BK_EIO;
-    if (r) {
+    if (r)
         (void)bk_io->unlink(tmp);
-        return r;
-    }
-    if (sync == SNAP_SYNC_DIR && bk_io->fsync_dir(l->dir) == -1)
-        r = BK_EIO;
-    if (bk_pstate_snap_add(&l->ps, off))
-        return BK_ENOMEM;
-    /* Keep the newest SNAP_KEEP, and always the newest one at or below the
-     * recovery point: an unclean start loads that one (pstate_rebuild). */
-    bk_pstate *ps = &l->ps;
-    while (ps->nsnaps > SNAP_KEEP) {
-        bool protect = ps->snaps[0] <= l->recovery_point &&
-                       (ps->nsnaps == 1 || ps->snaps[1] > l->recovery_point);
-        snap_delete(l, ps->snaps[protect ? 1 : 0]);
-    }
     return r;
+}
+
+/* <off>.snapshot.tmp -> <off>.snapshot (fsync_dir: and make the rename
+ * durable). Any thread: touches files only. */
+static int snap_rename(const bk_plog *l, int64_t off, bool fsync_dir)
+{
+    char path[4096], tmp[4200];
+    snap_path(l, off, path, sizeof path);
+    snap_tmp_path(l, off, tmp, sizeof tmp);
+    if (bk_io->rename(tmp, path) == -1)
+        return errno == ENOENT ? BK_ENOENT : BK_EIO;
+    if (fsync_dir && bk_io->fsync_dir(l->dir) == -1)
+        return BK_EIO;
+    return 0;
+}
+
+/* A snapshot got its final name: list it; keep the newest SNAP_KEEP and
+ * none below the log start. */
+static int snap_listed(bk_plog *l, int64_t off)
+{
+    bk_pstate *ps = &l->ps;
+    if (bk_pstate_snap_add(ps, off))
+        return BK_ENOMEM;
+    while (ps->nsnaps > SNAP_KEEP || (ps->nsnaps && ps->snaps[0] < l->log_start))
+        snap_delete(l, ps->snaps[0]);
+    return 0;
+}
+
+/* Write, fsync and publish a snapshot at off now (everything below off
+ * must be durable already). */
+static int snap_write_now(bk_plog *l, int64_t off, bool fsync_dir)
+{
+    int r = snap_write_tmp(l, off, true);
+    if (!r)
+        r = snap_rename(l, off, fsync_dir);
+    if (!r)
+        r = snap_listed(l, off);
+    return r;
+}
+
+/* Forget the roll snapshot waiting for a flush (its file too). */
+static void snap_drop_pending(bk_plog *l)
+{
+    if (l->snap_pending < 0)
+        return;
+    char tmp[4200];
+    snap_tmp_path(l, l->snap_pending, tmp, sizeof tmp);
+    (void)bk_io->unlink(tmp);
+    l->snap_pending = -1;
 }
 
 /* Load <off>.snapshot into the producer state. */
@@ -230,19 +277,38 @@ static int drop_aborted_from(bk_plog *l, int64_t offset)
     return 0;
 }
 
+/* fsync the .txnindex files of segments [0, upto) written since their
+ * last flush. */
+static int sync_txn_indexes(bk_plog *l, int upto)
+{
+    for (int i = 0; i < upto; i++) {
+        bk_segment *s = l->segs[i];
+        if (!s->txn_dirty)
+            continue;
+        char tp[4096];
+        bk_seg_txn_path(s, tp, sizeof tp);
+        if (bk_txnidx_sync(tp))
+            return BK_EIO;
+        s->txn_dirty = false;
+    }
+    return 0;
+}
+
 /*
  * Rebuild the producer state (Kafka's truncateAndReload + rebuild): drop
  * snapshots above the LEO and below the log start, load the newest valid
- * one at or below limit (a corrupt one is deleted and the next older
- * tried), drop the aborted transactions from there on and replay every
- * batch from there (the log start when there is no snapshot) to the LEO.
- * A snapshot is written at the active segment's base when the replay
- * passes it and none is there, so the next rebuild is short.
+ * one (a corrupt one is deleted and the next older tried), drop the
+ * aborted transactions from there on and replay every batch from there
+ * (the log start when there is no snapshot) to the LEO. A snapshot is
+ * written at the active segment's base when the replay passes it and
+ * none is there, so the next rebuild is short.
  */
-static int pstate_rebuild(bk_plog *l, int64_t limit, uint64_t *replayed)
+static int pstate_rebuild(bk_plog *l, uint64_t *replayed)
 {
     bk_pstate *ps = &l->ps;
     int64_t leo = bk_plog_leo(l);
+    if (l->snap_pending > leo)
+        snap_drop_pending(l);
     while (ps->nsnaps && ps->snaps[ps->nsnaps - 1] > leo)
         snap_delete(l, ps->snaps[ps->nsnaps - 1]);
     while (ps->nsnaps && ps->snaps[0] < l->log_start)
@@ -251,8 +317,6 @@ static int pstate_rebuild(bk_plog *l, int64_t limit, uint64_t *replayed)
     int64_t start = l->log_start;
     for (int k = ps->nsnaps - 1; k >= 0; k--) {
         int64_t off = ps->snaps[k];
-        if (off > limit)
-            continue;
         int r = snap_read(l, off);
         if (r == 0) {
             start = off;
@@ -277,9 +341,12 @@ static int pstate_rebuild(bk_plog *l, int64_t limit, uint64_t *replayed)
             bool have = false;
             for (int k = 0; k < ps->nsnaps; k++)
                 have |= ps->snaps[k] == s->base;
-            if (!have)
-                if (snap_write(l, s->base, SNAP_NOSYNC) == 0)
-                    l->snap_unsynced = s->base;
+            /* what lies below it was read back from the files (it is
+             * durable, or a crash cuts the log below this snapshot, which
+             * the next load then deletes); the .txnindex entries the
+             * replay wrote are not yet */
+            if (!have && sync_txn_indexes(l, i) == 0)
+                (void)snap_write_now(l, s->base, false);
         }
         r = bk_seg_scan(s, start, buf, SCAN_BUF, replay_cb, &rp);
     }
@@ -581,15 +648,14 @@ int bk_plog_load(bk_plog **out, const char *logdir, const char *topic, int32_t p
     int rt = load_txn_indexes(l, txb, ntx);
     free(txb);
     r = rt == BK_ENOMEM ? rt : 0;
-    /* Producer state from the newest snapshot at or below the recovery
-     * point (everything below it, .txnindex entries included, is durable;
-     * after a clean shutdown it is the LEO and nothing is replayed). An
+    /* Producer state from the newest snapshot (at the LEO after a clean
+     * shutdown: nothing is replayed). An
      * unreadable batch (in a trusted segment: recovery did not see it)
      * stops the replay but not the load: the log stays readable, as it
      * was before producer state existed; duplicates of the producers
      * after that point may go undetected. */
     if (!r)
-        r = pstate_rebuild(l, l->recovery_point, &st.replayed_batches);
+        r = pstate_rebuild(l, &st.replayed_batches);
     if (!r)
         r = rt;
     if (r && r != BK_ENOMEM) {
@@ -620,7 +686,8 @@ int bk_plog_close(bk_plog *l)
             return BK_EIO;
         /* The next start reads the state from here and replays nothing. A
          * failure only makes that replay longer: not a close failure. */
-        (void)snap_write(l, bk_plog_leo(l), SNAP_SYNC);
+        snap_drop_pending(l);
+        (void)snap_write_now(l, bk_plog_leo(l), false);
     }
     return 0;
 }
@@ -687,12 +754,12 @@ static int roll(bk_plog *l, int64_t base, int64_t now_ms)
     }
     bk_seg_mark_sealed(old);
     l->flush_on_roll = true;
-    /* Producer state at the new base, as Kafka takes it at roll. Not
-     * fsynced here (the loop thread must not wait): a snapshot lost or torn
-     * by a crash fails its CRC and the load falls back to an older one or
-     * replays more. A failure only costs a longer replay later. */
-    if (snap_write(l, base, SNAP_NOSYNC) == 0)
-        l->snap_unsynced = base;
+    /* Producer state at the new base, as Kafka takes it at roll; the next
+     * flush publishes it (see snap_write_tmp). A failure only costs a
+     * longer replay later. An older one still waiting is replaced. */
+    snap_drop_pending(l);
+    if (snap_write_tmp(l, base, false) == 0)
+        l->snap_pending = base;
     return 0;
 }
 
@@ -866,7 +933,7 @@ int bk_plog_truncate_to(bk_plog *l, int64_t offset)
     /* Kafka's truncateAndReload: the newest snapshot at or below the new
      * end, then replay (snapshots above it go, aborted transactions at or
      * after the replay start are rebuilt). */
-    if ((r = pstate_rebuild(l, leo, NULL))) {
+    if ((r = pstate_rebuild(l, NULL))) {
         l->offline = true;
         return BK_EIO;
     }
@@ -896,6 +963,7 @@ int bk_plog_truncate_fully(bk_plog *l, int64_t offset, int64_t now_ms)
     l->unflushed = 0;
     bk_pstate_clear(&l->ps);
     l->ps.nab = 0;
+    snap_drop_pending(l);
     while (l->ps.nsnaps)
         snap_delete(l, l->ps.snaps[0]);
     return 0;
@@ -1012,11 +1080,11 @@ void bk_plog_flush_prepare(bk_plog *l, bk_plog_flushjob *job, int64_t now_ms)
         if (job->points[k].next > job->upto)
             job->upto = job->points[k].next;
     }
-    /* the snapshot taken at a roll becomes durable with the data below it */
+    /* the snapshot taken at a roll is published with the data below it */
     job->snap = -1;
-    if (l->snap_unsynced >= 0 && l->snap_unsynced <= job->upto) {
-        job->snap = l->snap_unsynced;
-        l->snap_unsynced = -1;
+    if (l->snap_pending >= 0 && l->snap_pending <= job->upto) {
+        job->snap = l->snap_pending;
+        l->snap_pending = -1;
     }
     l->flushing = true;
     l->flush_on_roll = false;
@@ -1036,15 +1104,20 @@ void bk_plog_flush_run(bk_plog_flushjob *job)
         }
     }
     if (!job->result && job->snap >= 0) {
-        /* l->dir never changes; the file may be gone (trimmed): fine */
-        char path[4096];
-        snap_path(job->log, job->snap, path, sizeof path);
-        int fd = bk_io->open(path, O_RDONLY, 0);
-        if (fd >= 0) {
-            if (bk_io->fsync(fd) == -1 || bk_io->fsync_dir(job->log->dir) == -1)
-                job->result = BK_EIO;
-            bk_io->close(fd);
+        /* The loop thread leaves this file alone once the job owns it
+         * (and l->dir never changes). */
+        char tmp[4200];
+        snap_tmp_path(job->log, job->snap, tmp, sizeof tmp);
+        int fd = bk_io->open(tmp, O_RDONLY, 0);
+        if (fd == -1) {
+            job->snap = -1; /* never written: nothing to publish */
+            return;
         }
+        if (bk_io->fsync(fd) == -1)
+            job->result = BK_EIO;
+        bk_io->close(fd);
+        if (!job->result && snap_rename(job->log, job->snap, true))
+            job->result = BK_EIO;
     }
 }
 
@@ -1066,6 +1139,8 @@ void bk_plog_flush_complete(bk_plog_flushjob *job)
     int64_t upto = job->upto;
     if (upto > l->recovery_point)
         l->recovery_point = upto;
+    if (job->snap >= 0)
+        (void)snap_listed(l, job->snap);
     if (l->nsegs > 1 && job->segs[job->nsegs - 1] != bk_plog_active(l))
         l->flush_on_roll = true; /* more sealed segments to flush */
 }
@@ -1247,7 +1322,13 @@ int bk_plog_expire_producers(bk_plog *l, int64_t now_ms, int64_t expiration_ms)
 
 int bk_plog_snapshot(bk_plog *l)
 {
-    return snap_write(l, bk_plog_leo(l), SNAP_SYNC_DIR);
+    if (l->flushing)
+        return BK_EAGAIN;
+    /* a published snapshot needs everything below it durable */
+    int r = bk_plog_flush_sync(l, l->last_flush_ms);
+    if (!r)
+        r = snap_write_now(l, bk_plog_leo(l), true);
+    return r;
 }
 
 int bk_plog_nproducers(const bk_plog *l)

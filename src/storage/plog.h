@@ -66,8 +66,8 @@ typedef struct bk_plog {
     bool flush_on_roll;    /* a segment rolled: flush it (as Kafka does) */
     bk_pstate ps;          /* producer state, aborted transactions, the
                             * offsets of the .snapshot files (pstate.h) */
-    int64_t snap_unsynced; /* offset of a snapshot written at roll and not
-                            * fsynced yet (the next flush does it); -1 */
+    int64_t snap_pending;  /* offset of the snapshot taken at the last roll,
+                            * published by the next flush (plog.c); -1 */
 } bk_plog;
 
 /* "<dir>/<topic>-<partition>" into out. */
@@ -182,7 +182,7 @@ typedef struct bk_plog_flushjob {
     bk_seg_flushpoint points[8];
     bool trim[8];                  /* sealed: trim its index files too */
     int64_t upto;                  /* new recovery point on success */
-    int64_t snap;                  /* producer state snapshot to fsync; -1 */
+    int64_t snap;                  /* roll snapshot to publish; -1 */
     int result;
 } bk_plog_flushjob;
 
@@ -212,21 +212,24 @@ int bk_plog_flush_sync(bk_plog *l, int64_t now_ms);
  *   - The update runs after the bytes are in the file; the memory it needs
  *     is reserved first, so bk_plog_append() may also return BK_ENOMEM
  *     (nothing written). A failed .txnindex write takes the log offline.
- *   - Snapshots: at roll (at the new segment's base; written on the loop
- *     without fsync - the flush that follows the roll fsyncs it on the
- *     background thread), at clean close (at the LEO, fsynced; a failure
- *     is not a close failure) and by bk_plog_snapshot() (fsync + directory).
- *     The newest 3 are kept, plus always the newest one at or below the
- *     recovery point; those below the log start are deleted. A snapshot is
- *     only ever an optimisation: a torn or lost one fails its CRC or size
- *     check and is deleted, and the load uses an older one or the log.
- *   - Load picks the newest valid snapshot at or below the recovery point
- *     (the LEO after a clean shutdown), so that every .txnindex entry it
- *     keeps is durable; entries at or after the replay start are cut from
- *     the files and rebuilt by the replay (recovery is idempotent). No
- *     snapshot at all: the whole log from the log start is replayed (batch
- *     headers only, plus the record of each control batch), and a snapshot
- *     is left at the active segment's base.
+ *   - Snapshots: a file gets its final name <off>.snapshot only when it
+ *     and everything below off (segment data, .txnindex entries) are
+ *     fsynced, so any snapshot found at start-up can be trusted together
+ *     with the .txnindex entries below it. At roll the state at the new
+ *     base goes to <base>.snapshot.tmp on the loop thread (no fsync); the
+ *     flush that follows the roll fsyncs and renames it on the background
+ *     thread. Clean close (after its flush; a failure is not a close
+ *     failure) and bk_plog_snapshot() (flushes first; BK_EAGAIN while a
+ *     background flush runs) write one at the LEO directly. The newest 3
+ *     are kept; those below the log start are deleted. A torn one (bad
+ *     CRC or size) is deleted and the next older one used.
+ *   - Load takes the newest valid snapshot at or below the LEO (at the LEO
+ *     after a clean shutdown: nothing replayed). .txnindex entries at or
+ *     after the replay start are cut from the files and rebuilt by the
+ *     replay (recovery is idempotent). No snapshot at all: the whole log
+ *     from the log start is replayed (batch headers only, plus the record
+ *     of each control batch; an unreadable batch stops the replay, not the
+ *     load), and a snapshot is left at the active segment's base.
  *   - truncate_to reloads from the newest snapshot at or below the new end
  *     and replays; truncate_fully forgets everything; a moving log start
  *     drops aborted transactions wholly below it (producers stay until

@@ -367,8 +367,10 @@ static bool exists(const char *dir, int64_t off, const char *ext)
  * transaction, one still open. Small segments so it rolls. */
 static void workload(bk_plog *l, int64_t *open_first)
 {
-    for (int i = 0; i < 40; i++)
+    for (int i = 0; i < 40; i++) {
         BK_CHECK(produce(l, 1, 0, i * 2, 2, false, 100 + i).err == 0);
+        BK_CHECK(bk_plog_flush_sync(l, 0) == 0); /* publishes roll snapshots */
+    }
     BK_CHECK(produce(l, 2, 3, 0, 1, true, 200).err == 0);
     BK_CHECK(produce(l, 3, 0, 0, 1, true, 200).err == 0);
     for (int i = 0; i < 20; i++)
@@ -380,6 +382,7 @@ static void workload(bk_plog *l, int64_t *open_first)
     *open_first = o.first;
     for (int i = 0; i < 10; i++)
         BK_CHECK(produce(l, 1, 0, 80 + i * 2, 2, false, 500 + i).err == 0);
+    BK_CHECK(bk_plog_flush_sync(l, 0) == 0);
 }
 
 static void check_workload_state(bk_plog *l, int64_t open_first, bool full_window)
@@ -494,7 +497,7 @@ static void test_snapshots(void)
     }
     bk_plog_free(l);
 
-    BK_TEST("pstate: an unclean reopen replays from the snapshot at or below the recovery point");
+    BK_TEST("pstate: an unclean reopen replays from the snapshot the last replay left");
     BK_CHECK(bk_plog_open(&l, tmpdir, "t", 0, &c, act_base, 0, 0, &st) == 0);
     check_workload_state(l, open_first, true);
     bk_plog_free(l);
@@ -565,6 +568,13 @@ static void test_truncate(void)
     BK_CHECK(bk_plog_create(&l, tmpdir, "t", 0, &c, 0) == 0);
     for (int i = 0; i < 30; i++)
         BK_CHECK(produce(l, 1, 0, i, 1, false, i).err == 0);
+    /* a roll snapshot waits (as .tmp) for the flush that covers it */
+    BK_CHECK(l->nsegs > 1 && l->ps.nsnaps == 0);
+    BK_CHECK(exists(l->dir, bk_plog_active(l)->base, ".snapshot.tmp"));
+    BK_CHECK(!exists(l->dir, bk_plog_active(l)->base, ".snapshot"));
+    BK_CHECK(bk_plog_flush_sync(l, 0) == 0);
+    BK_CHECK(!exists(l->dir, bk_plog_active(l)->base, ".snapshot.tmp"));
+    BK_CHECK(exists(l->dir, bk_plog_active(l)->base, ".snapshot") && l->ps.nsnaps == 1);
     res t = produce(l, 7, 0, 0, 2, true, 50);
     for (int i = 30; i < 60; i++)
         BK_CHECK(produce(l, 1, 0, i, 1, false, i).err == 0);
@@ -696,11 +706,12 @@ static void test_bulk(void)
     int64_t rp = l->recovery_point;
     bk_plog *l2;
     bk_plog_open_stats st;
-    /* unclean, no usable snapshot: recovery point 0 means a full replay */
-    BK_CHECK(bk_plog_open(&l2, tmpdir, "t", 0, &c, 0, 0, 0, &st) == 0);
-    BK_CHECK(same_state(l, l2, 64, true));
+    /* from the snapshot the flush published at the last roll */
+    BK_CHECK(bk_plog_open(&l2, tmpdir, "t", 0, &c, rp, 0, 0, &st) == 0);
+    BK_CHECK(same_state(l, l2, 64, false));
+    BK_CHECK(st.replayed_batches > 0 && st.replayed_batches < 2000);
     bk_plog_free(l2);
-    /* delete every snapshot file too, and load again */
+    /* delete every snapshot file, and load again: the whole log */
     {
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -f %s/t-0/*.snapshot", tmpdir);
@@ -708,6 +719,7 @@ static void test_bulk(void)
     }
     BK_CHECK(bk_plog_open(&l2, tmpdir, "t", 0, &c, rp, 0, 0, &st) == 0);
     BK_CHECK(same_state(l, l2, 64, true));
+    BK_CHECK(st.replayed_batches > 6000);
     bk_plog_free(l2);
     /* from the snapshots the replay above left */
     BK_CHECK(bk_plog_open(&l2, tmpdir, "t", 0, &c, rp, 0, 0, &st) == 0);
