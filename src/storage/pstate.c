@@ -495,7 +495,8 @@ void bk_pstate_snap_remove(bk_pstate *ps, int64_t off)
 {
     for (int k = 0; k < ps->nsnaps; k++) {
         if (ps->snaps[k] == off) {
-            memmove(ps->snaps + k, ps->snaps + k + 1, (size_t)(ps->nsnaps - k - 1) * sizeof *ps->snaps);
+            memmove(ps->snaps + k, ps->snaps + k + 1,
+                    (size_t)(ps->nsnaps - k - 1) * sizeof *ps->snaps);
             ps->nsnaps--;
             return;
         }

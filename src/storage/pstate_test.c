@@ -172,7 +172,8 @@ static void test_sequences(void)
         uint8_t buf[4096];
         size_t len = mk(buf, sizeof buf, 0, 7, 1000, 0, 21, false, 5, 10);
         bk_pdup dup;
-        BK_CHECK(bk_plog_check_batch(l, buf, len, &dup, NULL) == 0 && dup.first_offset == b[6].first &&
+        BK_CHECK(bk_plog_check_batch(l, buf, len, &dup, NULL) == 0 &&
+                 dup.first_offset == b[6].first &&
                  dup.timestamp == 16);
     }
 
