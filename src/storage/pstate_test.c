@@ -806,9 +806,47 @@ static void test_power_cut(void)
     rmtmp();
 }
 
+static void test_map(void)
+{
+    BK_TEST("pstate: the producer map survives growth and expiration of any subset");
+    bk_pstate ps;
+    bk_pstate_init(&ps);
+    uint8_t buf[512];
+    int64_t ts[4000];
+    uint64_t x = 99;
+    for (int i = 0; i < 4000; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        int64_t pid = (int64_t)i * 7919 + (int64_t)(x >> 60); /* clustered ids */
+        ts[i] = (int64_t)((x >> 20) % 1000);
+        mk(buf, sizeof buf, i, 1, pid, 0, 0, false, ts[i], 1);
+        bk_abtxn ab;
+        BK_CHECK(bk_pstate_apply(&ps, buf, -1, -1, &ab) == 0);
+    }
+    BK_CHECK(ps.n == 4000);
+    int expect = 0;
+    for (int i = 0; i < 4000; i++)
+        expect += ts[i] < 500;
+    BK_CHECK(bk_pstate_expire(&ps, 500) == expect && (int)ps.n == 4000 - expect);
+    x = 99;
+    int found = 0;
+    for (int i = 0; i < 4000; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        int64_t pid = (int64_t)i * 7919 + (int64_t)(x >> 60);
+        const bk_pentry *e = bk_pstate_get(&ps, pid);
+        BK_CHECK((e != NULL) == (ts[i] >= 500));
+        found += e != NULL;
+        if (e)
+            BK_CHECK(e->last_ts == ts[i] && e->nb == 1 && e->b[0].first_off == i);
+    }
+    BK_CHECK(found == 4000 - expect);
+    BK_CHECK(bk_pstate_expire(&ps, INT64_MAX) == found && ps.n == 0);
+    bk_pstate_fini(&ps);
+}
+
 void bk_test_pstate(void);
 void bk_test_pstate(void)
 {
+    test_map();
     test_sequences();
     test_txn();
     test_snapshots();
