@@ -324,9 +324,11 @@ static int pstate_rebuild(bk_plog *l, uint64_t *replayed)
         }
         if (r == BK_ENOMEM)
             return r;
-        /* unreadable or corrupt: never trust it again */
+        /* corrupt (torn by a crash): never trust it again; unreadable (an
+         * I/O error): leave the file, use an older one */
         bk_pstate_clear(ps);
-        snap_delete(l, off);
+        if (r != BK_EIO)
+            snap_delete(l, off);
     }
     int r = drop_aborted_from(l, start);
     if (r || start >= leo)
