@@ -15,6 +15,7 @@
     X(meta_props)                                                                                  \
     X(plog)                                                                                        \
     X(logmgr)                                                                                      \
+    X(pstate)                                                                                      \
     X(topics)                                                                                      \
     X(crc32c)                                                                                      \
     X(records)                                                                                     \

@@ -43,7 +43,7 @@ struct bk_logmgr {
     int *counts;   /* partitions per dir */
     entry *tab;    /* open addressing, power of two */
     uint32_t cap, n;
-    int64_t next_retention_ms, next_checkpoint_ms;
+    int64_t next_retention_ms, next_checkpoint_ms, next_pexpire_ms;
     int ckpt_inflight;
     void (*on_flushed)(void *arg, bk_plog *l);
     void *on_flushed_arg;
@@ -56,6 +56,8 @@ void bk_logmgr_cfg_defaults(bk_logmgr_cfg *c)
     c->retention_check_ms = 300000;
     c->checkpoint_ms = 60000;
     c->recovery_threads = 2;
+    c->producer_expiration_ms = 86400000;
+    c->producer_expiration_check_ms = 600000;
 }
 
 static void errf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -404,6 +406,7 @@ int bk_logmgr_open(bk_logmgr **out, const bk_logmgr_cfg *cfg, int64_t now_ms,
     free(items);
     m->next_retention_ms = now_ms + cfg->retention_check_ms;
     m->next_checkpoint_ms = now_ms + cfg->checkpoint_ms;
+    m->next_pexpire_ms = now_ms + cfg->producer_expiration_check_ms;
     st.elapsed_ms = mono_ms() - t0;
     if (stats)
         *stats = st;
@@ -645,6 +648,12 @@ void bk_logmgr_tick(bk_logmgr *m, int64_t now_ms)
         for (uint32_t i = 0; i < m->cap; i++)
             if (m->tab[i].log)
                 bk_plog_retention(m->tab[i].log, now_ms);
+    }
+    if (now_ms >= m->next_pexpire_ms && m->cfg.producer_expiration_check_ms > 0) {
+        m->next_pexpire_ms = now_ms + m->cfg.producer_expiration_check_ms;
+        for (uint32_t i = 0; i < m->cap; i++)
+            if (m->tab[i].log)
+                bk_plog_expire_producers(m->tab[i].log, now_ms, m->cfg.producer_expiration_ms);
     }
     if (now_ms >= m->next_checkpoint_ms && m->ckpt_inflight == 0) {
         m->next_checkpoint_ms = now_ms + m->cfg.checkpoint_ms;

@@ -40,6 +40,8 @@ typedef struct bk_logmgr_cfg {
     int64_t retention_check_ms; /* log.retention.check.interval.ms */
     int64_t checkpoint_ms;      /* log.flush.offset.checkpoint.interval.ms */
     int recovery_threads;       /* num.recovery.threads.per.data.dir */
+    int64_t producer_expiration_ms;       /* producer.id.expiration.ms */
+    int64_t producer_expiration_check_ms; /* producer.id.expiration.check.interval.ms */
 } bk_logmgr_cfg;
 
 void bk_logmgr_cfg_defaults(bk_logmgr_cfg *c);
@@ -69,7 +71,8 @@ int bk_logmgr_create(bk_logmgr *m, const char *topic, int32_t partition, const b
  * files are removed in the background. */
 int bk_logmgr_delete(bk_logmgr *m, const char *topic, int32_t partition);
 
-/* Schedule due flushes, retention and checkpoints. */
+/* Schedule due flushes, retention, producer id expiration
+ * (bk_plog_expire_producers) and checkpoints. */
 void bk_logmgr_tick(bk_logmgr *m, int64_t now_ms);
 
 /* Start a background flush of l now if it has unflushed data and none is

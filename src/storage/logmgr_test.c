@@ -87,6 +87,15 @@ void bk_test_logmgr(void)
     bk_plog *l3 = bk_logmgr_get(m, "orders", 3);
     BK_CHECK(l3 && l3->recovery_point > 0 && l3->recovery_point <= bk_plog_leo(l3));
 
+    BK_TEST("logmgr: the tick expires producer ids (producer.id.expiration.ms)");
+    /* the test batches carry producer id 0 and timestamp 0 */
+    BK_CHECK(l3 && bk_plog_nproducers(l3) == 1);
+    bk_logmgr_tick(m, cfg.producer_expiration_check_ms - 1); /* not due yet */
+    BK_CHECK(l3 && bk_plog_nproducers(l3) == 1);
+    bk_logmgr_tick(m, cfg.producer_expiration_ms + cfg.producer_expiration_check_ms);
+    bk_bio_wait_idle();
+    BK_CHECK(l3 && bk_plog_nproducers(l3) == 0 && bk_logmgr_count(m) == 6);
+
     BK_TEST("logmgr: delete renames at once and removes the files in the background");
     BK_CHECK(bk_logmgr_delete(m, "orders", 5) == 0);
     BK_CHECK(bk_logmgr_get(m, "orders", 5) == NULL && bk_logmgr_count(m) == 5);

@@ -4,9 +4,11 @@
 #include "plog.h"
 #include "../core/vec.h"
 
+#include "../core/log.h"
 #include "../core/uuid.h"
 #include "checkpoint.h"
 #include "fileio.h"
+#include "txnindex.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -61,6 +63,7 @@ static bk_plog *plog_new(const char *logdir, const char *topic, int32_t partitio
     }
     bk_plog_dirname(l->dir, cap, logdir, topic, partition);
     l->partition = partition;
+    l->snap_pending = -1;
     l->cfg = *cfg;
     return l;
 }
@@ -73,6 +76,329 @@ static int push_seg(bk_plog *l, bk_segment *s)
     l->segs = n;
     l->segs[l->nsegs++] = s;
     return 0;
+}
+
+/* ------------------------------------------- producer state: the files */
+
+#define SNAP_KEEP 3              /* snapshot files kept (newest) */
+#define SCAN_BUF (256u << 10)    /* replay read buffer */
+
+static int find_seg(const bk_plog *l, int64_t offset);
+
+static void snap_path(const bk_plog *l, int64_t off, char *out, size_t cap)
+{
+    bk_seg_filename(out, cap, l->dir, off, ".snapshot");
+}
+
+static void snap_delete(bk_plog *l, int64_t off)
+{
+    char path[4096];
+    snap_path(l, off, path, sizeof path);
+    (void)bk_io->unlink(path);
+    bk_pstate_snap_remove(&l->ps, off);
+}
+
+/*
+ * Snapshot files. The rule that makes them safe to load after any crash:
+ * a file is renamed to its final name <off>.snapshot only once it is
+ * fsynced AND everything below off - segment data and .txnindex entries -
+ * is fsynced too. A load can then take the newest valid snapshot at or
+ * below the LEO and trust the .txnindex entries below it. The state is
+ * first written to <off>.snapshot.tmp:
+ *   - at roll, on the loop thread, without fsync; the flush that follows
+ *     the roll (flush_on_roll) covers the data below off, fsyncs the file
+ *     and renames it on the background thread (bk_plog_flush_run);
+ *   - at clean close (after the final flush) and by bk_plog_snapshot(),
+ *     fsynced and renamed at once;
+ *   - by a replay that passes the active segment's base (pstate_rebuild),
+ *     after fsyncing the .txnindex files it rewrote.
+ * A .tmp left by a crash is removed by the next load (list_segments).
+ */
+static void snap_tmp_path(const bk_plog *l, int64_t off, char *out, size_t cap)
+{
+    char path[4096];
+    snap_path(l, off, path, sizeof path);
+    snprintf(out, cap, "%s.tmp", path);
+}
+
+/* The current state into <off>.snapshot.tmp (fsynced when sync). */
+static int snap_write_tmp(bk_plog *l, int64_t off, bool sync)
+{
+    uint8_t *data;
+    size_t len;
+    int r = bk_pstate_encode(&l->ps, &data, &len);
+    if (r)
+        return r;
+    char tmp[4200];
+    snap_tmp_path(l, off, tmp, sizeof tmp);
+    int fd = bk_io->open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd == -1) {
+        free(data);
+        return errno == ENOSPC ? BK_ENOSPC : BK_EIO;
+    }
+    if (bk_io_pwrite_all(fd, data, len, 0) == -1 || (sync && bk_io->fsync(fd) == -1))
+        r = errno == ENOSPC ? BK_ENOSPC : BK_EIO;
+    bk_io->close(fd);
+    free(data);
+    if (r)
+        (void)bk_io->unlink(tmp);
+    return r;
+}
+
+/* <off>.snapshot.tmp -> <off>.snapshot (fsync_dir: and make the rename
+ * durable). Any thread: touches files only. */
+static int snap_rename(const bk_plog *l, int64_t off, bool fsync_dir)
+{
+    char path[4096], tmp[4200];
+    snap_path(l, off, path, sizeof path);
+    snap_tmp_path(l, off, tmp, sizeof tmp);
+    if (bk_io->rename(tmp, path) == -1)
+        return errno == ENOENT ? BK_ENOENT : BK_EIO;
+    if (fsync_dir && bk_io->fsync_dir(l->dir) == -1)
+        return BK_EIO;
+    return 0;
+}
+
+/* A snapshot got its final name: list it; keep the newest SNAP_KEEP and
+ * none below the log start. */
+static int snap_listed(bk_plog *l, int64_t off)
+{
+    bk_pstate *ps = &l->ps;
+    if (bk_pstate_snap_add(ps, off))
+        return BK_ENOMEM;
+    while (ps->nsnaps > SNAP_KEEP || (ps->nsnaps && ps->snaps[0] < l->log_start))
+        snap_delete(l, ps->snaps[0]);
+    return 0;
+}
+
+/* Write, fsync and publish a snapshot at off now (everything below off
+ * must be durable already). */
+static int snap_write_now(bk_plog *l, int64_t off, bool fsync_dir)
+{
+    int r = snap_write_tmp(l, off, true);
+    if (!r)
+        r = snap_rename(l, off, fsync_dir);
+    if (!r)
+        r = snap_listed(l, off);
+    return r;
+}
+
+/* Forget the roll snapshot waiting for a flush (its file too). */
+static void snap_drop_pending(bk_plog *l)
+{
+    if (l->snap_pending < 0)
+        return;
+    char tmp[4200];
+    snap_tmp_path(l, l->snap_pending, tmp, sizeof tmp);
+    (void)bk_io->unlink(tmp);
+    l->snap_pending = -1;
+}
+
+/* Load <off>.snapshot into the producer state. */
+static int snap_read(bk_plog *l, int64_t off)
+{
+    char path[4096];
+    snap_path(l, off, path, sizeof path);
+    int fd = bk_io->open(path, O_RDONLY, 0);
+    if (fd == -1)
+        return errno == ENOENT ? BK_ENOENT : BK_EIO;
+    off_t size;
+    int r = 0;
+    uint8_t *buf = NULL;
+    if (bk_io->fsize(fd, &size) == -1)
+        r = BK_EIO;
+    else if (size < BK_SNAP_HDR || size > (off_t)1 << 30)
+        r = BK_ECORRUPT;
+    else if (!(buf = malloc((size_t)size)))
+        r = BK_ENOMEM;
+    else if (bk_io_pread_full(fd, buf, (size_t)size, 0) != (ssize_t)size)
+        r = BK_EIO;
+    bk_io->close(fd);
+    if (!r)
+        r = bk_pstate_decode(&l->ps, buf, (size_t)size);
+    free(buf);
+    return r;
+}
+
+/* Feed one batch (avail readable bytes at b, in segment s) to the producer
+ * state; an aborted transaction goes to the list and s's .txnindex. */
+static int apply_batch(bk_plog *l, bk_segment *s, const uint8_t *b, size_t avail)
+{
+    if (bk_batch_producer_id(b) < 0)
+        return 0;
+    int type = -1;
+    int32_t ce = -1;
+    if (bk_batch_is_control(b) && avail >= bk_batch_size(b) &&
+        bk_pstate_parse_marker(b, bk_batch_size(b), &type, &ce) != 0)
+        type = -1;
+    bk_abtxn ab;
+    int r = bk_pstate_apply(&l->ps, b, type, ce, &ab);
+    if (r <= 0)
+        return r;
+    if (bk_pstate_add_aborted(&l->ps, &ab))
+        return BK_ENOMEM;
+    char tp[4096];
+    bk_seg_txn_path(s, tp, sizeof tp);
+    if ((r = bk_txnidx_write(tp, s->txn_n, &ab)))
+        return r;
+    s->txn_n++;
+    s->txn_dirty = true;
+    return 0;
+}
+
+typedef struct replay {
+    bk_plog *l;
+    uint64_t n;
+} replay;
+
+static int replay_cb(void *ud, bk_segment *s, const uint8_t *b, size_t avail)
+{
+    replay *rp = ud;
+    rp->n++;
+    return apply_batch(rp->l, s, b, avail);
+}
+
+/* Forget aborted transactions whose marker is at or after offset: in
+ * memory and in the .txnindex files. */
+static int drop_aborted_from(bk_plog *l, int64_t offset)
+{
+    bk_pstate_drop_aborted_from(&l->ps, offset);
+    for (int i = find_seg(l, offset); i < l->nsegs; i++) {
+        bk_segment *s = l->segs[i];
+        if (!s->txn_n)
+            continue;
+        char tp[4096];
+        bk_seg_txn_path(s, tp, sizeof tp);
+        int r = bk_txnidx_truncate(tp, offset, &s->txn_n);
+        if (r)
+            return r;
+        s->txn_dirty = true;
+    }
+    return 0;
+}
+
+/* fsync the .txnindex files of segments [0, upto) written since their
+ * last flush. */
+static int sync_txn_indexes(bk_plog *l, int upto)
+{
+    for (int i = 0; i < upto; i++) {
+        bk_segment *s = l->segs[i];
+        if (!s->txn_dirty)
+            continue;
+        char tp[4096];
+        bk_seg_txn_path(s, tp, sizeof tp);
+        if (bk_txnidx_sync(tp))
+            return BK_EIO;
+        s->txn_dirty = false;
+    }
+    return 0;
+}
+
+/*
+ * Rebuild the producer state (Kafka's truncateAndReload + rebuild): drop
+ * snapshots above the LEO and below the log start, load the newest valid
+ * one (a corrupt one is deleted and the next older tried), drop the
+ * aborted transactions from there on and replay every batch from there
+ * (the log start when there is no snapshot) to the LEO. A snapshot is
+ * written at the active segment's base when the replay passes it and
+ * none is there, so the next rebuild is short.
+ */
+static int pstate_rebuild(bk_plog *l, uint64_t *replayed)
+{
+    bk_pstate *ps = &l->ps;
+    int64_t leo = bk_plog_leo(l);
+    if (l->snap_pending > leo)
+        snap_drop_pending(l);
+    while (ps->nsnaps && ps->snaps[ps->nsnaps - 1] > leo)
+        snap_delete(l, ps->snaps[ps->nsnaps - 1]);
+    while (ps->nsnaps && ps->snaps[0] < l->log_start)
+        snap_delete(l, ps->snaps[0]);
+    bk_pstate_clear(ps);
+    int64_t start = l->log_start;
+    for (int k = ps->nsnaps - 1; k >= 0; k--) {
+        int64_t off = ps->snaps[k];
+        int r = snap_read(l, off);
+        if (r == 0) {
+            start = off;
+            break;
+        }
+        if (r == BK_ENOMEM)
+            return r;
+        /* corrupt (torn by a crash): never trust it again; unreadable (an
+         * I/O error): leave the file, use an older one */
+        bk_pstate_clear(ps);
+        if (r != BK_EIO)
+            snap_delete(l, off);
+    }
+    int r = drop_aborted_from(l, start);
+    if (r || start >= leo)
+        return r;
+    uint8_t *buf = malloc(SCAN_BUF);
+    if (!buf)
+        return BK_ENOMEM;
+    replay rp = {.l = l};
+    for (int i = find_seg(l, start); i < l->nsegs && !r; i++) {
+        bk_segment *s = l->segs[i];
+        if (i == l->nsegs - 1 && s->base > start) {
+            bool have = false;
+            for (int k = 0; k < ps->nsnaps; k++)
+                have |= ps->snaps[k] == s->base;
+            /* what lies below it was read back from the files (it is
+             * durable, or a crash cuts the log below this snapshot, which
+             * the next load then deletes); the .txnindex entries the
+             * replay wrote are not yet */
+            if (!have && sync_txn_indexes(l, i) == 0)
+                (void)snap_write_now(l, s->base, false);
+        }
+        r = bk_seg_scan(s, start, buf, SCAN_BUF, replay_cb, &rp);
+    }
+    free(buf);
+    if (replayed)
+        *replayed = rp.n;
+    return r;
+}
+
+/* At load: the .txnindex files of the segments (bases txb, sorted) into
+ * the aborted list (entries below the log start are of no use). */
+static int load_txn_indexes(bk_plog *l, const int64_t *txb, int ntx)
+{
+    int i = 0;
+    for (int t = 0; t < ntx; t++) {
+        while (i < l->nsegs && l->segs[i]->base < txb[t])
+            i++;
+        char tp[4096];
+        if (i == l->nsegs || l->segs[i]->base != txb[t]) {
+            /* an orphan (its segment is gone) */
+            bk_seg_filename(tp, sizeof tp, l->dir, txb[t], ".txnindex");
+            (void)bk_io->unlink(tp);
+            continue;
+        }
+        bk_segment *s = l->segs[i];
+        bk_seg_txn_path(s, tp, sizeof tp);
+        bk_abtxn *v;
+        uint32_t n;
+        int r = bk_txnidx_read(tp, &v, &n);
+        if (r)
+            return r;
+        s->txn_n = n;
+        for (uint32_t k = 0; k < n && !r; k++)
+            if (v[k].last >= l->log_start)
+                r = bk_pstate_add_aborted(&l->ps, &v[k]);
+        free(v);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/* The log start offset moved forward: aborted transactions wholly below
+ * it and snapshots below it go (producers stay, as in Kafka, until they
+ * expire). */
+static void log_start_moved(bk_plog *l)
+{
+    bk_pstate_drop_aborted_below(&l->ps, l->log_start);
+    while (l->ps.nsnaps && l->ps.snaps[0] < l->log_start)
+        snap_delete(l, l->ps.snaps[0]);
 }
 
 int bk_plog_create(bk_plog **out, const char *logdir, const char *topic, int32_t partition,
@@ -119,10 +445,27 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Base offsets of the .log files in dir, sorted. Leftover .tmp, .deleted,
- * and .cleaned files of an interrupted operation are removed. */
-static int list_segments(const char *dir, int64_t **bases, int *n)
+/* Offset in a "<20 digits><ext>" file name, -1 if name is not one. */
+static int64_t name_offset(const char *name, size_t len, const char *ext)
 {
+    size_t el = strlen(ext);
+    if (len != 20 + el || strcmp(name + 20, ext) != 0)
+        return -1;
+    char *end;
+    long long v = strtoll(name, &end, 10);
+    return end == name + 20 && v >= 0 ? (int64_t)v : -1;
+}
+
+/* Base offsets of the .log files in dir, sorted. Leftover .tmp, .deleted,
+ * and .cleaned files of an interrupted operation are removed. The offsets
+ * of .snapshot files go to ps's list; the bases of .txnindex files to
+ * txb[0..ntx) (sorted). */
+static int list_segments(const char *dir, int64_t **bases, int *n, bk_pstate *ps, int64_t **txb,
+                         int *ntx)
+{
+    int ctx = 0;
+    *txb = NULL;
+    *ntx = 0;
     DIR *d = opendir(dir);
     if (!d)
         return errno == ENOENT ? BK_ENOENT : BK_EIO;
@@ -137,6 +480,27 @@ static int list_segments(const char *dir, int64_t **bases, int *n)
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", dir, name);
             (void)bk_io->unlink(path);
+            continue;
+        }
+        int64_t so = name_offset(name, len, ".snapshot");
+        if (so >= 0) {
+            if (bk_pstate_snap_add(ps, so)) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            continue;
+        }
+        int64_t to = name_offset(name, len, ".txnindex");
+        if (to >= 0) {
+            int64_t *nt = bk_vec_grow(*txb, *ntx, &ctx, sizeof *nt, 4);
+            if (!nt) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            *txb = nt;
+            nt[(*ntx)++] = to;
             continue;
         }
         if (len != 24 || strcmp(name + 20, ".log") != 0)
@@ -158,9 +522,14 @@ static int list_segments(const char *dir, int64_t **bases, int *n)
         b[cnt++] = v;
     }
     closedir(d);
-    if (!b)
+    if (!b) {
+        free(*txb);
+        *txb = NULL;
         return BK_ENOMEM;
+    }
     qsort(b, (size_t)cnt, sizeof *b, cmp_i64);
+    if (*ntx)
+        qsort(*txb, (size_t)*ntx, sizeof **txb, cmp_i64);
     *bases = b;
     *n = cnt;
     return 0;
@@ -182,9 +551,9 @@ int bk_plog_load(bk_plog **out, const char *logdir, const char *topic, int32_t p
     bk_plog *l = plog_new(logdir, topic, partition, cfg);
     if (!l)
         return BK_ENOMEM;
-    int64_t *bases = NULL;
-    int nb = 0;
-    int r = list_segments(l->dir, &bases, &nb);
+    int64_t *bases = NULL, *txb = NULL;
+    int nb = 0, ntx = 0;
+    int r = list_segments(l->dir, &bases, &nb, &l->ps, &txb, &ntx);
     if (r) {
         bk_plog_free(l);
         return r;
@@ -253,16 +622,19 @@ int bk_plog_load(bk_plog **out, const char *logdir, const char *topic, int32_t p
         }
     }
     if (r) {
+        free(txb);
         bk_plog_free(l);
         return r;
     }
     /* the last segment is the active one: make sure it is open for writes */
     bk_segment *act = bk_plog_active(l);
     if (act->fd < 0 && (r = bk_seg_fd(act))) {
+        free(txb);
         bk_plog_free(l);
         return r;
     }
     if (!act->idx_loaded && (r = bk_seg_load_indexes(act))) {
+        free(txb);
         bk_plog_free(l);
         return r;
     }
@@ -275,6 +647,29 @@ int bk_plog_load(bk_plog **out, const char *logdir, const char *topic, int32_t p
      * the recovery point moves only after an fsync of our own */
     l->hw = leo;
     l->last_flush_ms = now_ms;
+    int rt = load_txn_indexes(l, txb, ntx);
+    free(txb);
+    r = rt == BK_ENOMEM ? rt : 0;
+    /* Producer state from the newest snapshot (at the LEO after a clean
+     * shutdown: nothing is replayed). An
+     * unreadable batch (in a trusted segment: recovery did not see it)
+     * stops the replay but not the load: the log stays readable, as it
+     * was before producer state existed; duplicates of the producers
+     * after that point may go undetected. */
+    if (!r)
+        r = pstate_rebuild(l, &st.replayed_batches);
+    if (!r)
+        r = rt;
+    if (r && r != BK_ENOMEM) {
+        bk_log(BK_LOG_WARN, "%s: producer state rebuilt only in part: %s", l->dir,
+               bk_strerror(r));
+        st.pstate_incomplete = true;
+        r = 0;
+    }
+    if (r) {
+        bk_plog_free(l);
+        return r;
+    }
     if (stats)
         *stats = st;
     *out = l;
@@ -291,6 +686,10 @@ int bk_plog_close(bk_plog *l)
         int r1 = bk_index_trim(&s->oidx), r2 = bk_index_trim(&s->tidx);
         if (r1 || r2)
             return BK_EIO;
+        /* The next start reads the state from here and replays nothing. A
+         * failure only makes that replay longer: not a close failure. */
+        snap_drop_pending(l);
+        (void)snap_write_now(l, bk_plog_leo(l), false);
     }
     return 0;
 }
@@ -306,6 +705,7 @@ void bk_plog_free(bk_plog *l)
     free(l->segs);
     free(l->dir);
     free(l->topic);
+    bk_pstate_fini(&l->ps);
     free(l);
 }
 
@@ -356,6 +756,12 @@ static int roll(bk_plog *l, int64_t base, int64_t now_ms)
     }
     bk_seg_mark_sealed(old);
     l->flush_on_roll = true;
+    /* Producer state at the new base, as Kafka takes it at roll; the next
+     * flush publishes it (see snap_write_tmp). A failure only costs a
+     * longer replay later. An older one still waiting is replaced. */
+    snap_drop_pending(l);
+    if (snap_write_tmp(l, base, false) == 0)
+        l->snap_pending = base;
     return 0;
 }
 
@@ -365,6 +771,13 @@ int bk_plog_append(bk_plog *l, const uint8_t *data, size_t len, int64_t first, i
     if (l->offline)
         return BK_EIO;
     BK_BUG_ON(first != bk_plog_leo(l) || last < first);
+    /* room for the producer state updates, so nothing can fail for lack of
+     * memory once the bytes are in the file */
+    int np = 0;
+    for (size_t pos = 0; pos + BK_BATCH_HDR <= len; pos += bk_batch_size(data + pos))
+        np += bk_batch_producer_id(data + pos) >= 0;
+    if (np && bk_pstate_reserve(&l->ps, np))
+        return BK_ENOMEM;
     bk_segment *s = bk_plog_active(l);
     if (should_roll(l, s, len, last, now_ms)) {
         int r = roll(l, first, now_ms);
@@ -382,6 +795,14 @@ int bk_plog_append(bk_plog *l, const uint8_t *data, size_t len, int64_t first, i
         return io_err(r);
     }
     l->unflushed += last - first + 1;
+    for (size_t pos = 0; np && pos + BK_BATCH_HDR <= len; pos += bk_batch_size(data + pos)) {
+        if ((r = apply_batch(l, s, data + pos, len - pos))) {
+            /* the .txnindex could not be written: no more writes (the next
+             * start rebuilds it from the log) */
+            l->offline = true;
+            return r == BK_ENOMEM ? r : BK_EIO;
+        }
+    }
     return 0;
 }
 
@@ -512,6 +933,13 @@ int bk_plog_truncate_to(bk_plog *l, int64_t offset)
         l->hw = leo;
     if (l->log_start > leo)
         l->log_start = leo;
+    /* Kafka's truncateAndReload: the newest snapshot at or below the new
+     * end, then replay (snapshots above it go, aborted transactions at or
+     * after the replay start are rebuilt). */
+    if ((r = pstate_rebuild(l, NULL))) {
+        l->offline = true;
+        return BK_EIO;
+    }
     return 0;
 }
 
@@ -536,6 +964,11 @@ int bk_plog_truncate_fully(bk_plog *l, int64_t offset, int64_t now_ms)
     }
     l->log_start = l->recovery_point = l->hw = offset;
     l->unflushed = 0;
+    bk_pstate_clear(&l->ps);
+    l->ps.nab = 0;
+    snap_drop_pending(l);
+    while (l->ps.nsnaps)
+        snap_delete(l, l->ps.snaps[0]);
     return 0;
 }
 
@@ -557,6 +990,7 @@ static int drop_head_segments(bk_plog *l, int n)
     l->nsegs -= n;
     if (l->log_start < l->segs[0]->base)
         l->log_start = l->segs[0]->base;
+    log_start_moved(l);
     return r;
 }
 
@@ -567,6 +1001,7 @@ int bk_plog_delete_records(bk_plog *l, int64_t offset)
     if (offset <= l->log_start)
         return 0;
     l->log_start = offset;
+    log_start_moved(l);
     if (l->flushing)
         return 0; /* segments go at the next retention pass */
     int n = 0;
@@ -638,6 +1073,8 @@ void bk_plog_flush_prepare(bk_plog *l, bk_plog_flushjob *job, int64_t now_ms)
         job->segs[k] = s;
         bk_seg_flushpoint_take(s, &job->points[k]);
         job->trim[k] = i < l->nsegs - 1;
+        job->points[k].txn = s->txn_dirty;
+        s->txn_dirty = false;
         /* The fd must be open (an evicted one is reopened: fsync works on
          * the file, whichever descriptor) and stay open while the job runs. */
         if (bk_seg_fd(s) != 0)
@@ -645,6 +1082,12 @@ void bk_plog_flush_prepare(bk_plog *l, bk_plog_flushjob *job, int64_t now_ms)
         bk_seg_pin(s);
         if (job->points[k].next > job->upto)
             job->upto = job->points[k].next;
+    }
+    /* the snapshot taken at a roll is published with the data below it */
+    job->snap = -1;
+    if (l->snap_pending >= 0 && l->snap_pending <= job->upto) {
+        job->snap = l->snap_pending;
+        l->snap_pending = -1;
     }
     l->flushing = true;
     l->flush_on_roll = false;
@@ -662,6 +1105,22 @@ void bk_plog_flush_run(bk_plog_flushjob *job)
             if (!job->result)
                 job->result = bk_index_trim(&s->tidx);
         }
+    }
+    if (!job->result && job->snap >= 0) {
+        /* The loop thread leaves this file alone once the job owns it
+         * (and l->dir never changes). */
+        char tmp[4200];
+        snap_tmp_path(job->log, job->snap, tmp, sizeof tmp);
+        int fd = bk_io->open(tmp, O_RDONLY, 0);
+        if (fd == -1) {
+            job->snap = -1; /* never written: nothing to publish */
+            return;
+        }
+        if (bk_io->fsync(fd) == -1)
+            job->result = BK_EIO;
+        bk_io->close(fd);
+        if (!job->result && snap_rename(job->log, job->snap, true))
+            job->result = BK_EIO;
     }
 }
 
@@ -683,6 +1142,8 @@ void bk_plog_flush_complete(bk_plog_flushjob *job)
     int64_t upto = job->upto;
     if (upto > l->recovery_point)
         l->recovery_point = upto;
+    if (job->snap >= 0)
+        (void)snap_listed(l, job->snap);
     if (l->nsegs > 1 && job->segs[job->nsegs - 1] != bk_plog_active(l))
         l->flush_on_roll = true; /* more sealed segments to flush */
 }
@@ -735,4 +1196,145 @@ int bk_plog_read_topic_id(const bk_plog *l, uint8_t id[16])
     if (nl)
         *nl = 0;
     return bk_uuid_decode(k, id) == 0 ? 0 : BK_ECORRUPT;
+}
+
+/* ------------------------------------------ producer state, transactions */
+
+int16_t bk_plog_check_batch(bk_plog *l, const uint8_t *batch, size_t len, bk_pdup *dup,
+                            const char **msg)
+{
+    dup->first_offset = dup->last_offset = dup->timestamp = -1;
+    if (len < BK_BATCH_HDR)
+        return BK_KERR_NONE; /* framing is the validator's business */
+    return bk_pstate_check(&l->ps, batch, &dup->first_offset, &dup->last_offset, &dup->timestamp,
+                           msg);
+}
+
+int64_t bk_plog_lso(const bk_plog *l)
+{
+    if (l->ps.nong && l->ps.ong[0].first < l->hw)
+        return l->ps.ong[0].first;
+    return l->hw;
+}
+
+static int cmp_first(const void *a, const void *b)
+{
+    int64_t x = ((const bk_abtxn *)a)->first, y = ((const bk_abtxn *)b)->first;
+    return x < y ? -1 : x > y;
+}
+
+int bk_plog_aborted(bk_plog *l, int64_t from, int64_t upto,
+                    void (*fn)(void *ud, int64_t producer_id, int64_t first_offset), void *ud)
+{
+    bk_pstate *ps = &l->ps;
+    /* first entry whose marker is at or after from (the list is in marker
+     * order) */
+    int lo = 0, hi = ps->nab;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (ps->ab[mid].last < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int end = lo, n = 0;
+    /* Kafka's collectAbortedTxns: stop after the first entry whose LSO
+     * reaches upto; later ones all start at or after it */
+    while (end < ps->nab) {
+        const bk_abtxn *a = &ps->ab[end++];
+        n += a->first < upto;
+        if (a->lso >= upto)
+            break;
+    }
+    if (n == 0)
+        return 0;
+    if (ps->capscratch < n) {
+        bk_abtxn *v = realloc(ps->scratch, (size_t)n * sizeof *v);
+        if (!v) {
+            /* no memory to sort: still report them all, in marker order */
+            for (int i = lo; i < end; i++)
+                if (ps->ab[i].first < upto)
+                    fn(ud, ps->ab[i].pid, ps->ab[i].first);
+            return n;
+        }
+        ps->scratch = v;
+        ps->capscratch = n;
+    }
+    int k = 0;
+    for (int i = lo; i < end; i++)
+        if (ps->ab[i].first < upto)
+            ps->scratch[k++] = ps->ab[i];
+    qsort(ps->scratch, (size_t)k, sizeof *ps->scratch, cmp_first);
+    for (int i = 0; i < k; i++)
+        fn(ud, ps->scratch[i].pid, ps->scratch[i].first);
+    return k;
+}
+
+int bk_plog_append_marker(bk_plog *l, int64_t pid, int16_t epoch, int32_t coord_epoch,
+                          bool commit, int32_t leader_epoch, int64_t now_ms, int64_t *offset)
+{
+    *offset = -1;
+    if (l->offline)
+        return BK_EIO;
+    int64_t leo = bk_plog_leo(l);
+    uint8_t mem[256], key[4], val[6];
+    bk_be16(key, 0);
+    bk_be16(key + 2, commit ? 1 : 0);
+    bk_be16(val, 0);
+    bk_be32(val + 2, (uint32_t)coord_epoch);
+    bk_wr wr;
+    bk_wr_init_fixed(&wr, mem, sizeof mem);
+    bk_batch_opts o = BK_BATCH_OPTS_DEFAULT;
+    o.base_offset = leo;
+    o.leader_epoch = leader_epoch;
+    o.transactional = true;
+    o.control = true;
+    o.producer_id = pid;
+    o.producer_epoch = epoch;
+    o.base_sequence = -1;
+    bk_batch_builder b;
+    int r = bk_batch_builder_init(&b, &wr, &o);
+    if (!r)
+        r = bk_batch_builder_add(&b, now_ms, key, sizeof key, val, sizeof val, NULL, 0);
+    if (!r)
+        r = bk_batch_builder_finish(&b);
+    size_t start = b.start;
+    bk_batch_builder_fini(&b);
+    if (r) {
+        bk_wr_fini(&wr);
+        return r;
+    }
+    r = bk_plog_append(l, wr.buf + start, wr.len - start, leo, leo, now_ms, leo, now_ms);
+    bk_wr_fini(&wr);
+    if (r)
+        return r;
+    *offset = leo;
+    return 0;
+}
+
+bool bk_plog_txn_open(const bk_plog *l, int64_t pid)
+{
+    const bk_pentry *e = bk_pstate_get(&l->ps, pid);
+    return e && e->txn_first >= 0;
+}
+
+int bk_plog_expire_producers(bk_plog *l, int64_t now_ms, int64_t expiration_ms)
+{
+    return bk_pstate_expire(&l->ps, now_ms - expiration_ms);
+}
+
+int bk_plog_snapshot(bk_plog *l)
+{
+    if (l->flushing)
+        return BK_EAGAIN;
+    /* a published snapshot needs everything below it durable */
+    int r = bk_plog_flush_sync(l, l->last_flush_ms);
+    if (!r)
+        r = snap_write_now(l, bk_plog_leo(l), true);
+    return r;
+}
+
+int bk_plog_nproducers(const bk_plog *l)
+{
+    return (int)l->ps.n;
 }

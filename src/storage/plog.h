@@ -29,6 +29,7 @@
 #ifndef BK_PLOG_H
 #define BK_PLOG_H
 
+#include "pstate.h"
 #include "segment.h"
 
 /* Per-topic log configuration (Kafka topic config names). */
@@ -63,6 +64,10 @@ typedef struct bk_plog {
     bool flushing;         /* a background flush is in flight: no segment
                             * is deleted or truncated meanwhile */
     bool flush_on_roll;    /* a segment rolled: flush it (as Kafka does) */
+    bk_pstate ps;          /* producer state, aborted transactions, the
+                            * offsets of the .snapshot files (pstate.h) */
+    int64_t snap_pending;  /* offset of the snapshot taken at the last roll,
+                            * published by the next flush (plog.c); -1 */
 } bk_plog;
 
 /* "<dir>/<topic>-<partition>" into out. */
@@ -76,6 +81,9 @@ typedef struct bk_plog_open_stats {
     int segments;
     int recovered_segments;
     uint64_t truncated_bytes;
+    uint64_t replayed_batches; /* read to rebuild the producer state */
+    bool pstate_incomplete;    /* that replay stopped at an unreadable batch
+                                * (logged; the log itself still opens) */
 } bk_plog_open_stats;
 
 /*
@@ -175,6 +183,7 @@ typedef struct bk_plog_flushjob {
     bk_seg_flushpoint points[8];
     bool trim[8];                  /* sealed: trim its index files too */
     int64_t upto;                  /* new recovery point on success */
+    int64_t snap;                  /* roll snapshot to publish; -1 */
     int result;
 } bk_plog_flushjob;
 
@@ -198,6 +207,38 @@ int bk_plog_flush_sync(bk_plog *l, int64_t now_ms);
  * format). Producer state snapshots (<offset>.snapshot, Kafka's v1 format)
  * are written at segment roll and on clean close; bk_plog_load() reads the
  * newest snapshot at or below the LEO and replays the batches after it.
+ *
+ * Details (pstate.h has the data structures and the snapshot layout,
+ * txnindex.h the .txnindex layout):
+ *   - The update runs after the bytes are in the file; the memory it needs
+ *     is reserved first, so bk_plog_append() may also return BK_ENOMEM
+ *     (nothing written). A failed .txnindex write takes the log offline.
+ *   - Snapshots: a file gets its final name <off>.snapshot only when it
+ *     and everything below off (segment data, .txnindex entries) are
+ *     fsynced, so any snapshot found at start-up can be trusted together
+ *     with the .txnindex entries below it. At roll the state at the new
+ *     base goes to <base>.snapshot.tmp on the loop thread (no fsync); the
+ *     flush that follows the roll fsyncs and renames it on the background
+ *     thread. Clean close (after its flush; a failure is not a close
+ *     failure) and bk_plog_snapshot() (flushes first; BK_EAGAIN while a
+ *     background flush runs) write one at the LEO directly. The newest 3
+ *     are kept; those below the log start are deleted. A torn one (bad
+ *     CRC or size) is deleted and the next older one used.
+ *   - Load takes the newest valid snapshot at or below the LEO (at the LEO
+ *     after a clean shutdown: nothing replayed). .txnindex entries at or
+ *     after the replay start are cut from the files and rebuilt by the
+ *     replay (recovery is idempotent). No snapshot at all: the whole log
+ *     from the log start is replayed (batch headers only, plus the record
+ *     of each control batch; an unreadable batch stops the replay, not the
+ *     load), and a snapshot is left at the active segment's base.
+ *   - truncate_to reloads from the newest snapshot at or below the new end
+ *     and replays; truncate_fully forgets everything; a moving log start
+ *     drops aborted transactions wholly below it (producers stay until
+ *     they expire).
+ *   - The LSO recorded with an aborted transaction is Kafka's
+ *     lastStableOffset(completedTxn): the first offset of the earliest
+ *     other open transaction, else the marker offset + 1 (not capped by
+ *     the high watermark, so a replay writes the very same entry).
  */
 
 /* A duplicate batch: what the original append returned. */

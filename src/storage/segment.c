@@ -6,6 +6,7 @@
 #include "../core/buf.h"
 #include "../core/crc32c.h"
 #include "fileio.h"
+#include "txnindex.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -193,6 +194,12 @@ int bk_seg_create(bk_segment *s, const char *dir, int64_t base, const bk_segcfg 
     if (r)
         return r;
     s->created_ms = now_ms;
+    /* a leftover aborted-transaction index of an earlier segment at this
+     * base (truncation) must not come back with the new one */
+    char tp[4096];
+    bk_seg_txn_path(s, tp, sizeof tp);
+    if (bk_io->unlink(tp) == -1 && errno != ENOENT)
+        return BK_EIO;
     s->fd = bk_io->open(s->log_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (s->fd == -1)
         return err_of(errno);
@@ -666,9 +673,94 @@ int bk_seg_flush(bk_segment *s, const bk_seg_flushpoint *fp)
      * the flush job) or closed cleanly; until then a crash makes the next
      * start scan the segment and rebuild them (plog.h), so syncing them on
      * every flush would only triple the fsyncs. */
-    (void)fp;
     if (s->fd >= 0 && bk_io->fsync(s->fd) == -1)
         return BK_EIO;
+    if (fp->txn) {
+        char tp[4096];
+        bk_seg_txn_path(s, tp, sizeof tp);
+        return bk_txnidx_sync(tp);
+    }
+    return 0;
+}
+
+void bk_seg_txn_path(const bk_segment *s, char *out, size_t cap)
+{
+    size_t n = strlen(s->log_path) - 4; /* without ".log" */
+    snprintf(out, cap, "%.*s.txnindex", (int)n, s->log_path);
+}
+
+static int scan(bk_segment *s, int64_t from, uint8_t *buf, size_t cap, bk_seg_batch_fn fn,
+                void *ud);
+
+int bk_seg_scan(bk_segment *s, int64_t from, uint8_t *buf, size_t cap, bk_seg_batch_fn fn,
+                void *ud)
+{
+    if (from >= s->next || s->size == 0)
+        return 0;
+    /* Pinned before the descriptor is opened: at start-up other threads
+     * open segments of other partitions, and the LRU must not close this
+     * one under the scan. */
+    bk_seg_pin(s);
+    int r = bk_seg_fd(s);
+    if (!r)
+        r = scan(s, from, buf, cap, fn, ud);
+    bk_seg_unpin(s);
+    return r;
+}
+
+static int scan(bk_segment *s, int64_t from, uint8_t *buf, size_t cap, bk_seg_batch_fn fn,
+                void *ud)
+{
+    int r;
+    uint64_t pos = 0;
+    if (from > s->base) {
+        uint8_t h[BK_BATCH_HDR];
+        if ((r = bk_seg_load_indexes(s)))
+            return r;
+        r = locate(s, from, &pos, h);
+        if (r == BK_ENOENT)
+            return 0;
+        if (r)
+            return r;
+    }
+    uint64_t bpos = pos; /* file position of buf[0] */
+    size_t blen = 0;     /* bytes valid in buf */
+    bool big = false;    /* the last batch was large: read just a header */
+    while (pos < s->size) {
+        size_t off = (size_t)(pos - bpos);
+        if (pos - bpos + BK_BATCH_HDR > blen) {
+            size_t want = (size_t)BK_MIN((uint64_t)(big ? 4096 : cap), s->size - pos);
+            ssize_t got = bk_io_pread_full(s->fd, buf, want, (off_t)pos);
+            if (got < 0)
+                return BK_EIO;
+            bpos = pos;
+            blen = (size_t)got;
+            off = 0;
+            if (blen < BK_BATCH_HDR)
+                return BK_ECORRUPT;
+        }
+        const uint8_t *b = buf + off;
+        uint32_t blen_f = bk_get_be32(b + H_LENGTH);
+        uint64_t total = (uint64_t)blen_f + BK_BATCH_LOG_OVERHEAD;
+        if (blen_f < BK_BATCH_HDR - BK_BATCH_LOG_OVERHEAD || pos + total > s->size ||
+            b[H_MAGIC] != 2)
+            return BK_ECORRUPT;
+        bool control = (bk_get_be16(b + H_ATTRS) & BK_BATCH_ATTR_CONTROL) != 0;
+        if (control && off + total > blen && total <= cap) {
+            ssize_t got = bk_io_pread_full(s->fd, buf, (size_t)total, (off_t)pos);
+            if (got != (ssize_t)total)
+                return got < 0 ? BK_EIO : BK_ECORRUPT;
+            bpos = pos;
+            blen = (size_t)got;
+            off = 0;
+            b = buf;
+        }
+        size_t avail = (size_t)BK_MIN(total, (uint64_t)(blen - off));
+        if ((r = fn(ud, s, b, avail)))
+            return r;
+        pos += total;
+        big = total >= cap / 4;
+    }
     return 0;
 }
 
@@ -681,6 +773,10 @@ int bk_seg_delete_files(bk_segment *s)
     if (bk_io->unlink(s->oidx.path) == -1 && errno != ENOENT)
         r = BK_EIO;
     if (bk_io->unlink(s->tidx.path) == -1 && errno != ENOENT)
+        r = BK_EIO;
+    char tp[4096];
+    bk_seg_txn_path(s, tp, sizeof tp);
+    if (bk_io->unlink(tp) == -1 && errno != ENOENT)
         r = BK_EIO;
     return r;
 }

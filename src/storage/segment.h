@@ -70,6 +70,8 @@ typedef struct bk_segment {
     int pins;            /* users of fd outside the loop (see above) */
     struct bk_segment *lru_prev, *lru_next; /* LRU of open sealed fds */
     bool in_lru;
+    uint32_t txn_n;      /* entries in <base>.txnindex (0: none, maybe no file) */
+    bool txn_dirty;      /* .txnindex written since the last flush point */
 } bk_segment;
 
 /* Descriptor budget for sealed segments (default 1024). */
@@ -147,6 +149,7 @@ typedef struct bk_seg_flushpoint {
     uint64_t size;
     uint32_t oidx_n, tidx_n;
     int64_t next;
+    bool txn;            /* fsync the .txnindex too (plog sets it) */
 } bk_seg_flushpoint;
 
 void bk_seg_flushpoint_take(const bk_segment *s, bk_seg_flushpoint *fp);
@@ -155,7 +158,22 @@ void bk_seg_flushpoint_take(const bk_segment *s, bk_seg_flushpoint *fp);
 int bk_seg_flush(bk_segment *s, const bk_seg_flushpoint *fp);
 
 
-/* Delete the segment's files. */
+/* "<dir>/<base>.txnindex" of s into out (cap >= strlen(log_path) + 8). */
+void bk_seg_txn_path(const bk_segment *s, char *out, size_t cap);
+
+/*
+ * Walk the batches whose last offset >= from, in file order, for producer
+ * state replay: fn(ud, s, batch, avail) gets each batch with avail >= 61
+ * readable bytes - the whole batch (avail == bk_batch_size) for control
+ * batches up to cap bytes, maybe only the header for others. buf is
+ * scratch of cap bytes (>= 4096). Returns 0, fn's first non-zero result,
+ * or BK_E* (BK_ECORRUPT when a header does not frame).
+ */
+typedef int (*bk_seg_batch_fn)(void *ud, bk_segment *s, const uint8_t *batch, size_t avail);
+int bk_seg_scan(bk_segment *s, int64_t from, uint8_t *buf, size_t cap, bk_seg_batch_fn fn,
+                void *ud);
+
+/* Delete the segment's files (.log, .index, .timeindex, .txnindex). */
 int bk_seg_delete_files(bk_segment *s);
 
 /* Load the indexes of a sealed segment if they are not in memory. */
