@@ -123,21 +123,6 @@ void bk_broker_tick(bk_broker *b, int64_t now_ms)
         bk_coord_tick(b->coord, now_ms);
     if (b->tcoord)
         bk_tcoord_tick(b->tcoord, now_ms);
-    if (b->topics && now_ms >= b->next_producer_expiry) {
-        /* producer.id.expiration.ms: forget idle producers' sequence state */
-        b->next_producer_expiry = now_ms + b->cfg->producer_id_expiration_check_interval_ms;
-        int64_t wall = bk_wall_ms();
-        int n = 0;
-        for (int32_t i = 0; i < bk_topics_count(b->topics); i++) {
-            bk_topic *tp = bk_topics_at(b->topics, i);
-            for (int32_t k = 0; k < tp->nparts; k++)
-                if (tp->parts[k].log)
-                    n += bk_plog_expire_producers(tp->parts[k].log, wall,
-                                                  b->cfg->producer_id_expiration_ms);
-        }
-        if (n > 0)
-            bk_log(BK_LOG_INFO, "expired the state of %d idle producer ids", n);
-    }
 }
 
 void bk_broker_fini(bk_broker *b)

@@ -48,7 +48,6 @@ typedef struct bk_broker {
     struct bk_coord *coord; /* owned: the group coordinator (group/coord.h), from start */
     struct bk_tcoord *tcoord; /* owned: the transaction coordinator (txn/tcoord.h), from start */
     bool started;
-    int64_t next_producer_expiry; /* monotonic ms: next producer.id.expiration.ms sweep */
 
     /* Scratch reused by handlers (loop thread, one request at a time). */
     bk_validate_scratch vscratch; /* Produce: validation and recompression */

@@ -109,6 +109,8 @@ static int open_storage(bk_server *s, char *err, size_t errlen)
     lc.ndirs = cfg->log_dirs.n;
     log_defaults(cfg, &lc.defaults);
     lc.retention_check_ms = cfg->log_retention_check_interval_ms;
+    lc.producer_expiration_ms = cfg->producer_id_expiration_ms;
+    lc.producer_expiration_check_ms = cfg->producer_id_expiration_check_interval_ms;
     lc.recovery_threads = bk_config_is_set(cfg, "num.recovery.threads.per.data.dir")
                               ? cfg->num_recovery_threads_per_data_dir
                               : 2;
