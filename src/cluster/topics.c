@@ -568,6 +568,11 @@ static int open_logs(bk_topics *t, bk_topic *tp, int32_t from, int64_t now_ms)
             l->cfg = tp->cfg.log;
         }
         part->log = l;
+        /* Single node: this broker leads every partition and is its whole
+         * ISR, so on becoming leader its high watermark is its LEO (the
+         * checkpointed HW may lag after a kill -9: Kafka's leader moves it
+         * up the same way, maybeIncrementLeaderHW). */
+        l->hw = bk_plog_leo(l);
         /* leader-epoch-checkpoint: this broker leads at epoch 0 from the
          * log start (replication will keep real histories). */
         char path[4096];

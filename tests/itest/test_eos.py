@@ -34,7 +34,7 @@ import pytest
 import i4util
 import kwire
 import kwirex
-from test_dataplane_clients import ensure_topic, producer
+from test_dataplane_clients import producer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JS = os.path.join(HERE, "js")
@@ -129,7 +129,7 @@ def produce_values(p, topic, vals, parts):
 
 @pytest.mark.smoke
 def test_idempotent_produce_on_the_wire(brook):
-    ensure_topic(brook, "idem-wire", 1)
+    i4util.create_topic(brook.bootstrap, "idem-wire", 1)
     target = (brook.host, brook.port)
     ip = init_producer_id(brook)
     assert ip["error_code"] == 0 and ip["producer_id"] >= 0 and ip["producer_epoch"] == 0, ip
@@ -142,7 +142,7 @@ def test_idempotent_produce_on_the_wire(brook):
     # a retry of the same batch: the original offsets, nothing written
     r = kwirex.produce(target, "idem-wire", 0, idem_batch(pid, 0, 0, 3))
     assert r["error_code"] == 0 and r["base_offset"] == 0, r
-    assert kwirex.list_offset(target, "idem-wire", 0, kwirex.LATEST)["offset"] == 3
+    assert kwirex.list_offset(target, "idem-wire", 0, kwirex.LATEST)[1] == 3
 
     r = kwirex.produce(target, "idem-wire", 0, idem_batch(pid, 0, 3, 2))
     assert r["error_code"] == 0 and r["base_offset"] == 3, r
@@ -157,7 +157,7 @@ def test_idempotent_produce_on_the_wire(brook):
     assert r["error_code"] == 0 and r["base_offset"] == 5, r
     r = kwirex.produce(target, "idem-wire", 0, idem_batch(pid, 0, 0, 3))  # dropped out
     assert r["error_code"] == OUT_OF_ORDER_SEQUENCE_NUMBER, r
-    assert kwirex.list_offset(target, "idem-wire", 0, kwirex.LATEST)["offset"] == 10
+    assert kwirex.list_offset(target, "idem-wire", 0, kwirex.LATEST)[1] == 10
 
     # a new epoch must start at sequence 0; the old epoch is then fenced
     r = kwirex.produce(target, "idem-wire", 0, idem_batch(pid, 1, 7, 1))
@@ -182,7 +182,7 @@ def test_idempotent_produce_on_the_wire(brook):
     assert r["error_code"] == 0 and r["base_offset"] == 12, r
     r = kwirex.produce(target, "idem-wire", 0, idem_batch(pid, 1, 4, 1))
     assert r["error_code"] == OUT_OF_ORDER_SEQUENCE_NUMBER, r
-    assert kwirex.list_offset(target, "idem-wire", 0, kwirex.LATEST)["offset"] == 13
+    assert kwirex.list_offset(target, "idem-wire", 0, kwirex.LATEST)[1] == 13
     # producer ids are never handed out twice, restarts included
     assert init_producer_id(brook)["producer_id"] > pid
 
@@ -190,26 +190,28 @@ def test_idempotent_produce_on_the_wire(brook):
 def test_transactional_batch_needs_the_coordinator(brook):
     """A transactional write to a partition that was never added to a
     transaction is refused (KIP-890 verification), not stored."""
-    ensure_topic(brook, "txn-verify", 1)
+    i4util.create_topic(brook.bootstrap, "txn-verify", 1)
     target = (brook.host, brook.port)
     ip = init_producer_id(brook)
     r = kwirex.produce(target, "txn-verify", 0, idem_batch(ip["producer_id"], 0, 0, 2, transactional=True))
     assert r["error_code"] == INVALID_TXN_STATE, r
-    assert kwirex.list_offset(target, "txn-verify", 0, kwirex.LATEST)["offset"] == 0
+    assert kwirex.list_offset(target, "txn-verify", 0, kwirex.LATEST)[1] == 0
 
 
 # ------------------------------------------------------------------ idempotent producer
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.brook_config({"num.partitions": 3, "log.segment.bytes": 1048576})
 def test_idempotent_producer_survives_two_kill9(brook):
     from confluent_kafka import TopicPartition
 
     topic, parts, n = "idem-kill", 3, 200000
-    ensure_topic(brook, topic, parts)
+    i4util.create_topic(brook.bootstrap, topic, parts)
     p = producer(brook, **{"enable.idempotence": True, "message.timeout.ms": 120000,
                            "linger.ms": 5, "retry.backoff.ms": 50})
-    state = {"ok": 0, "errors": [], "kills": [], "stop": False}
+    state = {"ok": 0, "errors": [], "kills": []}
+    kill_at = [n // 4, n * 3 // 5]
 
     def cb(err, msg):
         if err is not None:
@@ -217,33 +219,31 @@ def test_idempotent_producer_survives_two_kill9(brook):
         else:
             state["ok"] += 1
 
-    def killer():
-        for at in (n // 4, n * 3 // 5):
-            while state["ok"] < at and not state["stop"]:
-                time.sleep(0.005)
-            if state["stop"]:
-                return
+    def maybe_kill():
+        # from this (the main) thread: the harness ties brookd's life to the
+        # thread that started it (PR_SET_PDEATHSIG)
+        if kill_at and state["ok"] >= kill_at[0]:
             brook.kill9()
             time.sleep(0.2)
             brook.start()
-            state["kills"].append(at)
+            state["kills"].append(kill_at.pop(0))
 
-    t = threading.Thread(target=killer, daemon=True)
-    t.start()
-    try:
-        for i in range(n):
-            while True:
-                try:
-                    p.produce(topic, value=b"%d" % i, partition=i % parts, on_delivery=cb)
-                    break
-                except BufferError:
-                    p.poll(0.05)
-            if i % 2000 == 0:
-                p.poll(0)
-        left = p.flush(150)
-    finally:
-        state["stop"] = True
-        t.join(60)
+    for i in range(n):
+        while True:
+            try:
+                p.produce(topic, value=b"%d" % i, partition=i % parts, on_delivery=cb)
+                break
+            except BufferError:
+                p.poll(0.05)
+                maybe_kill()
+        if i % 2000 == 0:
+            p.poll(0)
+            maybe_kill()
+    deadline = time.monotonic() + 150
+    left = len(p)
+    while left > 0 and time.monotonic() < deadline:
+        left = p.flush(0.5)
+        maybe_kill()
     assert not state["errors"], "delivery errors: %s" % state["errors"][:5]
     assert left == 0 and state["ok"] == n, (left, state["ok"])
     assert len(state["kills"]) == 2, "the broker was not killed twice: %s" % state["kills"]
@@ -269,7 +269,7 @@ def test_idempotent_producer_survives_two_kill9(brook):
 @pytest.mark.smoke
 def test_committed_visible_aborted_hidden_and_lso(brook):
     topic = "txn-vis"
-    ensure_topic(brook, topic, 2)
+    i4util.create_topic(brook.bootstrap, topic, 2)
     p = txn_producer(brook, "vis-1")
     p.init_transactions(30)
     p.begin_transaction()
@@ -305,11 +305,11 @@ def test_committed_visible_aborted_hidden_and_lso(brook):
     assert len(ru) == 360
     # ListOffsets: LATEST is the LSO for read_committed, the HW otherwise
     target = (brook.host, brook.port)
-    hw = kwirex.list_offset(target, topic, 0, kwirex.LATEST)["offset"]
+    hw = kwirex.list_offset(target, topic, 0, kwirex.LATEST)[1]
     p.commit_transaction(30)
     rc = values(read_all(brook, topic, 2, "read_committed"))
     assert sorted(rc) == sorted(want + ["open-%d" % i for i in range(50)] + ["plain-%d" % i for i in range(10)])
-    assert kwirex.list_offset(target, topic, 0, kwirex.LATEST)["offset"] == hw + 1  # + the marker
+    assert kwirex.list_offset(target, topic, 0, kwirex.LATEST)[1] == hw + 1  # + the marker
 
 
 @pytest.mark.brook_config({"transaction.abort.timed.out.transaction.cleanup.interval.ms": 500})
@@ -317,8 +317,8 @@ def test_open_transaction_is_aborted_after_its_timeout(brook):
     from confluent_kafka import KafkaException
 
     topic = "txn-timeout"
-    ensure_topic(brook, topic, 1)
-    p = txn_producer(brook, "timeout-1", **{"transaction.timeout.ms": 2000})
+    i4util.create_topic(brook.bootstrap, topic, 1)
+    p = txn_producer(brook, "timeout-1", **{"transaction.timeout.ms": 2000, "message.timeout.ms": 2000})
     p.init_transactions(30)
     p.begin_transaction()
     produce_values(p, topic, ["late-%d" % i for i in range(20)], 1)
@@ -353,8 +353,8 @@ def _start_transformer(brook, src, dst, group, tid):
 
 def test_consume_transform_produce_survives_kill9_of_the_transformer(brook):
     src, dst, n = "ctp-in", "ctp-out", 3000
-    ensure_topic(brook, src, 2)
-    ensure_topic(brook, dst, 2)
+    i4util.create_topic(brook.bootstrap, src, 2)
+    i4util.create_topic(brook.bootstrap, dst, 2)
     q = producer(brook)
     produce_values(q, src, ["in-%d" % i for i in range(n)], 2)
     assert q.flush(30) == 0
@@ -407,7 +407,7 @@ def test_kafkajs_transactions(brook):
     from confluent_kafka import Consumer, TopicPartition
 
     topic = "txn-js"
-    ensure_topic(brook, topic, 2)
+    i4util.create_topic(brook.bootstrap, topic, 2)
     node, env = i4util.node_env()
     r = i4util.run([node, os.path.join(JS, "eos_txn.js"), brook.bootstrap, topic], env=env)
     assert r.returncode == 0, "kafkajs failed (%d):\n%s" % (r.returncode, r.stderr.decode(errors="replace"))
