@@ -335,6 +335,30 @@ def test_open_transaction_is_aborted_after_its_timeout(brook):
         p.commit_transaction(15)
 
 
+@pytest.mark.parametrize("how", ["sigterm", "kill9"])
+def test_transaction_survives_a_coordinator_restart(brook, how):
+    """The broker (transaction coordinator and partition leader) restarts in
+    the middle of a transaction: the coordinator reloads it from
+    __transaction_state and the producer commits it afterwards."""
+    topic = "txn-restart-" + how
+    i4util.create_topic(brook.bootstrap, topic, 2)
+    p = txn_producer(brook, "restart-" + how)
+    p.init_transactions(30)
+    p.begin_transaction()
+    produce_values(p, topic, ["before-%d" % i for i in range(10)], 2)
+    assert p.flush(30) == 0
+    if how == "sigterm":
+        brook.restart()
+    else:
+        brook.kill9()
+        brook.start()
+    produce_values(p, topic, ["after-%d" % i for i in range(10)], 2)
+    assert p.flush(60) == 0
+    p.commit_transaction(60)
+    rc = values(read_all(brook, topic, 2, "read_committed"))
+    assert sorted(rc) == sorted(["before-%d" % i for i in range(10)] + ["after-%d" % i for i in range(10)])
+
+
 # ------------------------------------------------------------------ consume-transform-produce
 
 
