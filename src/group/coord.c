@@ -979,20 +979,6 @@ static int load_record(bk_coord *co, const bk_batch_info *bi, int64_t log_off, c
     return 0; /* unknown key version: skip */
 }
 
-static int pread_full(int fd, uint8_t *buf, size_t n, int64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + (int64_t)got));
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return BK_EIO;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 /* A control batch: a transaction marker (key: int16 version, int16 type
  * 0 abort / 1 commit) completes its producer's pending offsets of the
  * groups stored on this partition. Other control types are skipped. */
@@ -1012,68 +998,49 @@ static void load_marker(bk_coord *co, bk_partition *p, const bk_batch_info *bi)
     txn_marker(co, p->index, p->topic->nparts, bi->producer_id, type == 1);
 }
 
+typedef struct load_ctx {
+    bk_coord *co;
+    bk_partition *p;
+    int64_t from; /* records below it are skipped (the log start) */
+    uint64_t nrec;
+} load_ctx;
+
+static int load_batch(void *ud, const bk_batch_info *bi)
+{
+    load_ctx *x = ud;
+    if (bi->compression != BK_COMPRESSION_NONE) {
+        bk_log_rl(BK_LOG_WARN, "%s-%d: skipping a compressed batch at offset %lld",
+                  BK_OFFSETS_TOPIC, x->p->index, (long long)bi->base_offset);
+        return 0;
+    }
+    if (bi->control) {
+        load_marker(x->co, x->p, bi);
+        return 0;
+    }
+    bk_rec_iter it;
+    bk_record rec;
+    int64_t first = -1;
+    bk_rec_iter_init(&it, bi->records, bi->records_len, bi->record_count);
+    while (bk_rec_iter_next(&it, &rec)) {
+        if (first < 0)
+            first = bi->base_offset + rec.offset_delta;
+        if (bi->base_offset + rec.offset_delta < x->from)
+            continue;
+        int rc = load_record(x->co, bi, first, &rec);
+        if (rc)
+            return rc;
+        x->nrec++;
+    }
+    return 0;
+}
+
 static int load_partition(bk_coord *co, bk_partition *p, uint64_t *nrec)
 {
-    bk_plog *l = p->log;
-    if (!l)
+    if (!p->log)
         return 0;
-    int64_t off = l->log_start;
-    int64_t leo = bk_plog_leo(l);
-    uint8_t *buf = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    while (off < leo) {
-        bk_plog_slice sl;
-        int r = bk_plog_read(l, off, 1 << 20, leo, true, &sl);
-        if (r != 0 || sl.len == 0)
-            break;
-        if (sl.len > cap) {
-            uint8_t *nb = realloc(buf, sl.len);
-            if (!nb) {
-                rc = BK_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = sl.len;
-        }
-        if ((rc = pread_full(sl.fd, buf, sl.len, sl.pos)) != 0)
-            break;
-        size_t pos = 0;
-        int64_t next = off;
-        while (pos < sl.len) {
-            bk_batch_info bi;
-            if (bk_batch_parse(buf + pos, sl.len - pos, &bi) != 0)
-                break;
-            int64_t last = bi.base_offset + bi.last_offset_delta;
-            if (bi.control && bi.compression == BK_COMPRESSION_NONE && last >= off) {
-                load_marker(co, p, &bi);
-            } else if (bi.compression == BK_COMPRESSION_NONE && last >= off) {
-                bk_rec_iter it;
-                bk_record rec;
-                int64_t first = -1;
-                bk_rec_iter_init(&it, bi.records, bi.records_len, bi.record_count);
-                while (bk_rec_iter_next(&it, &rec)) {
-                    if (first < 0)
-                        first = bi.base_offset + rec.offset_delta;
-                    if (bi.base_offset + rec.offset_delta < off)
-                        continue;
-                    if ((rc = load_record(co, &bi, first, &rec)) != 0)
-                        goto out;
-                    (*nrec)++;
-                }
-            } else if (bi.compression != BK_COMPRESSION_NONE) {
-                bk_log_rl(BK_LOG_WARN, "%s-%d: skipping a compressed batch at offset %lld",
-                          BK_OFFSETS_TOPIC, p->index, (long long)bi.base_offset);
-            }
-            next = last + 1;
-            pos += bi.size;
-        }
-        if (next <= off)
-            break;
-        off = next;
-    }
-out:
-    free(buf);
+    load_ctx x = {co, p, p->log->log_start, 0};
+    int rc = bk_plog_foreach_batch(p->log, p->log->log_start, load_batch, &x);
+    *nrec += x.nrec;
     return rc;
 }
 

@@ -1338,3 +1338,54 @@ int bk_plog_nproducers(const bk_plog *l)
 {
     return (int)l->ps.n;
 }
+
+int bk_plog_foreach_batch(bk_plog *l, int64_t from, int (*fn)(void *ud, const bk_batch_info *bi),
+                          void *ud)
+{
+    int64_t off = BK_MAX(from, l->log_start);
+    int64_t leo = bk_plog_leo(l);
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    while (off < leo) {
+        bk_plog_slice sl;
+        int r = bk_plog_read(l, off, 1 << 20, leo, true, &sl);
+        if (r != 0) {
+            rc = r;
+            break;
+        }
+        if (sl.len == 0)
+            break;
+        if (sl.len > cap) {
+            uint8_t *nb = realloc(buf, sl.len);
+            if (!nb) {
+                rc = BK_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = sl.len;
+        }
+        if (bk_io_pread_full(sl.fd, buf, sl.len, (off_t)sl.pos) != (ssize_t)sl.len) {
+            rc = BK_EIO;
+            break;
+        }
+        size_t pos = 0;
+        int64_t next = off;
+        while (pos < sl.len) {
+            bk_batch_info bi;
+            if (bk_batch_parse(buf + pos, sl.len - pos, &bi) != 0)
+                break;
+            int64_t last = bi.base_offset + bi.last_offset_delta;
+            if (last >= off && (rc = fn(ud, &bi)) != 0)
+                goto out;
+            next = last + 1;
+            pos += bi.size;
+        }
+        if (next <= off)
+            break; /* no progress: a batch that does not frame */
+        off = next;
+    }
+out:
+    free(buf);
+    return rc;
+}

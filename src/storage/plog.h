@@ -151,6 +151,15 @@ typedef struct bk_plog_slice {
 int bk_plog_read(bk_plog *l, int64_t offset, uint32_t max_bytes, int64_t max_offset, bool min_one,
                  bk_plog_slice *out);
 
+/*
+ * Call fn for every whole batch whose last offset >= from, up to the LEO, in
+ * offset order (internal topics' loaders: __consumer_offsets,
+ * __transaction_state). The batch and its records are valid during the call
+ * only. Returns 0, fn's first non-zero result, or a BK_E* read error.
+ */
+int bk_plog_foreach_batch(bk_plog *l, int64_t from, int (*fn)(void *ud, const bk_batch_info *bi),
+                          void *ud);
+
 /* ListOffsets by timestamp: offset of the first batch with max timestamp >=
  * ts; BK_ENOENT if none. */
 int bk_plog_offset_for_time(bk_plog *l, int64_t ts, int64_t *offset, int64_t *batch_ts);

@@ -1063,77 +1063,44 @@ static int load_record(bk_tcoord *tc, const bk_record *rec)
     return load_value(tc, (const char *)ip, (size_t)il, &v);
 }
 
-static int pread_full(int fd, uint8_t *buf, size_t n, int64_t off)
+typedef struct load_ctx {
+    bk_tcoord *tc;
+    bk_partition *p;
+    int64_t from; /* records below it are skipped (the log start) */
+    uint64_t nrec;
+} load_ctx;
+
+static int load_batch(void *ud, const bk_batch_info *bi)
 {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + (int64_t)got));
-        if (r == -1 && errno == EINTR)
+    load_ctx *x = ud;
+    if (bi->compression != BK_COMPRESSION_NONE) {
+        bk_log_rl(BK_LOG_WARN, "%s-%d: skipping a compressed batch at offset %lld", BK_TXN_TOPIC,
+                  x->p->index, (long long)bi->base_offset);
+        return 0;
+    }
+    if (bi->control)
+        return 0;
+    bk_rec_iter it;
+    bk_record rec;
+    bk_rec_iter_init(&it, bi->records, bi->records_len, bi->record_count);
+    while (bk_rec_iter_next(&it, &rec)) {
+        if (bi->base_offset + rec.offset_delta < x->from)
             continue;
-        if (r <= 0)
-            return BK_EIO;
-        got += (size_t)r;
+        int rc = load_record(x->tc, &rec);
+        if (rc)
+            return rc;
+        x->nrec++;
     }
     return 0;
 }
 
 static int load_partition(bk_tcoord *tc, bk_partition *p, uint64_t *nrec)
 {
-    bk_plog *l = p->log;
-    if (!l)
+    if (!p->log)
         return 0;
-    int64_t off = l->log_start;
-    int64_t leo = bk_plog_leo(l);
-    uint8_t *buf = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    while (off < leo) {
-        bk_plog_slice sl;
-        int r = bk_plog_read(l, off, 1 << 20, leo, true, &sl);
-        if (r != 0 || sl.len == 0)
-            break;
-        if (sl.len > cap) {
-            uint8_t *nb = realloc(buf, sl.len);
-            if (!nb) {
-                rc = BK_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = sl.len;
-        }
-        if ((rc = pread_full(sl.fd, buf, sl.len, sl.pos)) != 0)
-            break;
-        size_t pos = 0;
-        int64_t next = off;
-        while (pos < sl.len) {
-            bk_batch_info bi;
-            if (bk_batch_parse(buf + pos, sl.len - pos, &bi) != 0)
-                break;
-            int64_t last = bi.base_offset + bi.last_offset_delta;
-            if (!bi.control && bi.compression == BK_COMPRESSION_NONE && last >= off) {
-                bk_rec_iter it;
-                bk_record rec;
-                bk_rec_iter_init(&it, bi.records, bi.records_len, bi.record_count);
-                while (bk_rec_iter_next(&it, &rec)) {
-                    if (bi.base_offset + rec.offset_delta < off)
-                        continue;
-                    if ((rc = load_record(tc, &rec)) != 0)
-                        goto out;
-                    (*nrec)++;
-                }
-            } else if (bi.compression != BK_COMPRESSION_NONE) {
-                bk_log_rl(BK_LOG_WARN, "%s-%d: skipping a compressed batch at offset %lld",
-                          BK_TXN_TOPIC, p->index, (long long)bi.base_offset);
-            }
-            next = last + 1;
-            pos += bi.size;
-        }
-        if (next <= off)
-            break;
-        off = next;
-    }
-out:
-    free(buf);
+    load_ctx x = {tc, p, p->log->log_start, 0};
+    int rc = bk_plog_foreach_batch(p->log, p->log->log_start, load_batch, &x);
+    *nrec += x.nrec;
     return rc;
 }
 
