@@ -118,6 +118,18 @@ int bk_respond(bk_req *req, const bk_msginfo *mi, int16_t ver, const void *m);
 #define BK_RESPOND(req, Msg, ver, mptr)                                                            \
     bk_respond((req), &bk_msg_##Msg, (ver), (const bk_##Msg *){(mptr)})
 
+/* Decode the request body into *mptr (a bk_<Msg>) at the request's
+ * version; a malformed body returns its status from the handler (the
+ * connection is closed). */
+#define BK_DECODE(req, Msg, mptr)                                                                  \
+    do {                                                                                           \
+        bk_##Msg##_init(mptr);                                                                     \
+        int bk_decode_rc_ =                                                                        \
+            bk_##Msg##_decode(&(req)->body, (req)->hdr.api_version, (req)->arena, (mptr));         \
+        if (bk_decode_rc_ != 0)                                                                    \
+            return bk_decode_rc_;                                                                  \
+    } while (0)
+
 /* Allocate n zeroed T in the request arena (NULL when over its limit). */
 #define BK_ARENA_NEW(req, T, n) ((T *)bk_arena_alloc((req)->arena, sizeof(T) * (size_t)(n)))
 

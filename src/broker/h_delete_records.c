@@ -44,10 +44,7 @@ int bk_h_delete_records(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_DeleteRecordsRequest rq;
-    bk_DeleteRecordsRequest_init(&rq);
-    int rc = bk_DeleteRecordsRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, DeleteRecordsRequest, &rq);
     bk_DeleteRecordsResponse rs;
     bk_DeleteRecordsResponse_init(&rs);
     rs.ThrottleTimeMs = 0;

@@ -73,10 +73,7 @@ int bk_h_find_coordinator(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_FindCoordinatorRequest rq;
-    bk_FindCoordinatorRequest_init(&rq);
-    int rc = bk_FindCoordinatorRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, FindCoordinatorRequest, &rq);
     bk_FindCoordinatorResponse rs;
     bk_FindCoordinatorResponse_init(&rs);
     const char *host;
@@ -286,10 +283,7 @@ int bk_h_join_group(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_JoinGroupRequest rq;
-    bk_JoinGroupRequest_init(&rq);
-    int rc = bk_JoinGroupRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, JoinGroupRequest, &rq);
     gctx *x = ctx_new(b, req, true);
     if (!x)
         return BK_ENOMEM;
@@ -336,7 +330,7 @@ int bk_h_join_group(bk_broker *b, bk_req *req)
         a.instance_id = NULL;
     /* never give up before the rebalance can (clients wait that long too) */
     x->wait_ms = (int64_t)BK_MAX(a.rebalance_ms, a.session_ms) + 30000;
-    rc = bk_coord_join(coord(b), &a, &x->w);
+    int rc = bk_coord_join(coord(b), &a, &x->w);
     return finish_or_park(x, rc);
 }
 
@@ -346,10 +340,7 @@ int bk_h_sync_group(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_SyncGroupRequest rq;
-    bk_SyncGroupRequest_init(&rq);
-    int rc = bk_SyncGroupRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, SyncGroupRequest, &rq);
     gctx *x = ctx_new(b, req, false);
     if (!x)
         return BK_ENOMEM;
@@ -370,7 +361,7 @@ int bk_h_sync_group(bk_broker *b, bk_req *req)
     bool inst = ver >= 3 && rq.GroupInstanceId.len > 0;
     bool pt = ver >= 5 && rq.ProtocolType.len >= 0;
     bool pn = ver >= 5 && rq.ProtocolName.len >= 0;
-    rc = bk_coord_sync(coord(b), S(rq.GroupId), rq.GenerationId, S(rq.MemberId),
+    int rc = bk_coord_sync(coord(b), S(rq.GroupId), rq.GenerationId, S(rq.MemberId),
                        inst ? rq.GroupInstanceId.p : NULL,
                        (size_t)BK_MAX(rq.GroupInstanceId.len, 0), pt ? rq.ProtocolType.p : NULL,
                        (size_t)BK_MAX(rq.ProtocolType.len, 0), pn ? rq.ProtocolName.p : NULL,
@@ -384,10 +375,7 @@ int bk_h_heartbeat(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_HeartbeatRequest rq;
-    bk_HeartbeatRequest_init(&rq);
-    int rc = bk_HeartbeatRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, HeartbeatRequest, &rq);
     bk_HeartbeatResponse rs;
     bk_HeartbeatResponse_init(&rs);
     bool inst = ver >= 3 && rq.GroupInstanceId.len > 0;
@@ -404,10 +392,7 @@ int bk_h_leave_group(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_LeaveGroupRequest rq;
-    bk_LeaveGroupRequest_init(&rq);
-    int rc = bk_LeaveGroupRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, LeaveGroupRequest, &rq);
     bk_LeaveGroupResponse rs;
     bk_LeaveGroupResponse_init(&rs);
     if (!coord(b)) {
@@ -442,10 +427,7 @@ int bk_h_offset_commit(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_OffsetCommitRequest rq;
-    bk_OffsetCommitRequest_init(&rq);
-    int rc = bk_OffsetCommitRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, OffsetCommitRequest, &rq);
     bk_OffsetCommitResponse rs;
     bk_OffsetCommitResponse_init(&rs);
     int32_t nt = BK_MAX(rq.Topics.n, 0), total = 0;
@@ -643,10 +625,7 @@ int bk_h_offset_fetch(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_OffsetFetchRequest rq;
-    bk_OffsetFetchRequest_init(&rq);
-    int rc = bk_OffsetFetchRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, OffsetFetchRequest, &rq);
     bk_OffsetFetchResponse rs;
     bk_OffsetFetchResponse_init(&rs);
     if (ver >= 8) {
@@ -657,6 +636,7 @@ int bk_h_offset_fetch(bk_broker *b, bk_req *req)
             return BK_ENOMEM;
         for (int32_t i = 0; i < ng; i++) {
             const bk_OffsetFetchRequest_OffsetFetchRequestGroup *qg = &rq.Groups.a[i];
+            int rc;
             if ((rc = fetch_group(b, req, qg->GroupId, qg->Topics.a, qg->Topics.n, rq.RequireStable,
                                   &rs.Groups.a[i])) != 0)
                 return rc;
@@ -680,6 +660,7 @@ int bk_h_offset_fetch(bk_broker *b, bk_req *req)
     }
     bk_OffsetFetchResponse_OffsetFetchResponseGroup g;
     memset(&g, 0, sizeof g);
+    int rc;
     if ((rc = fetch_group(b, req, rq.GroupId, qt, nt, ver >= 7 && rq.RequireStable, &g)) != 0)
         return rc;
     rs.ErrorCode = g.ErrorCode;
@@ -744,10 +725,7 @@ int bk_h_list_groups(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_ListGroupsRequest rq;
-    bk_ListGroupsRequest_init(&rq);
-    int rc = bk_ListGroupsRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, ListGroupsRequest, &rq);
     bk_ListGroupsResponse rs;
     bk_ListGroupsResponse_init(&rs);
     int n = coord(b) ? bk_coord_ngroups(coord(b)) : 0;
@@ -780,10 +758,7 @@ int bk_h_describe_groups(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_DescribeGroupsRequest rq;
-    bk_DescribeGroupsRequest_init(&rq);
-    int rc = bk_DescribeGroupsRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, DescribeGroupsRequest, &rq);
     bk_DescribeGroupsResponse rs;
     bk_DescribeGroupsResponse_init(&rs);
     int32_t n = BK_MAX(rq.Groups.n, 0);
@@ -843,10 +818,7 @@ int bk_h_delete_groups(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_DeleteGroupsRequest rq;
-    bk_DeleteGroupsRequest_init(&rq);
-    int rc = bk_DeleteGroupsRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, DeleteGroupsRequest, &rq);
     bk_DeleteGroupsResponse rs;
     bk_DeleteGroupsResponse_init(&rs);
     int32_t n = BK_MAX(rq.GroupsNames.n, 0);
@@ -868,10 +840,7 @@ int bk_h_offset_delete(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_OffsetDeleteRequest rq;
-    bk_OffsetDeleteRequest_init(&rq);
-    int rc = bk_OffsetDeleteRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, OffsetDeleteRequest, &rq);
     bk_OffsetDeleteResponse rs;
     bk_OffsetDeleteResponse_init(&rs);
     int32_t nt = BK_MAX(rq.Topics.n, 0), total = 0;

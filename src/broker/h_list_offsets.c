@@ -201,10 +201,7 @@ int bk_h_list_offsets(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_ListOffsetsRequest rq;
-    bk_ListOffsetsRequest_init(&rq);
-    int rc = bk_ListOffsetsRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, ListOffsetsRequest, &rq);
     bk_ListOffsetsResponse rs;
     bk_ListOffsetsResponse_init(&rs);
     rs.ThrottleTimeMs = 0;

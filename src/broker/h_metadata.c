@@ -92,10 +92,8 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_MetadataRequest rq;
-    bk_MetadataRequest_init(&rq);
-    int rc = bk_MetadataRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, MetadataRequest, &rq);
+    int rc;
 
     bk_MetadataResponse rs;
     bk_MetadataResponse_init(&rs);

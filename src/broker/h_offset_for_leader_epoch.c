@@ -21,10 +21,7 @@ int bk_h_offset_for_leader_epoch(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_OffsetForLeaderEpochRequest rq;
-    bk_OffsetForLeaderEpochRequest_init(&rq);
-    int rc = bk_OffsetForLeaderEpochRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, OffsetForLeaderEpochRequest, &rq);
     bk_OffsetForLeaderEpochResponse rs;
     bk_OffsetForLeaderEpochResponse_init(&rs);
     rs.ThrottleTimeMs = 0;

@@ -274,10 +274,7 @@ int bk_h_produce(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_ProduceRequest rq;
-    bk_ProduceRequest_init(&rq);
-    int rc = bk_ProduceRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, ProduceRequest, &rq);
 
     bk_ProduceResponse rs;
     bk_ProduceResponse_init(&rs);

@@ -43,10 +43,7 @@ int bk_h_init_producer_id(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_InitProducerIdRequest rq;
-    bk_InitProducerIdRequest_init(&rq);
-    int rc = bk_InitProducerIdRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, InitProducerIdRequest, &rq);
     bk_InitProducerIdResponse rs;
     bk_InitProducerIdResponse_init(&rs);
     int64_t pid = -1;
@@ -70,10 +67,7 @@ int bk_h_add_partitions_to_txn(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_AddPartitionsToTxnRequest rq;
-    bk_AddPartitionsToTxnRequest_init(&rq);
-    int rc = bk_AddPartitionsToTxnRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, AddPartitionsToTxnRequest, &rq);
     bk_AddPartitionsToTxnResponse rs;
     bk_AddPartitionsToTxnResponse_init(&rs);
     int32_t nt = BK_MAX(rq.V3AndBelowTopics.n, 0);
@@ -149,10 +143,7 @@ int bk_h_add_offsets_to_txn(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_AddOffsetsToTxnRequest rq;
-    bk_AddOffsetsToTxnRequest_init(&rq);
-    int rc = bk_AddOffsetsToTxnRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, AddOffsetsToTxnRequest, &rq);
     bk_AddOffsetsToTxnResponse rs;
     bk_AddOffsetsToTxnResponse_init(&rs);
     int16_t kerr = BK_KERR_NONE;
@@ -180,10 +171,7 @@ int bk_h_end_txn(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_EndTxnRequest rq;
-    bk_EndTxnRequest_init(&rq);
-    int rc = bk_EndTxnRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, EndTxnRequest, &rq);
     bk_EndTxnResponse rs;
     bk_EndTxnResponse_init(&rs);
     rs.ErrorCode = fenced(bk_tcoord_end_txn(b->tcoord, str_or_null(rq.TransactionalId),
@@ -247,10 +235,7 @@ int bk_h_describe_transactions(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_DescribeTransactionsRequest rq;
-    bk_DescribeTransactionsRequest_init(&rq);
-    int rc = bk_DescribeTransactionsRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, DescribeTransactionsRequest, &rq);
     bk_DescribeTransactionsResponse rs;
     bk_DescribeTransactionsResponse_init(&rs);
     int32_t n = BK_MAX(rq.TransactionalIds.n, 0);
@@ -288,10 +273,7 @@ int bk_h_list_transactions(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_ListTransactionsRequest rq;
-    bk_ListTransactionsRequest_init(&rq);
-    int rc = bk_ListTransactionsRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, ListTransactionsRequest, &rq);
     bk_ListTransactionsResponse rs;
     bk_ListTransactionsResponse_init(&rs);
     if (!b->tcoord) {

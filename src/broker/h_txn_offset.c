@@ -41,10 +41,7 @@ int bk_h_txn_offset_commit(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
     bk_TxnOffsetCommitRequest rq;
-    bk_TxnOffsetCommitRequest_init(&rq);
-    int rc = bk_TxnOffsetCommitRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc != 0)
-        return rc;
+    BK_DECODE(req, TxnOffsetCommitRequest, &rq);
     bk_TxnOffsetCommitResponse rs;
     bk_TxnOffsetCommitResponse_init(&rs);
     int32_t nt = BK_MAX(rq.Topics.n, 0), total = 0;
