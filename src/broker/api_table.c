@@ -26,6 +26,7 @@ const bk_api_entry bk_api_table[] = {
     {BK_API_ADD_PARTITIONS_TO_TXN, 0, 3, bk_h_add_partitions_to_txn},
     {BK_API_ADD_OFFSETS_TO_TXN, 0, 4, bk_h_add_offsets_to_txn},
     {BK_API_END_TXN, 0, 4, bk_h_end_txn},
+    {BK_API_WRITE_TXN_MARKERS, 0, 1, bk_h_write_txn_markers},
     {BK_API_TXN_OFFSET_COMMIT, 0, 4, bk_h_txn_offset_commit},
     {BK_API_DESCRIBE_CONFIGS, 0, 4, bk_h_describe_configs},
     {BK_API_ALTER_CONFIGS, 0, 2, bk_h_alter_configs},

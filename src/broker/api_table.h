@@ -44,6 +44,7 @@ enum {
     BK_API_ADD_PARTITIONS_TO_TXN = 24,
     BK_API_ADD_OFFSETS_TO_TXN = 25,
     BK_API_END_TXN = 26,
+    BK_API_WRITE_TXN_MARKERS = 27,
     BK_API_TXN_OFFSET_COMMIT = 28,
     BK_API_DESCRIBE_CONFIGS = 32,
     BK_API_ALTER_CONFIGS = 33,
@@ -99,6 +100,8 @@ bk_api_handler bk_h_list_groups;
 bk_api_handler bk_h_describe_groups;
 bk_api_handler bk_h_delete_groups;
 bk_api_handler bk_h_offset_delete;
+/* h_txn_markers.c */
+bk_api_handler bk_h_write_txn_markers;
 /* h_txn_offset.c */
 bk_api_handler bk_h_txn_offset_commit;
 /* h_txn.c */

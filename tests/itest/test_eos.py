@@ -447,3 +447,54 @@ def test_kafkajs_transactions(brook):
         assert tp.offset == 5, tp
     finally:
         c.close()
+
+
+# ------------------------------------------------------------------ WriteTxnMarkers
+
+
+def write_txn_markers(brook, pid, epoch, commit, topics, coordinator_epoch=0):
+    """WriteTxnMarkers v1 (flexible), one marker; topics: {name: [partitions]}
+    -> {(name, partition): error}"""
+    w = kwire.Writer().uvarint(2)  # one marker (compact array length + 1)
+    w.i64(pid).i16(epoch).bool(commit).uvarint(len(topics) + 1)
+    for name, parts in topics.items():
+        w.string(name, True).uvarint(len(parts) + 1)
+        for p in parts:
+            w.i32(p)
+        w.tags()
+    w.i32(coordinator_epoch).tags().tags()
+    with kwire.Conn(brook.host, brook.port, timeout=15) as c:
+        corr, body = c.roundtrip(27, 1, 9, w.bytes())
+    r = kwire.Reader(body)
+    out = {}
+    for _ in range(r.uvarint() - 1):
+        assert r.i64() == pid
+        for _ in range(r.uvarint() - 1):
+            name = r.string(True)
+            for _ in range(r.uvarint() - 1):
+                part = r.i32()
+                out[(name, part)] = r.i16()
+                r.tags()
+            r.tags()
+        r.tags()
+    r.tags()
+    r.done()
+    return out
+
+
+def test_write_txn_markers_end_a_transaction(brook):
+    """WriteTxnMarkers (what a coordinator on another broker sends in a
+    cluster) writes the marker that makes the transaction's data visible."""
+    from test_txn_coord import add_partitions, init_pid
+
+    i4util.create_topic(brook.bootstrap, "wtm", 1)
+    err, pid, epoch = init_pid(brook, 3, txn_id="wtm-1")
+    assert err == 0
+    assert add_partitions(brook, 3, "wtm-1", pid, epoch, {"wtm": [0]}) == {("wtm", 0): 0}
+    r = kwirex.produce((brook.host, brook.port), "wtm", 0,
+                       idem_batch(pid, epoch, 0, 3, tag="t", transactional=True))
+    assert r["error_code"] == 0, r
+    assert values(read_all(brook, "wtm", 1, "read_committed")) == []
+    res = write_txn_markers(brook, pid, epoch, True, {"wtm": [0], "nope": [0]})
+    assert res == {("wtm", 0): 0, ("nope", 0): 3}, res
+    assert values(read_all(brook, "wtm", 1, "read_committed")) == ["t-0", "t-1", "t-2"]
