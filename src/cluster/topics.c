@@ -921,7 +921,9 @@ int bk_topics_alter_config(bk_topics *t, bk_topic *tp, const bk_kv *kv, int n, b
     int nold = tp->noverrides;
     tp->overrides = owned;
     tp->noverrides = cnt;
-    int r = store_put(t, tp);
+    /* cluster mode: the controller's store (ZooKeeper /config/topics) owns
+     * topic configs; without it the change is local to this broker */
+    int r = t->cluster ? 0 : store_put(t, tp);
     bk_kv *drop = old;
     int ndrop = nold;
     if (r) {
