@@ -150,3 +150,39 @@ def test_replicates_to_followers(brook_factory):
         assert pr["error_code"] == NOT_LEADER_OR_FOLLOWER, pr
     got = consume_all(brokers[0], "rep", len(vals))
     assert got == vals
+
+
+def test_isr_shrink_and_min_insync(brook_factory):
+    brokers, ctl = start_cluster(brook_factory)
+    ctl.create_topic("shr", replicas=[0, 1, 2])
+    acked, failed = produce(list(brokers.values()), "shr", [b"a%d" % i for i in range(20)])
+    assert not failed and len(acked) == 20
+    brokers[2].kill9()
+    ctl.alive.discard(2)
+    # acks=all waits for the ISR; after replica.lag.time.max.ms the dead
+    # follower leaves the ISR and {0, 1} >= min.insync.replicas=2 suffices
+    t0 = time.monotonic()
+    acked, failed = produce([brokers[0]], "shr", [b"b%d" % i for i in range(20)], timeout=20)
+    assert not failed, failed[:3]
+    assert len(acked) == 20
+    assert time.monotonic() - t0 < LAG_MS / 1000.0 + 10
+    p = part_meta(brokers[0], "shr")
+    assert sorted(p["isr_nodes"]) == [0, 1], p
+    # the HW never passed what follower 1 has
+    b0 = brokers[0]
+    hw = kwirex.fetch((b0.host, b0.port), "shr", 0, 0)["high_watermark"]
+    assert hw == 40
+    # min.insync.replicas=3 with an ISR of 2: refused before the append
+    r = kwirex.incremental_alter_configs((b0.host, b0.port), [(2, "shr", [("min.insync.replicas", 0, "3")])])
+    pr = kwirex.produce((b0.host, b0.port), "shr", 0, kwirex.record_batch([(None, b"x", [])]), acks=-1)
+    assert pr["error_code"] == NOT_ENOUGH_REPLICAS, (pr, r)
+    # acks=1 still works
+    pr = kwirex.produce((b0.host, b0.port), "shr", 0, kwirex.record_batch([(None, b"y", [])]), acks=1)
+    assert pr["error_code"] == 0, pr
+    # the follower comes back, catches up and rejoins the ISR
+    brokers[2].start()
+    ctl.alive.add(2)
+    ctl.send_leadership("shr", only=[2])
+    ctl.broadcast_metadata()
+    wait_for(lambda: sorted(part_meta(b0, "shr")["isr_nodes"]) == [0, 1, 2], what="ISR expansion")
+    wait_for(lambda: log_bytes(brokers[2], "shr") == log_bytes(b0, "shr"), what="catch-up")
