@@ -186,3 +186,48 @@ def test_isr_shrink_and_min_insync(brook_factory):
     ctl.broadcast_metadata()
     wait_for(lambda: sorted(part_meta(b0, "shr")["isr_nodes"]) == [0, 1, 2], what="ISR expansion")
     wait_for(lambda: log_bytes(brokers[2], "shr") == log_bytes(b0, "shr"), what="catch-up")
+
+
+def test_failover_truncates_divergent_tail(brook_factory):
+    brokers, ctl = start_cluster(brook_factory)
+    b0, b1, b2 = brokers[0], brokers[1], brokers[2]
+    ctl.create_topic("fo", replicas=[0, 1, 2])
+    a_vals = [b"a%d" % i for i in range(50)]
+    acked_a, failed = produce(list(brokers.values()), "fo", a_vals)
+    assert not failed and sorted(acked_a) == sorted(a_vals)
+    # Only broker 0 hears of a new epoch with ISR {0}: the followers are
+    # fenced (their fetches carry the old epoch) and stop copying, so what
+    # it now takes with acks=1 exists on broker 0 alone.
+    ctl.elect("fo", 0, leader=0, isr=[0], only=[0])
+    b_vals = [b"b%d" % i for i in range(30)]
+    acked_b, failed = produce([b0], "fo", b_vals, acks="1", timeout=10)
+    assert not failed and len(acked_b) == 30
+    time.sleep(0.5)
+    assert len(log_bytes(b1, "fo")) < len(log_bytes(b0, "fo"))
+    b0.kill9()
+    ctl.alive.discard(0)
+    # the controller elects broker 1 (in the last ISR it knew of {0,1,2})
+    epoch = ctl.elect("fo", 0, leader=1, isr=[1, 2])
+    assert epoch == 2
+    wait_for(lambda: part_meta(b1, "fo")["leader_id"] == 1, what="new leader")
+    got = consume_all(b1, "fo", len(a_vals))
+    assert got == a_vals  # every acknowledged record, once, none of the tail
+    c_vals = [b"c%d" % i for i in range(40)]
+    acked_c, failed = produce([b1, b2], "fo", c_vals)
+    assert not failed and sorted(acked_c) == sorted(c_vals)
+    # the old leader comes back as a follower: it truncates its divergent
+    # tail (OffsetForLeaderEpoch) and catches up
+    b0.start()
+    ctl.alive.add(0)
+    ctl.send_leadership("fo", only=[0])
+    ctl.broadcast_metadata()
+    wait_for(lambda: log_bytes(b0, "fo") == log_bytes(b1, "fo"), what="old leader catch-up")
+    assert "truncated from" in b0.log_text()
+    wait_for(lambda: sorted(part_meta(b1, "fo")["isr_nodes"]) == [0, 1, 2], what="ISR expansion")
+    got = consume_all(b1, "fo", len(a_vals) + len(c_vals))
+    assert got == a_vals + c_vals
+    # its leader-epoch history matches the leader's
+    with open(os.path.join(b0.datadir, "fo-0", "leader-epoch-checkpoint")) as f0, open(
+        os.path.join(b1.datadir, "fo-0", "leader-epoch-checkpoint")
+    ) as f1:
+        assert f0.read() == f1.read()
