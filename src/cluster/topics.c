@@ -1174,8 +1174,12 @@ void bk_topics_unhost(bk_topics *t, bk_partition *p, bool del)
 {
     if (p->log && del)
         bk_logmgr_delete(t->lm, p->topic->name, p->index);
-    if (del)
+    if (del) {
         p->log = NULL;
+        free(p->epochs);
+        p->epochs = NULL;
+        p->nepochs = 0;
+    }
     p->hosted = false;
     free(p->rstate);
     p->rstate = NULL;

@@ -231,3 +231,48 @@ def test_failover_truncates_divergent_tail(brook_factory):
         os.path.join(b1.datadir, "fo-0", "leader-epoch-checkpoint")
     ) as f1:
         assert f0.read() == f1.read()
+
+
+STALE_CONTROLLER_EPOCH = 11
+
+
+def test_controller_requests(brook_factory, brook):
+    # a single-node broker neither advertises nor serves them
+    keys = kwire.api_versions(brook.host, brook.port, version=3)["keys"]
+    assert 4 not in keys and 5 not in keys and 6 not in keys
+    brokers, ctl = start_cluster(brook_factory, n=2, min_isr=1)
+    b0, b1 = brokers[0], brokers[1]
+    keys = kwire.api_versions(b0.host, b0.port, version=3)["keys"]
+    assert 4 in keys and 5 in keys and 6 in keys
+    ctl.epoch = 5
+    ctl.create_topic("cr", partitions=2, replicas=[0, 1])
+    md = kwirex.metadata((b1.host, b1.port), topics=["cr"])
+    assert sorted(b["node_id"] for b in md["brokers"]) == [0, 1]
+    assert md["controller_id"] == 0
+    # an older controller is refused, for the request and each partition
+    _, parts = ctl.topics["cr"]
+    ctl.epoch = 4
+    res = ctl.leader_and_isr(1, "cr", {0: parts[0]})
+    assert res["error"] == STALE_CONTROLLER_EPOCH and res[0] == STALE_CONTROLLER_EPOCH
+    assert ctl.update_metadata(1) == STALE_CONTROLLER_EPOCH
+    ctl.epoch = 5
+    # a stale leader epoch is ignored for that partition only
+    from testcontroller import PartState
+
+    old = PartState(1, -1 + 0, [0, 1], [0, 1])
+    old.leader_epoch = 0
+    ctl.elect("cr", 1, leader=1)  # partition 1: epoch 1, leader 1
+    res = ctl.leader_and_isr(0, "cr", {1: old})
+    assert res[1] == STALE_CONTROLLER_EPOCH
+    assert part_meta(b0, "cr", 1)["leader_id"] == 1
+    # produce to both leaders, then stop and delete partition 1 on broker 0
+    pr = kwirex.produce((b1.host, b1.port), "cr", 1, kwirex.record_batch([(None, b"p1", [])]), acks=-1)
+    assert pr["error_code"] == 0, pr
+    wait_for(lambda: log_bytes(b0, "cr", 1) == log_bytes(b1, "cr", 1), what="partition 1 replica")
+    assert os.path.isdir(os.path.join(b0.datadir, "cr-1"))
+    res = ctl.stop_replica(0, "cr", [1], delete=True)
+    assert res["error"] == 0 and res[1] == 0
+    wait_for(lambda: not os.path.isdir(os.path.join(b0.datadir, "cr-1")), what="deletion")
+    # partition 0 is untouched
+    pr = kwirex.produce((b0.host, b0.port), "cr", 0, kwirex.record_batch([(None, b"p0", [])]), acks=-1)
+    assert pr["error_code"] == 0, pr
