@@ -276,3 +276,36 @@ def test_controller_requests(brook_factory, brook):
     # partition 0 is untouched
     pr = kwirex.produce((b0.host, b0.port), "cr", 0, kwirex.record_batch([(None, b"p0", [])]), acks=-1)
     assert pr["error_code"] == 0, pr
+
+
+REQUEST_TIMED_OUT = 7
+NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20
+
+
+def produce_raw(broker, topic, value, acks=-1, timeout_ms=10000):
+    body = kwirex.produce_body(7, topic, 0, kwirex.record_batch([(None, value, [])]), acks, timeout_ms)
+    res = kwirex.call((broker.host, broker.port), kwire.API_PRODUCE, 7, body, kwirex.parse_produce,
+                      timeout=timeout_ms / 1000.0 + 15)
+    return res["topics"][0]["partitions"][0]
+
+
+def test_acks_all_timeout_and_after_append(brook_factory):
+    brokers, ctl = start_cluster(brook_factory)
+    b0 = brokers[0]
+    ctl.create_topic("aa", replicas=[0, 1, 2])
+    assert produce_raw(b0, "aa", b"ok")["error_code"] == 0
+    brokers[1].kill9()
+    brokers[2].kill9()
+    # the ISR still names the dead followers: the HW cannot move, the
+    # request times out
+    t0 = time.monotonic()
+    pr = produce_raw(b0, "aa", b"t", timeout_ms=500)
+    assert pr["error_code"] == REQUEST_TIMED_OUT, pr
+    assert time.monotonic() - t0 < 5
+    # appended while the ISR was big enough; the ISR then shrinks to {0}
+    # (below min.insync.replicas=2) and the HW moves past it
+    pr = produce_raw(b0, "aa", b"late", timeout_ms=15000)
+    assert pr["error_code"] == NOT_ENOUGH_REPLICAS_AFTER_APPEND, pr
+    assert part_meta(b0, "aa")["isr_nodes"] == [0]
+    pr = produce_raw(b0, "aa", b"now")
+    assert pr["error_code"] == NOT_ENOUGH_REPLICAS, pr
