@@ -162,13 +162,8 @@ static int16_t read_part(fetch_ctx *x, bk_topic *tp, const bk_FetchRequest_Fetch
         if (e != BK_KERR_NONE)
             return e;
     }
-    /* A follower's fetch offset is its LEO (once per request, not again
-     * when a parked fetch is re-read). */
-    if (replica_id >= 0 && x->b->cluster && !x->recorded) {
-        if (!bk_ids_has(p->replicas, p->nreplicas, replica_id))
-            return BK_KERR_NOT_LEADER_OR_FOLLOWER;
-        bk_replica_on_fetch(x->b, p, replica_id, fp->FetchOffset);
-    }
+    if (replica_id >= 0 && x->b->cluster && !bk_ids_has(p->replicas, p->nreplicas, replica_id))
+        return BK_KERR_NOT_LEADER_OR_FOLLOWER;
     /* Upper bound: LEO for replicas, HW for read_uncommitted consumers,
      * the last stable offset for read_committed ones. */
     bool read_committed = replica_id < 0 && x->rq.IsolationLevel == 1;
@@ -185,6 +180,11 @@ static int16_t read_part(fetch_ctx *x, bk_topic *tp, const bk_FetchRequest_Fetch
         memset(sl, 0, sizeof *sl);
         return BK_KERR_KAFKA_STORAGE_ERROR;
     }
+    /* A follower's fetch offset is its LEO (Kafka records it after a read
+     * without error; once per request, not again when a parked fetch is
+     * re-read). It may move the HW this response carries. */
+    if (replica_id >= 0 && x->b->cluster && !x->recorded)
+        bk_replica_on_fetch(x->b, p, replica_id, fp->FetchOffset);
     if (sl->len > 0) {
         int fd = fcntl(sl->fd, F_DUPFD_CLOEXEC, 0);
         if (fd == -1) {
