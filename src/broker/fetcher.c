@@ -18,7 +18,8 @@
 #define KEY_FETCH        1
 #define KEY_LIST_OFFSETS 2
 #define KEY_OFFSET_EPOCH 23
-#define FETCH_VERSION    12
+#define FETCH_VERSION    12 /* topics by name (no topic ids known) */
+#define FETCH_VERSION_ID 15 /* topic ids, ReplicaState */
 #define LIST_VERSION     2
 #define EPOCH_VERSION    4
 #define MAX_FRAME        (256u << 20)
@@ -386,9 +387,25 @@ static bool send_fetch(fconn *c)
         return false;
     const bk_config *cfg = c->f->b->cfg;
     bk_arena_reset(&c->f->arena);
+    /* v15 (ReplicaState, topic ids) when every topic has an id - what a
+     * Kafka 3.x follower does - else v12 (names; LeaderAndIsr before v5
+     * carries no ids) */
+    static const bk_uuid zero;
+    int16_t ver = FETCH_VERSION_ID;
+    for (int i = 0; i < n; i++) {
+        bk_partition *p = live_part(c->f, v[i]);
+        if (memcmp(p->topic->id.b, zero.b, 16) == 0)
+            ver = FETCH_VERSION;
+    }
     bk_FetchRequest rq;
     bk_FetchRequest_init(&rq);
-    rq.ReplicaId = c->f->b->node_id;
+    if (ver >= 15) {
+        rq.ReplicaId = -1;
+        rq.ReplicaState.ReplicaId = c->f->b->node_id;
+        rq.ReplicaState.ReplicaEpoch = c->f->b->broker_epoch;
+    } else {
+        rq.ReplicaId = c->f->b->node_id;
+    }
     rq.MaxWaitMs = (int32_t)BK_MIN(cfg->replica_fetch_wait_max_ms, INT32_MAX);
     rq.MinBytes = 1;
     rq.MaxBytes = 10 * 1024 * 1024;
@@ -408,7 +425,10 @@ static bool send_fetch(fconn *c)
         if (!pp)
             return false;
         bk_codec_init(&bk_desc_FetchRequest_FetchPartition, pp);
-        t->Topic = bk_str_c(v[i]->topic);
+        if (ver >= 13)
+            t->TopicId = p->topic->id;
+        else
+            t->Topic = bk_str_c(v[i]->topic);
         t->Partitions.n = 1;
         t->Partitions.a = pp;
         pp->Partition = v[i]->index;
@@ -419,7 +439,7 @@ static bool send_fetch(fconn *c)
         pp->PartitionMaxBytes = cfg->replica_fetch_max_bytes;
         v[i]->in_flight = true;
     }
-    if (send_req(c, KEY_FETCH, FETCH_VERSION, &rq) != 0) {
+    if (send_req(c, KEY_FETCH, ver, &rq) != 0) {
         conn_close(c, true);
         return false;
     }
@@ -564,9 +584,14 @@ static void on_fetch(fconn *c, const bk_FetchResponse *rs)
     }
     for (int32_t i = 0; i < rs->Responses.n; i++) {
         const bk_FetchResponse_FetchableTopicResponse *t = &rs->Responses.a[i];
+        bk_str name = t->Topic;
+        if (c->ver >= 13) {
+            bk_topic *tp = f->b->topics ? bk_topics_get_id(f->b->topics, &t->TopicId) : NULL;
+            name = tp ? bk_str_c(tp->name) : (bk_str){NULL, -1};
+        }
         for (int32_t k = 0; k < t->Partitions.n; k++) {
             const bk_FetchResponse_PartitionData *pd = &t->Partitions.a[k];
-            fpart *fp = resp_part(c, t->Topic, pd->PartitionIndex);
+            fpart *fp = resp_part(c, name, pd->PartitionIndex);
             bk_partition *p = fp ? live_part(f, fp) : NULL;
             if (!p)
                 continue;

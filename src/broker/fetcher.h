@@ -10,7 +10,8 @@
  *     leader epoch; the answer gives the divergence point (Kafka's
  *     getOffsetTruncationState): truncate there (possibly in several
  *     rounds when the leader answers an older epoch) -> FETCHING
- *   FETCHING: Fetch v12 (ReplicaId = us, CurrentLeaderEpoch, FetchOffset =
+ *   FETCHING: Fetch v15 (ReplicaState.ReplicaId = us, topic ids; v12 with
+ *     ReplicaId and names when a topic has no id), CurrentLeaderEpoch, FetchOffset =
  *     our LEO, MaxWaitMs = replica.fetch.wait.max.ms); the leader's batches
  *     are appended unchanged (bk_replica_append_as_follower), the HW
  *     follows min(leader HW, our LEO), the log start follows the leader's.
