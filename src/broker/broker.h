@@ -44,7 +44,9 @@ typedef struct bk_live_broker {
 /*
  * The ISR change hook (Kafka's pre-AlterPartition mechanism: the leader
  * writes the partition state znode with a version check). The leader calls
- * it with the new ISR and the partition epoch it believes current.
+ * it with the new ISR, its leader epoch, the controller epoch of the state
+ * it holds (the znode's JSON carries all three) and the partition epoch
+ * (znode version) it believes current.
  * Returns 0 when the change is accepted, with *new_partition_epoch (the
  * znode's new version): the broker then applies it locally; BK_EAGAIN
  * when the change is in flight (the hook calls bk_replica_isr_done()
@@ -54,8 +56,8 @@ typedef struct bk_live_broker {
  * at partition_epoch + 1.
  */
 typedef int bk_isr_change_fn(void *ud, const char *topic, int32_t partition, int32_t leader,
-                             int32_t leader_epoch, const int32_t *isr, int32_t nisr,
-                             int32_t partition_epoch, int32_t *new_partition_epoch);
+                             int32_t leader_epoch, int32_t controller_epoch, const int32_t *isr,
+                             int32_t nisr, int32_t partition_epoch, int32_t *new_partition_epoch);
 
 typedef struct bk_broker {
     const bk_config *cfg; /* borrowed */

@@ -15,8 +15,8 @@
 /* Without ZooKeeper the leader's ISR change is accepted and applied
  * locally (the "controller" - a test - learns it from Metadata). */
 static int default_isr_change(void *ud, const char *topic, int32_t partition, int32_t leader,
-                              int32_t leader_epoch, const int32_t *isr, int32_t nisr,
-                              int32_t partition_epoch, int32_t *new_partition_epoch)
+                              int32_t leader_epoch, int32_t controller_epoch, const int32_t *isr,
+                              int32_t nisr, int32_t partition_epoch, int32_t *new_partition_epoch)
 {
     *new_partition_epoch = partition_epoch + 1;
     return 0;
@@ -161,7 +161,7 @@ static void change_isr(bk_broker *b, bk_partition *p, const int32_t *isr, int32_
         return;
     int32_t ne = p->partition_epoch;
     int rc = b->isr_change(b->isr_change_ud, p->topic->name, p->index, p->leader, p->leader_epoch,
-                           isr, nisr, p->partition_epoch, &ne);
+                           p->controller_epoch, isr, nisr, p->partition_epoch, &ne);
     if (rc == BK_EAGAIN) {
         p->isr_pending = true;
         return;

@@ -102,7 +102,6 @@ typedef struct bk_partition {
      * single node uses bk_epochs_single() */
     bk_pepoch *epochs;        /* owned */
     int32_t nepochs;
-    void *fetch;              /* owned by broker/fetcher while a follower fetches */
 } bk_partition;
 
 /* Replace an owned id list (n may be 0). 0 or BK_ENOMEM. */
