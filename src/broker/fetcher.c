@@ -613,6 +613,7 @@ static void on_fetch(fconn *c, const bk_FetchResponse *rs)
                                                       (size_t)pd->Records.len, &app);
                 if (r == BK_ECORRUPT) {
                     fp->state = FP_TRUNCATE;
+                    delay(f, fp);
                     continue;
                 }
                 if (r != 0) {

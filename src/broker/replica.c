@@ -454,6 +454,23 @@ int bk_replica_append_as_follower(bk_broker *b, bk_partition *p, const uint8_t *
         off += sz;
     }
     size_t start = off;
+    if (off + BK_BATCH_HDR <= len && bk_plog_leo(l) == l->log_start) {
+        /* An empty log restarted at the leader's log start (after
+         * OFFSET_OUT_OF_RANGE) that falls inside a batch: restart it at the
+         * batch's base instead, as Kafka does on UnexpectedAppendOffset;
+         * the log start then follows the leader's again. */
+        int64_t base = bk_batch_base_offset(data + off);
+        if (base < leo) {
+            int64_t keep_start = l->log_start;
+            int r = bk_plog_truncate_fully(l, base, bk_wall_ms());
+            if (r)
+                return r;
+            bk_log(BK_LOG_INFO, "%s-%d: log restarted at %lld, the base of the batch holding %lld",
+                   p->topic->name, p->index, (long long)base, (long long)keep_start);
+            p->nepochs = 0;
+            leo = base;
+        }
+    }
     int64_t first = -1, last = -1, max_ts = -1, max_ts_off = -1;
     bool epochs_changed = false;
     while (off + BK_BATCH_HDR <= len) {

@@ -309,3 +309,38 @@ def test_acks_all_timeout_and_after_append(brook_factory):
     assert part_meta(b0, "aa")["isr_nodes"] == [0]
     pr = produce_raw(b0, "aa", b"now")
     assert pr["error_code"] == NOT_ENOUGH_REPLICAS, pr
+
+
+def test_follower_behind_log_start_restarts_there(brook_factory):
+    brokers, ctl = start_cluster(brook_factory, n=2, min_isr=1)
+    b0, b1 = brokers[0], brokers[1]
+    ctl.create_topic("oor", replicas=[0, 1])
+    acked, failed = produce([b0], "oor", [b"x%d" % i for i in range(10)])
+    assert not failed and len(acked) == 10
+    wait_for(lambda: log_bytes(b1, "oor") == log_bytes(b0, "oor"), what="replica")
+    b1.kill9()
+    ctl.alive.discard(1)
+    # the ISR shrinks to {0}; more data, then DeleteRecords moves the log
+    # start past everything the follower has
+    acked, failed = produce([b0], "oor", [b"y%d" % i for i in range(40)], timeout=20)
+    assert not failed and len(acked) == 40
+    res = kwirex.delete_records((b0.host, b0.port), "oor", {0: 45})
+    assert res[0]["error_code"] == 0 and res[0]["low_watermark"] == 45, res
+    b1.start()
+    ctl.alive.add(1)
+    ctl.send_leadership("oor", only=[1])
+    ctl.broadcast_metadata()
+    # Fetch at 10 is OFFSET_OUT_OF_RANGE; the follower restarts its log at
+    # the leader's log start (45) and copies the rest
+    # (at the base of the batch that holds 45, as Kafka)
+    wait_for(lambda: sorted(part_meta(b0, "oor")["isr_nodes"]) == [0, 1], what="ISR expansion")
+    assert "restarting the log at the leader's start 45" in b1.log_text()
+    segs = sorted(glob.glob(os.path.join(b1.datadir, "oor-0", "*.log")))
+    assert os.path.basename(segs[0]) != "%020d.log" % 0, segs
+    assert b"y39" in log_bytes(b1, "oor") and b"x0" not in log_bytes(b1, "oor")
+    # the leader's log start reached the follower too
+    def follower_start():
+        with open(os.path.join(b1.datadir, "log-start-offset-checkpoint")) as f:
+            return "oor 0 45" in f.read()
+    b1.stop()
+    assert follower_start()
