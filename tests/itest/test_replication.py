@@ -24,7 +24,7 @@ NOT_LEADER_OR_FOLLOWER = 6
 NOT_ENOUGH_REPLICAS = 19
 
 
-def start_cluster(brook_factory, n=3, min_isr=2):
+def start_cluster(brook_factory, n=3, min_isr=2, lag_ms=LAG_MS):
     brokers = {}
     for i in range(n):
         brokers[i] = brook_factory(
@@ -32,7 +32,7 @@ def start_cluster(brook_factory, n=3, min_isr=2):
                 "broker.id": i,
                 "brook.controller.requests.enable": "true",
                 "auto.create.topics.enable": "false",
-                "replica.lag.time.max.ms": LAG_MS,
+                "replica.lag.time.max.ms": lag_ms,
                 "replica.fetch.wait.max.ms": 200,
                 "replica.fetch.backoff.ms": 200,
                 "min.insync.replicas": min_isr,
@@ -290,7 +290,8 @@ def produce_raw(broker, topic, value, acks=-1, timeout_ms=10000):
 
 
 def test_acks_all_timeout_and_after_append(brook_factory):
-    brokers, ctl = start_cluster(brook_factory)
+    # a longer lag: the second produce must arrive before the shrink
+    brokers, ctl = start_cluster(brook_factory, lag_ms=4000)
     b0 = brokers[0]
     ctl.create_topic("aa", replicas=[0, 1, 2])
     assert produce_raw(b0, "aa", b"ok")["error_code"] == 0
