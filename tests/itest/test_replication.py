@@ -345,3 +345,22 @@ def test_follower_behind_log_start_restarts_there(brook_factory):
             return "oor 0 45" in f.read()
     b1.stop()
     assert follower_start()
+
+
+def test_leaders_spread_over_brokers(brook_factory):
+    brokers, ctl = start_cluster(brook_factory)
+    ctl.create_topic("spread", partitions=3, replicas=[0, 1, 2])
+    # partition p led by broker p (leader epoch 1)
+    for p in (1, 2):
+        ctl.elect("spread", p, leader=p)
+    for p in range(3):
+        b = brokers[p]
+        wait_for(lambda: part_meta(brokers[(p + 1) % 3], "spread", p)["leader_id"] == p, what="leader")
+        for k in range(5):
+            pr = kwirex.produce((b.host, b.port), "spread", p, kwirex.record_batch([(None, b"p%d-%d" % (p, k), [])]))
+            assert pr["error_code"] == 0, pr
+            assert pr["base_offset"] == k
+    for p in range(3):
+        lead = log_bytes(brokers[p], "spread", p)
+        for i in range(3):
+            wait_for(lambda: log_bytes(brokers[i], "spread", p) == lead, what="replica %d of %d" % (i, p))
