@@ -657,7 +657,17 @@ int bk_topics_open(bk_topics **out, const bk_config *bcfg, bk_logmgr *lm, const 
             break;
         }
         effective(bcfg, tp->overrides, tp->noverrides, &tp->cfg);
-        r = open_logs(t, tp, 0, now);
+        if (t->cluster) {
+            /* cluster mode: no partition is led or hosted until the
+             * controller's LeaderAndIsr says so (bk_topics_host) */
+            for (int32_t p = 0; p < tp->nparts; p++) {
+                tp->parts[p].index = p;
+                tp->parts[p].topic = tp;
+                tp->parts[p].leader = -1;
+            }
+        } else {
+            r = open_logs(t, tp, 0, now);
+        }
         if (!r)
             r = push(t, tp);
         if (r) {

@@ -3,9 +3,13 @@
  * per-topic configuration, backed by a metadata store (metastore.h).
  *
  * In single-node mode every partition is led by this broker, its replica
- * set is {this broker}, and its log lives in the log manager. The ZooKeeper
- * store of cluster mode will implement the same metastore interface; this
- * registry then only opens logs for the partitions this broker hosts.
+ * set is {this broker}, and its log lives in the log manager. In cluster
+ * mode (zookeeper.connect, or brook.controller.requests.enable) topics
+ * loaded from the store are not led or hosted here: the registry opens a
+ * partition's log only when the controller's LeaderAndIsr makes this
+ * broker a replica (bk_topics_host, called by broker/replica.c), and
+ * UpdateMetadata / LeaderAndIsr add topics the store never had
+ * (bk_topics_ensure).
  *
  * Lifetime: bk_topic and bk_partition pointers stay valid until the topic
  * is deleted (bk_topics_delete) or partitions are added (the partition
