@@ -17,6 +17,7 @@
     X(logmgr)                                                                                      \
     X(pstate)                                                                                      \
     X(topics)                                                                                      \
+    X(partition)                                                                                   \
     X(crc32c)                                                                                      \
     X(records)                                                                                     \
     X(compress)                                                                                    \

@@ -26,6 +26,9 @@ enum {
     BK_API_FETCH = 1,
     BK_API_LIST_OFFSETS = 2,
     BK_API_METADATA = 3,
+    BK_API_LEADER_AND_ISR = 4,
+    BK_API_STOP_REPLICA = 5,
+    BK_API_UPDATE_METADATA = 6,
     BK_API_OFFSET_COMMIT = 8,
     BK_API_OFFSET_FETCH = 9,
     BK_API_FIND_COORDINATOR = 10,
@@ -64,6 +67,10 @@ typedef struct bk_api_entry {
     int16_t key;
     int16_t min, max; /* advertised versions */
     bk_api_handler *handler;
+    /* Controller-to-broker APIs: served and advertised only in cluster
+     * mode (as Kafka's ZooKeeper-mode brokers do); a single-node broker
+     * treats them as unknown keys. */
+    bool cluster_only;
 } bk_api_entry;
 
 extern const bk_api_entry bk_api_table[];
@@ -79,6 +86,10 @@ bk_api_handler bk_h_metadata;
 bk_api_handler bk_h_api_versions;
 bk_api_handler bk_h_delete_records;
 bk_api_handler bk_h_offset_for_leader_epoch;
+/* h_controller.c */
+bk_api_handler bk_h_leader_and_isr;
+bk_api_handler bk_h_stop_replica;
+bk_api_handler bk_h_update_metadata;
 /* h_admin.c */
 bk_api_handler bk_h_create_topics;
 bk_api_handler bk_h_delete_topics;

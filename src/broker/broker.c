@@ -6,6 +6,7 @@
 #include "../group/coord.h"
 #include "../txn/tcoord.h"
 #include "api_table.h"
+#include "replica.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,11 @@ int bk_broker_init(bk_broker *b, const bk_config *cfg, int32_t node_id, const ch
     b->node_id = node_id;
     snprintf(b->cluster_id, sizeof b->cluster_id, "%s", cluster_id);
     b->self[0] = node_id;
+    b->cluster = (cfg->zookeeper_connect && cfg->zookeeper_connect[0]) ||
+                 cfg->controller_requests_enable;
+    b->controller_id = -1;
+    b->controller_epoch = -1;
+    b->broker_epoch = -1;
     bk_validate_scratch_init(&b->vscratch);
     bk_zctx_init(&b->zctx);
     bk_wr_init(&b->batch, 0);
@@ -48,6 +54,9 @@ int16_t bk_broker_write_marker(bk_broker *b, const char *topic, int32_t partitio
     if (!p)
         return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     bk_plog *l = p->log;
+    int16_t lerr = bk_leader_check(b, p);
+    if (lerr != BK_KERR_NONE)
+        return lerr;
     if (!l || l->offline)
         return BK_KERR_KAFKA_STORAGE_ERROR;
     int64_t leo0 = bk_plog_leo(l), off = -1;
@@ -60,7 +69,10 @@ int16_t bk_broker_write_marker(bk_broker *b, const char *topic, int32_t partitio
     }
     /* Single node: the ISR is this broker, so the HW follows the LEO. The
      * marker moves the LSO too: read_committed fetches may now proceed. */
-    l->hw = bk_plog_leo(l);
+    if (b->cluster)
+        bk_replica_appended(b, p);
+    else
+        l->hw = bk_plog_leo(l);
     bk_purgatory_notify(&b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, (uint64_t)(bk_plog_leo(l) - leo0));
     if (b->coord && p->topic->internal && strcmp(topic, BK_OFFSETS_TOPIC) == 0)
         bk_coord_txn_marker(b->coord, partition, pid, commit);
@@ -94,6 +106,8 @@ void bk_broker_start(bk_broker *b, bk_ev *ev, bk_logmgr *lm, bk_topics *topics)
     b->logmgr = lm;
     b->topics = topics;
     bk_purgatory_init(&b->purg, ev);
+    if (bk_replica_init(b) != 0)
+        bk_log(BK_LOG_ERROR, "cannot start the replica fetchers");
     if (lm)
         bk_logmgr_on_flushed(lm, on_flushed, b);
     b->started = true;
@@ -119,6 +133,8 @@ void bk_broker_tick(bk_broker *b, int64_t now_ms)
 {
     if (b->started)
         bk_purgatory_gc(&b->purg, b->topics, now_ms);
+    if (b->started)
+        bk_replica_tick(b, now_ms);
     if (b->coord)
         bk_coord_tick(b->coord, now_ms);
     if (b->tcoord)
@@ -131,6 +147,7 @@ void bk_broker_fini(bk_broker *b)
      * into a finished broker */
     if (b->started && b->logmgr)
         bk_logmgr_on_flushed(b->logmgr, NULL, NULL);
+    bk_replica_fini(b);
     if (b->started)
         bk_purgatory_fini(&b->purg, b->topics);
     bk_tcoord_free(b->tcoord);
@@ -196,6 +213,8 @@ int bk_broker_on_request(bk_req *req, void *ud)
     const bk_reqhdr *h = &req->hdr;
     const bk_api_entry *e = bk_api_find(h->api_key);
     char why[128];
+    if (e && e->cluster_only && !b->cluster)
+        e = NULL;
     if (!e) {
         const bk_apidef *d = bk_apidef_get(h->api_key);
         snprintf(why, sizeof why, "unsupported api %s (key %d) v%d", d ? d->name : "?", h->api_key,

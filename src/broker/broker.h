@@ -31,6 +31,34 @@
 #include "../storage/validate.h"
 #include "purgatory.h"
 
+/* A live broker as the controller (UpdateMetadata) or the ZooKeeper
+ * registration (/brokers/ids) says: what Metadata lists. */
+typedef struct bk_live_broker {
+    int32_t id;
+    char host[256];
+    int32_t port;
+    char rack[128];
+    bool has_rack;
+} bk_live_broker;
+
+/*
+ * The ISR change hook (Kafka's pre-AlterPartition mechanism: the leader
+ * writes the partition state znode with a version check). The leader calls
+ * it with the new ISR, its leader epoch, the controller epoch of the state
+ * it holds (the znode's JSON carries all three) and the partition epoch
+ * (znode version) it believes current.
+ * Returns 0 when the change is accepted, with *new_partition_epoch (the
+ * znode's new version): the broker then applies it locally; BK_EAGAIN
+ * when the change is in flight (the hook calls bk_replica_isr_done()
+ * later; no other change of that partition starts meanwhile); any other
+ * value when it was refused (version conflict: the controller changed the
+ * state, its LeaderAndIsr will follow). Default (no ZooKeeper): accepted
+ * at partition_epoch + 1.
+ */
+typedef int bk_isr_change_fn(void *ud, const char *topic, int32_t partition, int32_t leader,
+                             int32_t leader_epoch, int32_t controller_epoch, const int32_t *isr,
+                             int32_t nisr, int32_t partition_epoch, int32_t *new_partition_epoch);
+
 typedef struct bk_broker {
     const bk_config *cfg; /* borrowed */
     int32_t node_id;      /* broker.id, or from meta.properties */
@@ -48,6 +76,20 @@ typedef struct bk_broker {
     struct bk_coord *coord; /* owned: the group coordinator (group/coord.h), from start */
     struct bk_tcoord *tcoord; /* owned: the transaction coordinator (txn/tcoord.h), from start */
     bool started;
+
+    /* Cluster mode (zookeeper.connect, or brook.controller.requests.enable):
+     * partitions are led and followed as the controller says
+     * (broker/replica.h). */
+    bool cluster;
+    int32_t controller_id;    /* -1 unknown */
+    int32_t controller_epoch; /* largest seen; -1 */
+    int64_t broker_epoch;     /* this broker's ZooKeeper epoch; -1 = not checked */
+    bk_live_broker *live;     /* owned: live brokers (bk_broker_set_live) */
+    int nlive;
+    bk_isr_change_fn *isr_change;
+    void *isr_change_ud;
+    struct bk_fetcher *fetcher; /* owned: follower fetch connections (fetcher.h) */
+    int64_t next_isr_check_ms;
 
     /* Scratch reused by handlers (loop thread, one request at a time). */
     bk_validate_scratch vscratch; /* Produce: validation and recompression */

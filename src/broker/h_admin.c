@@ -685,6 +685,22 @@ int bk_h_describe_cluster(bk_broker *b, bk_req *req)
     br->Rack = bk_str_c(b->cfg->broker_rack);
     rs.Brokers.n = 1;
     rs.Brokers.a = br;
+    if (b->cluster) {
+        rs.ControllerId = b->controller_id;
+        if (b->nlive > 0) {
+            br = BK_ARENA_NEW(req, bk_DescribeClusterResponse_DescribeClusterBroker, b->nlive);
+            if (!br)
+                return BK_ENOMEM;
+            for (int i = 0; i < b->nlive; i++) {
+                br[i].BrokerId = b->live[i].id;
+                br[i].Host = bk_str_c(b->live[i].host);
+                br[i].Port = b->live[i].port;
+                br[i].Rack = b->live[i].has_rack ? bk_str_c(b->live[i].rack) : (bk_str){NULL, -1};
+            }
+            rs.Brokers.n = b->nlive;
+            rs.Brokers.a = br;
+        }
+    }
     if (rq.IncludeClusterAuthorizedOperations)
         rs.ClusterAuthorizedOperations = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) |
                                          (1 << 11) | (1 << 12);

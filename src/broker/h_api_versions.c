@@ -32,17 +32,21 @@ static bool valid_software_token(bk_str s)
     return true;
 }
 
-static int fill_keys(bk_req *req, bk_ApiVersionsResponse *rs)
+static int fill_keys(bk_broker *b, bk_req *req, bk_ApiVersionsResponse *rs)
 {
     rs->ApiKeys.a = BK_ARENA_NEW(req, bk_ApiVersionsResponse_ApiVersion, bk_api_table_len);
     if (!rs->ApiKeys.a)
         return BK_ENOMEM;
-    rs->ApiKeys.n = bk_api_table_len;
+    int32_t n = 0;
     for (int i = 0; i < bk_api_table_len; i++) {
-        rs->ApiKeys.a[i].ApiKey = bk_api_table[i].key;
-        rs->ApiKeys.a[i].MinVersion = bk_api_table[i].min;
-        rs->ApiKeys.a[i].MaxVersion = bk_api_table[i].max;
+        if (bk_api_table[i].cluster_only && !b->cluster)
+            continue;
+        rs->ApiKeys.a[n].ApiKey = bk_api_table[i].key;
+        rs->ApiKeys.a[n].MinVersion = bk_api_table[i].min;
+        rs->ApiKeys.a[n].MaxVersion = bk_api_table[i].max;
+        n++;
     }
+    rs->ApiKeys.n = n;
     return 0;
 }
 
@@ -57,7 +61,7 @@ int bk_h_api_versions(bk_broker *b, bk_req *req)
 
     if (ver < self->min || ver > self->max) {
         rs.ErrorCode = BK_KERR_UNSUPPORTED_VERSION;
-        if ((rc = fill_keys(req, &rs)) != 0)
+        if ((rc = fill_keys(b, req, &rs)) != 0)
             return rc;
         return BK_RESPOND(req, ApiVersionsResponse, 0, &rs);
     }
@@ -71,7 +75,7 @@ int bk_h_api_versions(bk_broker *b, bk_req *req)
         rs.ErrorCode = BK_KERR_INVALID_REQUEST;
         return BK_RESPOND(req, ApiVersionsResponse, ver, &rs);
     }
-    if ((rc = fill_keys(req, &rs)) != 0)
+    if ((rc = fill_keys(b, req, &rs)) != 0)
         return rc;
     return BK_RESPOND(req, ApiVersionsResponse, ver, &rs);
 }

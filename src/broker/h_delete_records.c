@@ -17,10 +17,14 @@
 #include "api_table.h"
 
 #include "../core/log.h"
+#include "replica.h"
 
-static int16_t delete_one(bk_partition *p, int64_t offset, int64_t *low)
+static int16_t delete_one(bk_broker *b, bk_partition *p, int64_t offset, int64_t *low)
 {
     bk_plog *l = p->log;
+    int16_t lerr = bk_leader_check(b, p);
+    if (lerr != BK_KERR_NONE)
+        return lerr;
     if (!l)
         return BK_KERR_KAFKA_STORAGE_ERROR;
     if (!p->topic->cfg.cleanup_delete)
@@ -68,7 +72,7 @@ int bk_h_delete_records(bk_broker *b, bk_req *req)
             pr->PartitionIndex = qp->PartitionIndex;
             pr->LowWatermark = -1;
             bk_partition *p = bk_broker_partition(b, qt->Name, qp->PartitionIndex);
-            pr->ErrorCode = p ? delete_one(p, qp->Offset, &pr->LowWatermark)
+            pr->ErrorCode = p ? delete_one(b, p, qp->Offset, &pr->LowWatermark)
                               : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             if (pr->ErrorCode != BK_KERR_NONE)
                 pr->LowWatermark = -1;

@@ -61,6 +61,7 @@
 
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "replica.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +79,7 @@ typedef struct fetch_ctx {
     bk_plog_slice *slices;
     int32_t nparts;
     uint64_t gathered; /* bytes found by the last read + appended since */
+    bool recorded;     /* a replica's fetch offsets were recorded (first read) */
 } fetch_ctx;
 
 static void close_fd(void *arg)
@@ -148,6 +150,11 @@ static int16_t read_part(fetch_ctx *x, bk_topic *tp, const bk_FetchRequest_Fetch
         return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     bk_partition *p = &tp->parts[fp->Partition];
     bk_plog *l = p->log;
+    /* Cluster mode: only the leader serves fetches, of consumers (no
+     * follower fetching: PreferredReadReplica stays -1) and of replicas. */
+    int16_t lerr = bk_leader_check(x->b, p);
+    if (lerr != BK_KERR_NONE)
+        return lerr;
     if (!l)
         return BK_KERR_KAFKA_STORAGE_ERROR;
     if (x->ver >= 9) {
@@ -155,6 +162,8 @@ static int16_t read_part(fetch_ctx *x, bk_topic *tp, const bk_FetchRequest_Fetch
         if (e != BK_KERR_NONE)
             return e;
     }
+    if (replica_id >= 0 && x->b->cluster && !bk_ids_has(p->replicas, p->nreplicas, replica_id))
+        return BK_KERR_NOT_LEADER_OR_FOLLOWER;
     /* Upper bound: LEO for replicas, HW for read_uncommitted consumers,
      * the last stable offset for read_committed ones. */
     bool read_committed = replica_id < 0 && x->rq.IsolationLevel == 1;
@@ -171,6 +180,11 @@ static int16_t read_part(fetch_ctx *x, bk_topic *tp, const bk_FetchRequest_Fetch
         memset(sl, 0, sizeof *sl);
         return BK_KERR_KAFKA_STORAGE_ERROR;
     }
+    /* A follower's fetch offset is its LEO (Kafka records it after a read
+     * without error; once per request, not again when a parked fetch is
+     * re-read). It may move the HW this response carries. */
+    if (replica_id >= 0 && x->b->cluster && !x->recorded)
+        bk_replica_on_fetch(x->b, p, replica_id, fp->FetchOffset);
     if (sl->len > 0) {
         int fd = fcntl(sl->fd, F_DUPFD_CLOEXEC, 0);
         if (fd == -1) {
@@ -252,6 +266,7 @@ static uint64_t read_all(fetch_ctx *x, bool *errors)
             total += sl->len;
         }
     }
+    x->recorded = true;
     return total;
 }
 
@@ -335,7 +350,10 @@ static int park(fetch_ctx *x)
                 parts[n++] = &tp->parts[idx];
         }
     }
-    x->d.wants = BK_WAKE_DATA;
+    /* replicas read to the LEO: new data wakes them; consumers read to the
+     * HW, which in cluster mode moves after the append */
+    int32_t rid = x->ver >= 15 ? x->rq.ReplicaState.ReplicaId : x->rq.ReplicaId;
+    x->d.wants = x->b->cluster && rid < 0 ? BK_WAKE_HW : BK_WAKE_DATA;
     x->d.on_event = on_event;
     x->d.complete = on_complete;
     int64_t deadline = req->recv_ms + x->rq.MaxWaitMs;

@@ -33,6 +33,7 @@
 #include "../core/log.h"
 #include "../storage/compress.h"
 #include "leader_epoch.h"
+#include "replica.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -155,7 +156,9 @@ static int16_t lookup(bk_broker *b, bk_partition *p, int64_t ts, int32_t replica
     case TS_EARLIEST:
     case TS_EARLIEST_LOCAL:
         out->offset = l->log_start;
-        out->epoch = bk_epochs_epoch_for_offset(&hist, 1, l->log_start);
+        out->epoch = p->nepochs > 0 ? bk_epochs_epoch_for_offset((const bk_epoch_entry *)p->epochs,
+                                                                 p->nepochs, l->log_start)
+                                    : bk_epochs_epoch_for_offset(&hist, 1, l->log_start);
         return BK_KERR_NONE;
     case TS_LATEST:
         out->offset = upto;
@@ -233,6 +236,8 @@ int bk_h_list_offsets(bk_broker *b, bk_req *req)
             int16_t err;
             if (!p)
                 err = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else if ((err = bk_leader_check(b, p)) != BK_KERR_NONE)
+                ;
             else if (!p->log)
                 err = BK_KERR_KAFKA_STORAGE_ERROR;
             else if (ver >= 4 && (err = bk_check_leader_epoch(p, qp->CurrentLeaderEpoch)) != 0)

@@ -38,6 +38,7 @@
 
 #include "../core/log.h"
 #include "../group/coord.h"
+#include "replica.h"
 
 /* AclOperation codes: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7,
  * DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
@@ -52,6 +53,38 @@ static bool uuid_is_zero(const bk_uuid *u)
         if (u->b[i])
             return false;
     return true;
+}
+
+static bool live(const bk_broker *b, int32_t id)
+{
+    return id == b->node_id || bk_broker_live_find(b, id) != NULL;
+}
+
+/* Cluster mode: the partition state the controller sent (and, where this
+ * broker leads, the ISR it maintains). A leader that is not a live broker
+ * is LEADER_NOT_AVAILABLE with leader -1, as Kafka's metadata cache says;
+ * our own replica with an offline log is an offline replica. */
+static void fill_cluster_partition(const bk_broker *b, const bk_partition *pp,
+                                   bk_MetadataResponse_MetadataResponsePartition *p)
+{
+    p->PartitionIndex = pp->index;
+    p->LeaderEpoch = pp->leader_epoch;
+    bool self_offline = pp->hosted && (!pp->log || pp->log->offline);
+    bool leader_ok = pp->leader >= 0 && live(b, pp->leader) &&
+                     !(pp->leader == b->node_id && self_offline);
+    p->LeaderId = leader_ok ? pp->leader : -1;
+    p->ErrorCode = leader_ok ? BK_KERR_NONE : BK_KERR_LEADER_NOT_AVAILABLE;
+    p->ReplicaNodes.n = pp->nreplicas;
+    p->ReplicaNodes.a = pp->replicas;
+    p->IsrNodes.n = pp->nisr;
+    p->IsrNodes.a = pp->isr;
+    if (self_offline && !bk_ids_has(pp->offline, pp->noffline, b->node_id)) {
+        p->OfflineReplicas.n = 1;
+        p->OfflineReplicas.a = (int32_t *)b->self;
+    } else {
+        p->OfflineReplicas.n = pp->noffline;
+        p->OfflineReplicas.a = pp->offline;
+    }
 }
 
 static int fill_topic(bk_broker *b, bk_req *req, bk_MetadataResponse_MetadataResponseTopic *t,
@@ -72,6 +105,10 @@ static int fill_topic(bk_broker *b, bk_req *req, bk_MetadataResponse_MetadataRes
     for (int32_t i = 0; i < tp->nparts; i++) {
         const bk_partition *pp = &tp->parts[i];
         bk_MetadataResponse_MetadataResponsePartition *p = &t->Partitions.a[i];
+        if (b->cluster) {
+            fill_cluster_partition(b, pp, p);
+            continue;
+        }
         bool online = pp->log && !pp->log->offline;
         p->ErrorCode = online ? BK_KERR_NONE : BK_KERR_LEADER_NOT_AVAILABLE;
         p->PartitionIndex = pp->index;
@@ -115,6 +152,23 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
     rs.Brokers.a = br;
     rs.ClusterId = bk_str_c(b->cluster_id);
     rs.ControllerId = b->node_id;
+    if (b->cluster && b->nlive > 0) {
+        /* the live brokers (UpdateMetadata / ZooKeeper registrations) */
+        br = BK_ARENA_NEW(req, bk_MetadataResponse_MetadataResponseBroker, b->nlive);
+        if (!br)
+            return BK_ENOMEM;
+        for (int i = 0; i < b->nlive; i++) {
+            const bk_live_broker *lb = &b->live[i];
+            br[i].NodeId = lb->id;
+            br[i].Host = bk_str_c(lb->host);
+            br[i].Port = lb->port;
+            br[i].Rack = lb->has_rack ? bk_str_c(lb->rack) : (bk_str){NULL, -1};
+        }
+        rs.Brokers.n = b->nlive;
+        rs.Brokers.a = br;
+    }
+    if (b->cluster)
+        rs.ControllerId = b->controller_id;
     if (ver >= 8 && ver <= 10 && rq.IncludeClusterAuthorizedOperations)
         rs.ClusterAuthorizedOperations = CLUSTER_OPS;
     bool want_ops = ver >= 8 && rq.IncludeTopicAuthorizedOperations;
@@ -128,8 +182,9 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
         if (!rs.Topics.a)
             return BK_ENOMEM;
     }
-    bool may_create =
-        b->topics && b->cfg->auto_create_topics_enable && (ver < 4 || rq.AllowAutoTopicCreation);
+    /* cluster mode: topics are created through the controller (ZooKeeper) */
+    bool may_create = b->topics && !b->cluster && b->cfg->auto_create_topics_enable &&
+                      (ver < 4 || rq.AllowAutoTopicCreation);
 
     for (int32_t i = 0; i < n; i++) {
         bk_MetadataResponse_MetadataResponseTopic *t = &rs.Topics.a[rs.Topics.n];

@@ -16,6 +16,7 @@
 #include "api_table.h"
 
 #include "leader_epoch.h"
+#include "replica.h"
 
 int bk_h_offset_for_leader_epoch(bk_broker *b, bk_req *req)
 {
@@ -51,16 +52,25 @@ int bk_h_offset_for_leader_epoch(bk_broker *b, bk_req *req)
                 pr->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
+            if ((pr->ErrorCode = bk_leader_check(b, p)) != BK_KERR_NONE)
+                continue;
             if (!p->log) {
                 pr->ErrorCode = BK_KERR_KAFKA_STORAGE_ERROR;
                 continue;
             }
             if (ver >= 2 && (pr->ErrorCode = bk_check_leader_epoch(p, qp->CurrentLeaderEpoch)) != 0)
                 continue;
+            /* cluster mode: the real history (leader-epoch-checkpoint) */
             bk_epoch_entry hist = bk_epochs_single(p->leader_epoch, p->log->log_start);
+            const bk_epoch_entry *h = &hist;
+            int nh = 1;
+            if (b->cluster) {
+                h = (const bk_epoch_entry *)p->epochs;
+                nh = p->nepochs;
+            }
             int32_t ep;
             int64_t end;
-            bk_epochs_end_offset_for(&hist, 1, qp->LeaderEpoch, bk_plog_leo(p->log), &ep, &end);
+            bk_epochs_end_offset_for(h, nh, qp->LeaderEpoch, bk_plog_leo(p->log), &ep, &end);
             pr->ErrorCode = BK_KERR_NONE;
             pr->EndOffset = end;
             if (ver >= 1)

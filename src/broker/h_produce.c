@@ -61,6 +61,7 @@
 #include "../core/clock.h"
 #include "../core/log.h"
 #include "../txn/tcoord.h"
+#include "replica.h"
 
 static int16_t append_one(bk_broker *b, bk_req *req, int16_t ver, int16_t acks, bk_partition *p,
                           const bk_records *recs, bk_ProduceResponse_PartitionProduceResponse *pr,
@@ -68,11 +69,14 @@ static int16_t append_one(bk_broker *b, bk_req *req, int16_t ver, int16_t acks, 
 {
     const bk_topic *tp = p->topic;
     bk_plog *l = p->log;
+    int16_t lerr = bk_leader_check(b, p);
+    if (lerr != BK_KERR_NONE)
+        return lerr;
     if (tp->internal)
         return BK_KERR_INVALID_TOPIC_EXCEPTION;
     if (!l || l->offline)
         return BK_KERR_KAFKA_STORAGE_ERROR;
-    if (acks == -1 && tp->cfg.min_insync_replicas > 1) {
+    if (acks == -1 && tp->cfg.min_insync_replicas > p->nisr) {
         pr->ErrorMessage = bk_str_c("The size of the current ISR is insufficient to satisfy the "
                                     "min.isr requirement");
         return BK_KERR_NOT_ENOUGH_REPLICAS;
@@ -161,8 +165,12 @@ static int16_t append_one(bk_broker *b, bk_req *req, int16_t ver, int16_t acks, 
         return BK_KERR_KAFKA_STORAGE_ERROR;
     }
     /* Single node: the ISR is this broker, so the HW follows the LEO.
-     * With replication, acks=-1 would park here until hw > last_offset. */
-    l->hw = bk_plog_leo(l);
+     * Cluster mode: the HW is min LEO over the ISR (replica.h); acks=-1
+     * waits below (bk_h_produce) until hw > last_offset. */
+    if (b->cluster)
+        bk_replica_appended(b, p);
+    else
+        l->hw = bk_plog_leo(l);
     pr->BaseOffset = res.first_offset;
     pr->LogAppendTimeMs = res.log_append_time;
     pr->LogStartOffset = l->log_start;
@@ -187,6 +195,9 @@ typedef struct durable_part {
     int32_t index;
     int64_t last;
     bk_ProduceResponse_PartitionProduceResponse *pr;
+    bool flush;    /* wait for the recovery point (flush.messages) */
+    bool repl;     /* acks=-1 in cluster mode: wait for the HW */
+    int32_t epoch; /* leader epoch at the append */
 } durable_part;
 
 typedef struct durable_ctx {
@@ -199,15 +210,31 @@ typedef struct durable_ctx {
     int n;
 } durable_ctx;
 
-/* 1 durable, 0 not yet, < 0 failed with that (negated) error. */
+/*
+ * 1 done, 0 not yet, < 0 failed with that (negated) error. Replication
+ * (Kafka's DelayedProduce / checkEnoughReplicasReachOffset): the leader
+ * changed (another broker, or a new epoch) -> NOT_LEADER_OR_FOLLOWER; the
+ * HW passed the last offset -> done, unless the ISR is now below
+ * min.insync.replicas -> NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+ */
 static int durable_state(bk_broker *b, const durable_part *dp)
 {
     bk_partition *p = bk_broker_partition(b, dp->topic, dp->index);
     if (!p)
         return -BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (dp->repl && (bk_leader_check(b, p) != BK_KERR_NONE || p->leader_epoch != dp->epoch))
+        return -BK_KERR_NOT_LEADER_OR_FOLLOWER;
     if (!p->log || p->log->offline)
         return -BK_KERR_KAFKA_STORAGE_ERROR;
-    return p->log->recovery_point > dp->last ? 1 : 0;
+    if (dp->flush && p->log->recovery_point <= dp->last)
+        return 0;
+    if (dp->repl) {
+        if (p->log->hw <= dp->last)
+            return 0;
+        if (p->nisr < p->topic->cfg.min_insync_replicas)
+            return -BK_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+    }
+    return 1;
 }
 
 static bool durable_on_event(bk_delayed *d, unsigned what, uint64_t bytes)
@@ -260,10 +287,15 @@ static int park_durable(bk_broker *b, bk_req *req, int16_t ver, const bk_Produce
     x->n = n;
     for (int i = 0; i < n; i++)
         pp[i] = bk_broker_partition(b, parts[i].topic, parts[i].index);
-    x->d.wants = BK_WAKE_FLUSH;
+    bool any_flush = false;
+    for (int i = 0; i < n; i++)
+        any_flush |= parts[i].flush;
+    x->d.wants = BK_WAKE_FLUSH | BK_WAKE_HW;
     x->d.on_event = durable_on_event;
     x->d.complete = durable_complete;
-    int64_t deadline = req->recv_ms + BK_MAX((int64_t)timeout_ms, 30000);
+    /* a flush gets at least 30 s; replication gets the request's timeout */
+    int64_t deadline = req->recv_ms + (any_flush ? BK_MAX((int64_t)timeout_ms, 30000)
+                                                 : BK_MAX((int64_t)timeout_ms, 0));
     int rc = bk_delayed_park(&b->purg, &x->d, deadline, pp, nodes, n);
     if (rc == 0)
         req->hctx = &x->d;
@@ -318,10 +350,17 @@ int bk_h_produce(bk_broker *b, bk_req *req)
                 int64_t last = -1;
                 err = append_one(b, req, ver, rq.Acks, p, &pd->Records, pr, &last);
                 bk_plog *l = p->log;
+                bool flush = false, repl = false;
                 if (err == BK_KERR_NONE && l->cfg.flush_messages != INT64_MAX &&
                     l->unflushed >= l->cfg.flush_messages) {
                     bk_logmgr_flush_now(b->logmgr, l, bk_wall_ms());
-                    if (rq.Acks != 0 && l->recovery_point <= last) {
+                    flush = rq.Acks != 0 && l->recovery_point <= last;
+                }
+                /* the marked place: acks=-1 waits for the ISR (HW > last) */
+                if (err == BK_KERR_NONE && b->cluster && rq.Acks == -1 && l->hw <= last)
+                    repl = true;
+                if (flush || repl) {
+                    {
                         if (ndurable == capdurable) {
                             int ncap = capdurable ? capdurable * 2 : 8;
                             durable_part *nd = BK_ARENA_NEW(req, durable_part, ncap);
@@ -332,7 +371,8 @@ int bk_h_produce(bk_broker *b, bk_req *req)
                             durable = nd;
                             capdurable = ncap;
                         }
-                        durable[ndurable++] = (durable_part){td->Name, pd->Index, last, pr};
+                        durable[ndurable++] = (durable_part){td->Name, pd->Index, last, pr,
+                                                             flush,    repl,      p->leader_epoch};
                     }
                 }
             }

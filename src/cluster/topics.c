@@ -365,6 +365,7 @@ struct bk_topics {
     bk_logmgr *lm;
     bk_metastore *store;
     int32_t node_id;
+    bool cluster; /* controller-driven (zookeeper.connect or brook.controller.requests.enable) */
     bk_topic **v; /* owned: topics in creation order */
     int32_t n, cap;
     /* Indexes for the request path (every Produce/Fetch partition looks
@@ -495,6 +496,8 @@ static void topic_free(bk_topic *tp)
         free(tp->overrides[i].val);
     }
     free(tp->overrides);
+    for (int32_t p = 0; tp->parts && p < tp->nparts; p++)
+        bk_partition_fini(&tp->parts[p]);
     free(tp->parts);
     free(tp->name);
     free(tp);
@@ -568,6 +571,11 @@ static int open_logs(bk_topics *t, bk_topic *tp, int32_t from, int64_t now_ms)
             l->cfg = tp->cfg.log;
         }
         part->log = l;
+        part->leader = t->node_id;
+        part->hosted = true;
+        if (bk_ids_set(&part->replicas, &part->nreplicas, &t->node_id, 1) ||
+            bk_ids_set(&part->isr, &part->nisr, &t->node_id, 1))
+            return BK_ENOMEM;
         /* Single node: this broker leads every partition and is its whole
          * ISR, so on becoming leader its high watermark is its LEO (the
          * checkpointed HW may lag after a kill -9: Kafka's leader moves it
@@ -613,6 +621,8 @@ int bk_topics_open(bk_topics **out, const bk_config *bcfg, bk_logmgr *lm, const 
     t->bcfg = bcfg;
     t->lm = lm;
     t->node_id = node_id;
+    t->cluster = (bcfg->zookeeper_connect && bcfg->zookeeper_connect[0]) ||
+                 bcfg->controller_requests_enable;
     int r = bk_metastore_file_open(&t->store, meta_dir);
     if (r) {
         snprintf(err, errlen, "cannot read topic metadata in %s: %s", meta_dir, bk_strerror(r));
@@ -647,7 +657,17 @@ int bk_topics_open(bk_topics **out, const bk_config *bcfg, bk_logmgr *lm, const 
             break;
         }
         effective(bcfg, tp->overrides, tp->noverrides, &tp->cfg);
-        r = open_logs(t, tp, 0, now);
+        if (t->cluster) {
+            /* cluster mode: no partition is led or hosted until the
+             * controller's LeaderAndIsr says so (bk_topics_host) */
+            for (int32_t p = 0; p < tp->nparts; p++) {
+                tp->parts[p].index = p;
+                tp->parts[p].topic = tp;
+                tp->parts[p].leader = -1;
+            }
+        } else {
+            r = open_logs(t, tp, 0, now);
+        }
         if (!r)
             r = push(t, tp);
         if (r) {
@@ -801,7 +821,7 @@ int bk_topics_delete(bk_topics *t, bk_topic *tp)
     if (i == t->n)
         return BK_ENOENT;
     int r = t->store->ops->remove(t->store, tp->name);
-    if (r)
+    if (r && !t->cluster)
         return r;
     for (int32_t p = 0; p < tp->nparts; p++)
         if (tp->parts[p].log)
@@ -911,7 +931,9 @@ int bk_topics_alter_config(bk_topics *t, bk_topic *tp, const bk_kv *kv, int n, b
     int nold = tp->noverrides;
     tp->overrides = owned;
     tp->noverrides = cnt;
-    int r = store_put(t, tp);
+    /* cluster mode: the controller's store (ZooKeeper /config/topics) owns
+     * topic configs; without it the change is local to this broker */
+    int r = t->cluster ? 0 : store_put(t, tp);
     bk_kv *drop = old;
     int ndrop = nold;
     if (r) {
@@ -953,4 +975,223 @@ void bk_topic_cfg_describe(const bk_topics *t, const bk_topic *tp, int i, bk_top
             snprintf(out->value, sizeof out->value, "%s", tp->overrides[k].val);
             out->source = BK_CFGSRC_TOPIC;
         }
+}
+
+/* ------------------------------------------------------------ cluster mode */
+
+int bk_ids_set(int32_t **v, int32_t *nv, const int32_t *src, int32_t n)
+{
+    if (n < 0)
+        n = 0;
+    int32_t *nw = NULL;
+    if (n > 0) {
+        nw = malloc((size_t)n * sizeof *nw);
+        if (!nw)
+            return BK_ENOMEM;
+        memcpy(nw, src, (size_t)n * sizeof *nw);
+    }
+    free(*v);
+    *v = nw;
+    *nv = n;
+    return 0;
+}
+
+bool bk_ids_has(const int32_t *v, int32_t n, int32_t id)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (v[i] == id)
+            return true;
+    return false;
+}
+
+void bk_partition_fini(bk_partition *p)
+{
+    free(p->replicas);
+    free(p->isr);
+    free(p->adding);
+    free(p->removing);
+    free(p->offline);
+    free(p->rstate);
+    free(p->epochs);
+    p->replicas = p->isr = p->adding = p->removing = p->offline = NULL;
+    p->nreplicas = p->nisr = p->nadding = p->nremoving = p->noffline = 0;
+    p->rstate = NULL;
+    p->nrstate = 0;
+    p->epochs = NULL;
+    p->nepochs = 0;
+}
+
+bool bk_topics_cluster(const bk_topics *t)
+{
+    return t->cluster;
+}
+
+void bk_topics_set_cluster(bk_topics *t, bool on)
+{
+    t->cluster = on;
+}
+
+int bk_topics_ensure(bk_topics *t, const char *name, size_t len, const bk_uuid *id, int32_t nparts,
+                     bk_topic **out)
+{
+    static const bk_uuid zero;
+    bool has_id = id && memcmp(id->b, zero.b, 16) != 0;
+    bk_topic *tp = bk_topics_get(t, name, len);
+    if (tp) {
+        if (has_id && memcmp(tp->id.b, zero.b, 16) != 0 && memcmp(tp->id.b, id->b, 16) != 0)
+            return BK_EEXIST;
+        if (has_id && memcmp(tp->id.b, id->b, 16) != 0) {
+            tp->id = *id;
+            reindex(t);
+        }
+        if (nparts > tp->nparts) {
+            bk_partition *np = realloc(tp->parts, (size_t)nparts * sizeof *np);
+            if (!np)
+                return BK_ENOMEM;
+            memset(np + tp->nparts, 0, (size_t)(nparts - tp->nparts) * sizeof *np);
+            for (int32_t p = tp->nparts; p < nparts; p++) {
+                np[p].index = p;
+                np[p].leader = -1;
+            }
+            for (int32_t p = 0; p < nparts; p++)
+                np[p].topic = tp;
+            tp->parts = np;
+            tp->nparts = nparts;
+        }
+        *out = tp;
+        return 0;
+    }
+    if (!bk_topic_name_valid(name, len))
+        return BK_EINVAL;
+    tp = calloc(1, sizeof *tp);
+    if (!tp)
+        return BK_ENOMEM;
+    tp->name = strndup(name, len);
+    if (has_id)
+        tp->id = *id;
+    tp->internal = tp->name && is_internal(tp->name);
+    tp->nparts = nparts > 0 ? nparts : 1;
+    tp->parts = calloc((size_t)tp->nparts, sizeof *tp->parts);
+    tp->overrides = calloc(1, sizeof *tp->overrides);
+    if (!tp->name || !tp->parts || !tp->overrides) {
+        topic_free(tp);
+        return BK_ENOMEM;
+    }
+    for (int32_t p = 0; p < tp->nparts; p++) {
+        tp->parts[p].index = p;
+        tp->parts[p].topic = tp;
+        tp->parts[p].leader = -1;
+    }
+    effective(t->bcfg, NULL, 0, &tp->cfg);
+    int r = push(t, tp);
+    if (r) {
+        topic_free(tp);
+        return r;
+    }
+    *out = tp;
+    return 0;
+}
+
+static void epochs_path(const bk_plog *l, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/leader-epoch-checkpoint", l->dir);
+}
+
+int bk_partition_write_epochs(bk_partition *p)
+{
+    if (!p->log)
+        return 0;
+    char path[4096];
+    epochs_path(p->log, path, sizeof path);
+    _Static_assert(sizeof(bk_pepoch) == sizeof(bk_ckpt_epoch), "same layout");
+    return bk_ckpt_write_epochs(path, (const bk_ckpt_epoch *)p->epochs, p->nepochs);
+}
+
+int32_t bk_partition_latest_epoch(const bk_partition *p)
+{
+    return p->nepochs > 0 ? p->epochs[p->nepochs - 1].epoch : -1;
+}
+
+bool bk_partition_assign_epoch(bk_partition *p, int32_t e, int64_t off)
+{
+    if (e < 0)
+        return false;
+    if (p->nepochs > 0 && p->epochs[p->nepochs - 1].epoch == e)
+        return false; /* already there (Kafka keeps the first start) */
+    int32_t n = p->nepochs;
+    while (n > 0 && (p->epochs[n - 1].epoch >= e || p->epochs[n - 1].start_offset >= off))
+        n--;
+    bk_pepoch *nv = realloc(p->epochs, (size_t)(n + 1) * sizeof *nv);
+    if (!nv)
+        return false;
+    p->epochs = nv;
+    p->epochs[n] = (bk_pepoch){e, off};
+    p->nepochs = n + 1;
+    return true;
+}
+
+bool bk_partition_truncate_epochs(bk_partition *p, int64_t off)
+{
+    int32_t n = p->nepochs;
+    while (n > 0 && p->epochs[n - 1].start_offset >= off)
+        n--;
+    if (n == p->nepochs)
+        return false;
+    p->nepochs = n;
+    return true;
+}
+
+int bk_topics_host(bk_topics *t, bk_partition *p)
+{
+    bk_topic *tp = p->topic;
+    if (p->log) {
+        p->hosted = true;
+        return 0;
+    }
+    bk_plog *l = bk_logmgr_get(t->lm, tp->name, p->index);
+    if (!l) {
+        int r = bk_logmgr_create(t->lm, tp->name, p->index, &tp->cfg.log, wall_ms(), &l);
+        if (r)
+            return r;
+    } else {
+        l->cfg = tp->cfg.log;
+    }
+    (void)bk_plog_write_topic_id(l, tp->id.b);
+    p->log = l;
+    p->hosted = true;
+    free(p->epochs);
+    p->epochs = NULL;
+    p->nepochs = 0;
+    char path[4096];
+    epochs_path(l, path, sizeof path);
+    bk_ckpt_epoch *e = NULL;
+    int n = 0;
+    if (bk_ckpt_read_epochs(path, &e, &n) == 0 && n > 0) {
+        p->epochs = (bk_pepoch *)e;
+        p->nepochs = n;
+        /* entries beyond the LEO (a torn tail cut at load) are stale */
+        if (bk_partition_truncate_epochs(p, bk_plog_leo(l) + 1))
+            (void)bk_partition_write_epochs(p);
+    } else {
+        free(e);
+    }
+    if (l->hw > bk_plog_leo(l))
+        l->hw = bk_plog_leo(l);
+    return 0;
+}
+
+void bk_topics_unhost(bk_topics *t, bk_partition *p, bool del)
+{
+    if (p->log && del)
+        bk_logmgr_delete(t->lm, p->topic->name, p->index);
+    if (del) {
+        p->log = NULL;
+        free(p->epochs);
+        p->epochs = NULL;
+        p->nepochs = 0;
+    }
+    p->hosted = false;
+    free(p->rstate);
+    p->rstate = NULL;
+    p->nrstate = 0;
 }

@@ -3,9 +3,13 @@
  * per-topic configuration, backed by a metadata store (metastore.h).
  *
  * In single-node mode every partition is led by this broker, its replica
- * set is {this broker}, and its log lives in the log manager. The ZooKeeper
- * store of cluster mode will implement the same metastore interface; this
- * registry then only opens logs for the partitions this broker hosts.
+ * set is {this broker}, and its log lives in the log manager. In cluster
+ * mode (zookeeper.connect, or brook.controller.requests.enable) topics
+ * loaded from the store are not led or hosted here: the registry opens a
+ * partition's log only when the controller's LeaderAndIsr makes this
+ * broker a replica (bk_topics_host, called by broker/replica.c), and
+ * UpdateMetadata / LeaderAndIsr add topics the store never had
+ * (bk_topics_ensure).
  *
  * Lifetime: bk_topic and bk_partition pointers stay valid until the topic
  * is deleted (bk_topics_delete) or partitions are added (the partition
@@ -47,13 +51,68 @@ typedef struct bk_topic_config {
 
 typedef struct bk_topic bk_topic;
 
+/* A replica's state as the leader sees it (Kafka's Replica): kept for every
+ * other replica while this broker leads the partition. */
+typedef struct bk_replica_state {
+    int32_t id;
+    int64_t leo;                 /* its last fetch offset; -1 = unknown */
+    int64_t last_caught_up_ms;   /* wall ms it last was at our LEO (Kafka's rules) */
+    int64_t last_fetch_ms;       /* wall ms of its last fetch */
+    int64_t last_fetch_leader_leo; /* our LEO at that fetch */
+} bk_replica_state;
+
+/* A leader-epoch history entry (same layout as storage's bk_ckpt_epoch). */
+typedef struct bk_pepoch {
+    int32_t epoch;
+    int64_t start_offset;
+} bk_pepoch;
+
+/*
+ * A partition: Kafka's partition state (leader, epochs, replicas, ISR) as
+ * the controller last told this broker (LeaderAndIsr for hosted
+ * partitions, UpdateMetadata for all), plus what the leader tracks.
+ *
+ * Single-node mode: leader = this broker, replicas = ISR = {this broker},
+ * epochs 0, log always present (NULL only after a failed open).
+ * Cluster mode: log != NULL iff this broker hosts a replica (LeaderAndIsr
+ * opened it); leader -1 = no leader known.
+ */
 typedef struct bk_partition {
     int32_t index;
     bk_topic *topic;       /* borrowed: owner */
-    bk_plog *log;          /* borrowed from the log manager; NULL = offline */
+    bk_plog *log;          /* borrowed from the log manager; NULL = offline / not hosted */
     int32_t leader_epoch;
     void *waiters;         /* owned by broker/purgatory: fetches waiting for data */
+
+    int32_t leader;           /* broker id; -1 none */
+    int32_t partition_epoch;  /* Kafka's partition epoch (ZooKeeper: the state znode version) */
+    int32_t controller_epoch; /* of the controller that last set the state */
+    int32_t *replicas;        /* owned */
+    int32_t nreplicas;
+    int32_t *isr;             /* owned */
+    int32_t nisr;
+    int32_t *adding;          /* owned: AddingReplicas (reassignment) */
+    int32_t nadding;
+    int32_t *removing;        /* owned: RemovingReplicas */
+    int32_t nremoving;
+    int32_t *offline;         /* owned: OfflineReplicas (UpdateMetadata) */
+    int32_t noffline;
+    bool hosted;              /* cluster mode: a LeaderAndIsr made this broker a replica */
+    bool isr_pending;         /* an ISR change is in flight in the isr_change hook */
+    /* leader only: one entry per other replica */
+    bk_replica_state *rstate; /* owned */
+    int32_t nrstate;
+    /* leader-epoch history (leader-epoch-checkpoint); cluster mode only,
+     * single node uses bk_epochs_single() */
+    bk_pepoch *epochs;        /* owned */
+    int32_t nepochs;
 } bk_partition;
+
+/* Replace an owned id list (n may be 0). 0 or BK_ENOMEM. */
+int bk_ids_set(int32_t **v, int32_t *nv, const int32_t *src, int32_t n);
+bool bk_ids_has(const int32_t *v, int32_t n, int32_t id);
+/* Free what a partition owns (not the log). */
+void bk_partition_fini(bk_partition *p);
 
 /* A user-set configuration override, "name" = "value". */
 typedef struct bk_kv {
@@ -119,6 +178,37 @@ int bk_topics_add_partitions(bk_topics *t, bk_topic *topic, int32_t total, bool 
  */
 int bk_topics_alter_config(bk_topics *t, bk_topic *topic, const bk_kv *kv, int n, bool replace,
                            bool validate_only, int16_t *kerr, char *msg, size_t msglen);
+
+/* ------------------------------------------------------- cluster mode
+ *
+ * Topics that the controller tells this broker about (UpdateMetadata,
+ * LeaderAndIsr) live in the registry without being written to the
+ * single-node metadata store: the controller (ZooKeeper) owns them.
+ */
+
+/* Find or create the topic `name` with id (zero id: keep/any) and at least
+ * nparts partitions (logs not opened; leader -1). A different non-zero id
+ * than the known one is BK_EEXIST (INCONSISTENT_TOPIC_ID). */
+int bk_topics_ensure(bk_topics *t, const char *name, size_t len, const bk_uuid *id, int32_t nparts,
+                     bk_topic **out);
+/* Open (or create) the local log of p: this broker hosts a replica.
+ * Loads the leader-epoch history. */
+int bk_topics_host(bk_topics *t, bk_partition *p);
+/* Stop hosting p: forget the log (delete = remove its files). */
+void bk_topics_unhost(bk_topics *t, bk_partition *p, bool del);
+/* Write p's leader-epoch history to its leader-epoch-checkpoint. */
+int bk_partition_write_epochs(bk_partition *p);
+/* Kafka's LeaderEpochFileCache.assign: drop entries with epoch >= e or
+ * start >= off, add (e, off) if e is newer than the latest. true if changed. */
+bool bk_partition_assign_epoch(bk_partition *p, int32_t e, int64_t off);
+/* Cut the history at offset (follower truncation): entries starting at or
+ * after off go. true if changed. */
+bool bk_partition_truncate_epochs(bk_partition *p, int64_t off);
+/* Latest epoch in the history, -1 if none. */
+int32_t bk_partition_latest_epoch(const bk_partition *p);
+/* Is this a cluster-mode registry (controller-driven)? */
+bool bk_topics_cluster(const bk_topics *t);
+void bk_topics_set_cluster(bk_topics *t, bool on);
 
 /* Is name a legal Kafka topic name ([a-zA-Z0-9._-]{1,249}, not "." / "..")? */
 bool bk_topic_name_valid(const char *name, size_t len);

@@ -202,6 +202,20 @@ const bk_config_key bk_config_keys[] = {
      "A follower that has not caught up for this long leaves the ISR", NULL},
     {"num.replica.fetchers", BK_CFG_INT, OFF(num_replica_fetchers), "1", 1, I32MAX,
      "Fetcher connections per source broker", NULL},
+    {"replica.fetch.wait.max.ms", BK_CFG_LONG, OFF(replica_fetch_wait_max_ms), "500", 0, I64MAX,
+     "Longest wait of a follower's fetch at the leader", NULL},
+    {"replica.fetch.max.bytes", BK_CFG_INT, OFF(replica_fetch_max_bytes), "1048576", 0, I32MAX,
+     "Bytes a follower asks for per partition", NULL},
+    {"replica.fetch.backoff.ms", BK_CFG_LONG, OFF(replica_fetch_backoff_ms), "1000", 0, I64MAX,
+     "Pause of a follower's fetcher after an error", NULL},
+    {"replica.socket.timeout.ms", BK_CFG_LONG, OFF(replica_socket_timeout_ms), "30000", 1, I64MAX,
+     "A fetcher request without an answer for this long drops the connection", NULL},
+    {"brook.controller.requests.enable", BK_CFG_BOOL, OFF(controller_requests_enable), "false",
+     NR,
+     "Accept the controller's LeaderAndIsr/UpdateMetadata/StopReplica (cluster mode without "
+     "ZooKeeper: partitions are led and replicated only as those requests say; implied by "
+     "zookeeper.connect)",
+     NULL},
 
     /* internal topics, groups, transactions */
     {"offsets.topic.replication.factor", BK_CFG_INT, OFF(offsets_topic_replication_factor), "3", 1,

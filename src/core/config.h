@@ -111,6 +111,11 @@ typedef struct bk_config {
     /* --- replication --- */
     int64_t replica_lag_time_max_ms;
     int32_t num_replica_fetchers;
+    int64_t replica_fetch_wait_max_ms;
+    int32_t replica_fetch_max_bytes;
+    int64_t replica_fetch_backoff_ms;
+    int64_t replica_socket_timeout_ms;
+    bool controller_requests_enable; /* brook.controller.requests.enable */
 
     /* --- internal topics, groups, transactions --- */
     int32_t offsets_topic_replication_factor;

@@ -59,6 +59,19 @@ def produce_acks(frame, version):
 
 @pytest.mark.smoke
 def test_every_advertised_version_answers(brook):
+    check_every_version(brook)
+
+
+@pytest.mark.brook_config({"brook.controller.requests.enable": "true"})
+def test_every_advertised_version_answers_in_cluster_mode(brook):
+    """Cluster mode also advertises LeaderAndIsr, StopReplica and
+    UpdateMetadata: every version of those answers too."""
+    ranges = advertised(brook)
+    assert {4, 5, 6} <= set(ranges)
+    check_every_version(brook)
+
+
+def check_every_version(brook):
     ranges = advertised(brook)
     assert ranges, "ApiVersions listed nothing"
     files = sorted(glob.glob(os.path.join(CORPUS, "*-req")))
