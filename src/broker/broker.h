@@ -48,6 +48,9 @@ typedef struct bk_broker {
     struct bk_coord *coord; /* owned: the group coordinator (group/coord.h), from start */
     struct bk_tcoord *tcoord; /* owned: the transaction coordinator (txn/tcoord.h), from start */
     bool started;
+    /* Cluster mode (zookeeper.connect): membership, live brokers, the
+     * controller (cluster/cluster.h). Borrowed; NULL on a single node. */
+    struct bk_cluster *cluster;
 
     /* Scratch reused by handlers (loop thread, one request at a time). */
     bk_validate_scratch vscratch; /* Produce: validation and recompression */

@@ -9,7 +9,9 @@
  *                to (127.0.0.1 if even that is unknown), so the default
  *                "PLAINTEXT://:9092" works for local and remote clients.
  *  ClusterId     v2+, from meta.properties / cluster.id.
- *  ControllerId  v1+, this broker (single node for now).
+ *  ControllerId  v1+, this broker (single node); in cluster mode the broker
+ *                holding /controller (-1 while unknown), and Brokers lists
+ *                every live broker of /brokers/ids.
  *  Topics        from the registry (cluster/topics.h), in creation order,
  *                internal ones included. "All topics" is an empty array in
  *                v0 and a null array in v1+. Every partition is led by this
@@ -36,6 +38,7 @@
  */
 #include "api_table.h"
 
+#include "../cluster/cluster.h"
 #include "../core/log.h"
 #include "../group/coord.h"
 
@@ -117,6 +120,26 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
     rs.Brokers.a = br;
     rs.ClusterId = bk_str_c(b->cluster_id);
     rs.ControllerId = b->node_id;
+    if (b->cluster) {
+        /* Cluster mode: every live broker as registered in ZooKeeper (its
+         * advertised PLAINTEXT endpoint), and the elected controller. */
+        int nb;
+        const bk_zk_broker *live = bk_cluster_brokers(b->cluster, &nb);
+        if (nb > 0) {
+            br = BK_ARENA_NEW(req, bk_MetadataResponse_MetadataResponseBroker, nb);
+            if (!br)
+                return BK_ENOMEM;
+            for (int i = 0; i < nb; i++) {
+                br[i].NodeId = live[i].id;
+                br[i].Host = bk_str_c(live[i].host);
+                br[i].Port = live[i].port;
+                br[i].Rack = live[i].rack[0] ? bk_str_c(live[i].rack) : (bk_str){NULL, -1};
+            }
+            rs.Brokers.n = nb;
+            rs.Brokers.a = br;
+        }
+        rs.ControllerId = bk_cluster_controller_id(b->cluster);
+    }
     if (ver >= 8 && ver <= 10 && rq.IncludeClusterAuthorizedOperations)
         rs.ClusterAuthorizedOperations = CLUSTER_OPS;
     bool want_ops = ver >= 8 && rq.IncludeTopicAuthorizedOperations;

@@ -1,0 +1,348 @@
+/* controller.c - see controller.h. */
+#include "controller.h"
+
+#include "../core/clock.h"
+#include "../core/err.h"
+#include "../core/log.h"
+#include "../core/uuid.h"
+#include "cluster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------- assignment */
+
+static int rand_below(int n)
+{
+    uint8_t b[16];
+    bk_uuid_random(b); /* getrandom-backed; the quality is irrelevant here */
+    uint32_t v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    return (int)(v % (uint32_t)n);
+}
+
+int bk_assign_replicas(const int32_t *brokers, int n, int32_t nparts, int16_t rf, int start,
+                       int32_t *out)
+{
+    if (n <= 0 || rf < 1 || rf > n || nparts < 0)
+        return BK_EINVAL;
+    int start_index = start >= 0 ? start % n : rand_below(n);
+    int shift = start >= 0 ? start % n : rand_below(n);
+    for (int32_t p = 0; p < nparts; p++) {
+        if (p > 0 && p % n == 0)
+            shift++;
+        int first = (int)((p + start_index) % n);
+        out[(size_t)p * (size_t)rf] = brokers[first];
+        for (int j = 0; j < rf - 1; j++) {
+            int s = 1 + (shift + j) % (n - 1);
+            out[(size_t)p * (size_t)rf + (size_t)j + 1] = brokers[(first + s) % n];
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- election */
+
+enum { C_IDLE, C_ELECTING, C_FOLLOWING, C_ACTIVE };
+
+struct bk_controller {
+    bk_cluster *c;
+    bk_zk *zk;
+    int32_t node_id;
+    int state;
+    int32_t controller_id;
+    int32_t epoch;
+    int gen; /* bumped on session loss: completions of older rounds are ignored */
+};
+
+typedef struct cctx {
+    bk_controller *ctl;
+    int gen;
+} cctx;
+
+static cctx *cctx_new(bk_controller *ctl)
+{
+    cctx *x = malloc(sizeof *x);
+    if (x) {
+        x->ctl = ctl;
+        x->gen = ctl->gen;
+    }
+    return x;
+}
+
+static void elect(bk_controller *ctl);
+static void on_elected(bk_controller *ctl);
+
+bk_controller *bk_controller_new(bk_cluster *c, bk_zk *zk, int32_t node_id)
+{
+    bk_controller *ctl = calloc(1, sizeof *ctl);
+    if (!ctl)
+        return NULL;
+    ctl->c = c;
+    ctl->zk = zk;
+    ctl->node_id = node_id;
+    ctl->controller_id = -1;
+    return ctl;
+}
+
+void bk_controller_free(bk_controller *ctl)
+{
+    free(ctl);
+}
+
+bool bk_controller_active(const bk_controller *ctl)
+{
+    return ctl->state == C_ACTIVE;
+}
+
+int32_t bk_controller_id(const bk_controller *ctl)
+{
+    return ctl->controller_id;
+}
+
+int32_t bk_controller_epoch(const bk_controller *ctl)
+{
+    return ctl->epoch;
+}
+
+void bk_controller_session_up(bk_controller *ctl)
+{
+    ctl->gen++;
+    elect(ctl);
+}
+
+void bk_controller_session_lost(bk_controller *ctl)
+{
+    if (ctl->state == C_ACTIVE)
+        bk_log(BK_LOG_WARN, "controller: session lost, resigning (epoch %d)", ctl->epoch);
+    ctl->gen++;
+    ctl->state = C_IDLE;
+    ctl->controller_id = -1;
+}
+
+static void controller_watch(bk_zk *zk, int type, const char *path, void *ud)
+{
+    cctx *x = ud;
+    bk_controller *ctl = x->ctl;
+    bool current = x->gen == ctl->gen;
+    free(x);
+    if (!current)
+        return;
+    if (type == ZOO_DELETED_EVENT) {
+        bk_log(BK_LOG_INFO, "controller: /controller deleted (was broker %d); electing",
+               ctl->controller_id);
+        ctl->controller_id = -1;
+        if (ctl->state != C_ACTIVE)
+            elect(ctl);
+        else
+            ctl->state = C_IDLE, elect(ctl); /* someone removed ours: run again */
+    } else {
+        elect(ctl); /* changed/created: re-read (and re-arm the watch) */
+    }
+}
+
+static void controller_read(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    cctx *x = ud;
+    bk_controller *ctl = x->ctl;
+    bool current = x->gen == ctl->gen;
+    free(x);
+    if (!current)
+        return;
+    if (r->rc == ZNONODE) {
+        elect(ctl); /* gone between our create and read: try again */
+        return;
+    }
+    if (r->rc != ZOK) {
+        bk_log(BK_LOG_WARN, "controller: cannot read /controller: %s", zerror(r->rc));
+        return;
+    }
+    int32_t id;
+    if (bk_zkj_controller_parse(r->data, (size_t)r->len, &id) != 0) {
+        bk_log(BK_LOG_WARN, "controller: cannot parse /controller");
+        return;
+    }
+    if (id == ctl->node_id && r->stat && r->stat->ephemeralOwner == bk_zk_session_id(zk)) {
+        if (ctl->state != C_ACTIVE)
+            on_elected(ctl);
+        return;
+    }
+    if (ctl->controller_id != id)
+        bk_log(BK_LOG_INFO, "controller: broker %d is the controller", id);
+    ctl->controller_id = id;
+    ctl->state = C_FOLLOWING;
+}
+
+/* Read /controller with a watch: follow whoever holds it. */
+static void follow(bk_controller *ctl)
+{
+    cctx *x = cctx_new(ctl), *w = cctx_new(ctl);
+    if (!x || !w) {
+        free(x);
+        free(w);
+        return;
+    }
+    bk_zk_get(ctl->zk, "/controller", controller_watch, w, controller_read, x);
+}
+
+static void created(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    cctx *x = ud;
+    bk_controller *ctl = x->ctl;
+    bool current = x->gen == ctl->gen;
+    free(x);
+    if (!current)
+        return;
+    if (r->rc == ZOK || r->rc == ZNODEEXISTS) {
+        follow(ctl); /* ours (then on_elected) or someone else's */
+        return;
+    }
+    bk_log(BK_LOG_WARN, "controller: cannot create /controller: %s", zerror(r->rc));
+    ctl->state = C_IDLE;
+}
+
+static void elect(bk_controller *ctl)
+{
+    ctl->state = C_ELECTING;
+    bk_jw w;
+    bk_jw_init(&w);
+    bk_zkj_controller(&w, ctl->node_id, bk_wall_ms_raw());
+    cctx *x = cctx_new(ctl);
+    if (!x || w.err) {
+        free(x);
+        bk_jw_fini(&w);
+        return;
+    }
+    bk_zk_create(ctl->zk, "/controller", w.p, (int)w.len, ZOO_EPHEMERAL, created, x);
+    bk_jw_fini(&w);
+}
+
+/* /controller_epoch: read, then bump with a version check. */
+static void epoch_read(bk_zk *zk, const bk_zk_result *r, void *ud);
+
+static void resign(bk_controller *ctl, const char *why)
+{
+    bk_log(BK_LOG_WARN, "controller: resigning: %s", why);
+    ctl->state = C_IDLE;
+    ctl->controller_id = -1;
+    bk_zk_delete(ctl->zk, "/controller", -1, NULL, NULL);
+}
+
+static void epoch_written(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    cctx *x = ud;
+    bk_controller *ctl = x->ctl;
+    bool current = x->gen == ctl->gen;
+    free(x);
+    if (!current)
+        return;
+    if (r->rc == ZBADVERSION || r->rc == ZNODEEXISTS) {
+        /* another controller bumped it meanwhile: it won */
+        resign(ctl, "the controller epoch moved under us");
+        return;
+    }
+    if (r->rc != ZOK) {
+        resign(ctl, zerror(r->rc));
+        return;
+    }
+    ctl->state = C_ACTIVE;
+    ctl->controller_id = ctl->node_id;
+    bk_log(BK_LOG_INFO, "controller: broker %d is the controller, epoch %d", ctl->node_id,
+           ctl->epoch);
+    int n = bk_cluster_ntopics(ctl->c);
+    for (int i = 0; i < n; i++) {
+        const bk_zk_topic *a;
+        const char *name = bk_cluster_topic_at(ctl->c, i, &a);
+        if (a)
+            bk_controller_on_topic(ctl, name, a);
+    }
+}
+
+static void epoch_read(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    cctx *x = ud;
+    bk_controller *ctl = x->ctl;
+    if (x->gen != ctl->gen) {
+        free(x);
+        return;
+    }
+    char buf[32];
+    if (r->rc == ZNONODE) {
+        ctl->epoch = 1;
+        bk_zk_create(zk, "/controller_epoch", "1", 1, 0, epoch_written, x);
+        return;
+    }
+    if (r->rc != ZOK || !r->stat) {
+        free(x);
+        resign(ctl, zerror(r->rc));
+        return;
+    }
+    long long e = r->data ? strtoll(r->data, NULL, 10) : 0;
+    ctl->epoch = (int32_t)(e + 1);
+    int n = snprintf(buf, sizeof buf, "%d", ctl->epoch);
+    bk_zk_set(zk, "/controller_epoch", buf, n, r->stat->version, epoch_written, x);
+}
+
+static void on_elected(bk_controller *ctl)
+{
+    cctx *x = cctx_new(ctl);
+    if (!x)
+        return;
+    ctl->controller_id = ctl->node_id;
+    bk_zk_get(ctl->zk, "/controller_epoch", NULL, NULL, epoch_read, x);
+}
+
+/* ------------------------------------------------------------- new topics */
+
+static void state_created(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    char *path = ud;
+    if (r->rc == ZOK)
+        bk_log(BK_LOG_DEBUG, "controller: created %s", path);
+    else if (r->rc != ZNODEEXISTS)
+        bk_log(BK_LOG_WARN, "controller: cannot create %s: %s", path, zerror(r->rc));
+    free(path);
+}
+
+void bk_controller_on_topic(bk_controller *ctl, const char *name, const bk_zk_topic *a)
+{
+    if (ctl->state != C_ACTIVE)
+        return;
+    int nb;
+    const bk_zk_broker *live = bk_cluster_brokers(ctl->c, &nb);
+    char path[512];
+    /* One session's requests are applied in order: parents before
+     * children, no need to wait between them. Existing nodes answer
+     * NODEEXISTS and are left as they are. */
+    snprintf(path, sizeof path, "/brokers/topics/%s/partitions", name);
+    bk_zk_create(ctl->zk, path, NULL, -1, 0, NULL, NULL);
+    for (int32_t p = 0; p < a->nparts; p++) {
+        snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d", name, p);
+        bk_zk_create(ctl->zk, path, NULL, -1, 0, NULL, NULL);
+        bk_zk_pstate st = {.leader = -1, .leader_epoch = 0, .controller_epoch = ctl->epoch};
+        for (int r = 0; r < a->rf && st.nisr < 64; r++) {
+            int32_t id = a->replicas[(size_t)p * (size_t)a->rf + (size_t)r];
+            bool up = false;
+            for (int k = 0; k < nb && !up; k++)
+                up = live[k].id == id;
+            if (!up)
+                continue;
+            if (st.leader < 0)
+                st.leader = id;
+            st.isr[st.nisr++] = id;
+        }
+        if (st.leader < 0) /* no live replica: Kafka leaves it offline with the last ISR */
+            for (int r = 0; r < a->rf && st.nisr < 64; r++)
+                st.isr[st.nisr++] = a->replicas[(size_t)p * (size_t)a->rf + (size_t)r];
+        bk_jw w;
+        bk_jw_init(&w);
+        bk_zkj_pstate(&w, &st);
+        snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", name, p);
+        char *ud = strdup(path);
+        if (!w.err && ud)
+            bk_zk_create(ctl->zk, path, w.p, (int)w.len, 0, state_created, ud);
+        else
+            free(ud);
+        bk_jw_fini(&w);
+    }
+}
