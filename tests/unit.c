@@ -25,7 +25,9 @@
     X(purgatory)                                                                                   \
     X(coord)                                                                                       \
     X(tcoord)                                                                                      \
-    X(dataplane)
+    X(dataplane)                                                                                   \
+    X(zkjson)                                                                                      \
+    X(controller)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)
