@@ -72,6 +72,7 @@ static cctx *cctx_new(bk_controller *ctl)
 
 static void elect(bk_controller *ctl);
 static void on_elected(bk_controller *ctl);
+static void deletes_refresh(bk_controller *ctl);
 
 bk_controller *bk_controller_new(bk_cluster *c, bk_zk *zk, int32_t node_id)
 {
@@ -132,13 +133,11 @@ static void controller_watch(bk_zk *zk, int type, const char *path, void *ud)
         bk_log(BK_LOG_INFO, "controller: /controller deleted (was broker %d); electing",
                ctl->controller_id);
         ctl->controller_id = -1;
-        if (ctl->state != C_ACTIVE)
-            elect(ctl);
-        else
-            ctl->state = C_IDLE, elect(ctl); /* someone removed ours: run again */
-    } else {
-        elect(ctl); /* changed/created: re-read (and re-arm the watch) */
     }
+    /* deleted: run (again, if it was ours and someone removed it);
+     * changed or created: re-read and re-arm the watch - elect() ends in
+     * follow() when the node is somebody else's */
+    elect(ctl);
 }
 
 static void controller_read(bk_zk *zk, const bk_zk_result *r, void *ud)
@@ -256,6 +255,7 @@ static void epoch_written(bk_zk *zk, const bk_zk_result *r, void *ud)
         if (a)
             bk_controller_on_topic(ctl, name, a);
     }
+    deletes_refresh(ctl);
 }
 
 static void epoch_read(bk_zk *zk, const bk_zk_result *r, void *ud)
@@ -290,6 +290,87 @@ static void on_elected(bk_controller *ctl)
         return;
     ctl->controller_id = ctl->node_id;
     bk_zk_get(ctl->zk, "/controller_epoch", NULL, NULL, epoch_read, x);
+}
+
+/* ------------------------------------------------------------- topic deletion
+ *
+ * DeleteTopics on any broker creates /admin/delete_topics/<t> (Kafka's
+ * flow). The controller watches that path and removes the topic's znodes,
+ * children first, the marker last; one session's requests apply in order,
+ * so they are issued back to back. Brokers drop the topic when it leaves
+ * /brokers/topics. (Kafka first stops the replicas with StopReplica; that
+ * comes with replication.) */
+
+static void deletes_watch(bk_zk *zk, int type, const char *path, void *ud);
+
+static void delete_logged(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    char *path = ud;
+    if (r->rc != ZOK && r->rc != ZNONODE)
+        bk_log(BK_LOG_WARN, "controller: cannot delete %s: %s", path, zerror(r->rc));
+    free(path);
+}
+
+static void zdel(bk_controller *ctl, const char *path)
+{
+    char *p = strdup(path);
+    if (p)
+        bk_zk_delete(ctl->zk, path, -1, delete_logged, p);
+}
+
+static void delete_topic(bk_controller *ctl, const char *name)
+{
+    char path[512];
+    const bk_zk_topic *a = bk_cluster_assignment(ctl->c, name);
+    int32_t nparts = a ? a->nparts : 0;
+    for (int32_t p = 0; p < nparts; p++) {
+        snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", name, p);
+        zdel(ctl, path);
+        snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d", name, p);
+        zdel(ctl, path);
+    }
+    snprintf(path, sizeof path, "/brokers/topics/%s/partitions", name);
+    zdel(ctl, path);
+    snprintf(path, sizeof path, "/brokers/topics/%s", name);
+    zdel(ctl, path);
+    snprintf(path, sizeof path, "/config/topics/%s", name);
+    zdel(ctl, path);
+    snprintf(path, sizeof path, "/admin/delete_topics/%s", name);
+    zdel(ctl, path);
+    bk_log(BK_LOG_INFO, "controller: deleted topic %s", name);
+}
+
+static void deletes_listed(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    cctx *x = ud;
+    bk_controller *ctl = x->ctl;
+    bool current = x->gen == ctl->gen && ctl->state == C_ACTIVE;
+    free(x);
+    if (!current || r->rc != ZOK)
+        return;
+    for (int i = 0; i < r->nkids; i++)
+        delete_topic(ctl, r->kids[i]);
+}
+
+static void deletes_refresh(bk_controller *ctl)
+{
+    cctx *x = cctx_new(ctl), *w = cctx_new(ctl);
+    if (!x || !w) {
+        free(x);
+        free(w);
+        return;
+    }
+    bk_zk_children(ctl->zk, "/admin/delete_topics", deletes_watch, w, deletes_listed, x);
+}
+
+static void deletes_watch(bk_zk *zk, int type, const char *path, void *ud)
+{
+    cctx *w = ud;
+    bk_controller *ctl = w->ctl;
+    bool current = w->gen == ctl->gen && ctl->state == C_ACTIVE;
+    free(w);
+    if (current)
+        deletes_refresh(ctl);
 }
 
 /* ------------------------------------------------------------- new topics */

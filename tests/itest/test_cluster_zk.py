@@ -367,3 +367,35 @@ def test_producer_id_blocks_are_disjoint_across_brokers(tmp_path):
         assert last["version"] == 1 and last["broker"] in (0, 1, 2)
         assert int(last["block_end"]) - int(last["block_start"]) == 999
         assert st.version >= 3
+
+
+def test_delete_topics_completes_through_the_controller(tmp_path):
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    with Cluster(tmp_path) as c:
+        bs = three(c)
+        ms = wait_for(lambda: all_see_three(bs), 10, "3 brokers")
+        ctl = ms[0]["controller_id"]
+        asked = [b for b in bs if b.node_id != ctl][0]
+        a = AdminClient({"bootstrap.servers": asked.bootstrap})
+        for f in a.create_topics([NewTopic("gone", 3, 2, config={"retention.ms": "1000"}),
+                                  NewTopic("kept", 1, 1)], operation_timeout=10).values():
+            f.result(timeout=20)
+        kz = c.zkc()
+        wait_for(lambda: kz.exists("/brokers/topics/gone/partitions/2/state"), 10, "state znodes")
+
+        def names(b):
+            m = kwirex.call((b.host, b.port), 3, 1, kwire.metadata_body(1, None), kwire.parse_metadata)
+            return sorted(t["name"] for t in m["topics"])
+
+        wait_for(lambda: all(names(b) == ["gone", "kept"] for b in bs), 10, "both topics everywhere")
+        for f in a.delete_topics(["gone"], operation_timeout=10).values():
+            f.result(timeout=20)
+        wait_for(lambda: kz.exists("/brokers/topics/gone") is None, 10, "the topic znode deleted")
+        assert kz.exists("/config/topics/gone") is None
+        wait_for(lambda: kz.get_children("/admin/delete_topics") == [], 10, "the delete marker gone")
+        wait_for(lambda: all(names(b) == ["kept"] for b in bs), 10, "the topic gone everywhere")
+        # its logs are removed on every broker
+        wait_for(lambda: not any(d.startswith("gone-") for b in bs for d in os.listdir(b.datadir)),
+                 10, "the partition directories removed")
+        assert kz.exists("/brokers/topics/kept")
