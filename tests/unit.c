@@ -27,7 +27,8 @@
     X(tcoord)                                                                                      \
     X(dataplane)                                                                                   \
     X(zkjson)                                                                                      \
-    X(controller)
+    X(controller)                                                                                  \
+    X(controller_racks)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

@@ -41,6 +41,132 @@ int bk_assign_replicas(const int32_t *brokers, int n, int32_t nparts, int16_t rf
     return 0;
 }
 
+/* Kafka's getRackAlternatedBrokerList: racks in name order, taking the
+ * next broker (by id) of each rack in turn: r1b0, r2b0, r3b0, r1b1, ... */
+static int rack_alternate(const int32_t *brokers, const char *const *racks, int n, int32_t *out,
+                          const char **out_rack)
+{
+    int *order = calloc((size_t)n + 1, sizeof *order);
+    bool *used = calloc((size_t)n + 1, sizeof *used);
+    if (!order || !used) {
+        free(order);
+        free(used);
+        return BK_ENOMEM;
+    }
+    /* brokers by (rack, id) */
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0; j--) {
+            int a = order[j - 1], b = order[j];
+            int c = strcmp(racks[a], racks[b]);
+            if (c > 0 || (c == 0 && brokers[a] > brokers[b])) {
+                order[j - 1] = b;
+                order[j] = a;
+            } else {
+                break;
+            }
+        }
+    int m = 0;
+    while (m < n) {
+        const char *last = NULL;
+        for (int i = 0; i < n; i++) {
+            int k = order[i];
+            if (used[k] || (last && strcmp(last, racks[k]) == 0))
+                continue;
+            /* the first unused broker of each rack, racks in order */
+            bool first_of_rack = true;
+            for (int j = 0; j < i && first_of_rack; j++)
+                if (!used[order[j]] && strcmp(racks[order[j]], racks[k]) == 0)
+                    first_of_rack = false;
+            if (!first_of_rack)
+                continue;
+            used[k] = true;
+            out[m] = brokers[k];
+            out_rack[m] = racks[k];
+            m++;
+            last = racks[k];
+        }
+    }
+    free(order);
+    free(used);
+    return 0;
+}
+
+int bk_assign_replicas_racks(const int32_t *brokers, const char *const *racks, int n,
+                             int32_t nparts, int16_t rf, int start, int32_t *out)
+{
+    if (n <= 0 || rf < 1 || rf > n || nparts < 0)
+        return BK_EINVAL;
+    int with_rack = 0;
+    for (int i = 0; i < n; i++)
+        with_rack += racks[i] && racks[i][0];
+    if (with_rack != n) /* Kafka refuses a partly racked cluster; we stay rack-unaware */
+        return bk_assign_replicas(brokers, n, nparts, rf, start, out);
+    int32_t *arr = calloc((size_t)n, sizeof *arr);
+    const char **arack = calloc((size_t)n, sizeof *arack);
+    if (!arr || !arack || rack_alternate(brokers, racks, n, arr, arack) != 0) {
+        free(arr);
+        free(arack);
+        return BK_ENOMEM;
+    }
+    int nracks = 0;
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp(arack[i], arack[j]) == 0;
+        nracks += !seen;
+    }
+    int start_index = start >= 0 ? start % n : rand_below(n);
+    int shift = start >= 0 ? start % n : rand_below(n);
+    const char **rw = calloc((size_t)rf, sizeof *rw); /* racks with a replica */
+    int32_t *bw = calloc((size_t)rf, sizeof *bw);     /* brokers with a replica */
+    if (!rw || !bw) {
+        free(arr);
+        free(arack);
+        free(rw);
+        free(bw);
+        return BK_ENOMEM;
+    }
+    for (int32_t p = 0; p < nparts; p++) {
+        if (p > 0 && p % n == 0)
+            shift++;
+        int first = (int)((p + start_index) % n);
+        int32_t *r = &out[(size_t)p * (size_t)rf];
+        r[0] = arr[first];
+        rw[0] = arack[first];
+        bw[0] = arr[first];
+        int nrw = 1, nbw = 1;
+        int k = 0;
+        for (int j = 1; j < rf; j++) {
+            for (;;) {
+                int ix = (first + 1 + (shift * nracks + k) % (n - 1)) % n;
+                k++;
+                bool rack_has = false, broker_has = false;
+                for (int q = 0; q < nrw; q++)
+                    rack_has |= strcmp(rw[q], arack[ix]) == 0;
+                for (int q = 0; q < nbw; q++)
+                    broker_has |= bw[q] == arr[ix];
+                /* skip a rack that has a replica while another has none, and
+                 * a broker that has one while another has none */
+                if ((!rack_has || nrw == nracks) && (!broker_has || nbw == n)) {
+                    r[j] = arr[ix];
+                    if (!rack_has)
+                        rw[nrw++] = arack[ix];
+                    if (!broker_has)
+                        bw[nbw++] = arr[ix];
+                    break;
+                }
+            }
+        }
+    }
+    free(arr);
+    free(arack);
+    free(rw);
+    free(bw);
+    return 0;
+}
+
 /* ------------------------------------------------------------- election */
 
 enum { C_IDLE, C_ELECTING, C_FOLLOWING, C_ACTIVE };

@@ -43,6 +43,14 @@
 int bk_assign_replicas(const int32_t *brokers, int n, int32_t nparts, int16_t rf, int start,
                        int32_t *out);
 
+/* Kafka's assignReplicasToBrokersRackAware, used when every broker has a
+ * broker.rack: brokers alternate by rack, and each partition's replicas go
+ * to as many different racks as possible. racks[i] is brokers[i]'s rack;
+ * if any is missing or empty, the rack-unaware layout is used (Kafka
+ * refuses a partly racked cluster instead). */
+int bk_assign_replicas_racks(const int32_t *brokers, const char *const *racks, int n,
+                             int32_t nparts, int16_t rf, int start, int32_t *out);
+
 typedef struct bk_cluster bk_cluster;
 typedef struct bk_controller bk_controller;
 

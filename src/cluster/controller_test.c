@@ -38,3 +38,35 @@ void bk_test_controller(void)
     BK_CHECK(bk_assign_replicas(ids, 0, 1, 1, -1, o) == BK_EINVAL);
     BK_CHECK(bk_assign_replicas(ids, 3, 1, 0, -1, o) == BK_EINVAL);
 }
+
+void bk_test_controller_racks(void);
+void bk_test_controller_racks(void)
+{
+    BK_TEST("assign: Kafka's rack-aware layout");
+    /* AdminRackAwareTest.testAssignmentWithRackAware... brokers 0..5 */
+    int32_t b[6] = {0, 1, 2, 3, 4, 5};
+    const char *r[6] = {"rack1", "rack3", "rack3", "rack2", "rack2", "rack1"};
+    int32_t out[18];
+    BK_CHECK(bk_assign_replicas_racks(b, r, 6, 6, 3, 0, out) == 0);
+    static const int32_t want[18] = {0, 3, 1, 3, 1, 5, 1, 5, 4, 5, 4, 2, 4, 2, 0, 2, 0, 3};
+    BK_CHECK(memcmp(out, want, sizeof want) == 0);
+    /* random start: every partition on three racks, leaders even */
+    for (int round = 0; round < 20; round++) {
+        int32_t o[36];
+        BK_CHECK(bk_assign_replicas_racks(b, r, 6, 12, 3, -1, o) == 0);
+        int lead[6] = {0};
+        for (int p = 0; p < 12; p++) {
+            int32_t *x = &o[p * 3];
+            BK_CHECK(strcmp(r[x[0]], r[x[1]]) != 0 && strcmp(r[x[1]], r[x[2]]) != 0 &&
+                     strcmp(r[x[0]], r[x[2]]) != 0);
+            lead[x[0]]++;
+        }
+        for (int i = 0; i < 6; i++)
+            BK_CHECK(lead[i] == 2);
+    }
+    /* a broker without a rack: rack-unaware */
+    const char *partial[3] = {"a", "", "b"};
+    int32_t b3[3] = {0, 1, 2}, o3[3], u3[3];
+    BK_CHECK(bk_assign_replicas_racks(b3, partial, 3, 1, 3, 0, o3) == 0);
+    BK_CHECK(bk_assign_replicas(b3, 3, 1, 3, 0, u3) == 0 && memcmp(o3, u3, sizeof o3) == 0);
+}

@@ -211,12 +211,20 @@ static int assign(bk_cluster *c, int32_t nparts, int16_t rf, int32_t *out)
     int nb;
     const bk_zk_broker *live = bk_cluster_brokers(c, &nb);
     int32_t *ids = calloc((size_t)nb + 1, sizeof *ids);
-    if (!ids)
+    const char **racks = calloc((size_t)nb + 1, sizeof *racks);
+    if (!ids || !racks) {
+        free(ids);
+        free(racks);
         return BK_ENOMEM;
-    for (int i = 0; i < nb; i++)
+    }
+    for (int i = 0; i < nb; i++) {
         ids[i] = live[i].id;
-    int r = bk_assign_replicas(ids, nb, nparts, rf, -1, out);
+        racks[i] = live[i].rack;
+    }
+    /* rack-aware when every live broker has broker.rack, as Kafka */
+    int r = bk_assign_replicas_racks(ids, racks, nb, nparts, rf, -1, out);
     free(ids);
+    free(racks);
     return r;
 }
 

@@ -116,8 +116,8 @@ def zk_json(kz, path):
     return json.loads(data.decode()), stat
 
 
-def three(c):
-    return [c.broker(i) for i in range(3)]
+def three(c, racks=False):
+    return [c.broker(i, {"broker.rack": "rack%d" % i} if racks else None) for i in range(3)]
 
 
 def all_see_three(bs):
@@ -238,10 +238,13 @@ def test_create_topics_writes_assignment_and_partition_state(tmp_path):
     from confluent_kafka.admin import AdminClient, NewTopic
 
     with Cluster(tmp_path) as c:
-        bs = three(c)
+        bs = three(c, racks=True)  # rack-aware assignment (every broker has a rack)
         ms = wait_for(lambda: all_see_three(bs), 10, "3 brokers")
         ctl = ms[0]["controller_id"]
+        for m in ms:
+            assert {x["node_id"]: x["rack"] for x in m["brokers"]} == {0: "rack0", 1: "rack1", 2: "rack2"}
         kz = c.zkc()
+        assert zk_json(kz, "/brokers/ids/1")[0]["rack"] == "rack1"
         epoch = int(kz.get("/controller_epoch")[0])
         # ask a broker that is not the controller
         asked = [b for b in bs if b.node_id != ctl][0]
