@@ -353,7 +353,8 @@ static void brokers_refresh(bk_cluster *c)
 
 static void brokers_watch(bk_zk *zk, int type, const char *path, void *ud)
 {
-    brokers_refresh(ud);
+    if (type != BK_ZK_WATCH_DROPPED)
+        brokers_refresh(ud);
 }
 
 const bk_zk_broker *bk_cluster_brokers(const bk_cluster *c, int *n)
@@ -527,8 +528,7 @@ static void read_topic(bk_cluster *c, const char *name)
     }
 }
 
-/* A watch context is freed when it fires; a watch that never fires (the
- * session expired) leaks its few bytes - bounded by topics x expiries. */
+/* A watch context is freed when the watch fires or is dropped. */
 static void topic_watch(bk_zk *zk, int type, const char *path, void *ud)
 {
     tctx *w = ud;
@@ -549,7 +549,7 @@ static void config_watch(bk_zk *zk, int type, const char *path, void *ud)
 {
     tctx *w = ud;
     bk_cluster *c = w->c;
-    if (w->gen == c->topics_gen && ctopic_find(c, w->name, NULL)) {
+    if (type != BK_ZK_WATCH_DROPPED && w->gen == c->topics_gen && ctopic_find(c, w->name, NULL)) {
         char p[320];
         snprintf(p, sizeof p, "/config/topics/%s", w->name);
         tctx *x = tctx_new(c, w->name), *w2 = tctx_new(c, w->name);
@@ -627,7 +627,7 @@ static void topics_watch(bk_zk *zk, int type, const char *path, void *ud)
 {
     tctx *w = ud;
     bk_cluster *c = w->c;
-    bool current = w->gen == c->topics_gen;
+    bool current = type != BK_ZK_WATCH_DROPPED && w->gen == c->topics_gen;
     free(w);
     if (current)
         topics_refresh(c);

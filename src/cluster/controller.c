@@ -251,7 +251,7 @@ static void controller_watch(bk_zk *zk, int type, const char *path, void *ud)
 {
     cctx *x = ud;
     bk_controller *ctl = x->ctl;
-    bool current = x->gen == ctl->gen;
+    bool current = type != BK_ZK_WATCH_DROPPED && x->gen == ctl->gen;
     free(x);
     if (!current)
         return;
@@ -493,7 +493,7 @@ static void deletes_watch(bk_zk *zk, int type, const char *path, void *ud)
 {
     cctx *w = ud;
     bk_controller *ctl = w->ctl;
-    bool current = w->gen == ctl->gen && ctl->state == C_ACTIVE;
+    bool current = type != BK_ZK_WATCH_DROPPED && w->gen == ctl->gen && ctl->state == C_ACTIVE;
     free(w);
     if (current)
         deletes_refresh(ctl);

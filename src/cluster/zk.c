@@ -133,8 +133,8 @@ static void deliver(bk_zk *zk, zev *e)
         w->queued--;
         pthread_mutex_unlock(&zk->mu);
         w->lib = false; /* one-shot: the library dropped it when it fired */
-        if (w->cb && !zk->closing)
-            w->cb(zk, e->type, e->path ? e->path : "", w->ud);
+        if (w->cb)
+            w->cb(zk, zk->closing ? BK_ZK_WATCH_DROPPED : e->type, e->path ? e->path : "", w->ud);
         watch_maybe_free(zk, w);
         break;
     }
@@ -321,12 +321,18 @@ static void stop_handle(bk_zk *zk)
     zk->zh = NULL;
     free(ctx);
     zk->connected = false;
-    /* Watches of that session will never fire now. */
+    /* Watches of that session will never fire now: their owners free
+     * their contexts (those with an event queued get that event). */
     for (zwatch *w = zk->watches, *next; w; w = next) {
         next = w->next;
-        if (w->gen != zk->gen)
+        if (w->gen != zk->gen || !w->lib)
             continue;
         w->lib = false;
+        pthread_mutex_lock(&zk->mu);
+        bool queued = w->queued > 0;
+        pthread_mutex_unlock(&zk->mu);
+        if (!queued && w->cb)
+            w->cb(zk, BK_ZK_WATCH_DROPPED, "", w->ud);
         watch_maybe_free(zk, w);
     }
 }
@@ -386,9 +392,11 @@ void bk_zk_close(bk_zk *zk)
     zk->closing = true;
     for (int i = 0; i < 8 && zk->head; i++)
         drain(zk); /* completions may queue follow-ups that fail at once */
-    while (zk->watches) {
+    while (zk->watches) { /* none left normally: all dropped or delivered above */
         zwatch *w = zk->watches;
         zk->watches = w->next;
+        if (w->cb)
+            w->cb(zk, BK_ZK_WATCH_DROPPED, "", w->ud);
         free(w);
     }
     bk_ev_io_stop(zk->ev, &zk->io);

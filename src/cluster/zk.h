@@ -22,7 +22,8 @@
  * event type (ZOO_CREATED_EVENT, ZOO_DELETED_EVENT, ZOO_CHANGED_EVENT,
  * ZOO_CHILD_EVENT) and path; re-register by reading again. Watches die
  * with their session: after BK_ZK_EXPIRED nothing of the old session
- * fires, the owner re-reads everything on the new session.
+ * fires (each such watch's wcb runs once with BK_ZK_WATCH_DROPPED, so its
+ * context can be freed), the owner re-reads everything on the new session.
  *
  * Session. scb reports BK_ZK_CONNECTED (first connection and every
  * reconnection within the session), BK_ZK_DISCONNECTED (the library is
@@ -42,6 +43,10 @@
 typedef struct bk_zk bk_zk;
 
 enum { BK_ZK_CONNECTED = 1, BK_ZK_DISCONNECTED = 2, BK_ZK_EXPIRED = 3 };
+
+/* The type a watch callback gets when its watch will never fire (its
+ * session closed or expired): free the watch's context, nothing else. */
+#define BK_ZK_WATCH_DROPPED (-100)
 
 typedef struct bk_zk_result {
     int rc;

@@ -42,6 +42,7 @@ class Cluster:
         self.zk = zkharness.Ensemble(os.path.join(self.tmp, "zk"), nodes=zk_nodes)
         self.brokers = {}
         self.kz = None
+        self.expected_exit = set()  # workdirs of brokers meant to refuse to start
 
     def __enter__(self):
         try:
@@ -73,23 +74,30 @@ class Cluster:
             self.kz.start(timeout=15)
         return self.kz
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        problems = []
         try:
             if self.kz is not None and self.kz.connected:
                 self.kz.stop()
                 self.kz.close()
         finally:
-            for b in self.brokers.values():
+            # brokers first (a clean stop, so sanitizers and crashes show),
+            # then the ensemble; nothing is left running whatever happens
+            for wd, b in self.brokers.items():
                 try:
                     if b.proc is not None and b.proc.poll() is None:
-                        try:
-                            b.proc.send_signal(signal.SIGCONT)
-                        except Exception:
-                            pass
+                        b.proc.send_signal(signal.SIGCONT)
+                    for p in b.finish():
+                        if wd in self.expected_exit and "exited on its own: exit status 1" in p:
+                            continue
+                        problems.append("%s: %s\n%s" % (wd, p, b.log_tail(40)))
+                except Exception as e:
+                    problems.append("%s: teardown error %r" % (wd, e))
+                finally:
                     b._kill_hard()
-                except Exception:
-                    pass
             self.zk.stop()
+        if problems and exc_type is None:
+            raise AssertionError("broker problems:\n" + "\n".join(problems))
         return False
 
 
@@ -316,8 +324,8 @@ def test_taken_broker_id_and_wrong_cluster_id_refuse_to_start(tmp_path):
         with pytest.raises(brookharness.BrokerError) as ei:
             dup.start()
         assert "broker.id 0 is already registered" in str(ei.value)
-        assert dup.proc.returncode not in (None, 0)
-        dup.runs[-1][1] = dup.proc.returncode  # an expected failure, not a crash
+        assert dup.proc.returncode == 1
+        c.expected_exit.add(dup.workdir)
 
         # a data dir from another cluster
         other = c.broker(1, start=False)
@@ -326,6 +334,7 @@ def test_taken_broker_id_and_wrong_cluster_id_refuse_to_start(tmp_path):
             f.write("version=0\nbroker.id=1\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\n")
         with pytest.raises(brookharness.BrokerError) as ei:
             other.start()
+        c.expected_exit.add(other.workdir)
         assert "doesn't match stored cluster id" in str(ei.value)
         assert "AAAAAAAAAAAAAAAAAAAAAA" in str(ei.value)
         # broker 0 unaffected
