@@ -23,6 +23,7 @@ typedef struct zwatch {
     int gen;    /* session generation that registered it */
     bool lib;   /* the library may still call it */
     int queued; /* events in the queue referring to it (under zk->mu) */
+    int ops;    /* its registering request is not delivered yet (loop thread) */
 } zwatch;
 
 typedef struct zev {
@@ -84,7 +85,7 @@ static void push(bk_zk *zk, zev *e)
 static void watch_maybe_free(bk_zk *zk, zwatch *w)
 {
     pthread_mutex_lock(&zk->mu);
-    bool dead = !w->lib && w->queued == 0;
+    bool dead = !w->lib && w->queued == 0 && w->ops == 0;
     pthread_mutex_unlock(&zk->mu);
     if (!dead)
         return;
@@ -111,7 +112,7 @@ static void deliver(bk_zk *zk, zev *e)
 {
     switch (e->kind) {
     case EV_SESSION:
-        if (e->gen != zk->gen)
+        if (e->gen != zk->gen || zk->closing || !zk->zh)
             break; /* from a closed handle */
         if (e->state == ZOO_CONNECTED_STATE) {
             zk->connected = true;
@@ -140,11 +141,16 @@ static void deliver(bk_zk *zk, zev *e)
     }
     case EV_OP: {
         if (e->w) {
-            bool registered = e->rc == ZOK || (e->wkind == W_EXISTS && e->rc == ZNONODE);
-            if (!registered) {
+            /* registered, and by a handle that is still open? */
+            bool registered = (e->rc == ZOK || (e->wkind == W_EXISTS && e->rc == ZNONODE)) &&
+                              e->gen == zk->gen;
+            e->w->ops--;
+            if (!registered && e->w->lib) {
                 e->w->lib = false;
-                watch_maybe_free(zk, e->w);
+                if (e->w->cb)
+                    e->w->cb(zk, BK_ZK_WATCH_DROPPED, "", e->w->ud);
             }
+            watch_maybe_free(zk, e->w);
         }
         bk_zk_result r = {
             .rc = e->rc,
@@ -316,17 +322,21 @@ static void stop_handle(bk_zk *zk)
     if (!zk->zh)
         return;
     zev *ctx = (zev *)zoo_get_context(zk->zh);
-    /* Joins the library threads; pending completions are queued (ZCLOSING). */
+    /* Joins the library threads; pending completions are queued (ZCLOSING).
+     * Session events it queues meanwhile belong to a dead handle: the
+     * generation moves on so that deliver() ignores them (an "expired"
+     * from here must not start another session). */
     zookeeper_close(zk->zh);
     zk->zh = NULL;
     free(ctx);
     zk->connected = false;
+    int old = zk->gen++;
     /* Watches of that session will never fire now: their owners free
      * their contexts (those with an event queued get that event). */
     for (zwatch *w = zk->watches, *next; w; w = next) {
         next = w->next;
-        if (w->gen != zk->gen || !w->lib)
-            continue;
+        if (w->gen != old || !w->lib || w->ops > 0)
+            continue; /* gone already, or its request's delivery decides */
         w->lib = false;
         pthread_mutex_lock(&zk->mu);
         bool queued = w->queued > 0;
@@ -386,10 +396,10 @@ void bk_zk_close(bk_zk *zk)
 {
     if (!zk)
         return;
+    zk->closing = true;
     stop_handle(zk);
     /* Pending completions (ZCLOSING) still reach their owners; watches
-     * are not called any more. */
-    zk->closing = true;
+     * are only told they were dropped. */
     for (int i = 0; i < 8 && zk->head; i++)
         drain(zk); /* completions may queue follow-ups that fail at once */
     while (zk->watches) { /* none left normally: all dropped or delivered above */
@@ -492,6 +502,7 @@ static void watched(bk_zk *zk, int wkind, const char *path, bk_zk_watch_cb *wcb,
             return op_failed(zk, e, ZSYSTEMERROR);
         e->w = w;
         e->wkind = wkind;
+        w->ops = 1;
     }
     watcher_fn fn = w ? path_watcher : NULL;
     int rc;
