@@ -765,20 +765,39 @@ int bk_cluster_register(bk_cluster *c, int32_t node_id, const char *host, int po
 
     char path[64];
     broker_path(c, path, sizeof path);
-    bk_jw w;
-    reg_json(c, &w);
-    bk_zk_sync *s = bk_zk_sync_new();
-    if (w.err || !s) {
+    /* A registration left by a previous process of this broker (kill -9)
+     * lives until its session times out: wait that long for it to go
+     * before calling the id taken (Kafka fails at once). */
+    int64_t deadline = bk_mono_ms_raw() + c->cfg->zookeeper_session_timeout_ms + 2000;
+    bool waited = false;
+    int rc;
+    for (;;) {
+        bk_jw w;
+        reg_json(c, &w);
+        bk_zk_sync *s = bk_zk_sync_new();
+        if (w.err || !s) {
+            bk_jw_fini(&w);
+            bk_zk_sync_free(s);
+            snprintf(err, errlen, "out of memory");
+            return BK_ENOMEM;
+        }
+        bk_zk_create(c->zk, path, w.p, (int)w.len, ZOO_EPHEMERAL, bk_zk_sync_cb, s);
         bk_jw_fini(&w);
-        bk_zk_sync_free(s);
-        snprintf(err, errlen, "out of memory");
-        return BK_ENOMEM;
+        rc = bk_zk_sync_wait(c->zk, s, timeout_ms(c));
+        if (rc != ZOPERATIONTIMEOUT)
+            bk_zk_sync_free(s);
+        if (rc != ZNODEEXISTS || bk_mono_ms_raw() >= deadline || c->ev->stop)
+            break;
+        if (!waited)
+            bk_log(BK_LOG_WARN,
+                   "cluster: %s exists (a previous run of this broker, or another broker with "
+                   "broker.id %d); waiting up to %d ms for its session to expire",
+                   path, node_id, c->cfg->zookeeper_session_timeout_ms);
+        waited = true;
+        int64_t until = bk_mono_ms_raw() + 500;
+        while (bk_mono_ms_raw() < until && !c->ev->stop)
+            (void)bk_ev_run_once(c->ev, 100);
     }
-    bk_zk_create(c->zk, path, w.p, (int)w.len, ZOO_EPHEMERAL, bk_zk_sync_cb, s);
-    bk_jw_fini(&w);
-    int rc = bk_zk_sync_wait(c->zk, s, timeout_ms(c));
-    if (rc != ZOPERATIONTIMEOUT)
-        bk_zk_sync_free(s);
     if (rc == ZNODEEXISTS) {
         /* Kafka: "Error while creating ephemeral at /brokers/ids/N, node
          * already exists and owner ... does not match current session" */
@@ -797,7 +816,7 @@ int bk_cluster_register(bk_cluster *c, int32_t node_id, const char *host, int po
     bk_log(BK_LOG_INFO, "cluster: registered %s as %s:%d", path, host, port);
     /* Learn the live brokers before serving, so the first Metadata is right. */
     brokers_refresh(c);
-    int64_t deadline = bk_mono_ms_raw() + timeout_ms(c);
+    deadline = bk_mono_ms_raw() + timeout_ms(c);
     while (c->nbrokers == 0 && !c->ev->stop && bk_mono_ms_raw() < deadline)
         (void)bk_ev_run_once(c->ev, 100);
     c->topics_gen++;

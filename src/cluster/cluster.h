@@ -11,7 +11,9 @@
  *      else the one in meta.properties, else a random one). The caller
  *      checks it against meta.properties (a mismatch refuses start-up).
  *   2. bk_cluster_register, once the listeners are bound: the ephemeral
- *      /brokers/ids/<id> (a live broker with that id makes this fail),
+ *      /brokers/ids/<id>; if it exists, wait up to the session timeout for
+ *      it to go (a previous run of this broker, killed) and then fail (a
+ *      live broker has that id),
  *      then, asynchronously: the /brokers/ids watch (live-broker map), the
  *      /brokers/topics watch (topics mirrored into the registry with
  *      bk_topics_apply / bk_topics_drop), and the controller election

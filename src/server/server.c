@@ -199,6 +199,12 @@ static int cluster_identity(bk_server *s, int32_t *node_id, char *cluster_id, si
     return rc;
 }
 
+/* The port of the first listener as configured (0: ephemeral). */
+static int cfg_port(const bk_server *s)
+{
+    return s->cfg->nlistener_eps > 0 ? s->cfg->listener_eps[0].port : 0;
+}
+
 /* Register /brokers/ids/<id> with the advertised endpoint of the first
  * listener (a wildcard host becomes this machine's name). */
 static int cluster_register(bk_server *s, char *err, size_t errlen)
@@ -212,6 +218,8 @@ static int cluster_register(bk_server *s, char *err, size_t errlen)
     }
     if (port == 0 && s->nlisteners > 0)
         port = s->listeners[0].bound_port;
+    if (port == 0 && cfg_port(s) > 0)
+        port = cfg_port(s);
     if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
         if (gethostname(host, sizeof host) != 0 || !host[0])
             snprintf(host, sizeof host, "127.0.0.1");
@@ -273,6 +281,17 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
     };
     bk_conns_init(&s->conns, &s->ev, &opts);
 
+    /* Cluster mode: register before listening when the port is known, so
+     * no client is served before the broker is part of the cluster (and a
+     * broker.id in use fails start-up before the port opens); with port 0
+     * the bound port is needed first. */
+    bool registered = false;
+    if (s->cluster && (s->broker.nadv > 0 ? s->broker.adv[0].port : 0) + cfg_port(s) > 0) {
+        if ((rc = cluster_register(s, err, errlen)) != 0)
+            goto fail;
+        registered = true;
+    }
+
     s->listeners = calloc((size_t)cfg->nlistener_eps, sizeof *s->listeners);
     if (!s->listeners) {
         rc = BK_ENOMEM;
@@ -289,7 +308,7 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         s->nlisteners++;
         bk_broker_set_bound_port(&s->broker, l->ep.name, l->bound_port);
     }
-    if (s->cluster && (rc = cluster_register(s, err, errlen)) != 0)
+    if (s->cluster && !registered && (rc = cluster_register(s, err, errlen)) != 0)
         goto fail;
     bk_log(BK_LOG_INFO, "broker.id=%d cluster.id=%s", node_id, cluster_id);
     return 0;

@@ -411,3 +411,37 @@ def test_delete_topics_completes_through_the_controller(tmp_path):
         wait_for(lambda: not any(d.startswith("gone-") for b in bs for d in os.listdir(b.datadir)),
                  10, "the partition directories removed")
         assert kz.exists("/brokers/topics/kept")
+
+
+def test_restart_after_kill9_waits_for_the_old_registration(tmp_path):
+    with Cluster(tmp_path) as c:
+        bs = three(c)
+        wait_for(lambda: all_see_three(bs), 10, "3 brokers")
+        b = bs[1]
+        kz = c.zkc()
+        owner = kz.exists("/brokers/ids/1").ephemeralOwner
+        b.kill9()
+        t0 = time.monotonic()
+        b.start()  # the old ephemeral is still there: it waits for its expiry
+        took = time.monotonic() - t0
+        st = kz.exists("/brokers/ids/1")
+        assert st is not None and st.ephemeralOwner != owner
+        assert took < SESSION_MS / 1000 + 3
+        wait_for(lambda: all_see_three(bs), 10, "3 brokers again")
+        assert "waiting up to" in b.log_text()
+
+
+def test_zookeeper_unreachable_fails_start_up_in_bounded_time(tmp_path):
+    port = brookharness.free_port()
+    b = brookharness.Broker(str(tmp_path), node_id=0, props={
+        "zookeeper.connect": "127.0.0.1:%d" % port,
+        "zookeeper.session.timeout.ms": 4000,
+        "zookeeper.connection.timeout.ms": 1500})
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(brookharness.BrokerError) as ei:
+            b.start()
+    finally:
+        b._kill_hard()
+    assert time.monotonic() - t0 < 8
+    assert "timed out connecting to ZooKeeper 127.0.0.1:%d after 1500 ms" % port in str(ei.value)
