@@ -23,9 +23,10 @@
  * signals come first, then the ZooKeeper session, persistent paths and
  * /cluster/id (which meta.properties must match: step 2 then refuses a
  * mismatch); topics are loaded from ZooKeeper instead of brook-metadata;
- * producer id blocks come from /latest_producer_id_block; once the
- * listeners are bound the broker registers /brokers/ids/<id> (a live
- * broker with the same id is a start-up error) and runs for controller.
+ * producer id blocks come from /latest_producer_id_block; the broker
+ * registers /brokers/ids/<id> before its listeners open (after, when a
+ * listener port is 0 and must be bound first; a live broker with the same
+ * id is a start-up error) and runs for controller.
  * Shutdown closes the session right after the connections (ephemerals go
  * at once, so the others see this broker leave without waiting for the
  * session timeout).
