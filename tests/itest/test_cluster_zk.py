@@ -445,3 +445,61 @@ def test_zookeeper_unreachable_fails_start_up_in_bounded_time(tmp_path):
         b._kill_hard()
     assert time.monotonic() - t0 < 8
     assert "timed out connecting to ZooKeeper 127.0.0.1:%d after 1500 ms" % port in str(ei.value)
+
+
+def test_config_partitions_and_auto_created_topics_reach_every_broker(tmp_path):
+    from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
+
+    with Cluster(tmp_path) as c:
+        bs = three(c)
+        wait_for(lambda: all_see_three(bs), 10, "3 brokers")
+        kz = c.zkc()
+        a0 = AdminClient({"bootstrap.servers": bs[0].bootstrap})
+        for f in a0.create_topics([NewTopic("cfg", 2, 2)], operation_timeout=10).values():
+            f.result(timeout=20)
+        wait_for(lambda: all(metadata_topic(b, "cfg") for b in bs), 10, "cfg everywhere")
+
+        # AlterConfigs on broker 1: /config/topics/cfg, a change notification, every broker
+        a1 = AdminClient({"bootstrap.servers": bs[1].bootstrap, "broker.address.family": "v4"})
+        res = ConfigResource(ConfigResource.Type.TOPIC, "cfg", set_config={"retention.ms": "12345"})
+        for f in a1.alter_configs([res]).values():
+            f.result(timeout=20)
+        # (AlterConfigs answers once the change is local; ZooKeeper follows at once)
+        wait_for(lambda: zk_json(kz, "/config/topics/cfg")[0] ==
+                 {"version": 1, "config": {"retention.ms": "12345"}}, 5, "/config/topics/cfg")
+        changes = wait_for(lambda: kz.get_children("/config/changes"), 5, "a change notification")
+        assert any(json.loads(kz.get("/config/changes/" + n)[0]) ==
+                   {"version": 2, "entity_path": "topics/cfg"} for n in changes)
+        assert all(n.startswith("config_change_") and len(n) == 24 for n in changes)
+
+        def retention(b):
+            a = AdminClient({"bootstrap.servers": b.bootstrap})
+            # describe through this very broker: its own view of the topic
+            r = ConfigResource(ConfigResource.Type.TOPIC, "cfg")
+            cfg = list(a.describe_configs([r]).values())[0].result(timeout=10)
+            return cfg["retention.ms"].value
+
+        wait_for(lambda: all(retention(b) == "12345" for b in bs), 10, "the override everywhere")
+
+        # CreatePartitions: the assignment grows, the controller adds states
+        for f in a0.create_partitions([NewPartitions("cfg", 4)]).values():
+            f.result(timeout=20)
+        t = wait_for(lambda: (lambda x: x if len(x["partitions"]) == 4 else None)(
+            zk_json(kz, "/brokers/topics/cfg")[0]), 5, "4 partitions in /brokers/topics/cfg")
+        assert all(len(set(r)) == 2 for r in t["partitions"].values())
+        wait_for(lambda: kz.exists("/brokers/topics/cfg/partitions/3/state"), 10, "new partition state")
+        wait_for(lambda: all(len(metadata_topic(b, "cfg")["partitions"]) == 4 for b in bs), 10,
+                 "4 partitions everywhere")
+
+        # auto-creation through Metadata on broker 2
+        m = kwirex.call((bs[2].host, bs[2].port), 3, 4,
+                        kwire.metadata_body(4, ["auto1"], allow_auto_create=True), kwire.parse_metadata)
+        assert m["topics"][0]["name"] == "auto1"
+        wait_for(lambda: kz.exists("/brokers/topics/auto1"), 10, "/brokers/topics/auto1")
+        wait_for(lambda: all(metadata_topic(b, "auto1") for b in bs), 10, "auto1 everywhere")
+
+
+def metadata_topic(b, name):
+    m = kwirex.call((b.host, b.port), 3, 1, kwire.metadata_body(1, [name]), kwire.parse_metadata)
+    t = m["topics"][0]
+    return t if t["error_code"] == 0 else None
