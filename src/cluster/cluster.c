@@ -271,6 +271,8 @@ static void brokers_publish(bk_cluster *c, bref *r)
     bk_log(BK_LOG_INFO, "cluster: live brokers [%s]", list);
     if (c->topics)
         bk_topics_set_max_rf(c->topics, c->nbrokers);
+    if (c->ctl)
+        bk_controller_on_brokers(c->ctl);
     if (c->on_brokers)
         c->on_brokers(c, c->ud);
 }

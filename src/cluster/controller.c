@@ -553,3 +553,12 @@ void bk_controller_on_topic(bk_controller *ctl, const char *name, const bk_zk_to
         bk_jw_fini(&w);
     }
 }
+
+void bk_controller_on_brokers(bk_controller *ctl)
+{
+    if (ctl->state != C_ACTIVE)
+        return;
+    int n;
+    (void)bk_cluster_brokers(ctl->c, &n);
+    bk_log(BK_LOG_INFO, "controller: %d live brokers (no partition failover yet)", n);
+}

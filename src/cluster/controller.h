@@ -62,6 +62,11 @@ void bk_controller_session_up(bk_controller *ctl);
 void bk_controller_session_lost(bk_controller *ctl);
 /* The cluster learnt a topic's assignment (new or changed). */
 void bk_controller_on_topic(bk_controller *ctl, const char *name, const bk_zk_topic *a);
+/* The live broker set changed (bk_cluster_brokers has the new one). The
+ * place for broker failover (new leaders from the ISR for the partitions
+ * the dead brokers led, LeaderAndIsr/UpdateMetadata to the survivors):
+ * today it only logs, on the active controller. */
+void bk_controller_on_brokers(bk_controller *ctl);
 
 bool bk_controller_active(const bk_controller *ctl);
 /* The current controller's broker id (-1 unknown) and epoch (0 unknown;
