@@ -6,6 +6,7 @@
 #include "../core/log.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ typedef struct zev {
     bk_zk *zk;
     int kind;
     int gen;
+    bool submitted; /* EV_OP: the library took it (counted in zk->inflight) */
     /* EV_OP */
     bk_zk_cb *cb;
     void *ud;
@@ -63,6 +65,7 @@ struct bk_zk {
     int efd;
     bk_ev_io io;
     zwatch *watches; /* loop thread */
+    int inflight;    /* requests the library took and has not answered (loop thread) */
     bool closing;
 };
 
@@ -140,6 +143,8 @@ static void deliver(bk_zk *zk, zev *e)
         break;
     }
     case EV_OP: {
+        if (e->submitted)
+            zk->inflight--;
         if (e->w) {
             /* registered, and by a handle that is still open? */
             bool registered = (e->rc == ZOK || (e->wkind == W_EXISTS && e->rc == ZNONODE)) &&
@@ -396,6 +401,20 @@ void bk_zk_close(bk_zk *zk)
 {
     if (!zk)
         return;
+    /* Let the answers to requests already sent come back (bounded): the
+     * library drops completions it has received but not yet dispatched
+     * when it closes, and their owners (a parked CreateTopics) would wait
+     * for ever. */
+    int64_t deadline = bk_mono_ms_raw() + 2000;
+    while (zk->inflight > 0 && zk->connected && bk_mono_ms_raw() < deadline) {
+        struct pollfd pfd = {.fd = zk->efd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) > 0) {
+            uint64_t v;
+            ssize_t n = read(zk->efd, &v, sizeof v);
+            (void)n;
+        }
+        drain(zk);
+    }
     zk->closing = true;
     stop_handle(zk);
     /* Pending completions (ZCLOSING) still reach their owners; watches
@@ -482,6 +501,8 @@ void bk_zk_create(bk_zk *zk, const char *path, const char *data, int len, int fl
         return op_oom("create", path);
     if (!zk->zh)
         return op_failed(zk, e, ZINVALIDSTATE);
+    e->submitted = true;
+    zk->inflight++;
     int rc = zoo_acreate(zk->zh, path, data, len, &ZOO_OPEN_ACL_UNSAFE, flags, string_done, e);
     if (rc != ZOK)
         op_failed(zk, e, rc);
@@ -505,6 +526,8 @@ static void watched(bk_zk *zk, int wkind, const char *path, bk_zk_watch_cb *wcb,
         w->ops = 1;
     }
     watcher_fn fn = w ? path_watcher : NULL;
+    e->submitted = true;
+    zk->inflight++;
     int rc;
     switch (wkind) {
     case W_DATA: rc = zoo_awget(zk->zh, path, fn, w, data_done, e); break;
@@ -540,6 +563,8 @@ void bk_zk_set(bk_zk *zk, const char *path, const char *data, int len, int versi
         return op_oom("set", path);
     if (!zk->zh)
         return op_failed(zk, e, ZINVALIDSTATE);
+    e->submitted = true;
+    zk->inflight++;
     int rc = zoo_aset(zk->zh, path, data, len, version, stat_done, e);
     if (rc != ZOK)
         op_failed(zk, e, rc);
@@ -552,6 +577,8 @@ void bk_zk_delete(bk_zk *zk, const char *path, int version, bk_zk_cb *cb, void *
         return op_oom("delete", path);
     if (!zk->zh)
         return op_failed(zk, e, ZINVALIDSTATE);
+    e->submitted = true;
+    zk->inflight++;
     int rc = zoo_adelete(zk->zh, path, version, void_done, e);
     if (rc != ZOK)
         op_failed(zk, e, rc);
