@@ -357,6 +357,43 @@ static bool uuid_zero(const bk_uuid *u)
     return true;
 }
 
+/* DeleteTopics in cluster mode: the topic leaves this broker's registry at
+ * once; the request parks until the controller has removed it from
+ * ZooKeeper (REQUEST_TIMED_OUT after TimeoutMs, as Kafka; the deletion
+ * still completes). */
+typedef struct dt_ctx {
+    bk_req *req;
+    int16_t ver;
+    int pending;
+    bool parked;
+    bk_DeleteTopicsResponse rs;
+} dt_ctx;
+
+typedef struct dt_one {
+    dt_ctx *x;
+    int32_t i;
+} dt_one;
+
+static void dt_done(void *ud, int rc)
+{
+    dt_one *o = ud;
+    dt_ctx *x = o->x;
+    bk_DeleteTopicsResponse_DeletableTopicResult *r = &x->rs.Responses.a[o->i];
+    free(o);
+    if (rc == BK_EAGAIN) {
+        r->ErrorCode = BK_KERR_REQUEST_TIMED_OUT;
+        r->ErrorMessage = bk_str_c("The deletion did not complete within the timeout; it goes on.");
+    } else if (rc != 0) {
+        r->ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+        r->ErrorMessage = bk_str_c("The deletion could not be written to ZooKeeper.");
+    }
+    if (--x->pending > 0)
+        return;
+    int rrc = BK_RESPOND(x->req, DeleteTopicsResponse, x->ver, &x->rs);
+    if (x->parked)
+        bk_req_done(x->req, rrc);
+}
+
 int bk_h_delete_topics(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
@@ -372,6 +409,16 @@ int bk_h_delete_topics(bk_broker *b, bk_req *req)
     rs.Responses.a = n ? BK_ARENA_NEW(req, bk_DeleteTopicsResponse_DeletableTopicResult, n) : NULL;
     if (n && !rs.Responses.a)
         return BK_ENOMEM;
+    bk_metastore *store = reg ? bk_topics_store(reg) : NULL;
+    dt_ctx *x = NULL;
+    if (store && store->ops->remove_async) {
+        x = BK_ARENA_NEW(req, dt_ctx, 1);
+        if (!x)
+            return BK_ENOMEM;
+        x->req = req;
+        x->ver = ver;
+        x->pending = 1; /* the handler's own */
+    }
     for (int32_t i = 0; i < n; i++) {
         bk_DeleteTopicsResponse_DeletableTopicResult *r = &rs.Responses.a[i];
         bk_codec_init(&bk_desc_DeleteTopicsResponse_DeletableTopicResult, r);
@@ -406,10 +453,38 @@ int bk_h_delete_topics(bk_broker *b, bk_req *req)
             r->ErrorMessage = bk_str_c("Internal topics cannot be deleted.");
             continue;
         }
+        if (x) {
+            dt_one *o = malloc(sizeof *o);
+            int dr = o ? 0 : BK_ENOMEM;
+            if (o) {
+                o->x = x;
+                o->i = i;
+                dr = store->ops->remove_async(store, tp->name, BK_MAX(rq.TimeoutMs, 0), dt_done, o);
+                if (dr)
+                    free(o);
+            }
+            if (dr == 0) {
+                (void)bk_topics_drop(reg, tp);
+                x->pending++;
+            } else {
+                r->ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+                r->ErrorMessage = bk_str_c("The deletion could not be written to ZooKeeper.");
+            }
+            continue;
+        }
         if (bk_topics_delete(reg, tp) != 0) {
             r->ErrorCode = BK_KERR_KAFKA_STORAGE_ERROR;
             r->ErrorMessage = bk_str_c("The topic's metadata could not be updated.");
         }
+    }
+    if (x) {
+        x->rs = rs;
+        if (--x->pending > 0) {
+            x->parked = true;
+            req->hctx = NULL; /* completes by itself: deletion or its timeout */
+            return BK_EAGAIN;
+        }
+        return BK_RESPOND(req, DeleteTopicsResponse, ver, &x->rs);
     }
     return BK_RESPOND(req, DeleteTopicsResponse, ver, &rs);
 }

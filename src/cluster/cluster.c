@@ -832,6 +832,7 @@ void bk_cluster_close(bk_cluster *c)
     if (!c)
         return;
     bk_ev_timer_stop(c->ev, &c->retry);
+    bk_cluster_cancel_removals(c);
     c->brokers_gen++;
     c->topics_gen++;
     /* Closing the session deletes our ephemerals at once (registration,

@@ -59,6 +59,7 @@ struct bk_cluster {
     char **deleting; /* owned: names this broker asked to delete, not gone yet */
     int ndeleting;
 
+    struct bk_removal *removals; /* owned: deletions being waited for (zkstore.c) */
     bk_topics *topics;    /* borrowed: the registry (NULL until attached) */
     bk_controller *ctl;   /* owned */
     void (*on_brokers)(bk_cluster *c, void *ud); /* live set changed (may be NULL) */
@@ -94,5 +95,7 @@ int bk_pidstore_zk_open(bk_pidstore **out, bk_cluster *c);
 
 /* Internal to cluster.c / zkstore.c: the topic is being deleted by us. */
 void bk_cluster_mark_deleting(bk_cluster *c, const char *name);
+/* Internal: complete every waiting remove_async with BK_EIO (close). */
+void bk_cluster_cancel_removals(bk_cluster *c);
 
 #endif

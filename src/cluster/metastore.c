@@ -283,7 +283,7 @@ static void fs_close(bk_metastore *s)
     free(fs);
 }
 
-static const bk_metastore_ops file_ops = {fs_load, fs_put, fs_remove, fs_close, NULL};
+static const bk_metastore_ops file_ops = {fs_load, fs_put, fs_remove, fs_close, NULL, NULL};
 
 int bk_metastore_file_open(bk_metastore **out, const char *dir)
 {

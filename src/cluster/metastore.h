@@ -61,6 +61,15 @@ typedef struct bk_metastore_ops {
      */
     int (*put_async)(bk_metastore *s, const bk_meta_topic *t, bool create,
                      bk_metastore_done *done, void *ud);
+    /*
+     * Delete a topic and wait (at most timeout_ms) until the deletion is
+     * complete in the store: done(ud, 0), or BK_EAGAIN when the time ran
+     * out (the deletion goes on), BK_EIO when the store failed or closed.
+     * In cluster mode: /admin/delete_topics/<t>, then until the controller
+     * has removed /brokers/topics/<t>. Returns 0 (done will run) or an error.
+     */
+    int (*remove_async)(bk_metastore *s, const char *name, int64_t timeout_ms,
+                        bk_metastore_done *done, void *ud);
 } bk_metastore_ops;
 
 struct bk_metastore {

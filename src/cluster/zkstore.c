@@ -18,6 +18,7 @@
  */
 #include "cluster.h"
 
+#include "../core/clock.h"
 #include "../core/err.h"
 #include "../core/log.h"
 
@@ -336,12 +337,146 @@ static int zs_remove(bk_metastore *st, const char *name)
     return 0;
 }
 
+/* remove_async: the marker, then a poll of /brokers/topics/<t> every
+ * POLL_MS until it is gone or the time is up. */
+#define POLL_MS 100
+
+typedef struct bk_removal {
+    struct bk_removal *next;
+    bk_cluster *c;
+    bk_metastore_done *done; /* NULL once completed (then freed when idle) */
+    void *ud;
+    int64_t deadline;
+    bk_ev_timer timer;
+    bool busy; /* a request is in flight (its completion frees a completed one) */
+    char name[256];
+} bk_removal;
+
+static void removal_unlink(bk_removal *r)
+{
+    for (bk_removal **pp = &r->c->removals; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            return;
+        }
+}
+
+/* Done with r (the caller runs its done callback): unlinked, and freed
+ * unless a request is in flight (whose completion frees it). */
+static void removal_finish(bk_removal *r)
+{
+    r->done = NULL;
+    bk_ev_timer_stop(r->c->ev, &r->timer);
+    removal_unlink(r);
+    if (!r->busy)
+        free(r);
+}
+
+static void removal_poll(bk_ev *ev, bk_ev_timer *t);
+
+static void removal_checked(bk_zk *zk, const bk_zk_result *res, void *ud)
+{
+    bk_removal *r = ud;
+    r->busy = false;
+    if (!r->done) { /* completed meanwhile (close) */
+        free(r);
+        return;
+    }
+    if (res->rc == ZNONODE) {
+        bk_metastore_done *done = r->done;
+        void *dud = r->ud;
+        removal_finish(r);
+        done(dud, 0);
+        return;
+    }
+    if (res->rc != ZOK) {
+        bk_metastore_done *done = r->done;
+        void *dud = r->ud;
+        removal_finish(r);
+        done(dud, BK_EIO);
+        return;
+    }
+    if (bk_mono_ms_raw() >= r->deadline) {
+        bk_metastore_done *done = r->done;
+        void *dud = r->ud;
+        removal_finish(r);
+        done(dud, BK_EAGAIN);
+        return;
+    }
+    bk_ev_timer_start(r->c->ev, &r->timer, bk_now_ms() + POLL_MS);
+}
+
+static void removal_poll(bk_ev *ev, bk_ev_timer *t)
+{
+    bk_removal *r = t->data;
+    char path[320];
+    snprintf(path, sizeof path, "/brokers/topics/%s", r->name);
+    r->busy = true;
+    bk_zk_exists(r->c->zk, path, NULL, NULL, removal_checked, r);
+}
+
+static void marker_created(bk_zk *zk, const bk_zk_result *res, void *ud)
+{
+    bk_removal *r = ud;
+    r->busy = false;
+    if (!r->done) {
+        free(r);
+        return;
+    }
+    if (res->rc != ZOK && res->rc != ZNODEEXISTS) {
+        bk_log(BK_LOG_WARN, "zkstore: cannot create /admin/delete_topics/%s: %s", r->name,
+               zerror(res->rc));
+        bk_metastore_done *done = r->done;
+        void *dud = r->ud;
+        removal_finish(r);
+        done(dud, BK_EIO);
+        return;
+    }
+    removal_poll(r->c->ev, &r->timer);
+}
+
+static int zs_remove_async(bk_metastore *st, const char *name, int64_t timeout_ms,
+                           bk_metastore_done *done, void *ud)
+{
+    zkstore *zs = (zkstore *)st;
+    bk_removal *r = calloc(1, sizeof *r);
+    if (!r)
+        return BK_ENOMEM;
+    r->c = zs->c;
+    r->done = done;
+    r->ud = ud;
+    r->deadline = bk_mono_ms_raw() + (timeout_ms > 0 ? timeout_ms : 0);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    bk_ev_timer_init(&r->timer, removal_poll, r);
+    r->next = zs->c->removals;
+    zs->c->removals = r;
+    bk_cluster_mark_deleting(zs->c, name);
+    char path[320];
+    snprintf(path, sizeof path, "/admin/delete_topics/%s", name);
+    r->busy = true;
+    bk_zk_create(zs->c->zk, path, NULL, -1, 0, marker_created, r);
+    return 0;
+}
+
+void bk_cluster_cancel_removals(bk_cluster *c)
+{
+    while (c->removals) {
+        bk_removal *r = c->removals;
+        bk_metastore_done *done = r->done;
+        void *dud = r->ud;
+        removal_finish(r);
+        if (done)
+            done(dud, BK_EIO);
+    }
+}
+
 static void zs_close(bk_metastore *st)
 {
     free(st);
 }
 
-static const bk_metastore_ops zk_ops = {zs_load, zs_put, zs_remove, zs_close, zs_put_async};
+static const bk_metastore_ops zk_ops = {zs_load, zs_put, zs_remove, zs_close, zs_put_async,
+                                        zs_remove_async};
 
 int bk_metastore_zk_open(bk_metastore **out, bk_cluster *c)
 {

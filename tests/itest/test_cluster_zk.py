@@ -403,7 +403,9 @@ def test_delete_topics_completes_through_the_controller(tmp_path):
         wait_for(lambda: all(names(b) == ["gone", "kept"] for b in bs), 10, "both topics everywhere")
         for f in a.delete_topics(["gone"], operation_timeout=10).values():
             f.result(timeout=20)
-        wait_for(lambda: kz.exists("/brokers/topics/gone") is None, 10, "the topic znode deleted")
+        # DeleteTopics answers once the controller has completed the deletion
+        assert kz.exists("/brokers/topics/gone") is None
+        assert "gone" not in names(asked)
         assert kz.exists("/config/topics/gone") is None
         wait_for(lambda: kz.get_children("/admin/delete_topics") == [], 10, "the delete marker gone")
         wait_for(lambda: all(names(b) == ["kept"] for b in bs), 10, "the topic gone everywhere")
@@ -503,3 +505,45 @@ def metadata_topic(b, name):
     m = kwirex.call((b.host, b.port), 3, 1, kwire.metadata_body(1, [name]), kwire.parse_metadata)
     t = m["topics"][0]
     return t if t["error_code"] == 0 else None
+
+
+def test_delete_topics_times_out_without_a_controller(tmp_path):
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    with Cluster(tmp_path) as c:
+        b = c.broker(0)
+        wait_for(lambda: metadata(b)["controller_id"] == 0, 10, "broker 0 controller")
+        a = AdminClient({"bootstrap.servers": b.bootstrap})
+        for f in a.create_topics([NewTopic("stuck", 1, 1)], operation_timeout=10).values():
+            f.result(timeout=20)
+        kz = c.zkc()
+        wait_for(lambda: kz.exists("/brokers/topics/stuck/partitions/0/state"), 10, "state")
+        # take the controller away from the broker: a foreign /controller
+        # (an ephemeral of the test's own session) that it can only follow
+        from kazoo.exceptions import NodeExistsError, NoNodeError
+
+        def steal():
+            try:
+                kz.delete("/controller")
+            except NoNodeError:
+                pass
+            try:
+                kz.create("/controller", b'{"version":2,"brokerid":7,"timestamp":"1",'
+                          b'"kraftControllerEpoch":-1}', ephemeral=True)
+            except NodeExistsError:
+                return False  # the broker won the race: again
+            return True
+
+        wait_for(steal, 10, "a foreign controller", step=0.05)
+        wait_for(lambda: metadata(b)["controller_id"] == 7, 10, "broker 0 following controller 7")
+        t0 = time.monotonic()
+        fs = a.delete_topics(["stuck"], operation_timeout=1.5, request_timeout=20)
+        with pytest.raises(Exception) as ei:
+            fs["stuck"].result(timeout=20)
+        assert "REQUEST_TIMED_OUT" in str(ei.value) or "timed out" in str(ei.value).lower()
+        assert time.monotonic() - t0 < 10
+        assert kz.exists("/admin/delete_topics/stuck")
+        assert kz.exists("/brokers/topics/stuck")
+        # the controller comes back: the deletion completes
+        kz.delete("/controller")
+        wait_for(lambda: kz.exists("/brokers/topics/stuck") is None, 10, "the deletion completed")
