@@ -382,6 +382,10 @@ static void epoch_written(bk_zk *zk, const bk_zk_result *r, void *ud)
             bk_controller_on_topic(ctl, name, a);
     }
     deletes_refresh(ctl);
+    /* Kafka's controller enables feature versioning: /feature with no
+     * finalized features, status 1 (enabled). Left alone if present. */
+    static const char feature[] = "{\"features\":{},\"version\":2,\"status\":1}";
+    bk_zk_create(ctl->zk, "/feature", feature, (int)sizeof feature - 1, 0, NULL, NULL);
 }
 
 static void epoch_read(bk_zk *zk, const bk_zk_result *r, void *ud)

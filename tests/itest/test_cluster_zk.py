@@ -166,6 +166,7 @@ def test_three_brokers_register_and_agree_on_the_controller(tmp_path):
         assert ctlj == {"version": 2, "brokerid": ctl, "timestamp": ctlj["timestamp"],
                         "kraftControllerEpoch": -1}
         assert int(kz.get("/controller_epoch")[0]) >= 1
+        assert zk_json(kz, "/feature")[0] == {"features": {}, "version": 2, "status": 1}
         for p in ("/consumers", "/admin/delete_topics", "/brokers/topics", "/brokers/seqid",
                   "/config/changes", "/config/topics", "/config/brokers", "/config/users",
                   "/config/clients", "/isr_change_notification", "/latest_producer_id_block",
