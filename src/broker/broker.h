@@ -50,7 +50,7 @@ typedef struct bk_broker {
     bool started;
     /* Cluster mode (zookeeper.connect): membership, live brokers, the
      * controller (cluster/cluster.h). Borrowed; NULL on a single node. */
-    struct bk_cluster *cluster;
+    struct bk_cluster *zkc;
 
     /* Scratch reused by handlers (loop thread, one request at a time). */
     bk_validate_scratch vscratch; /* Produce: validation and recompression */

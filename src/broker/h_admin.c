@@ -68,11 +68,11 @@ static bool same_str(bk_str a, bk_str b)
 /* Assignments in a single-node cluster may only name this broker, once. */
 static bool assignment_ok(const bk_broker *b, const int32_t *ids, int32_t n)
 {
-    if (!b->cluster)
+    if (!b->zkc)
         return n == 1 && ids[0] == b->node_id;
     /* cluster mode: distinct live brokers */
     int nb;
-    const bk_zk_broker *live = bk_cluster_brokers(b->cluster, &nb);
+    const bk_zk_broker *live = bk_cluster_brokers(b->zkc, &nb);
     if (n < 1)
         return false;
     for (int32_t i = 0; i < n; i++) {
@@ -281,7 +281,7 @@ int bk_h_create_topics(bk_broker *b, bk_req *req)
                         !assignment_ok(b, a->BrokerIds.a, BK_MAX(a->BrokerIds.n, 0))) {
                         kerr = BK_KERR_INVALID_REPLICA_ASSIGNMENT;
                         snprintf(msg, sizeof msg,
-                                 b->cluster ? "Replica assignment must give partitions 0..n-1, "
+                                 b->zkc ? "Replica assignment must give partitions 0..n-1, "
                                                       "each on distinct live brokers"
                                                     : "Replica assignment must give partitions "
                                                       "0..n-1, each on broker %d only",
@@ -899,7 +899,7 @@ int bk_h_describe_cluster(bk_broker *b, bk_req *req)
     bk_DescribeClusterResponse rs;
     bk_DescribeClusterResponse_init(&rs);
     rs.ClusterId = bk_str_c(b->cluster_id);
-    rs.ControllerId = b->cluster ? bk_cluster_controller_id(b->cluster) : b->node_id;
+    rs.ControllerId = b->zkc ? bk_cluster_controller_id(b->zkc) : b->node_id;
     if (ver >= 1 && rq.EndpointType != 1) {
         /* only broker endpoints (1) are served by a broker */
         rs.ErrorCode = BK_KERR_MISMATCHED_ENDPOINT_TYPE;
@@ -920,9 +920,9 @@ int bk_h_describe_cluster(bk_broker *b, bk_req *req)
     br->Rack = bk_str_c(b->cfg->broker_rack);
     rs.Brokers.n = 1;
     rs.Brokers.a = br;
-    if (b->cluster) {
+    if (b->zkc) {
         int nb;
-        const bk_zk_broker *live = bk_cluster_brokers(b->cluster, &nb);
+        const bk_zk_broker *live = bk_cluster_brokers(b->zkc, &nb);
         if (nb > 0) {
             br = BK_ARENA_NEW(req, bk_DescribeClusterResponse_DescribeClusterBroker, nb);
             if (!br)

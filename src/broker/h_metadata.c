@@ -120,11 +120,11 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
     rs.Brokers.a = br;
     rs.ClusterId = bk_str_c(b->cluster_id);
     rs.ControllerId = b->node_id;
-    if (b->cluster) {
+    if (b->zkc) {
         /* Cluster mode: every live broker as registered in ZooKeeper (its
          * advertised PLAINTEXT endpoint), and the elected controller. */
         int nb;
-        const bk_zk_broker *live = bk_cluster_brokers(b->cluster, &nb);
+        const bk_zk_broker *live = bk_cluster_brokers(b->zkc, &nb);
         if (nb > 0) {
             br = BK_ARENA_NEW(req, bk_MetadataResponse_MetadataResponseBroker, nb);
             if (!br)
@@ -138,7 +138,7 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
             rs.Brokers.n = nb;
             rs.Brokers.a = br;
         }
-        rs.ControllerId = bk_cluster_controller_id(b->cluster);
+        rs.ControllerId = bk_cluster_controller_id(b->zkc);
     }
     if (ver >= 8 && ver <= 10 && rq.IncludeClusterAuthorizedOperations)
         rs.ClusterAuthorizedOperations = CLUSTER_OPS;

@@ -263,7 +263,7 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         goto fail;
     bk_broker_start(&s->broker, &s->ev, s->logmgr, s->topics);
     if (s->cluster) {
-        s->broker.cluster = s->cluster;
+        s->broker.zkc = s->cluster;
         bk_cluster_attach_topics(s->cluster, s->topics);
         bk_pidstore *ps;
         if (s->broker.tcoord && bk_pidstore_zk_open(&ps, s->cluster) == 0)
@@ -356,7 +356,7 @@ void bk_server_fini(bk_server *s)
     if (s->cluster)
         bk_cluster_close(s->cluster);
     s->cluster = NULL;
-    s->broker.cluster = NULL;
+    s->broker.zkc = NULL;
     if (s->broker_ok)
         bk_broker_fini(&s->broker); /* completes what close_all cancelled */
     s->broker_ok = false;
