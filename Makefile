@@ -9,6 +9,8 @@
 #   make gen        regenerate src/proto/bkgen_msgs.[ch] from the Kafka JSON
 #   make gen-check  regenerate into a temp dir and fail on any difference
 #   make fuzz       run the libFuzzer targets for FUZZ_SECONDS each
+#   make cluster    3 ZooKeeper nodes + 3 brokers on loopback (scripts/cluster.sh;
+#                   make cluster-stop / cluster-status)
 #
 # KAFKA_PROTOCOL points at Kafka's message definitions (never vendored).
 
@@ -31,7 +33,7 @@ RECORDS_OBJS := $(patsubst %.c,$(BUILD)/%.o,src/core/buf.c src/core/err.c src/co
 
 BIN := $(BUILD)/bin
 
-.PHONY: bench-startup bench-storage bench-e2e all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
+.PHONY: cluster cluster-stop cluster-status bench-startup bench-storage bench-e2e all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
 
 all: $(BIN)/brookd $(BIN)/brook $(BIN)/unit $(BIN)/bkcodec $(BIN)/mklog $(BIN)/bkrecords $(BIN)/crashwriter
 ifeq ($(SANITIZER),)
@@ -94,7 +96,7 @@ $(BIN)/bkcodec: $(BUILD)/tests/bkcodec.o $(CODEC_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-FUZZ_TARGETS := fuzz_request fuzz_response fuzz_records
+FUZZ_TARGETS := fuzz_request fuzz_response fuzz_records fuzz_zkjson
 
 $(BIN)/bkrecords: $(BUILD)/tests/bkrecords.o $(RECORDS_OBJS)
 	@mkdir -p $(dir $@)
@@ -105,6 +107,7 @@ $(BIN)/mkrecords: $(BUILD)/fuzz/mkrecords.o $(RECORDS_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/fuzz_records: $(filter-out $(CODEC_OBJS),$(RECORDS_OBJS))
+$(BIN)/fuzz_zkjson: $(BUILD)/src/cluster/zkjson.o $(BUILD)/src/core/uuid.o
 
 $(BIN)/mkcorpus: $(BUILD)/fuzz/mkcorpus.o $(BUILD)/tests/populate.o $(CODEC_OBJS)
 	@mkdir -p $(dir $@)
@@ -127,6 +130,15 @@ fuzz-corpus: $(BIN)/mkcorpus
 
 deps:
 	@scripts/deps.sh
+
+cluster: all
+	@scripts/cluster.sh start
+
+cluster-stop:
+	@scripts/cluster.sh stop
+
+cluster-status:
+	@scripts/cluster.sh status
 
 run: deps all
 	@mkdir -p data

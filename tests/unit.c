@@ -26,7 +26,10 @@
     X(purgatory)                                                                                   \
     X(coord)                                                                                       \
     X(tcoord)                                                                                      \
-    X(dataplane)
+    X(dataplane)                                                                                   \
+    X(zkjson)                                                                                      \
+    X(controller)                                                                                  \
+    X(controller_racks)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

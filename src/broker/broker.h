@@ -76,6 +76,9 @@ typedef struct bk_broker {
     struct bk_coord *coord; /* owned: the group coordinator (group/coord.h), from start */
     struct bk_tcoord *tcoord; /* owned: the transaction coordinator (txn/tcoord.h), from start */
     bool started;
+    /* Cluster mode (zookeeper.connect): membership, live brokers, the
+     * controller (cluster/cluster.h). Borrowed; NULL on a single node. */
+    struct bk_cluster *zkc;
 
     /* Cluster mode (zookeeper.connect, or brook.controller.requests.enable):
      * partitions are led and followed as the controller says

@@ -15,7 +15,10 @@
  * broker configuration yet, so AlterConfigs/IncrementalAlterConfigs on a
  * BROKER resource answer INVALID_REQUEST saying so.
  */
+#include "../cluster/cluster.h"
+#include "../cluster/metastore.h"
 #include "../cluster/topics.h"
+#include "../core/uuid.h"
 #include "api_table.h"
 
 #include <inttypes.h>
@@ -65,7 +68,133 @@ static bool same_str(bk_str a, bk_str b)
 /* Assignments in a single-node cluster may only name this broker, once. */
 static bool assignment_ok(const bk_broker *b, const int32_t *ids, int32_t n)
 {
-    return n == 1 && ids[0] == b->node_id;
+    if (!b->zkc)
+        return n == 1 && ids[0] == b->node_id;
+    /* cluster mode: distinct live brokers */
+    int nb;
+    const bk_zk_broker *live = bk_cluster_brokers(b->zkc, &nb);
+    if (n < 1)
+        return false;
+    for (int32_t i = 0; i < n; i++) {
+        bool up = false;
+        for (int k = 0; k < nb && !up; k++)
+            up = live[k].id == ids[i];
+        for (int32_t j = 0; j < i && up; j++)
+            up = ids[j] != ids[i];
+        if (!up)
+            return false;
+    }
+    return true;
+}
+
+static void fill_created_configs(bk_req *req, bk_topics *reg, const bk_topic *tp,
+                                 bk_CreateTopicsResponse_CreatableTopicResult *r);
+
+/* ------------------------------------------- CreateTopics in cluster mode
+ *
+ * The topic is validated here, then written to ZooKeeper (config, then
+ * /brokers/topics/<t> with the replica assignment) and the request parks
+ * until every topic's write has completed; each written topic is mirrored
+ * into the local registry at once (the /brokers/topics watch would do it
+ * a moment later) so the answer carries its id and configs. */
+
+typedef struct ct_ctx {
+    bk_broker *b;
+    bk_req *req;
+    int16_t ver;
+    int pending;
+    bool parked; /* the handler returned BK_EAGAIN */
+    bk_CreateTopicsResponse rs;
+} ct_ctx;
+
+typedef struct ct_one {
+    ct_ctx *x;
+    int32_t i;
+    bk_meta_topic m; /* owned (malloc) */
+} ct_one;
+
+static void ct_finish(ct_ctx *x)
+{
+    int rc = BK_RESPOND(x->req, CreateTopicsResponse, x->ver, &x->rs);
+    if (x->parked)
+        bk_req_done(x->req, rc);
+}
+
+static void ct_done(void *ud, int rc)
+{
+    ct_one *o = ud;
+    ct_ctx *x = o->x;
+    bk_req *req = x->req;
+    bk_CreateTopicsResponse_CreatableTopicResult *r = &x->rs.Topics.a[o->i];
+    bk_topics *reg = BK_TOPICS(x->b);
+    if (rc == 0 && reg)
+        rc = bk_topics_apply(reg, &o->m);
+    const bk_topic *tp = rc == 0 && reg ? bk_topics_get(reg, o->m.name, strlen(o->m.name)) : NULL;
+    if (tp) {
+        r->ErrorCode = BK_KERR_NONE;
+        r->ErrorMessage = (bk_str){NULL, -1};
+        r->NumPartitions = tp->nparts;
+        r->ReplicationFactor = tp->replication_factor;
+        r->TopicId = tp->id;
+        if (x->ver >= 5)
+            fill_created_configs(req, reg, tp, r);
+    } else {
+        r->ErrorCode = rc == BK_EEXIST ? BK_KERR_TOPIC_ALREADY_EXISTS : BK_KERR_UNKNOWN_SERVER_ERROR;
+        char msg[300];
+        if (rc == BK_EEXIST)
+            snprintf(msg, sizeof msg, "Topic '%s' already exists.", o->m.name);
+        else
+            snprintf(msg, sizeof msg, "Cannot write the topic to ZooKeeper: %s", bk_strerror(rc));
+        r->ErrorMessage = arena_str(req, msg);
+        r->NumPartitions = -1;
+        r->ReplicationFactor = -1;
+    }
+    bk_meta_topic_free(&o->m);
+    free(o);
+    if (--x->pending == 0)
+        ct_finish(x);
+}
+
+/* Start the ZooKeeper write of one validated topic. 0 (ct_done will run) or an error. */
+static int ct_start(ct_ctx *x, int32_t i, const bk_CreateTopicsRequest_CreatableTopic *t,
+                    int32_t nparts, int16_t rf, const bk_kv *kv, int nkv)
+{
+    bk_metastore *st = bk_topics_store(BK_TOPICS(x->b));
+    ct_one *o = calloc(1, sizeof *o);
+    if (!o)
+        return BK_ENOMEM;
+    o->x = x;
+    o->i = i;
+    bk_meta_topic *m = &o->m;
+    m->name = strndup(t->Name.p, (size_t)t->Name.len);
+    bk_uuid_random(m->id);
+    m->partitions = nparts == -1 ? x->b->cfg->num_partitions : nparts;
+    m->replication_factor = rf == -1 ? (int16_t)x->b->cfg->default_replication_factor : rf;
+    m->keys = calloc((size_t)nkv + 1, sizeof *m->keys);
+    m->vals = calloc((size_t)nkv + 1, sizeof *m->vals);
+    int bad = !m->name || !m->keys || !m->vals;
+    for (int k = 0; !bad && k < nkv; k++) {
+        if (!kv[k].val)
+            continue; /* a null value means the default: no override */
+        m->keys[m->nconfigs] = strdup(kv[k].key);
+        m->vals[m->nconfigs] = strdup(kv[k].val);
+        bad = !m->keys[m->nconfigs] || !m->vals[m->nconfigs];
+        m->nconfigs++;
+    }
+    if (!bad && t->Assignments.n > 0) {
+        m->replicas = calloc((size_t)m->partitions * (size_t)m->replication_factor, sizeof(int32_t));
+        bad = !m->replicas;
+        for (int32_t p = 0; !bad && p < t->Assignments.n; p++)
+            memcpy(m->replicas + (size_t)p * (size_t)m->replication_factor,
+                   t->Assignments.a[p].BrokerIds.a,
+                   (size_t)m->replication_factor * sizeof(int32_t));
+    }
+    int rc = bad ? BK_ENOMEM : st->ops->put_async(st, m, true, ct_done, o);
+    if (rc) {
+        bk_meta_topic_free(m);
+        free(o);
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------- CreateTopics */
@@ -107,6 +236,17 @@ int bk_h_create_topics(bk_broker *b, bk_req *req)
     if (n && !rs.Topics.a)
         return BK_ENOMEM;
     bk_topics *reg = BK_TOPICS(b);
+    bk_metastore *store = reg ? bk_topics_store(reg) : NULL;
+    ct_ctx *x = NULL;
+    if (store && store->ops->put_async && !rq.validateOnly) {
+        x = BK_ARENA_NEW(req, ct_ctx, 1);
+        if (!x)
+            return BK_ENOMEM;
+        x->b = b;
+        x->req = req;
+        x->ver = ver;
+        x->pending = 1; /* the handler's own, dropped at the end */
+    }
     for (int32_t i = 0; i < n; i++) {
         const bk_CreateTopicsRequest_CreatableTopic *t = &rq.Topics.a[i];
         bk_CreateTopicsResponse_CreatableTopicResult *r = &rs.Topics.a[i];
@@ -141,8 +281,10 @@ int bk_h_create_topics(bk_broker *b, bk_req *req)
                         !assignment_ok(b, a->BrokerIds.a, BK_MAX(a->BrokerIds.n, 0))) {
                         kerr = BK_KERR_INVALID_REPLICA_ASSIGNMENT;
                         snprintf(msg, sizeof msg,
-                                 "Replica assignment must give partitions 0..n-1, each on "
-                                 "broker %d only",
+                                 b->zkc ? "Replica assignment must give partitions 0..n-1, "
+                                                      "each on distinct live brokers"
+                                                    : "Replica assignment must give partitions "
+                                                      "0..n-1, each on broker %d only",
                                  b->node_id);
                     }
                 }
@@ -165,7 +307,16 @@ int bk_h_create_topics(bk_broker *b, bk_req *req)
         }
         if (!kerr)
             bk_topics_create(reg, t->Name.p ? t->Name.p : "", (size_t)BK_MAX(t->Name.len, 0),
-                             nparts, rf, kv, nkv, rq.validateOnly, &kerr, msg, sizeof msg);
+                             nparts, rf, kv, nkv, rq.validateOnly || x, &kerr, msg, sizeof msg);
+        if (!kerr && x) {
+            int cr = ct_start(x, i, t, nparts, rf, kv, nkv);
+            if (cr == 0) {
+                x->pending++;
+                continue; /* answered in ct_done */
+            }
+            kerr = BK_KERR_UNKNOWN_SERVER_ERROR;
+            snprintf(msg, sizeof msg, "Cannot write the topic to ZooKeeper: %s", bk_strerror(cr));
+        }
         r->ErrorCode = kerr;
         if (kerr) {
             r->ErrorMessage = arena_str(req, msg);
@@ -184,6 +335,15 @@ int bk_h_create_topics(bk_broker *b, bk_req *req)
         if (ver >= 5 && tp)
             fill_created_configs(req, reg, tp, r);
     }
+    if (x) {
+        x->rs = rs;
+        if (--x->pending > 0) {
+            x->parked = true;
+            req->hctx = NULL; /* not cancellable: ZooKeeper always answers */
+            return BK_EAGAIN;
+        }
+        return BK_RESPOND(req, CreateTopicsResponse, ver, &x->rs);
+    }
     return BK_RESPOND(req, CreateTopicsResponse, ver, &rs);
 }
 
@@ -195,6 +355,43 @@ static bool uuid_zero(const bk_uuid *u)
         if (u->b[i])
             return false;
     return true;
+}
+
+/* DeleteTopics in cluster mode: the topic leaves this broker's registry at
+ * once; the request parks until the controller has removed it from
+ * ZooKeeper (REQUEST_TIMED_OUT after TimeoutMs, as Kafka; the deletion
+ * still completes). */
+typedef struct dt_ctx {
+    bk_req *req;
+    int16_t ver;
+    int pending;
+    bool parked;
+    bk_DeleteTopicsResponse rs;
+} dt_ctx;
+
+typedef struct dt_one {
+    dt_ctx *x;
+    int32_t i;
+} dt_one;
+
+static void dt_done(void *ud, int rc)
+{
+    dt_one *o = ud;
+    dt_ctx *x = o->x;
+    bk_DeleteTopicsResponse_DeletableTopicResult *r = &x->rs.Responses.a[o->i];
+    free(o);
+    if (rc == BK_EAGAIN) {
+        r->ErrorCode = BK_KERR_REQUEST_TIMED_OUT;
+        r->ErrorMessage = bk_str_c("The deletion did not complete within the timeout; it goes on.");
+    } else if (rc != 0) {
+        r->ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+        r->ErrorMessage = bk_str_c("The deletion could not be written to ZooKeeper.");
+    }
+    if (--x->pending > 0)
+        return;
+    int rrc = BK_RESPOND(x->req, DeleteTopicsResponse, x->ver, &x->rs);
+    if (x->parked)
+        bk_req_done(x->req, rrc);
 }
 
 int bk_h_delete_topics(bk_broker *b, bk_req *req)
@@ -212,6 +409,16 @@ int bk_h_delete_topics(bk_broker *b, bk_req *req)
     rs.Responses.a = n ? BK_ARENA_NEW(req, bk_DeleteTopicsResponse_DeletableTopicResult, n) : NULL;
     if (n && !rs.Responses.a)
         return BK_ENOMEM;
+    bk_metastore *store = reg ? bk_topics_store(reg) : NULL;
+    dt_ctx *x = NULL;
+    if (store && store->ops->remove_async) {
+        x = BK_ARENA_NEW(req, dt_ctx, 1);
+        if (!x)
+            return BK_ENOMEM;
+        x->req = req;
+        x->ver = ver;
+        x->pending = 1; /* the handler's own */
+    }
     for (int32_t i = 0; i < n; i++) {
         bk_DeleteTopicsResponse_DeletableTopicResult *r = &rs.Responses.a[i];
         bk_codec_init(&bk_desc_DeleteTopicsResponse_DeletableTopicResult, r);
@@ -246,10 +453,38 @@ int bk_h_delete_topics(bk_broker *b, bk_req *req)
             r->ErrorMessage = bk_str_c("Internal topics cannot be deleted.");
             continue;
         }
+        if (x) {
+            dt_one *o = malloc(sizeof *o);
+            int dr = o ? 0 : BK_ENOMEM;
+            if (o) {
+                o->x = x;
+                o->i = i;
+                dr = store->ops->remove_async(store, tp->name, BK_MAX(rq.TimeoutMs, 0), dt_done, o);
+                if (dr)
+                    free(o);
+            }
+            if (dr == 0) {
+                (void)bk_topics_drop(reg, tp);
+                x->pending++;
+            } else {
+                r->ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+                r->ErrorMessage = bk_str_c("The deletion could not be written to ZooKeeper.");
+            }
+            continue;
+        }
         if (bk_topics_delete(reg, tp) != 0) {
             r->ErrorCode = BK_KERR_KAFKA_STORAGE_ERROR;
             r->ErrorMessage = bk_str_c("The topic's metadata could not be updated.");
         }
+    }
+    if (x) {
+        x->rs = rs;
+        if (--x->pending > 0) {
+            x->parked = true;
+            req->hctx = NULL; /* completes by itself: deletion or its timeout */
+            return BK_EAGAIN;
+        }
+        return BK_RESPOND(req, DeleteTopicsResponse, ver, &x->rs);
     }
     return BK_RESPOND(req, DeleteTopicsResponse, ver, &rs);
 }
@@ -664,7 +899,7 @@ int bk_h_describe_cluster(bk_broker *b, bk_req *req)
     bk_DescribeClusterResponse rs;
     bk_DescribeClusterResponse_init(&rs);
     rs.ClusterId = bk_str_c(b->cluster_id);
-    rs.ControllerId = b->node_id;
+    rs.ControllerId = b->zkc ? bk_cluster_controller_id(b->zkc) : b->node_id;
     if (ver >= 1 && rq.EndpointType != 1) {
         /* only broker endpoints (1) are served by a broker */
         rs.ErrorCode = BK_KERR_MISMATCHED_ENDPOINT_TYPE;

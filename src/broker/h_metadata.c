@@ -9,7 +9,9 @@
  *                to (127.0.0.1 if even that is unknown), so the default
  *                "PLAINTEXT://:9092" works for local and remote clients.
  *  ClusterId     v2+, from meta.properties / cluster.id.
- *  ControllerId  v1+, this broker (single node for now).
+ *  ControllerId  v1+, this broker (single node); in cluster mode the broker
+ *                holding /controller (-1 while unknown), and Brokers lists
+ *                every live broker of /brokers/ids.
  *  Topics        from the registry (cluster/topics.h), in creation order,
  *                internal ones included. "All topics" is an empty array in
  *                v0 and a null array in v1+. Every partition is led by this
@@ -36,6 +38,7 @@
  */
 #include "api_table.h"
 
+#include "../cluster/cluster.h"
 #include "../core/log.h"
 #include "../group/coord.h"
 #include "replica.h"
@@ -182,8 +185,9 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
         if (!rs.Topics.a)
             return BK_ENOMEM;
     }
-    /* cluster mode: topics are created through the controller (ZooKeeper) */
-    bool may_create = b->topics && !b->cluster && b->cfg->auto_create_topics_enable &&
+    /* cluster mode: topics are created through ZooKeeper (the store's
+     * writes); without ZooKeeper (controller requests only) not at all */
+    bool may_create = b->topics && (!b->cluster || b->zkc) && b->cfg->auto_create_topics_enable &&
                       (ver < 4 || rq.AllowAutoTopicCreation);
 
     for (int32_t i = 0; i < n; i++) {

@@ -34,6 +34,7 @@ void bk_meta_topic_free(bk_meta_topic *t)
     }
     free(t->keys);
     free(t->vals);
+    free(t->replicas);
     memset(t, 0, sizeof *t);
 }
 
@@ -282,7 +283,7 @@ static void fs_close(bk_metastore *s)
     free(fs);
 }
 
-static const bk_metastore_ops file_ops = {fs_load, fs_put, fs_remove, fs_close};
+static const bk_metastore_ops file_ops = {fs_load, fs_put, fs_remove, fs_close, NULL, NULL};
 
 int bk_metastore_file_open(bk_metastore **out, const char *dir)
 {

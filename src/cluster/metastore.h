@@ -29,11 +29,18 @@ typedef struct bk_meta_topic {
     bool internal;
     int nconfigs;
     char **keys, **vals;  /* owned: topic config overrides */
+    /* owned, may be NULL (file store): the replica assignment, partitions *
+     * replication_factor broker ids, partition-major (cluster mode) */
+    int32_t *replicas;
 } bk_meta_topic;
 
 void bk_meta_topic_free(bk_meta_topic *t);
 
 typedef struct bk_metastore bk_metastore;
+
+/* Completion of an asynchronous store operation, on the loop thread:
+ * 0, BK_EEXIST (create: the topic exists), BK_EIO (the store failed). */
+typedef void bk_metastore_done(void *ud, int rc);
 
 typedef struct bk_metastore_ops {
     /* All topics. OUT: *topics (owned by caller: free each, then the array). */
@@ -42,6 +49,27 @@ typedef struct bk_metastore_ops {
     int (*put)(bk_metastore *s, const bk_meta_topic *t);
     int (*remove)(bk_metastore *s, const char *name);
     void (*close)(bk_metastore *s);
+    /*
+     * Asynchronous forms, NULL when the store is synchronous (file store).
+     * In cluster mode (ZooKeeper store) put/remove above only start the
+     * writes and return 0 (the registry mirrors ZooKeeper's state back
+     * through bk_topics_apply / bk_topics_drop); a handler that must not
+     * answer before the store has the change uses put_async and parks
+     * (BK_EAGAIN) until done runs. create: the topic must not exist yet.
+     * t->replicas NULL: the store assigns replicas over the live brokers.
+     * Returns 0 (done will run) or an error (done will not run).
+     */
+    int (*put_async)(bk_metastore *s, const bk_meta_topic *t, bool create,
+                     bk_metastore_done *done, void *ud);
+    /*
+     * Delete a topic and wait (at most timeout_ms) until the deletion is
+     * complete in the store: done(ud, 0), or BK_EAGAIN when the time ran
+     * out (the deletion goes on), BK_EIO when the store failed or closed.
+     * In cluster mode: /admin/delete_topics/<t>, then until the controller
+     * has removed /brokers/topics/<t>. Returns 0 (done will run) or an error.
+     */
+    int (*remove_async)(bk_metastore *s, const char *name, int64_t timeout_ms,
+                        bk_metastore_done *done, void *ud);
 } bk_metastore_ops;
 
 struct bk_metastore {

@@ -366,6 +366,7 @@ struct bk_topics {
     bk_metastore *store;
     int32_t node_id;
     bool cluster; /* controller-driven (zookeeper.connect or brook.controller.requests.enable) */
+    int32_t max_rf; /* live brokers: the largest replication factor accepted */
     bk_topic **v; /* owned: topics in creation order */
     int32_t n, cap;
     /* Indexes for the request path (every Produce/Fetch partition looks
@@ -612,51 +613,70 @@ static bk_kv *copy_kvs(const bk_kv *kv, int n)
     return out;
 }
 
+/* A new registry entry from store metadata (logs not opened yet). */
+static int topic_from_meta(const bk_config *bcfg, const bk_meta_topic *m, bk_topic **out)
+{
+    bk_topic *tp = calloc(1, sizeof *tp);
+    if (!tp)
+        return BK_ENOMEM;
+    tp->name = strdup(m->name);
+    memcpy(tp->id.b, m->id, 16);
+    tp->internal = m->internal || (tp->name && is_internal(tp->name));
+    tp->nparts = m->partitions;
+    tp->replication_factor = m->replication_factor;
+    tp->parts = calloc((size_t)tp->nparts + 1, sizeof *tp->parts);
+    tp->overrides = calloc((size_t)m->nconfigs + 1, sizeof *tp->overrides);
+    for (int k = 0; tp->overrides && k < m->nconfigs; k++) {
+        tp->overrides[k].key = strdup(m->keys[k]);
+        tp->overrides[k].val = strdup(m->vals[k]);
+        tp->noverrides++;
+    }
+    if (!tp->name || !tp->parts || !tp->overrides) {
+        topic_free(tp);
+        return BK_ENOMEM;
+    }
+    effective(bcfg, tp->overrides, tp->noverrides, &tp->cfg);
+    *out = tp;
+    return 0;
+}
+
 int bk_topics_open(bk_topics **out, const bk_config *bcfg, bk_logmgr *lm, const char *meta_dir,
                    int32_t node_id, char *err, size_t errlen)
 {
+    bk_metastore *store;
+    int r = bk_metastore_file_open(&store, meta_dir);
+    if (r) {
+        snprintf(err, errlen, "cannot read topic metadata in %s: %s", meta_dir, bk_strerror(r));
+        return r;
+    }
+    return bk_topics_open_store(out, bcfg, lm, store, node_id, err, errlen);
+}
+
+int bk_topics_open_store(bk_topics **out, const bk_config *bcfg, bk_logmgr *lm,
+                         bk_metastore *store, int32_t node_id, char *err, size_t errlen)
+{
     bk_topics *t = calloc(1, sizeof *t);
-    if (!t)
+    if (!t) {
+        store->ops->close(store);
         return BK_ENOMEM;
+    }
     t->bcfg = bcfg;
     t->lm = lm;
     t->node_id = node_id;
     t->cluster = (bcfg->zookeeper_connect && bcfg->zookeeper_connect[0]) ||
                  bcfg->controller_requests_enable;
-    int r = bk_metastore_file_open(&t->store, meta_dir);
-    if (r) {
-        snprintf(err, errlen, "cannot read topic metadata in %s: %s", meta_dir, bk_strerror(r));
-        free(t);
-        return r;
-    }
+    t->max_rf = 1;
+    t->store = store;
     bk_meta_topic *mt = NULL;
     int n = 0;
-    r = t->store->ops->load(t->store, &mt, &n);
+    int r = t->store->ops->load(t->store, &mt, &n);
+    if (r)
+        snprintf(err, errlen, "cannot load the topic metadata: %s", bk_strerror(r));
     int64_t now = wall_ms();
     for (int i = 0; !r && i < n; i++) {
-        bk_topic *tp = calloc(1, sizeof *tp);
-        if (!tp) {
-            r = BK_ENOMEM;
+        bk_topic *tp;
+        if ((r = topic_from_meta(bcfg, &mt[i], &tp)) != 0)
             break;
-        }
-        tp->name = strdup(mt[i].name);
-        memcpy(tp->id.b, mt[i].id, 16);
-        tp->internal = mt[i].internal;
-        tp->nparts = mt[i].partitions;
-        tp->replication_factor = mt[i].replication_factor;
-        tp->parts = calloc((size_t)tp->nparts, sizeof *tp->parts);
-        tp->overrides = calloc((size_t)mt[i].nconfigs + 1, sizeof *tp->overrides);
-        for (int k = 0; tp->overrides && k < mt[i].nconfigs; k++) {
-            tp->overrides[k].key = strdup(mt[i].keys[k]);
-            tp->overrides[k].val = strdup(mt[i].vals[k]);
-            tp->noverrides++;
-        }
-        if (!tp->name || !tp->parts || !tp->overrides) {
-            topic_free(tp);
-            r = BK_ENOMEM;
-            break;
-        }
-        effective(bcfg, tp->overrides, tp->noverrides, &tp->cfg);
         if (t->cluster) {
             /* cluster mode: no partition is led or hosted until the
              * controller's LeaderAndIsr says so (bk_topics_host) */
@@ -684,6 +704,92 @@ int bk_topics_open(bk_topics **out, const bk_config *bcfg, bk_logmgr *lm, const 
         return r;
     }
     *out = t;
+    return 0;
+}
+
+void bk_topics_set_max_rf(bk_topics *t, int32_t n)
+{
+    t->max_rf = n > 0 ? n : 1;
+}
+
+bk_metastore *bk_topics_store(bk_topics *t)
+{
+    return t->store;
+}
+
+int bk_topics_apply(bk_topics *t, const bk_meta_topic *m)
+{
+    bk_topic *tp = bk_topics_get(t, m->name, strlen(m->name));
+    if (tp && memcmp(tp->id.b, m->id, 16) != 0) {
+        /* deleted and re-created meanwhile: a different topic */
+        int r = bk_topics_drop(t, tp);
+        if (r)
+            return r;
+        tp = NULL;
+    }
+    if (!tp) {
+        int r = topic_from_meta(t->bcfg, m, &tp);
+        if (r)
+            return r;
+        r = open_logs(t, tp, 0, wall_ms());
+        if (!r)
+            r = push(t, tp);
+        if (r) {
+            for (int32_t p = 0; p < tp->nparts; p++)
+                if (tp->parts[p].log)
+                    bk_logmgr_delete(t->lm, tp->name, p);
+            topic_free(tp);
+        }
+        return r;
+    }
+    /* known: configs replaced, partitions only grow */
+    bk_kv *nv = calloc((size_t)m->nconfigs + 1, sizeof *nv);
+    if (!nv)
+        return BK_ENOMEM;
+    for (int k = 0; k < m->nconfigs; k++) {
+        nv[k].key = strdup(m->keys[k]);
+        nv[k].val = strdup(m->vals[k]);
+    }
+    for (int k = 0; k < tp->noverrides; k++) {
+        free(tp->overrides[k].key);
+        free(tp->overrides[k].val);
+    }
+    free(tp->overrides);
+    tp->overrides = nv;
+    tp->noverrides = m->nconfigs;
+    effective(t->bcfg, tp->overrides, tp->noverrides, &tp->cfg);
+    for (int32_t p = 0; p < tp->nparts; p++)
+        if (tp->parts[p].log)
+            tp->parts[p].log->cfg = tp->cfg.log;
+    if (m->partitions > tp->nparts) {
+        bk_partition *np = realloc(tp->parts, (size_t)m->partitions * sizeof *np);
+        if (!np)
+            return BK_ENOMEM;
+        memset(np + tp->nparts, 0, (size_t)(m->partitions - tp->nparts) * sizeof *np);
+        tp->parts = np;
+        for (int32_t p = 0; p < tp->nparts; p++)
+            np[p].topic = tp;
+        int32_t old = tp->nparts;
+        tp->nparts = m->partitions;
+        return open_logs(t, tp, old, wall_ms());
+    }
+    return 0;
+}
+
+int bk_topics_drop(bk_topics *t, bk_topic *tp)
+{
+    int32_t i = 0;
+    while (i < t->n && t->v[i] != tp)
+        i++;
+    if (i == t->n)
+        return BK_ENOENT;
+    for (int32_t p = 0; p < tp->nparts; p++)
+        if (tp->parts[p].log)
+            bk_logmgr_delete(t->lm, tp->name, p);
+    memmove(&t->v[i], &t->v[i + 1], (size_t)(t->n - i - 1) * sizeof *t->v);
+    t->n--;
+    reindex(t);
+    topic_free(tp);
     return 0;
 }
 
@@ -762,9 +868,10 @@ int bk_topics_create(bk_topics *t, const char *name, size_t len, int32_t nparts,
         snprintf(msg, msglen, "Replication factor must be larger than 0.");
         return BK_EINVAL;
     }
-    if (rf > 1) {
+    if (rf > t->max_rf) {
         *kerr = BK_KERR_INVALID_REPLICATION_FACTOR;
-        snprintf(msg, msglen, "Replication factor: %d larger than available brokers: 1.", rf);
+        snprintf(msg, msglen, "Replication factor: %d larger than available brokers: %d.", rf,
+                 t->max_rf);
         return BK_EINVAL;
     }
     if (!check_overrides(configs, nconfigs, kerr, msg, msglen))
@@ -931,9 +1038,9 @@ int bk_topics_alter_config(bk_topics *t, bk_topic *tp, const bk_kv *kv, int n, b
     int nold = tp->noverrides;
     tp->overrides = owned;
     tp->noverrides = cnt;
-    /* cluster mode: the controller's store (ZooKeeper /config/topics) owns
-     * topic configs; without it the change is local to this broker */
-    int r = t->cluster ? 0 : store_put(t, tp);
+    /* cluster mode owns topic configs in ZooKeeper (/config/topics); with
+     * controller requests but no ZooKeeper (tests) the change stays local */
+    int r = t->cluster && !t->store->ops->put_async ? 0 : store_put(t, tp);
     bk_kv *drop = old;
     int ndrop = nold;
     if (r) {

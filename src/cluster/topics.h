@@ -141,7 +141,31 @@ typedef struct bk_topics bk_topics;
  */
 int bk_topics_open(bk_topics **out, const bk_config *bcfg, bk_logmgr *lm, const char *meta_dir,
                    int32_t node_id, char *err, size_t errlen);
+/* The same over a given store (cluster mode: the ZooKeeper store); takes
+ * ownership of store, also on failure. */
+struct bk_metastore;
+int bk_topics_open_store(bk_topics **out, const bk_config *bcfg, bk_logmgr *lm,
+                         struct bk_metastore *store, int32_t node_id, char *err, size_t errlen);
 void bk_topics_close(bk_topics *t);
+/* borrowed */
+struct bk_metastore *bk_topics_store(bk_topics *t);
+
+/* Cluster mode: the number of live brokers, the largest replication
+ * factor bk_topics_create accepts (1 in single-node mode). */
+void bk_topics_set_max_rf(bk_topics *t, int32_t n);
+
+/*
+ * Cluster mode: mirror a topic the store already holds (another broker
+ * created or changed it; or our own CreateTopics once ZooKeeper has it).
+ * Creates it locally (opening its logs) if unknown, replaces its overrides
+ * and grows its partitions if known; a different id under the same name
+ * replaces the local topic. Writes nothing to the store.
+ */
+struct bk_meta_topic;
+int bk_topics_apply(bk_topics *t, const struct bk_meta_topic *m);
+/* Cluster mode: forget a topic deleted in the store (its logs are removed
+ * off the loop); writes nothing to the store. */
+int bk_topics_drop(bk_topics *t, bk_topic *topic);
 
 int32_t bk_topics_count(const bk_topics *t);
 bk_topic *bk_topics_at(bk_topics *t, int32_t i);

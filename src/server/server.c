@@ -2,9 +2,11 @@
 #include "server.h"
 
 #include "../broker/meta_props.h"
+#include "../broker/replica.h"
 #include "../core/clock.h"
 #include "../core/log.h"
 #include "../storage/bio.h"
+#include "../txn/tcoord.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -74,6 +76,8 @@ static void tick_cb(bk_ev *ev, bk_ev_timer *t)
 {
     bk_server *s = t->data;
     bk_logmgr_tick(s->logmgr, bk_wall_ms());
+    if (s->cluster) /* the elected controller, as ZooKeeper says */
+        s->broker.controller_id = bk_cluster_controller_id(s->cluster);
     bk_broker_tick(&s->broker, bk_now_ms());
     if (bk_ev_timer_start(ev, t, bk_now_ms() + TICK_MS) != 0)
         bk_log(BK_LOG_ERROR, "cannot re-arm the storage timer");
@@ -130,9 +134,19 @@ static int open_storage(bk_server *s, char *err, size_t errlen)
            (unsigned long long)st.truncated_bytes, (long long)st.elapsed_ms, lc.ndirs,
            lc.recovery_threads);
 
-    /* Topic metadata lives in the first log directory, beside meta.properties. */
-    rc = bk_topics_open(&s->topics, cfg, s->logmgr, cfg->log_dirs.v[0], s->broker.node_id, err,
-                        errlen);
+    /* Topic metadata lives in the first log directory, beside meta.properties,
+     * or in ZooKeeper in cluster mode. */
+    if (s->cluster) {
+        bk_metastore *ms;
+        if ((rc = bk_metastore_zk_open(&ms, s->cluster)) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return rc;
+        }
+        rc = bk_topics_open_store(&s->topics, cfg, s->logmgr, ms, s->broker.node_id, err, errlen);
+    } else {
+        rc = bk_topics_open(&s->topics, cfg, s->logmgr, cfg->log_dirs.v[0], s->broker.node_id, err,
+                            errlen);
+    }
     if (rc != 0) {
         s->topics = NULL;
         return rc;
@@ -151,6 +165,95 @@ static int open_storage(bk_server *s, char *err, size_t errlen)
     return 0;
 }
 
+/* Cluster mode, before anything touches the disk: the ZooKeeper session
+ * and /cluster/id, then meta.properties, which must agree with it. */
+static int cluster_identity(bk_server *s, int32_t *node_id, char *cluster_id, size_t idlen,
+                            char *err, size_t errlen)
+{
+    const bk_config *cfg = s->cfg;
+    bk_meta_props mp;
+    char why[256];
+    const char *stored = NULL;
+    if (cfg->log_dirs.n > 0 && bk_meta_props_read(cfg->log_dirs.v[0], &mp, why, sizeof why) == 0)
+        stored = mp.cluster_id;
+    int rc = bk_cluster_open(&s->cluster, &s->ev, cfg, stored, err, errlen);
+    if (rc != 0) {
+        s->cluster = NULL;
+        return rc;
+    }
+    if (cfg->cluster_id && strcmp(cfg->cluster_id, s->cluster->cluster_id) != 0) {
+        snprintf(err, errlen,
+                 "the configured cluster.id %s doesn't match the cluster id %s in ZooKeeper; "
+                 "the broker is trying to join the wrong cluster (is zookeeper.connect right?)",
+                 cfg->cluster_id, s->cluster->cluster_id);
+        return BK_EINVAL;
+    }
+    /* meta.properties is checked against ZooKeeper's id, as Kafka does
+     * (InconsistentClusterIdException): a mismatch refuses start-up. */
+    bk_config c2 = *cfg;
+    c2.cluster_id = s->cluster->cluster_id;
+    rc = bk_meta_identity(&c2, node_id, cluster_id, idlen, err, errlen);
+    if (rc != 0 && strstr(err, "doesn't match stored cluster id")) {
+        char tmp[512];
+        snprintf(tmp, sizeof tmp, "%s (ZooKeeper %s has /cluster/id %s)", err,
+                 cfg->zookeeper_connect, s->cluster->cluster_id);
+        snprintf(err, errlen, "%s", tmp);
+    }
+    return rc;
+}
+
+/* The port of the first listener as configured (0: ephemeral). */
+static int cfg_port(const bk_server *s)
+{
+    return s->cfg->nlistener_eps > 0 ? s->cfg->listener_eps[0].port : 0;
+}
+
+/* Register /brokers/ids/<id> with the advertised endpoint of the first
+ * listener (a wildcard host becomes this machine's name). */
+/* /brokers/ids changed: the replica side's live-broker list (Metadata,
+ * DescribeCluster, follower connections) and the controller id follow the
+ * ZooKeeper registrations. */
+static void on_live_brokers(bk_cluster *c, void *ud)
+{
+    bk_broker *b = ud;
+    int n = 0;
+    const bk_zk_broker *zb = bk_cluster_brokers(c, &n);
+    bk_live_broker *v = n > 0 ? calloc((size_t)n, sizeof *v) : NULL;
+    if (n > 0 && !v)
+        return;
+    for (int i = 0; i < n; i++) {
+        v[i].id = zb[i].id;
+        snprintf(v[i].host, sizeof v[i].host, "%s", zb[i].host);
+        v[i].port = zb[i].port;
+        snprintf(v[i].rack, sizeof v[i].rack, "%s", zb[i].rack);
+        v[i].has_rack = zb[i].rack[0] != 0;
+    }
+    (void)bk_broker_set_live(b, v, n);
+    free(v);
+    b->controller_id = bk_cluster_controller_id(c);
+}
+
+static int cluster_register(bk_server *s, char *err, size_t errlen)
+{
+    const bk_broker *b = &s->broker;
+    char host[256] = "";
+    int port = 0;
+    if (b->nadv > 0) {
+        snprintf(host, sizeof host, "%s", b->adv[0].host);
+        port = b->adv[0].port;
+    }
+    if (port == 0 && s->nlisteners > 0)
+        port = s->listeners[0].bound_port;
+    if (port == 0 && cfg_port(s) > 0)
+        port = cfg_port(s);
+    if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
+        if (gethostname(host, sizeof host) != 0 || !host[0])
+            snprintf(host, sizeof host, "127.0.0.1");
+        host[sizeof host - 1] = 0;
+    }
+    return bk_cluster_register(s->cluster, b->node_id, host, port, err, errlen);
+}
+
 int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
@@ -161,9 +264,6 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
 
     int32_t node_id;
     char cluster_id[65];
-    if ((rc = bk_meta_identity(cfg, &node_id, cluster_id, sizeof cluster_id, err, errlen)) != 0)
-        return rc;
-
     if ((rc = bk_ev_init(&s->ev)) != 0) {
         snprintf(err, errlen, "epoll: %s", strerror(errno));
         return rc;
@@ -171,6 +271,13 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
     s->ev_ok = true;
     if ((rc = setup_signals(s, err, errlen)) != 0)
         goto fail;
+    if (cfg->zookeeper_connect) {
+        if ((rc = cluster_identity(s, &node_id, cluster_id, sizeof cluster_id, err, errlen)) != 0)
+            goto fail;
+    } else if ((rc = bk_meta_identity(cfg, &node_id, cluster_id, sizeof cluster_id, err,
+                                      errlen)) != 0) {
+        goto fail;
+    }
 
     if ((rc = bk_broker_init(&s->broker, cfg, node_id, cluster_id)) != 0) {
         snprintf(err, errlen, "out of memory");
@@ -181,6 +288,16 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
     if ((rc = open_storage(s, err, errlen)) != 0)
         goto fail;
     bk_broker_start(&s->broker, &s->ev, s->logmgr, s->topics);
+    if (s->cluster) {
+        s->broker.zkc = s->cluster;
+        s->cluster->on_brokers = on_live_brokers;
+        s->cluster->ud = &s->broker;
+        on_live_brokers(s->cluster, &s->broker);
+        bk_cluster_attach_topics(s->cluster, s->topics);
+        bk_pidstore *ps;
+        if (s->broker.tcoord && bk_pidstore_zk_open(&ps, s->cluster) == 0)
+            bk_tcoord_set_pidstore(s->broker.tcoord, ps);
+    }
 
     bk_conn_opts opts = {
         .max_request_bytes = cfg->socket_request_max_bytes,
@@ -192,6 +309,17 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         .ud = &s->broker,
     };
     bk_conns_init(&s->conns, &s->ev, &opts);
+
+    /* Cluster mode: register before listening when the port is known, so
+     * no client is served before the broker is part of the cluster (and a
+     * broker.id in use fails start-up before the port opens); with port 0
+     * the bound port is needed first. */
+    bool registered = false;
+    if (s->cluster && (s->broker.nadv > 0 ? s->broker.adv[0].port : 0) + cfg_port(s) > 0) {
+        if ((rc = cluster_register(s, err, errlen)) != 0)
+            goto fail;
+        registered = true;
+    }
 
     s->listeners = calloc((size_t)cfg->nlistener_eps, sizeof *s->listeners);
     if (!s->listeners) {
@@ -209,6 +337,8 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         s->nlisteners++;
         bk_broker_set_bound_port(&s->broker, l->ep.name, l->bound_port);
     }
+    if (s->cluster && !registered && (rc = cluster_register(s, err, errlen)) != 0)
+        goto fail;
     bk_log(BK_LOG_INFO, "broker.id=%d cluster.id=%s", node_id, cluster_id);
     return 0;
 
@@ -250,6 +380,12 @@ void bk_server_fini(bk_server *s)
     }
     if (s->ev_ok)
         bk_conns_close_all(&s->conns);
+    /* The session goes before the broker: parked CreateTopics complete
+     * (with an error) and our ephemerals vanish at once. */
+    if (s->cluster)
+        bk_cluster_close(s->cluster);
+    s->cluster = NULL;
+    s->broker.zkc = NULL;
     if (s->broker_ok)
         bk_broker_fini(&s->broker); /* completes what close_all cancelled */
     s->broker_ok = false;

@@ -19,6 +19,17 @@
  *      checkpoints) and the purgatory's housekeeping;
  *   5. listeners (bound ports known now): clients connect only once the
  *      logs are open.
+ * Cluster mode (zookeeper.connect set; cluster/cluster.h): the loop and
+ * signals come first, then the ZooKeeper session, persistent paths and
+ * /cluster/id (which meta.properties must match: step 2 then refuses a
+ * mismatch); topics are loaded from ZooKeeper instead of brook-metadata;
+ * producer id blocks come from /latest_producer_id_block; the broker
+ * registers /brokers/ids/<id> before its listeners open (after, when a
+ * listener port is 0 and must be bound first; a live broker with the same
+ * id is a start-up error) and runs for controller.
+ * Shutdown closes the session right after the connections (ephemerals go
+ * at once, so the others see this broker leave without waiting for the
+ * session timeout).
  * bk_server_run() serves until a signal. bk_server_fini() then closes the
  * listeners (no new clients), answers the parked requests (long-polling
  * fetches) with what they have, stops handling requests and lets the
@@ -32,6 +43,7 @@
 #define BK_SERVER_H
 
 #include "../broker/broker.h"
+#include "../cluster/cluster.h"
 #include "../core/config.h"
 #include "../net/conn.h"
 #include "../net/ev.h"
@@ -56,6 +68,7 @@ typedef struct bk_server {
     bk_logmgr *logmgr; /* owned */
     bk_topics *topics; /* owned */
     bk_ev_timer tick;  /* ~100 ms: logmgr and purgatory housekeeping */
+    bk_cluster *cluster; /* owned: cluster mode (zookeeper.connect) only */
 } bk_server;
 
 int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen);

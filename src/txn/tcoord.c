@@ -1162,6 +1162,14 @@ bk_tcoord *bk_tcoord_new(const bk_config *cfg, bk_topics *topics, const char *me
     return tc;
 }
 
+void bk_tcoord_set_pidstore(bk_tcoord *tc, bk_pidstore *store)
+{
+    if (tc->store)
+        tc->store->ops->close(tc->store);
+    tc->store = store;
+    tc->have_blk = false;
+}
+
 void bk_tcoord_free(bk_tcoord *tc)
 {
     if (!tc)

@@ -38,6 +38,10 @@ typedef struct bk_tcoord_hooks {
 bk_tcoord *bk_tcoord_new(const bk_config *cfg, bk_topics *topics, const char *meta_dir,
                          const bk_tcoord_hooks *hooks);
 void bk_tcoord_free(bk_tcoord *tc);
+/* Replace the producer id store (cluster mode: ZooKeeper's
+ * /latest_producer_id_block); takes ownership, closes the previous one. */
+struct bk_pidstore;
+void bk_tcoord_set_pidstore(bk_tcoord *tc, struct bk_pidstore *store);
 /* Read __transaction_state and finish transactions that were being
  * committed or aborted when the broker stopped. */
 int bk_tcoord_load(bk_tcoord *tc);

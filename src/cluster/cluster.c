@@ -1,0 +1,866 @@
+/* cluster.c - see cluster.h. */
+#include "cluster.h"
+
+#include "../core/clock.h"
+#include "../core/err.h"
+#include "../core/log.h"
+#include "../core/uuid.h"
+#include "../core/vec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The persistent paths KafkaZkClient.createTopLevelPaths creates. */
+static const char *const PERSISTENT_PATHS[] = {
+    "/consumers",
+    "/brokers/ids",
+    "/brokers/topics",
+    "/brokers/seqid",
+    "/config/changes",
+    "/config/clients",
+    "/config/brokers",
+    "/config/topics",
+    "/config/users",
+    "/config/ips",
+    "/admin/delete_topics",
+    "/isr_change_notification",
+    "/latest_producer_id_block",
+    "/log_dir_event_notification",
+    "/kafka-acl/Topic",
+    "/kafka-acl/Group",
+    "/kafka-acl/Cluster",
+    "/kafka-acl/TransactionalId",
+    "/kafka-acl/DelegationToken",
+    "/kafka-acl-changes",
+    "/kafka-acl-extended",
+    "/kafka-acl-extended-changes",
+    "/delegation_token/tokens",
+    "/delegation_token/token_changes",
+};
+
+#define RETRY_MS 1000
+
+struct bk_ctopic {
+    char *name;    /* owned */
+    bool have_a;   /* assignment read */
+    bk_zk_topic a; /* owned replicas */
+    bool have_cfg;
+    char **keys, **vals; /* owned */
+    int ncfg;
+    bool applied; /* mirrored into the registry at least once */
+};
+
+/* Context of a read about one topic: the name, looked up again on
+ * completion (the topic may be gone meanwhile). */
+typedef struct tctx {
+    bk_cluster *c;
+    int gen;
+    char name[256];
+} tctx;
+
+static void setup_session(bk_cluster *c);
+
+/* ------------------------------------------------------------- helpers */
+
+static const char *zerr(int rc)
+{
+    return zerror(rc);
+}
+
+static int64_t timeout_ms(const bk_cluster *c)
+{
+    return c->cfg->zookeeper_connection_timeout_ms;
+}
+
+/* Split "hosts/chroot" into hosts and "/chroot" ("" if none). */
+static void split_connect(const char *s, char *hosts, size_t hl, char *chroot, size_t cl)
+{
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    snprintf(hosts, hl, "%.*s", (int)n, s);
+    snprintf(chroot, cl, "%s", slash ? slash : "");
+    size_t cn = strlen(chroot);
+    while (cn > 1 && chroot[cn - 1] == '/')
+        chroot[--cn] = 0;
+    if (strcmp(chroot, "/") == 0)
+        chroot[0] = 0;
+}
+
+/* ------------------------------------------------------------- session */
+
+static void session_cb(bk_zk *zk, int state, void *ud)
+{
+    bk_cluster *c = ud;
+    switch (state) {
+    case BK_ZK_CONNECTED:
+        bk_log(BK_LOG_INFO, "zookeeper: connected (session 0x%llx)",
+               (unsigned long long)bk_zk_session_id(zk));
+        if (c->setup_pending)
+            setup_session(c);
+        break;
+    case BK_ZK_DISCONNECTED:
+        bk_log(BK_LOG_WARN, "zookeeper: disconnected, reconnecting");
+        break;
+    case BK_ZK_EXPIRED:
+        bk_log(BK_LOG_WARN, "zookeeper: session expired; re-registering with a new session");
+        c->registered = false;
+        if (c->ctl)
+            bk_controller_session_lost(c->ctl);
+        c->setup_pending = c->self.port > 0; /* registered once: do it again */
+        c->brokers_gen++;
+        c->topics_gen++;
+        if (bk_zk_reopen(zk) != 0)
+            bk_log(BK_LOG_ERROR, "zookeeper: cannot start a new session");
+        break;
+    }
+}
+
+int bk_cluster_open(bk_cluster **out, bk_ev *ev, const bk_config *cfg, const char *stored_cluster_id,
+                    char *err, size_t errlen)
+{
+    bk_cluster *c = calloc(1, sizeof *c);
+    if (!c)
+        return BK_ENOMEM;
+    c->cfg = cfg;
+    c->ev = ev;
+    c->node_id = -1;
+    bk_ev_timer_init(&c->retry, NULL, c);
+    char hosts[1024], chroot[1024];
+    split_connect(cfg->zookeeper_connect, hosts, sizeof hosts, chroot, sizeof chroot);
+    int rc;
+    int64_t to = cfg->zookeeper_connection_timeout_ms;
+
+    if (chroot[0]) {
+        /* Kafka creates a missing chroot through a connection without it. */
+        bk_zk *z0;
+        if ((rc = bk_zk_open(&z0, ev, hosts, cfg->zookeeper_session_timeout_ms, NULL, NULL)) != 0) {
+            snprintf(err, errlen, "zookeeper.connect %s is not valid", cfg->zookeeper_connect);
+            free(c);
+            return rc;
+        }
+        rc = bk_zk_wait_connected(z0, to);
+        if (rc == ZOK)
+            rc = bk_zk_sync_mkdirs(z0, chroot, to);
+        bk_zk_close(z0);
+        if (rc != ZOK) {
+            snprintf(err, errlen, "cannot create the chroot %s in ZooKeeper %s: %s", chroot, hosts,
+                     rc == ZOPERATIONTIMEOUT ? "timed out" : zerr(rc));
+            free(c);
+            return BK_EIO;
+        }
+    }
+    if ((rc = bk_zk_open(&c->zk, ev, cfg->zookeeper_connect, cfg->zookeeper_session_timeout_ms,
+                         session_cb, c)) != 0) {
+        snprintf(err, errlen, "zookeeper.connect %s is not valid", cfg->zookeeper_connect);
+        free(c);
+        return rc;
+    }
+    if (bk_zk_wait_connected(c->zk, to) != ZOK) {
+        snprintf(err, errlen, "timed out connecting to ZooKeeper %s after %lld ms",
+                 cfg->zookeeper_connect, (long long)to);
+        bk_cluster_close(c);
+        return BK_EIO;
+    }
+    for (size_t i = 0; i < sizeof PERSISTENT_PATHS / sizeof *PERSISTENT_PATHS; i++) {
+        if ((rc = bk_zk_sync_mkdirs(c->zk, PERSISTENT_PATHS[i], to)) != ZOK) {
+            snprintf(err, errlen, "cannot create %s in ZooKeeper: %s", PERSISTENT_PATHS[i],
+                     zerr(rc));
+            bk_cluster_close(c);
+            return BK_EIO;
+        }
+    }
+
+    /* /cluster/id: read, or create (losing a race: read again). */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        bk_zk_sync *s = bk_zk_sync_new();
+        bk_zk_get(c->zk, "/cluster/id", NULL, NULL, bk_zk_sync_cb, s);
+        rc = bk_zk_sync_wait(c->zk, s, to);
+        if (rc == ZOK) {
+            int pr = bk_zkj_cluster_id_parse(s->data, (size_t)s->len, c->cluster_id,
+                                             sizeof c->cluster_id);
+            bk_zk_sync_free(s);
+            if (pr != 0) {
+                snprintf(err, errlen, "cannot parse /cluster/id in ZooKeeper");
+                bk_cluster_close(c);
+                return BK_ECORRUPT;
+            }
+            break;
+        }
+        if (rc != ZOPERATIONTIMEOUT)
+            bk_zk_sync_free(s);
+        if (rc != ZNONODE) {
+            snprintf(err, errlen, "cannot read /cluster/id: %s", zerr(rc));
+            bk_cluster_close(c);
+            return BK_EIO;
+        }
+        char id[65];
+        if (cfg->cluster_id)
+            snprintf(id, sizeof id, "%s", cfg->cluster_id);
+        else if (stored_cluster_id && stored_cluster_id[0])
+            snprintf(id, sizeof id, "%s", stored_cluster_id);
+        else {
+            uint8_t raw[16];
+            bk_uuid_random(raw);
+            bk_uuid_encode(raw, id);
+        }
+        bk_jw w;
+        bk_jw_init(&w);
+        bk_zkj_cluster_id(&w, id);
+        if ((rc = bk_zk_sync_mkdirs(c->zk, "/cluster", to)) != ZOK || w.err) {
+            bk_jw_fini(&w);
+            snprintf(err, errlen, "cannot create /cluster: %s", zerr(rc));
+            bk_cluster_close(c);
+            return BK_EIO;
+        }
+        s = bk_zk_sync_new();
+        bk_zk_create(c->zk, "/cluster/id", w.p, (int)w.len, 0, bk_zk_sync_cb, s);
+        bk_jw_fini(&w);
+        rc = bk_zk_sync_wait(c->zk, s, to);
+        if (rc != ZOPERATIONTIMEOUT)
+            bk_zk_sync_free(s);
+        if (rc == ZOK) {
+            snprintf(c->cluster_id, sizeof c->cluster_id, "%s", id);
+            bk_log(BK_LOG_INFO, "zookeeper: created /cluster/id %s", id);
+            break;
+        }
+        if (rc != ZNODEEXISTS) {
+            snprintf(err, errlen, "cannot create /cluster/id: %s", zerr(rc));
+            bk_cluster_close(c);
+            return BK_EIO;
+        }
+    }
+    if (!c->cluster_id[0]) {
+        snprintf(err, errlen, "cannot agree on /cluster/id");
+        bk_cluster_close(c);
+        return BK_EIO;
+    }
+    *out = c;
+    return 0;
+}
+
+/* ------------------------------------------------------------- brokers */
+
+static void brokers_watch(bk_zk *zk, int type, const char *path, void *ud);
+
+typedef struct bref {
+    bk_cluster *c;
+    int gen;
+    int pending;
+    bk_zk_broker *v; /* owned */
+    int n;
+} bref;
+
+static int broker_cmp(const void *a, const void *b)
+{
+    int32_t x = ((const bk_zk_broker *)a)->id, y = ((const bk_zk_broker *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static void brokers_publish(bk_cluster *c, bref *r)
+{
+    qsort(r->v, (size_t)r->n, sizeof *r->v, broker_cmp);
+    free(c->brokers);
+    c->brokers = r->v;
+    c->nbrokers = r->n;
+    r->v = NULL;
+    char list[512] = "";
+    size_t at = 0;
+    for (int i = 0; i < c->nbrokers && at < sizeof list; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%d", i ? "," : "", c->brokers[i].id);
+    bk_log(BK_LOG_INFO, "cluster: live brokers [%s]", list);
+    if (c->topics)
+        bk_topics_set_max_rf(c->topics, c->nbrokers);
+    if (c->ctl)
+        bk_controller_on_brokers(c->ctl);
+    if (c->on_brokers)
+        c->on_brokers(c, c->ud);
+}
+
+typedef struct bget {
+    bref *r;
+    int32_t id;
+} bget;
+
+static void broker_got(bk_zk *zk, const bk_zk_result *res, void *ud)
+{
+    bget *g = ud;
+    bref *r = g->r;
+    if (res->rc == ZOK) {
+        bk_zk_broker b;
+        if (bk_zkj_broker_parse(res->data, (size_t)res->len, &b) == 0) {
+            b.id = g->id;
+            r->v[r->n++] = b;
+        } else {
+            bk_log(BK_LOG_WARN, "cluster: cannot parse /brokers/ids/%d", g->id);
+        }
+    }
+    free(g);
+    if (--r->pending > 0)
+        return;
+    if (r->gen == r->c->brokers_gen)
+        brokers_publish(r->c, r);
+    free(r->v);
+    free(r);
+}
+
+static void brokers_listed(bk_zk *zk, const bk_zk_result *res, void *ud)
+{
+    bref *r = ud;
+    bk_cluster *c = r->c;
+    if (res->rc != ZOK || r->gen != c->brokers_gen) {
+        if (res->rc != ZOK)
+            bk_log(BK_LOG_WARN, "cluster: cannot list /brokers/ids: %s", zerr(res->rc));
+        free(r);
+        return;
+    }
+    r->v = calloc((size_t)res->nkids + 1, sizeof *r->v);
+    if (!r->v) {
+        free(r);
+        return;
+    }
+    r->pending = 1; /* ours, dropped below: publishes even with no child */
+    for (int i = 0; i < res->nkids; i++) {
+        char *e;
+        long id = strtol(res->kids[i], &e, 10);
+        if (*e || id < 0 || id > INT32_MAX)
+            continue;
+        bget *g = calloc(1, sizeof *g);
+        if (!g)
+            continue;
+        g->r = r;
+        g->id = (int32_t)id;
+        r->pending++;
+        char path[64];
+        snprintf(path, sizeof path, "/brokers/ids/%d", (int)id);
+        bk_zk_get(zk, path, NULL, NULL, broker_got, g);
+    }
+    bk_zk_result none = {.rc = ZNONODE};
+    bget *g = calloc(1, sizeof *g);
+    if (g) {
+        g->r = r;
+        broker_got(zk, &none, g);
+    }
+}
+
+static void brokers_refresh(bk_cluster *c)
+{
+    bref *r = calloc(1, sizeof *r);
+    if (!r)
+        return;
+    r->c = c;
+    r->gen = ++c->brokers_gen;
+    bk_zk_children(c->zk, "/brokers/ids", brokers_watch, c, brokers_listed, r);
+}
+
+static void brokers_watch(bk_zk *zk, int type, const char *path, void *ud)
+{
+    if (type != BK_ZK_WATCH_DROPPED)
+        brokers_refresh(ud);
+}
+
+const bk_zk_broker *bk_cluster_brokers(const bk_cluster *c, int *n)
+{
+    *n = c->nbrokers;
+    return c->brokers;
+}
+
+/* ------------------------------------------------------------- topics */
+
+static bk_ctopic *ctopic_find(const bk_cluster *c, const char *name, int *ix)
+{
+    for (int i = 0; i < c->ntopics; i++)
+        if (strcmp(c->topics_v[i]->name, name) == 0) {
+            if (ix)
+                *ix = i;
+            return c->topics_v[i];
+        }
+    return NULL;
+}
+
+static void ctopic_free(bk_ctopic *t)
+{
+    if (!t)
+        return;
+    free(t->name);
+    bk_zk_topic_free(&t->a);
+    for (int i = 0; i < t->ncfg; i++) {
+        free(t->keys[i]);
+        free(t->vals[i]);
+    }
+    free(t->keys);
+    free(t->vals);
+    free(t);
+}
+
+static bool is_deleting(const bk_cluster *c, const char *name)
+{
+    for (int i = 0; i < c->ndeleting; i++)
+        if (strcmp(c->deleting[i], name) == 0)
+            return true;
+    return false;
+}
+
+void bk_cluster_mark_deleting(bk_cluster *c, const char *name)
+{
+    if (is_deleting(c, name))
+        return;
+    char **nv = realloc(c->deleting, (size_t)(c->ndeleting + 1) * sizeof *nv);
+    if (!nv)
+        return;
+    c->deleting = nv;
+    if ((nv[c->ndeleting] = strdup(name)) != NULL)
+        c->ndeleting++;
+}
+
+static void unmark_deleting(bk_cluster *c, const char *name)
+{
+    for (int i = 0; i < c->ndeleting; i++)
+        if (strcmp(c->deleting[i], name) == 0) {
+            free(c->deleting[i]);
+            c->deleting[i] = c->deleting[--c->ndeleting];
+            return;
+        }
+}
+
+/* Both halves read: mirror into the registry, tell the controller. */
+static void ctopic_ready(bk_cluster *c, bk_ctopic *t)
+{
+    if (!t->have_a || !t->have_cfg)
+        return;
+    if (c->ctl)
+        bk_controller_on_topic(c->ctl, t->name, &t->a);
+    if (!c->topics || is_deleting(c, t->name))
+        return;
+    bk_meta_topic m = {0};
+    m.name = t->name;
+    memcpy(m.id, t->a.id, 16);
+    m.partitions = t->a.nparts;
+    m.replication_factor = t->a.rf;
+    m.internal = strcmp(t->name, "__consumer_offsets") == 0 ||
+                 strcmp(t->name, "__transaction_state") == 0;
+    m.nconfigs = t->ncfg;
+    m.keys = t->keys;
+    m.vals = t->vals;
+    m.replicas = t->a.replicas;
+    int r = bk_topics_apply(c->topics, &m);
+    if (r)
+        bk_log(BK_LOG_ERROR, "cluster: cannot open topic %s: %s", t->name, bk_strerror(r));
+    else if (!t->applied)
+        bk_log(BK_LOG_INFO, "cluster: topic %s (%d partitions, replication factor %d)", t->name,
+               t->a.nparts, t->a.rf);
+    t->applied = true;
+}
+
+static tctx *tctx_new(bk_cluster *c, const char *name)
+{
+    tctx *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->c = c;
+    x->gen = c->topics_gen;
+    snprintf(x->name, sizeof x->name, "%s", name);
+    return x;
+}
+
+static void topic_watch(bk_zk *zk, int type, const char *path, void *ud);
+static void config_watch(bk_zk *zk, int type, const char *path, void *ud);
+
+static void topic_got(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    tctx *x = ud;
+    bk_cluster *c = x->c;
+    bk_ctopic *t = x->gen == c->topics_gen ? ctopic_find(c, x->name, NULL) : NULL;
+    if (t && r->rc == ZOK) {
+        bk_zk_topic a;
+        if (bk_zkj_topic_parse(r->data, (size_t)r->len, &a) == 0) {
+            if (!a.has_id) /* written by an old tool: Kafka adds the id */
+                bk_uuid_random(a.id);
+            bk_zk_topic_free(&t->a);
+            t->a = a;
+            t->have_a = true;
+            ctopic_ready(c, t);
+        } else {
+            bk_log(BK_LOG_WARN, "cluster: cannot parse /brokers/topics/%s", x->name);
+        }
+    }
+    free(x);
+}
+
+static void config_got(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    tctx *x = ud;
+    bk_cluster *c = x->c;
+    bk_ctopic *t = x->gen == c->topics_gen ? ctopic_find(c, x->name, NULL) : NULL;
+    if (t && (r->rc == ZOK || r->rc == ZNONODE)) {
+        char **k = NULL, **v = NULL;
+        int n = 0;
+        if (r->rc == ZOK && bk_zkj_config_parse(r->data, (size_t)r->len, &k, &v, &n) != 0)
+            bk_log(BK_LOG_WARN, "cluster: cannot parse /config/topics/%s", x->name);
+        for (int i = 0; i < t->ncfg; i++) {
+            free(t->keys[i]);
+            free(t->vals[i]);
+        }
+        free(t->keys);
+        free(t->vals);
+        t->keys = k;
+        t->vals = v;
+        t->ncfg = n;
+        t->have_cfg = true;
+        ctopic_ready(c, t);
+    }
+    free(x);
+}
+
+static void read_topic(bk_cluster *c, const char *name)
+{
+    char path[320];
+    tctx *x = tctx_new(c, name);
+    if (x) {
+        snprintf(path, sizeof path, "/brokers/topics/%s", name);
+        tctx *w = tctx_new(c, name);
+        bk_zk_get(c->zk, path, w ? topic_watch : NULL, w, topic_got, x);
+    }
+    x = tctx_new(c, name);
+    if (x) {
+        snprintf(path, sizeof path, "/config/topics/%s", name);
+        tctx *w = tctx_new(c, name);
+        bk_zk_exists(c->zk, path, w ? config_watch : NULL, w, NULL, NULL);
+        bk_zk_get(c->zk, path, NULL, NULL, config_got, x);
+    }
+}
+
+/* A watch context is freed when the watch fires or is dropped. */
+static void topic_watch(bk_zk *zk, int type, const char *path, void *ud)
+{
+    tctx *w = ud;
+    bk_cluster *c = w->c;
+    if (type == ZOO_CHANGED_EVENT && w->gen == c->topics_gen && ctopic_find(c, w->name, NULL)) {
+        char p[320];
+        snprintf(p, sizeof p, "/brokers/topics/%s", w->name);
+        tctx *x = tctx_new(c, w->name), *w2 = tctx_new(c, w->name);
+        if (x)
+            bk_zk_get(zk, p, w2 ? topic_watch : NULL, w2, topic_got, x);
+        else
+            free(w2);
+    }
+    free(w);
+}
+
+static void config_watch(bk_zk *zk, int type, const char *path, void *ud)
+{
+    tctx *w = ud;
+    bk_cluster *c = w->c;
+    if (type != BK_ZK_WATCH_DROPPED && w->gen == c->topics_gen && ctopic_find(c, w->name, NULL)) {
+        char p[320];
+        snprintf(p, sizeof p, "/config/topics/%s", w->name);
+        tctx *x = tctx_new(c, w->name), *w2 = tctx_new(c, w->name);
+        bk_zk_exists(zk, p, w2 ? config_watch : NULL, w2, NULL, NULL);
+        if (x)
+            bk_zk_get(zk, p, NULL, NULL, config_got, x);
+    }
+    free(w);
+}
+
+static void topics_watch(bk_zk *zk, int type, const char *path, void *ud);
+
+static void topics_listed(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    tctx *x = ud;
+    bk_cluster *c = x->c;
+    int gen = x->gen;
+    free(x);
+    if (gen != c->topics_gen)
+        return;
+    if (r->rc != ZOK) {
+        bk_log(BK_LOG_WARN, "cluster: cannot list /brokers/topics: %s", zerr(r->rc));
+        return;
+    }
+    /* gone */
+    for (int i = 0; i < c->ntopics;) {
+        bk_ctopic *t = c->topics_v[i];
+        bool present = false;
+        for (int k = 0; k < r->nkids && !present; k++)
+            present = strcmp(r->kids[k], t->name) == 0;
+        if (present) {
+            i++;
+            continue;
+        }
+        bk_log(BK_LOG_INFO, "cluster: topic %s deleted", t->name);
+        if (c->topics) {
+            bk_topic *tp = bk_topics_get(c->topics, t->name, strlen(t->name));
+            if (tp)
+                (void)bk_topics_drop(c->topics, tp);
+        }
+        unmark_deleting(c, t->name);
+        ctopic_free(t);
+        c->topics_v[i] = c->topics_v[--c->ntopics];
+    }
+    /* new */
+    for (int k = 0; k < r->nkids; k++) {
+        if (ctopic_find(c, r->kids[k], NULL))
+            continue;
+        bk_ctopic **nv = bk_vec_grow(c->topics_v, c->ntopics, &c->captopics, sizeof *nv, 16);
+        bk_ctopic *t = calloc(1, sizeof *t);
+        if (!nv || !t || !(t->name = strdup(r->kids[k]))) {
+            if (nv)
+                c->topics_v = nv;
+            free(t);
+            continue;
+        }
+        c->topics_v = nv;
+        c->topics_v[c->ntopics++] = t;
+        read_topic(c, t->name);
+    }
+}
+
+static void topics_refresh(bk_cluster *c)
+{
+    tctx *x = tctx_new(c, "");
+    tctx *w = tctx_new(c, "");
+    if (!x) {
+        free(w);
+        return;
+    }
+    bk_zk_children(c->zk, "/brokers/topics", w ? topics_watch : NULL, w, topics_listed, x);
+}
+
+static void topics_watch(bk_zk *zk, int type, const char *path, void *ud)
+{
+    tctx *w = ud;
+    bk_cluster *c = w->c;
+    bool current = type != BK_ZK_WATCH_DROPPED && w->gen == c->topics_gen;
+    free(w);
+    if (current)
+        topics_refresh(c);
+}
+
+const bk_zk_topic *bk_cluster_assignment(const bk_cluster *c, const char *name)
+{
+    bk_ctopic *t = ctopic_find(c, name, NULL);
+    return t && t->have_a ? &t->a : NULL;
+}
+
+int bk_cluster_ntopics(const bk_cluster *c)
+{
+    return c->ntopics;
+}
+
+const char *bk_cluster_topic_at(const bk_cluster *c, int i, const bk_zk_topic **a)
+{
+    bk_ctopic *t = c->topics_v[i];
+    *a = t->have_a ? &t->a : NULL;
+    return t->name;
+}
+
+void bk_cluster_attach_topics(bk_cluster *c, bk_topics *t)
+{
+    c->topics = t;
+    if (c->nbrokers > 0)
+        bk_topics_set_max_rf(t, c->nbrokers);
+    for (int i = 0; i < c->ntopics; i++)
+        ctopic_ready(c, c->topics_v[i]);
+}
+
+/* ------------------------------------------------------------- registration */
+
+static void broker_path(const bk_cluster *c, char *p, size_t n)
+{
+    snprintf(p, n, "/brokers/ids/%d", c->node_id);
+}
+
+static void reg_json(bk_cluster *c, bk_jw *w)
+{
+    c->self.timestamp = bk_wall_ms_raw();
+    bk_jw_init(w);
+    bk_zkj_broker(w, &c->self);
+}
+
+static void register_async(bk_cluster *c);
+
+static void retry_cb(bk_ev *ev, bk_ev_timer *t)
+{
+    register_async(t->data);
+}
+
+static void owner_checked(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    bk_cluster *c = ud;
+    if (r->rc == ZOK && r->stat && r->stat->ephemeralOwner == bk_zk_session_id(zk)) {
+        c->registered = true; /* ours: created before a connection loss */
+        return;
+    }
+    if (r->rc == ZNONODE) {
+        register_async(c);
+        return;
+    }
+    if (++c->reg_attempts <= 30) {
+        bk_log(BK_LOG_WARN, "cluster: broker.id %d is registered by another session; retrying",
+               c->node_id);
+        bk_ev_timer_start(c->ev, &c->retry, bk_now_ms() + RETRY_MS);
+    } else {
+        bk_log(BK_LOG_ERROR, "cluster: broker.id %d stays registered by another session; giving up",
+               c->node_id);
+    }
+}
+
+static void registered_cb(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    bk_cluster *c = ud;
+    char path[64];
+    broker_path(c, path, sizeof path);
+    if (r->rc == ZOK) {
+        c->registered = true;
+        c->reg_attempts = 0;
+        bk_log(BK_LOG_INFO, "cluster: registered %s", path);
+        return;
+    }
+    if (r->rc == ZNODEEXISTS) {
+        bk_zk_get(zk, path, NULL, NULL, owner_checked, c);
+        return;
+    }
+    bk_log(BK_LOG_WARN, "cluster: cannot register %s: %s; retrying", path, zerr(r->rc));
+    if (r->rc != ZINVALIDSTATE && r->rc != ZSESSIONEXPIRED && r->rc != ZCLOSING)
+        bk_ev_timer_start(c->ev, &c->retry, bk_now_ms() + RETRY_MS);
+}
+
+static void register_async(bk_cluster *c)
+{
+    char path[64];
+    broker_path(c, path, sizeof path);
+    bk_jw w;
+    reg_json(c, &w);
+    if (w.err) {
+        bk_jw_fini(&w);
+        return;
+    }
+    bk_zk_create(c->zk, path, w.p, (int)w.len, ZOO_EPHEMERAL, registered_cb, c);
+    bk_jw_fini(&w);
+}
+
+/* A new session: register, watch, elect. */
+static void setup_session(bk_cluster *c)
+{
+    c->setup_pending = false;
+    c->reg_attempts = 0;
+    register_async(c);
+    brokers_refresh(c);
+    c->topics_gen++;
+    topics_refresh(c);
+    bk_controller_session_up(c->ctl);
+}
+
+int bk_cluster_register(bk_cluster *c, int32_t node_id, const char *host, int port, char *err,
+                        size_t errlen)
+{
+    c->node_id = node_id;
+    c->self.id = node_id;
+    snprintf(c->self.host, sizeof c->self.host, "%s", host);
+    c->self.port = port;
+    snprintf(c->self.rack, sizeof c->self.rack, "%s", c->cfg->broker_rack ? c->cfg->broker_rack : "");
+    c->retry.cb = retry_cb;
+    c->ctl = bk_controller_new(c, c->zk, node_id);
+    if (!c->ctl) {
+        snprintf(err, errlen, "out of memory");
+        return BK_ENOMEM;
+    }
+
+    char path[64];
+    broker_path(c, path, sizeof path);
+    /* A registration left by a previous process of this broker (kill -9)
+     * lives until its session times out: wait that long for it to go
+     * before calling the id taken (Kafka fails at once). */
+    int64_t deadline = bk_mono_ms_raw() + c->cfg->zookeeper_session_timeout_ms + 2000;
+    bool waited = false;
+    int rc;
+    for (;;) {
+        bk_jw w;
+        reg_json(c, &w);
+        bk_zk_sync *s = bk_zk_sync_new();
+        if (w.err || !s) {
+            bk_jw_fini(&w);
+            bk_zk_sync_free(s);
+            snprintf(err, errlen, "out of memory");
+            return BK_ENOMEM;
+        }
+        bk_zk_create(c->zk, path, w.p, (int)w.len, ZOO_EPHEMERAL, bk_zk_sync_cb, s);
+        bk_jw_fini(&w);
+        rc = bk_zk_sync_wait(c->zk, s, timeout_ms(c));
+        if (rc != ZOPERATIONTIMEOUT)
+            bk_zk_sync_free(s);
+        if (rc != ZNODEEXISTS || bk_mono_ms_raw() >= deadline || c->ev->stop)
+            break;
+        if (!waited)
+            bk_log(BK_LOG_WARN,
+                   "cluster: %s exists (a previous run of this broker, or another broker with "
+                   "broker.id %d); waiting up to %d ms for its session to expire",
+                   path, node_id, c->cfg->zookeeper_session_timeout_ms);
+        waited = true;
+        int64_t until = bk_mono_ms_raw() + 500;
+        while (bk_mono_ms_raw() < until && !c->ev->stop)
+            (void)bk_ev_run_once(c->ev, 100);
+    }
+    if (rc == ZNODEEXISTS) {
+        /* Kafka: "Error while creating ephemeral at /brokers/ids/N, node
+         * already exists and owner ... does not match current session" */
+        snprintf(err, errlen,
+                 "broker.id %d is already registered in ZooKeeper (%s exists, owned by another "
+                 "live broker's session)",
+                 node_id, path);
+        return BK_EEXIST;
+    }
+    if (rc != ZOK) {
+        snprintf(err, errlen, "cannot register %s in ZooKeeper: %s", path,
+                 rc == ZOPERATIONTIMEOUT ? "timed out" : zerr(rc));
+        return BK_EIO;
+    }
+    c->registered = true;
+    bk_log(BK_LOG_INFO, "cluster: registered %s as %s:%d", path, host, port);
+    /* Learn the live brokers before serving, so the first Metadata is right. */
+    brokers_refresh(c);
+    deadline = bk_mono_ms_raw() + timeout_ms(c);
+    while (c->nbrokers == 0 && !c->ev->stop && bk_mono_ms_raw() < deadline)
+        (void)bk_ev_run_once(c->ev, 100);
+    c->topics_gen++;
+    topics_refresh(c);
+    bk_controller_session_up(c->ctl);
+    return 0;
+}
+
+void bk_cluster_close(bk_cluster *c)
+{
+    if (!c)
+        return;
+    bk_ev_timer_stop(c->ev, &c->retry);
+    bk_cluster_cancel_removals(c);
+    c->brokers_gen++;
+    c->topics_gen++;
+    /* Closing the session deletes our ephemerals at once (registration,
+     * /controller), so the others notice now, not a session timeout later. */
+    bk_zk_close(c->zk); /* pending completions run here, with ZCLOSING */
+    c->zk = NULL;
+    bk_controller_free(c->ctl);
+    for (int i = 0; i < c->ntopics; i++)
+        ctopic_free(c->topics_v[i]);
+    free(c->topics_v);
+    for (int i = 0; i < c->ndeleting; i++)
+        free(c->deleting[i]);
+    free(c->deleting);
+    free(c->brokers);
+    free(c);
+}
+
+int32_t bk_cluster_controller_id(const bk_cluster *c)
+{
+    return c->ctl ? bk_controller_id(c->ctl) : -1;
+}
+
+int32_t bk_cluster_controller_epoch(const bk_cluster *c)
+{
+    return c->ctl ? bk_controller_epoch(c->ctl) : 0;
+}
+
+bool bk_cluster_is_controller(const bk_cluster *c)
+{
+    return c->ctl && bk_controller_active(c->ctl);
+}

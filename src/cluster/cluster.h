@@ -1,0 +1,101 @@
+/*
+ * cluster.h - this broker's membership of a ZooKeeper-coordinated cluster
+ * (cluster mode: zookeeper.connect is set).
+ *
+ * Start-up (server.c; both steps run the loop until done, bounded by
+ * zookeeper.connection.timeout.ms, before any client is served):
+ *   1. bk_cluster_open: connect (a chroot in zookeeper.connect is created
+ *      first if missing, as Kafka does), create the persistent paths Kafka
+ *      creates (/brokers/ids, /brokers/topics, /config/..., /admin/...,
+ *      ...), read /cluster/id or create it (with the configured cluster.id,
+ *      else the one in meta.properties, else a random one). The caller
+ *      checks it against meta.properties (a mismatch refuses start-up).
+ *   2. bk_cluster_register, once the listeners are bound: the ephemeral
+ *      /brokers/ids/<id>; if it exists, wait up to the session timeout for
+ *      it to go (a previous run of this broker, killed) and then fail (a
+ *      live broker has that id),
+ *      then, asynchronously: the /brokers/ids watch (live-broker map), the
+ *      /brokers/topics watch (topics mirrored into the registry with
+ *      bk_topics_apply / bk_topics_drop), and the controller election
+ *      (controller.h).
+ *
+ * Session expiry: the controller resigns at once, a new session is
+ * started, and on connection the broker re-registers, re-reads and
+ * re-watches everything, and runs for controller again.
+ *
+ * Thread: loop thread.
+ */
+#ifndef BK_CLUSTER_H
+#define BK_CLUSTER_H
+
+#include "../core/config.h"
+#include "controller.h"
+#include "metastore.h"
+#include "topics.h"
+#include "zk.h"
+#include "zkjson.h"
+
+typedef struct bk_ctopic bk_ctopic;
+
+struct bk_cluster {
+    const bk_config *cfg; /* borrowed */
+    bk_ev *ev;            /* borrowed */
+    bk_zk *zk;            /* owned */
+    char cluster_id[65];
+    int32_t node_id;
+    bk_zk_broker self;   /* our registration (valid after register) */
+    bool registered;     /* our ephemeral exists in the current session */
+    bool setup_pending;  /* a new session needs re-registration and watches */
+    int reg_attempts;
+    bk_ev_timer retry;   /* re-registration retry */
+
+    bk_zk_broker *brokers; /* owned: live brokers, sorted by id */
+    int nbrokers;
+    int brokers_gen; /* refreshes in flight are dropped when it moves */
+
+    bk_ctopic **topics_v; /* owned: every topic in /brokers/topics we know of */
+    int ntopics, captopics;
+    int topics_gen;
+    char **deleting; /* owned: names this broker asked to delete, not gone yet */
+    int ndeleting;
+
+    struct bk_removal *removals; /* owned: deletions being waited for (zkstore.c) */
+    bk_topics *topics;    /* borrowed: the registry (NULL until attached) */
+    bk_controller *ctl;   /* owned */
+    void (*on_brokers)(bk_cluster *c, void *ud); /* live set changed (may be NULL) */
+    void *ud;
+};
+
+int bk_cluster_open(bk_cluster **out, bk_ev *ev, const bk_config *cfg, const char *stored_cluster_id,
+                    char *err, size_t errlen);
+/* host/port: what other brokers and clients connect to (advertised). */
+int bk_cluster_register(bk_cluster *c, int32_t node_id, const char *host, int port, char *err,
+                        size_t errlen);
+/* From now on topics in ZooKeeper are mirrored into t. */
+void bk_cluster_attach_topics(bk_cluster *c, bk_topics *t);
+void bk_cluster_close(bk_cluster *c);
+
+/* Live brokers, sorted by id (borrowed until the next loop callback). */
+const bk_zk_broker *bk_cluster_brokers(const bk_cluster *c, int *n);
+int32_t bk_cluster_controller_id(const bk_cluster *c);
+int32_t bk_cluster_controller_epoch(const bk_cluster *c);
+bool bk_cluster_is_controller(const bk_cluster *c);
+
+/* Topic assignments as ZooKeeper has them (NULL if unknown). */
+const bk_zk_topic *bk_cluster_assignment(const bk_cluster *c, const char *name);
+int bk_cluster_ntopics(const bk_cluster *c);
+/* i-th known topic: name (borrowed), assignment (NULL while being read). */
+const char *bk_cluster_topic_at(const bk_cluster *c, int i, const bk_zk_topic **a);
+
+/* The ZooKeeper metadata store (zkstore.c) over c: load reads every topic
+ * (running the loop, start-up); put/remove/put_async write the znodes. */
+int bk_metastore_zk_open(bk_metastore **out, bk_cluster *c);
+/* Producer id blocks from /latest_producer_id_block (zkstore.c). */
+int bk_pidstore_zk_open(bk_pidstore **out, bk_cluster *c);
+
+/* Internal to cluster.c / zkstore.c: the topic is being deleted by us. */
+void bk_cluster_mark_deleting(bk_cluster *c, const char *name);
+/* Internal: complete every waiting remove_async with BK_EIO (close). */
+void bk_cluster_cancel_removals(bk_cluster *c);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * controller.h - the cluster controller (Kafka's KafkaController, ZooKeeper
+ * mode): election through the ephemeral /controller znode, the controller
+ * epoch, and what the controller does with new topics. Plus the replica
+ * assignment every broker uses at topic creation.
+ *
+ * Election (one bk_controller per broker, driven by bk_cluster):
+ *
+ *   IDLE --session up--> ELECTING: create /controller (ephemeral,
+ *        {"version":2,"brokerid":N,...}) and
+ *          ok          -> read /controller_epoch, set it to epoch+1 with
+ *                         its version (create "1" if absent); ok ->
+ *                         ACTIVE (on_elected); version conflict -> another
+ *                         controller raced us: resign (delete /controller)
+ *          NODEEXISTS  -> FOLLOWING: read /controller with a watch, learn
+ *                         the controller id; when it is deleted -> ELECTING
+ *   ACTIVE --session expired--> IDLE (resign: am_controller false at once;
+ *                         the ephemeral is gone with the session)
+ *
+ * As controller: for every topic in /brokers/topics (when elected, then on
+ * every new topic), the partition state znodes that are missing are
+ * created: /brokers/topics/<t>/partitions/<p>/state with leader = first
+ * live replica of the assignment, isr = the live replicas, leader_epoch 0,
+ * controller_epoch = ours. Existing state znodes are left alone (no
+ * failover yet: that, LeaderAndIsr/UpdateMetadata to the brokers and topic
+ * deletion are the next steps; they hang off bk_controller_on_* below).
+ *
+ * Thread: loop thread.
+ */
+#ifndef BK_CONTROLLER_H
+#define BK_CONTROLLER_H
+
+#include "zk.h"
+#include "zkjson.h"
+
+/*
+ * Kafka's AdminUtils.assignReplicasToBrokers, rack-unaware: brokers sorted
+ * by id; partition p's first replica is brokers[(p + start) % n], the
+ * others follow at a shift that grows by one every n partitions. start
+ * (and the initial shift) < 0: random, as Kafka. OUT: out[p * rf + r].
+ * BK_EINVAL if rf > n or rf < 1 or n == 0.
+ */
+int bk_assign_replicas(const int32_t *brokers, int n, int32_t nparts, int16_t rf, int start,
+                       int32_t *out);
+
+/* Kafka's assignReplicasToBrokersRackAware, used when every broker has a
+ * broker.rack: brokers alternate by rack, and each partition's replicas go
+ * to as many different racks as possible. racks[i] is brokers[i]'s rack;
+ * if any is missing or empty, the rack-unaware layout is used (Kafka
+ * refuses a partly racked cluster instead). */
+int bk_assign_replicas_racks(const int32_t *brokers, const char *const *racks, int n,
+                             int32_t nparts, int16_t rf, int start, int32_t *out);
+
+typedef struct bk_cluster bk_cluster;
+typedef struct bk_controller bk_controller;
+
+bk_controller *bk_controller_new(bk_cluster *c, bk_zk *zk, int32_t node_id);
+void bk_controller_free(bk_controller *ctl);
+/* A (new) session is up: take part in the election. */
+void bk_controller_session_up(bk_controller *ctl);
+/* The session expired: resign. */
+void bk_controller_session_lost(bk_controller *ctl);
+/* The cluster learnt a topic's assignment (new or changed). */
+void bk_controller_on_topic(bk_controller *ctl, const char *name, const bk_zk_topic *a);
+/* The live broker set changed (bk_cluster_brokers has the new one). The
+ * place for broker failover (new leaders from the ISR for the partitions
+ * the dead brokers led, LeaderAndIsr/UpdateMetadata to the survivors):
+ * today it only logs, on the active controller. */
+void bk_controller_on_brokers(bk_controller *ctl);
+
+bool bk_controller_active(const bk_controller *ctl);
+/* The current controller's broker id (-1 unknown) and epoch (0 unknown;
+ * only known on the controller itself and after reading /controller_epoch). */
+int32_t bk_controller_id(const bk_controller *ctl);
+int32_t bk_controller_epoch(const bk_controller *ctl);
+
+#endif
