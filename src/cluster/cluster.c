@@ -49,6 +49,9 @@ struct bk_ctopic {
     char **keys, **vals; /* owned */
     int ncfg;
     bool applied; /* mirrored into the registry at least once */
+    uint64_t serial;   /* this incarnation (a re-created topic gets another) */
+    int32_t nwatched;  /* partitions whose state znode is watched */
+    bool a_changed;    /* assignment (re)read: partition states to (re)apply */
 };
 
 /* Context of a read about one topic: the name, looked up again on
@@ -423,6 +426,8 @@ static void unmark_deleting(bk_cluster *c, const char *name)
         }
 }
 
+static void states_read(bk_cluster *c, bk_ctopic *t);
+
 /* Both halves read: mirror into the registry, tell the controller. */
 static void ctopic_ready(bk_cluster *c, bk_ctopic *t)
 {
@@ -450,6 +455,10 @@ static void ctopic_ready(bk_cluster *c, bk_ctopic *t)
         bk_log(BK_LOG_INFO, "cluster: topic %s (%d partitions, replication factor %d)", t->name,
                t->a.nparts, t->a.rf);
     t->applied = true;
+    if (t->a_changed) {
+        t->a_changed = false;
+        states_read(c, t);
+    }
 }
 
 static tctx *tctx_new(bk_cluster *c, const char *name)
@@ -479,6 +488,7 @@ static void topic_got(bk_zk *zk, const bk_zk_result *r, void *ud)
             bk_zk_topic_free(&t->a);
             t->a = a;
             t->have_a = true;
+            t->a_changed = true;
             ctopic_ready(c, t);
         } else {
             bk_log(BK_LOG_WARN, "cluster: cannot parse /brokers/topics/%s", x->name);
@@ -587,6 +597,9 @@ static void topics_listed(bk_zk *zk, const bk_zk_result *r, void *ud)
             continue;
         }
         bk_log(BK_LOG_INFO, "cluster: topic %s deleted", t->name);
+        if (c->on_pstate && t->have_a)
+            for (int32_t p = 0; p < t->a.nparts; p++)
+                c->on_pstate(c, c->ud, t->name, t->a.id, p, NULL, -1, NULL, 0);
         if (c->topics) {
             bk_topic *tp = bk_topics_get(c->topics, t->name, strlen(t->name));
             if (tp)
@@ -609,6 +622,7 @@ static void topics_listed(bk_zk *zk, const bk_zk_result *r, void *ud)
             continue;
         }
         c->topics_v = nv;
+        t->serial = ++c->topic_serial;
         c->topics_v[c->ntopics++] = t;
         read_topic(c, t->name);
     }
@@ -633,6 +647,171 @@ static void topics_watch(bk_zk *zk, int type, const char *path, void *ud)
     free(w);
     if (current)
         topics_refresh(c);
+}
+
+/* ------------------------------------------------------------- partition states
+ *
+ * Every broker reads and watches /brokers/topics/<t>/partitions/<p>/state
+ * of every topic it mirrors (an exists watch: it is set whether or not the
+ * znode exists yet, and fires on creation, change and deletion) and hands
+ * each state to c->on_pstate, which applies it to the replica side (the
+ * documented replacement for the controller's LeaderAndIsr/UpdateMetadata
+ * requests). */
+
+typedef struct pctx {
+    bk_cluster *c;
+    int gen;
+    uint64_t serial;
+    int32_t partition;
+    char name[256];
+} pctx;
+
+static pctx *pctx_new(bk_cluster *c, const bk_ctopic *t, int32_t p)
+{
+    pctx *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->c = c;
+    x->gen = c->topics_gen;
+    x->serial = t->serial;
+    x->partition = p;
+    snprintf(x->name, sizeof x->name, "%s", t->name);
+    return x;
+}
+
+static bk_ctopic *pctx_topic(const pctx *x)
+{
+    if (x->gen != x->c->topics_gen)
+        return NULL;
+    bk_ctopic *t = ctopic_find(x->c, x->name, NULL);
+    return t && t->serial == x->serial ? t : NULL;
+}
+
+static void state_watch(bk_zk *zk, int type, const char *path, void *ud);
+
+static void state_got(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    pctx *x = ud;
+    bk_cluster *c = x->c;
+    bk_ctopic *t = pctx_topic(x);
+    int32_t p = x->partition;
+    if (t && t->have_a && p < t->a.nparts && c->on_pstate) {
+        const int32_t *reps = t->a.replicas + (size_t)p * (size_t)t->a.rf;
+        if (r->rc == ZOK && r->stat) {
+            bk_zk_pstate st;
+            if (bk_zkj_pstate_parse(r->data, (size_t)r->len, &st) == 0)
+                c->on_pstate(c, c->ud, t->name, t->a.id, p, &st, r->stat->version, reps, t->a.rf);
+            else
+                bk_log(BK_LOG_WARN, "cluster: cannot parse the state of %s-%d", t->name, p);
+        } else if (r->rc == ZNONODE && is_deleting(c, t->name)) {
+            c->on_pstate(c, c->ud, t->name, t->a.id, p, NULL, -1, reps, t->a.rf);
+        }
+    }
+    free(x);
+}
+
+static void state_arm(bk_cluster *c, bk_ctopic *t, int32_t p, bool watch)
+{
+    char path[400];
+    snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", t->name, p);
+    if (watch) {
+        pctx *w = pctx_new(c, t, p);
+        if (w)
+            bk_zk_exists(c->zk, path, state_watch, w, NULL, NULL);
+    }
+    pctx *x = pctx_new(c, t, p);
+    if (x)
+        bk_zk_get(c->zk, path, NULL, NULL, state_got, x);
+}
+
+static void state_watch(bk_zk *zk, int type, const char *path, void *ud)
+{
+    pctx *w = ud;
+    bk_ctopic *t = type != BK_ZK_WATCH_DROPPED ? pctx_topic(w) : NULL;
+    if (t)
+        state_arm(w->c, t, w->partition, true);
+    free(w);
+}
+
+/* The assignment was (re)read: watch new partitions, re-apply the others
+ * (their replicas may have changed). */
+static void states_read(bk_cluster *c, bk_ctopic *t)
+{
+    if (!c->on_pstate)
+        return;
+    for (int32_t p = 0; p < t->a.nparts; p++)
+        state_arm(c, t, p, p >= t->nwatched);
+    if (t->a.nparts > t->nwatched)
+        t->nwatched = t->a.nparts;
+}
+
+typedef struct wctx {
+    bk_cluster *c;
+    bk_cluster_pstate_done_fn *cb;
+    void *ud;
+    char name[256];
+    int32_t partition;
+} wctx;
+
+static void isr_notified(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    if (r->rc != ZOK)
+        bk_log(BK_LOG_DEBUG, "cluster: cannot write an ISR change notification: %s",
+               zerror(r->rc));
+}
+
+static void pstate_written(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    wctx *x = ud;
+    int rc = r->rc == ZOK ? 0 : r->rc == ZBADVERSION ? BK_EVERSION : BK_EIO;
+    int32_t v = r->rc == ZOK && r->stat ? r->stat->version : -1;
+    if (r->rc == ZOK && r->stat == NULL)
+        rc = BK_EIO; /* no version known: let the watch bring the state */
+    if (rc == 0 && r->rc == ZOK && x->c->zk == zk) {
+        /* Kafka's ISR change notification (its controller reads and
+         * deletes them; ours watches the state znodes instead) */
+        bk_jw w;
+        bk_jw_init(&w);
+        bk_jw_raw(&w, "{\"version\":1,\"partitions\":[{\"topic\":");
+        bk_jw_str(&w, x->name);
+        char tail[64];
+        snprintf(tail, sizeof tail, ",\"partition\":%d}]}", x->partition);
+        bk_jw_raw(&w, tail);
+        if (!w.err)
+            bk_zk_create(zk, "/isr_change_notification/isr_change_", w.p, (int)w.len,
+                         ZOO_SEQUENCE, isr_notified, NULL);
+        bk_jw_fini(&w);
+    }
+    if (rc == BK_EIO && r->rc != ZOK)
+        bk_log(BK_LOG_WARN, "cluster: cannot write the state of %s-%d: %s", x->name,
+               x->partition, zerror(r->rc));
+    x->cb(x->ud, rc, v);
+    free(x);
+}
+
+void bk_cluster_write_pstate(bk_cluster *c, const char *topic, int32_t partition,
+                             const bk_zk_pstate *st, int32_t version, bk_cluster_pstate_done_fn *cb,
+                             void *ud)
+{
+    wctx *x = calloc(1, sizeof *x);
+    bk_jw w;
+    bk_jw_init(&w);
+    bk_zkj_pstate(&w, st);
+    if (!x || w.err) {
+        free(x);
+        bk_jw_fini(&w);
+        cb(ud, BK_ENOMEM, -1);
+        return;
+    }
+    x->c = c;
+    x->cb = cb;
+    x->ud = ud;
+    x->partition = partition;
+    snprintf(x->name, sizeof x->name, "%s", topic);
+    char path[400];
+    snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", topic, partition);
+    bk_zk_set(c->zk, path, w.p, (int)w.len, version, pstate_written, x);
+    bk_jw_fini(&w);
 }
 
 const bk_zk_topic *bk_cluster_assignment(const bk_cluster *c, const char *name)
@@ -747,6 +926,11 @@ static void setup_session(bk_cluster *c)
     brokers_refresh(c);
     c->topics_gen++;
     topics_refresh(c);
+    /* the old session's watches are gone: read and watch known topics again */
+    for (int i = 0; i < c->ntopics; i++) {
+        c->topics_v[i]->nwatched = 0;
+        read_topic(c, c->topics_v[i]->name);
+    }
     bk_controller_session_up(c->ctl);
 }
 

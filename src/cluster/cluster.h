@@ -36,6 +36,17 @@
 #include "zkjson.h"
 
 typedef struct bk_ctopic bk_ctopic;
+typedef struct bk_cluster bk_cluster;
+
+/* A partition's state znode as read (st, version = its stat.version,
+ * replicas from the topic's assignment), or gone (st NULL: the topic or
+ * partition is being deleted). */
+typedef void bk_cluster_pstate_fn(bk_cluster *c, void *ud, const char *topic, const uint8_t id[16],
+                                  int32_t partition, const bk_zk_pstate *st, int32_t version,
+                                  const int32_t *replicas, int nreplicas);
+/* The end of bk_cluster_write_pstate: rc 0 (new_version = the znode's new
+ * version), BK_EVERSION (version conflict) or another error. */
+typedef void bk_cluster_pstate_done_fn(void *ud, int rc, int32_t new_version);
 
 struct bk_cluster {
     const bk_config *cfg; /* borrowed */
@@ -63,7 +74,9 @@ struct bk_cluster {
     bk_topics *topics;    /* borrowed: the registry (NULL until attached) */
     bk_controller *ctl;   /* owned */
     void (*on_brokers)(bk_cluster *c, void *ud); /* live set changed (may be NULL) */
+    bk_cluster_pstate_fn *on_pstate;             /* a partition state (may be NULL) */
     void *ud;
+    uint64_t topic_serial; /* incarnations of bk_ctopic (state watches check it) */
 };
 
 int bk_cluster_open(bk_cluster **out, bk_ev *ev, const bk_config *cfg, const char *stored_cluster_id,
@@ -92,6 +105,14 @@ const char *bk_cluster_topic_at(const bk_cluster *c, int i, const bk_zk_topic **
 int bk_metastore_zk_open(bk_metastore **out, bk_cluster *c);
 /* Producer id blocks from /latest_producer_id_block (zkstore.c). */
 int bk_pidstore_zk_open(bk_pidstore **out, bk_cluster *c);
+
+/* The leader's ISR change (Kafka's pre-AlterPartition way): set
+ * /brokers/topics/<t>/partitions/<p>/state to st if its version is still
+ * `version`; on success an /isr_change_notification/isr_change_ sequential
+ * znode is written too, as Kafka's brokers do. */
+void bk_cluster_write_pstate(bk_cluster *c, const char *topic, int32_t partition,
+                             const bk_zk_pstate *st, int32_t version, bk_cluster_pstate_done_fn *cb,
+                             void *ud);
 
 /* Internal to cluster.c / zkstore.c: the topic is being deleted by us. */
 void bk_cluster_mark_deleting(bk_cluster *c, const char *name);

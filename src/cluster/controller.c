@@ -199,6 +199,7 @@ static cctx *cctx_new(bk_controller *ctl)
 static void elect(bk_controller *ctl);
 static void on_elected(bk_controller *ctl);
 static void deletes_refresh(bk_controller *ctl);
+static void failover_all(bk_controller *ctl);
 
 bk_controller *bk_controller_new(bk_cluster *c, bk_zk *zk, int32_t node_id)
 {
@@ -382,6 +383,7 @@ static void epoch_written(bk_zk *zk, const bk_zk_result *r, void *ud)
             bk_controller_on_topic(ctl, name, a);
     }
     deletes_refresh(ctl);
+    failover_all(ctl); /* brokers may have died while nobody was controller */
     /* Kafka's controller enables feature versioning: /feature with no
      * finalized features, status 1 (enabled). Left alone if present. */
     static const char feature[] = "{\"features\":{},\"version\":2,\"status\":1}";
@@ -558,11 +560,147 @@ void bk_controller_on_topic(bk_controller *ctl, const char *name, const bk_zk_to
     }
 }
 
+/* ------------------------------------------------------------- failover
+ *
+ * On every change of the live broker set, and on becoming controller,
+ * every partition state is read and checked against the live brokers
+ * (Kafka's onBrokerFailure / OfflinePartition -> OnlinePartition and
+ * OfflineReplica, ZooKeeper mode):
+ *   - leader not live: the new leader is the first replica of the
+ *     assignment that is live and in the ISR (unclean.leader.election.enable
+ *     =false: none -> leader -1, the partition is offline); ISR = old ISR
+ *     minus the dead brokers (when nothing is left, the old ISR stays, as
+ *     Kafka keeps the last member so that it can be elected when it returns);
+ *   - leader live but a dead broker in the ISR: it leaves the ISR;
+ *   - either way the leader epoch is bumped (Kafka's controller bumps it on
+ *     every state it writes) and the znode is written with its version;
+ *     a conflict (the leader changed the ISR meanwhile) re-reads and tries
+ *     again. The brokers learn the new state from their state watches. */
+
+typedef struct fctx {
+    bk_controller *ctl;
+    int gen;
+    int tries;
+    int32_t partition;
+    char name[256];
+} fctx;
+
+static void fo_read(bk_controller *ctl, const char *name, int32_t p, int tries);
+
+static bool is_live(const bk_zk_broker *live, int n, int32_t id)
+{
+    for (int i = 0; i < n; i++)
+        if (live[i].id == id)
+            return true;
+    return false;
+}
+
+static void fo_written(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    fctx *x = ud;
+    bk_controller *ctl = x->ctl;
+    bool current = x->gen == ctl->gen && ctl->state == C_ACTIVE;
+    if (current && r->rc == ZBADVERSION && x->tries < 10)
+        fo_read(ctl, x->name, x->partition, x->tries + 1);
+    else if (current && r->rc != ZOK)
+        bk_log(BK_LOG_WARN, "controller: cannot write the state of %s-%d: %s", x->name,
+               x->partition, zerror(r->rc));
+    free(x);
+}
+
+static void fo_got(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    fctx *x = ud;
+    bk_controller *ctl = x->ctl;
+    const bk_zk_topic *a = NULL;
+    bk_zk_pstate st;
+    if (x->gen != ctl->gen || ctl->state != C_ACTIVE || r->rc != ZOK || !r->stat ||
+        !(a = bk_cluster_assignment(ctl->c, x->name)) || x->partition >= a->nparts ||
+        bk_zkj_pstate_parse(r->data, (size_t)r->len, &st) != 0) {
+        free(x);
+        return;
+    }
+    int nb;
+    const bk_zk_broker *live = bk_cluster_brokers(ctl->c, &nb);
+    const int32_t *reps = a->replicas + (size_t)x->partition * (size_t)a->rf;
+    bk_zk_pstate ns = st;
+    ns.nisr = 0;
+    for (int i = 0; i < st.nisr; i++)
+        if (is_live(live, nb, st.isr[i]))
+            ns.isr[ns.nisr++] = st.isr[i];
+    bool leader_live = st.leader >= 0 && is_live(live, nb, st.leader);
+    if (!leader_live) {
+        ns.leader = -1;
+        for (int i = 0; i < a->rf && ns.leader < 0; i++)
+            for (int k = 0; k < ns.nisr; k++)
+                if (ns.isr[k] == reps[i]) {
+                    ns.leader = reps[i];
+                    break;
+                }
+        if (ns.nisr == 0) { /* keep the last ISR: one of them must come back */
+            ns.nisr = st.nisr;
+            memcpy(ns.isr, st.isr, sizeof st.isr);
+        }
+    }
+    if (ns.leader == st.leader && ns.nisr == st.nisr) {
+        free(x); /* nothing to do (offline and still offline, or all live) */
+        return;
+    }
+    ns.leader_epoch = st.leader_epoch + 1;
+    ns.controller_epoch = ctl->epoch;
+    bk_log(BK_LOG_INFO,
+           "controller: %s-%d: leader %d -> %d, leader epoch %d, ISR %d -> %d replicas%s", x->name,
+           x->partition, st.leader, ns.leader, ns.leader_epoch, st.nisr, ns.nisr,
+           ns.leader < 0 ? " (offline: no live replica in the ISR)" : "");
+    bk_jw w;
+    bk_jw_init(&w);
+    bk_zkj_pstate(&w, &ns);
+    char path[400];
+    snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", x->name, x->partition);
+    if (w.err) {
+        free(x);
+    } else {
+        bk_zk_set(ctl->zk, path, w.p, (int)w.len, r->stat->version, fo_written, x);
+    }
+    bk_jw_fini(&w);
+}
+
+static void fo_read(bk_controller *ctl, const char *name, int32_t p, int tries)
+{
+    fctx *x = calloc(1, sizeof *x);
+    if (!x)
+        return;
+    x->ctl = ctl;
+    x->gen = ctl->gen;
+    x->tries = tries;
+    x->partition = p;
+    snprintf(x->name, sizeof x->name, "%s", name);
+    char path[400];
+    snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", name, p);
+    bk_zk_get(ctl->zk, path, NULL, NULL, fo_got, x);
+}
+
+static void failover_all(bk_controller *ctl)
+{
+    int nb;
+    (void)bk_cluster_brokers(ctl->c, &nb);
+    if (nb == 0)
+        return; /* not read yet (we are registered ourselves) */
+    int n = bk_cluster_ntopics(ctl->c);
+    for (int i = 0; i < n; i++) {
+        const bk_zk_topic *a;
+        const char *name = bk_cluster_topic_at(ctl->c, i, &a);
+        for (int32_t p = 0; a && p < a->nparts; p++)
+            fo_read(ctl, name, p, 0);
+    }
+}
+
 void bk_controller_on_brokers(bk_controller *ctl)
 {
     if (ctl->state != C_ACTIVE)
         return;
     int n;
     (void)bk_cluster_brokers(ctl->c, &n);
-    bk_log(BK_LOG_INFO, "controller: %d live brokers (no partition failover yet)", n);
+    bk_log(BK_LOG_INFO, "controller: %d live brokers; checking partition leaders", n);
+    failover_all(ctl);
 }

@@ -558,6 +558,16 @@ static int store_put(bk_topics *t, const bk_topic *tp)
 /* Open or create the log of each partition in [from, tp->nparts). */
 static int open_logs(bk_topics *t, bk_topic *tp, int32_t from, int64_t now_ms)
 {
+    if (t->cluster) {
+        /* cluster mode: no partition is led or hosted until its state
+         * (LeaderAndIsr, or the state znode) says so (bk_topics_host) */
+        for (int32_t p = from; p < tp->nparts; p++) {
+            tp->parts[p].index = p;
+            tp->parts[p].topic = tp;
+            tp->parts[p].leader = -1;
+        }
+        return 0;
+    }
     for (int32_t p = from; p < tp->nparts; p++) {
         bk_partition *part = &tp->parts[p];
         part->index = p;

@@ -233,6 +233,96 @@ static void on_live_brokers(bk_cluster *c, void *ud)
     b->controller_id = bk_cluster_controller_id(c);
 }
 
+/* A partition state znode (cluster.c watches them): the replica side
+ * applies it as the controller's LeaderAndIsr (partitions this broker is a
+ * replica of) or UpdateMetadata (the others). Re-reads, duplicates and
+ * stale states are harmless: a known (leader epoch, version) is skipped, an
+ * older leader epoch is refused by bk_replica_leader_and_isr. */
+static void on_pstate(bk_cluster *c, void *ud, const char *topic, const uint8_t id[16],
+                      int32_t partition, const bk_zk_pstate *st, int32_t version,
+                      const int32_t *replicas, int nreplicas)
+{
+    bk_broker *b = ud;
+    size_t len = strlen(topic);
+    bk_partition *p = b->topics ? bk_topics_partition(b->topics, topic, len, partition) : NULL;
+    if (!st) { /* deleted */
+        if (p && p->hosted)
+            (void)bk_replica_stop(b, topic, len, partition, -1, true);
+        return;
+    }
+    bk_uuid uid;
+    memcpy(uid.b, id, 16);
+    bk_part_state ps = {.controller_epoch = st->controller_epoch,
+                        .leader = st->leader,
+                        .leader_epoch = st->leader_epoch,
+                        .partition_epoch = version,
+                        .isr = st->isr,
+                        .nisr = st->nisr,
+                        .replicas = replicas,
+                        .nreplicas = nreplicas};
+    if (st->controller_epoch > b->controller_epoch)
+        b->controller_epoch = st->controller_epoch;
+    if (bk_ids_has(replicas, nreplicas, b->node_id)) {
+        if (p && p->hosted && p->leader == st->leader && p->leader_epoch == st->leader_epoch &&
+            p->partition_epoch >= version && p->nreplicas == nreplicas &&
+            memcmp(p->replicas, replicas, (size_t)nreplicas * sizeof *replicas) == 0)
+            return; /* known (our own ISR write, or a re-read) */
+        int16_t e = bk_replica_leader_and_isr(b, topic, len, &uid, partition, &ps);
+        if (e != BK_KERR_NONE && e != BK_KERR_STALE_CONTROLLER_EPOCH)
+            bk_log(BK_LOG_WARN, "%s-%d: cannot apply the partition state: error %d", topic,
+                   partition, e);
+        return;
+    }
+    if (p && p->hosted) /* no longer a replica here */
+        (void)bk_replica_stop(b, topic, len, partition, -1, true);
+    bk_replica_update_metadata(b, topic, len, &uid, partition, &ps);
+}
+
+/* The ISR hook in ZooKeeper mode: a version-checked write of the state
+ * znode (expected version = the partition epoch the leader holds). A
+ * conflict refuses the change: the controller changed the state, and the
+ * watch brings it. */
+typedef struct isr_write {
+    bk_broker *b;
+    char topic[256];
+    int32_t partition;
+    int32_t nisr;
+    int32_t isr[64];
+} isr_write;
+
+static void isr_written(void *ud, int rc, int32_t new_version)
+{
+    isr_write *x = ud;
+    if (rc != 0)
+        bk_log(BK_LOG_INFO, "%s-%d: ISR change not written (%s); waiting for the state znode",
+               x->topic, x->partition, rc == BK_EVERSION ? "version conflict" : bk_strerror(rc));
+    bk_replica_isr_done(x->b, x->topic, x->partition, rc, x->isr, x->nisr, new_version);
+    free(x);
+}
+
+static int zk_isr_change(void *ud, const char *topic, int32_t partition, int32_t leader,
+                         int32_t leader_epoch, int32_t controller_epoch, const int32_t *isr,
+                         int32_t nisr, int32_t partition_epoch, int32_t *new_partition_epoch)
+{
+    bk_broker *b = ud;
+    (void)new_partition_epoch;
+    if (!b->zkc || nisr > 64 || nisr < 0)
+        return BK_EINVAL;
+    isr_write *x = calloc(1, sizeof *x);
+    if (!x)
+        return BK_ENOMEM;
+    x->b = b;
+    snprintf(x->topic, sizeof x->topic, "%s", topic);
+    x->partition = partition;
+    x->nisr = nisr;
+    memcpy(x->isr, isr, (size_t)nisr * sizeof *isr);
+    bk_zk_pstate st = {.leader = leader, .leader_epoch = leader_epoch,
+                       .controller_epoch = controller_epoch, .nisr = nisr};
+    memcpy(st.isr, isr, (size_t)nisr * sizeof *isr);
+    bk_cluster_write_pstate(b->zkc, topic, partition, &st, partition_epoch, isr_written, x);
+    return BK_EAGAIN;
+}
+
 static int cluster_register(bk_server *s, char *err, size_t errlen)
 {
     const bk_broker *b = &s->broker;
@@ -291,7 +381,10 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
     if (s->cluster) {
         s->broker.zkc = s->cluster;
         s->cluster->on_brokers = on_live_brokers;
+        s->cluster->on_pstate = on_pstate;
         s->cluster->ud = &s->broker;
+        s->broker.isr_change = zk_isr_change;
+        s->broker.isr_change_ud = &s->broker;
         on_live_brokers(s->cluster, &s->broker);
         bk_cluster_attach_topics(s->cluster, s->topics);
         bk_pidstore *ps;
