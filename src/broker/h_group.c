@@ -69,6 +69,36 @@ static bk_coord *coord(bk_broker *b) { return b->coord; }
 /* ------------------------------------------------------------ FindCoordinator
  */
 
+/* ZooKeeper mode: the coordinator of a key is the leader of its partition
+ * of the internal topic, as in Kafka (BK_KERR_COORDINATOR_NOT_AVAILABLE
+ * while it has none); this broker when the topic is not known yet.
+ * (The coordinators themselves do not yet move with leadership: the
+ * leader's coordinator serves what it has.) */
+static int16_t coordinator_of(bk_broker *b, bool txn, bk_str key, int32_t *node, const char **host,
+                              int *port)
+{
+    *node = b->node_id;
+    if (!b->zkc || !b->topics || key.len < 0)
+        return BK_KERR_NONE;
+    const char *tn = txn ? BK_TXN_TOPIC : BK_OFFSETS_TOPIC;
+    bk_topic *tp = bk_topics_get(b->topics, tn, strlen(tn));
+    if (!tp || tp->nparts <= 0)
+        return BK_KERR_NONE;
+    const bk_partition *p = &tp->parts[bk_group_partition(key.p, (size_t)key.len, tp->nparts)];
+    if (p->leader == b->node_id)
+        return BK_KERR_NONE;
+    const bk_live_broker *lb = NULL;
+    for (int i = 0; p->leader >= 0 && i < b->nlive && !lb; i++)
+        if (b->live[i].id == p->leader)
+            lb = &b->live[i];
+    if (!lb)
+        return BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    *node = lb->id;
+    *host = lb->host;
+    *port = lb->port;
+    return BK_KERR_NONE;
+}
+
 int bk_h_find_coordinator(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
@@ -97,11 +127,14 @@ int bk_h_find_coordinator(bk_broker *b, bk_req *req)
             if (ver >= 1)
                 rs.ErrorMessage = bk_str_c("The coordinator is not available.");
         } else {
-            rs.ErrorCode = BK_KERR_NONE;
-            rs.NodeId = b->node_id;
-            rs.Host = bk_str_c(host);
-            rs.Port = port;
-            rs.ErrorMessage = (bk_str){NULL, -1};
+            int32_t node;
+            int16_t e = coordinator_of(b, txn_key, rq.Key, &node, &host, &port);
+            rs.ErrorCode = e;
+            rs.NodeId = e ? -1 : node;
+            rs.Host = bk_str_c(e ? "" : host);
+            rs.Port = e ? -1 : port;
+            rs.ErrorMessage = e && ver >= 1 ? bk_str_c("The coordinator is not available.")
+                                            : (bk_str){NULL, -1};
         }
         return BK_RESPOND(req, FindCoordinatorResponse, ver, &rs);
     }
@@ -113,10 +146,16 @@ int bk_h_find_coordinator(bk_broker *b, bk_req *req)
         bk_FindCoordinatorResponse_Coordinator *c = &rs.Coordinators.a[i];
         bk_codec_init(&bk_desc_FindCoordinatorResponse_Coordinator, c);
         c->Key = rq.CoordinatorKeys.a[i];
-        if ((rq.KeyType == 0 && ok) || (rq.KeyType == 1 && tok)) {
-            c->NodeId = b->node_id;
-            c->Host = bk_str_c(host);
-            c->Port = port;
+        int32_t node = b->node_id;
+        const char *h = host;
+        int pt = port;
+        int16_t e = BK_KERR_NONE;
+        if ((rq.KeyType == 0 && ok) || (rq.KeyType == 1 && tok))
+            e = coordinator_of(b, rq.KeyType == 1, c->Key, &node, &h, &pt);
+        if (((rq.KeyType == 0 && ok) || (rq.KeyType == 1 && tok)) && e == BK_KERR_NONE) {
+            c->NodeId = node;
+            c->Host = bk_str_c(h);
+            c->Port = pt;
             c->ErrorCode = BK_KERR_NONE;
             c->ErrorMessage = (bk_str){NULL, -1};
         } else {

@@ -717,6 +717,11 @@ int bk_topics_open_store(bk_topics **out, const bk_config *bcfg, bk_logmgr *lm,
     return 0;
 }
 
+int32_t bk_topics_max_rf(const bk_topics *t)
+{
+    return t->max_rf;
+}
+
 void bk_topics_set_max_rf(bk_topics *t, int32_t n)
 {
     t->max_rf = n > 0 ? n : 1;

@@ -152,6 +152,8 @@ struct bk_metastore *bk_topics_store(bk_topics *t);
 
 /* Cluster mode: the number of live brokers, the largest replication
  * factor bk_topics_create accepts (1 in single-node mode). */
+/* The largest replication factor accepted (cluster mode: live brokers; 1 otherwise). */
+int32_t bk_topics_max_rf(const bk_topics *t);
 void bk_topics_set_max_rf(bk_topics *t, int32_t n);
 
 /*

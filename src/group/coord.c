@@ -549,16 +549,17 @@ int bk_coord_ensure_topic(bk_coord *co, int16_t *kerr)
     }
     if (bk_topics_get(co->topics, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC)))
         return 0;
-    /* Single node: a replication factor above the number of brokers (1)
-     * could never be met; Kafka would refuse to create the topic. */
+    /* A replication factor above the number of (live) brokers could never
+     * be met: min(offsets.topic.replication.factor, live brokers) - 1 on a
+     * single node. (Kafka refuses to create the topic instead.) */
     int16_t rf = (int16_t)co->cfg->offsets_topic_replication_factor;
-    if (rf > 1) {
+    int32_t maxrf = bk_topics_cluster(co->topics) ? bk_topics_max_rf(co->topics) : 1;
+    if (rf > maxrf) {
         bk_log(BK_LOG_WARN,
-               "offsets.topic.replication.factor=%d exceeds the single broker; "
-               "creating %s with "
-               "replication factor 1",
-               rf, BK_OFFSETS_TOPIC);
-        rf = 1;
+               "offsets.topic.replication.factor=%d exceeds the %d live broker(s); "
+               "creating %s with replication factor %d",
+               rf, maxrf, BK_OFFSETS_TOPIC, maxrf);
+        rf = (int16_t)maxrf;
     }
     bk_kv kv[] = {{"cleanup.policy", "compact"},
                   {"compression.type", "producer"},

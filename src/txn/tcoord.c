@@ -451,16 +451,18 @@ int bk_tcoord_ensure_topic(bk_tcoord *tc, int16_t *kerr)
     }
     if (bk_topics_get(tc->topics, BK_TXN_TOPIC, strlen(BK_TXN_TOPIC)))
         return 0;
-    /* Single node: a replication factor (and min ISR) above the number of
-     * brokers could never be met. Kafka creates the topic with these
-     * overrides (TransactionLog's transactionTopicConfigs). */
+    /* A replication factor above the number of (live) brokers could never
+     * be met: min(transaction.state.log.replication.factor, live brokers),
+     * 1 on a single node. Kafka creates the topic with these overrides
+     * (TransactionLog's transactionTopicConfigs). */
     int16_t rf = (int16_t)tc->cfg->transaction_state_log_replication_factor;
-    if (rf > 1) {
+    int32_t maxrf = bk_topics_cluster(tc->topics) ? bk_topics_max_rf(tc->topics) : 1;
+    if (rf > maxrf) {
         bk_log(BK_LOG_WARN,
-               "transaction.state.log.replication.factor=%d exceeds the single broker; creating %s "
-               "with replication factor 1",
-               rf, BK_TXN_TOPIC);
-        rf = 1;
+               "transaction.state.log.replication.factor=%d exceeds the %d live broker(s); "
+               "creating %s with replication factor %d",
+               rf, maxrf, BK_TXN_TOPIC, maxrf);
+        rf = (int16_t)maxrf;
     }
     bk_kv kv[] = {{"cleanup.policy", "compact"},
                   {"compression.type", "uncompressed"},

@@ -113,6 +113,24 @@ def test_rf3_topic_gets_leaders_and_full_isr_on_every_broker(tmp_path):
         for part in range(3):
             got = [v for _, v in read_all(bs, "rf3", part)]
             assert got == [b"v%d" % i for i in range(part, 60, 3)]
+        # a consumer group: FindCoordinator names the leader of the group's
+        # __consumer_offsets partition (created with replication factor 3)
+        cons = ck.Consumer({"bootstrap.servers": bs[2].bootstrap, "group.id": "g1",
+                            "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        try:
+            cons.subscribe(["rf3"])
+            got = []
+            deadline = time.monotonic() + 30
+            while len(got) < 60 and time.monotonic() < deadline:
+                m = cons.poll(0.5)
+                if m is not None and not m.error():
+                    got.append(m.value())
+            assert sorted(got) == sorted(b"v%d" % i for i in range(60)), len(got)
+            cons.commit(asynchronous=False)
+        finally:
+            cons.close()
+        t = md(bs[0], ["__consumer_offsets"])["topics"][0]
+        assert t["error_code"] == 0 and all(len(p["replica_nodes"]) == 3 for p in t["partitions"]), t
         # followers hold the same log (they replicated it)
         for part in range(3):
             for b in bs:
