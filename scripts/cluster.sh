@@ -90,11 +90,11 @@ log.dirs=$d/data
 zookeeper.connect=$ZKCONNECT
 zookeeper.session.timeout.ms=18000
 num.partitions=1
-default.replication.factor=1
+default.replication.factor=3
 auto.create.topics.enable=true
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
 group.initial.rebalance.delay.ms=0
 CFG
         if alive "$DIR/broker$i.pid"; then

@@ -3,11 +3,11 @@
  * leader/follower transitions) of cluster mode.
  *
  * A broker's partitions become leaders or followers only through the
- * controller's requests (h_controller.c decodes LeaderAndIsr, UpdateMetadata
- * and StopReplica and calls the functions below, one partition at a time).
- * The ZooKeeper controller on this broker, when it is the controller, sends
- * those requests to itself like to any other broker (as Kafka does), so
- * these functions are the whole seam.
+ * functions below, one partition at a time: called by h_controller.c for
+ * the controller's LeaderAndIsr, UpdateMetadata and StopReplica requests,
+ * and in ZooKeeper mode by server.c for every partition state znode the
+ * broker watches (the ZooKeeper controller writes states, it sends no
+ * requests). These functions are the whole seam.
  *
  * Leader side: every Fetch from a replica records the follower's LEO
  * (bk_replica_on_fetch), which may expand the ISR and move the high

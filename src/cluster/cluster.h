@@ -16,8 +16,10 @@
  *      live broker has that id),
  *      then, asynchronously: the /brokers/ids watch (live-broker map), the
  *      /brokers/topics watch (topics mirrored into the registry with
- *      bk_topics_apply / bk_topics_drop), and the controller election
- *      (controller.h).
+ *      bk_topics_apply / bk_topics_drop; in cluster mode no partition is
+ *      hosted by that), the partition state znode watches of every
+ *      mirrored topic (each state goes to on_pstate, which applies it to
+ *      the replica side), and the controller election (controller.h).
  *
  * Session expiry: the controller resigns at once, a new session is
  * started, and on connection the broker re-registers, re-reads and

@@ -1,4 +1,11 @@
-/* controller.c - see controller.h. */
+/* controller.c - see controller.h.
+ *
+ * Mechanism (issue 8's "documented mechanism"): brokers watch ZooKeeper
+ * directly instead of receiving LeaderAndIsr/UpdateMetadata/StopReplica
+ * from the controller. The controller only writes partition state znodes
+ * (creation, failover); each broker applies the states it watches; the
+ * leader's ISR changes are version-checked writes of the state znode (no
+ * AlterPartition). */
 #include "controller.h"
 
 #include "../core/clock.h"

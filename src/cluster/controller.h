@@ -17,13 +17,32 @@
  *   ACTIVE --session expired--> IDLE (resign: am_controller false at once;
  *                         the ephemeral is gone with the session)
  *
+ * Propagation (the documented replacement for Kafka's LeaderAndIsr /
+ * UpdateMetadata / StopReplica requests): the controller only writes the
+ * partition state znodes; every broker reads and watches
+ * /brokers/topics/<t>/partitions/<p>/state of every topic it mirrors
+ * (cluster.c) and applies each state to its replica side (server.c
+ * on_pstate: bk_replica_leader_and_isr for partitions it is a replica of,
+ * with partition epoch = the znode's version, bk_replica_update_metadata
+ * for the others, bk_replica_stop when the partition goes).
+ *
+ * ISR changes: the leader writes the state znode itself with a version
+ * check (Kafka's pre-AlterPartition way; expected version = its partition
+ * epoch); a conflict means the controller moved the state, and the watch
+ * brings the new one. A leader that lost its session cannot write, so it
+ * cannot shrink the ISR to acknowledge acks=all writes alone.
+ *
  * As controller: for every topic in /brokers/topics (when elected, then on
  * every new topic), the partition state znodes that are missing are
  * created: /brokers/topics/<t>/partitions/<p>/state with leader = first
  * live replica of the assignment, isr = the live replicas, leader_epoch 0,
- * controller_epoch = ours. Existing state znodes are left alone (no
- * failover yet: that, LeaderAndIsr/UpdateMetadata to the brokers and topic
- * deletion are the next steps; they hang off bk_controller_on_* below).
+ * controller_epoch = ours. Failover (when elected and on every change of
+ * the live broker set, controller.c): a partition whose leader is not live
+ * gets the first live ISR replica of its assignment as leader (none: -1,
+ * offline; unclean election is never done), dead brokers leave every ISR,
+ * the leader epoch is bumped, and the znode is written with its version
+ * (a conflict re-reads and retries). A returning broker sees the state
+ * znode, becomes a follower, and its leader adds it back to the ISR.
  *
  * Thread: loop thread.
  */
@@ -62,10 +81,9 @@ void bk_controller_session_up(bk_controller *ctl);
 void bk_controller_session_lost(bk_controller *ctl);
 /* The cluster learnt a topic's assignment (new or changed). */
 void bk_controller_on_topic(bk_controller *ctl, const char *name, const bk_zk_topic *a);
-/* The live broker set changed (bk_cluster_brokers has the new one). The
- * place for broker failover (new leaders from the ISR for the partitions
- * the dead brokers led, LeaderAndIsr/UpdateMetadata to the survivors):
- * today it only logs, on the active controller. */
+/* The live broker set changed (bk_cluster_brokers has the new one): on
+ * the active controller, broker failover (new leaders from the ISR, dead
+ * brokers out of the ISRs; see above). */
 void bk_controller_on_brokers(bk_controller *ctl);
 
 bool bk_controller_active(const bk_controller *ctl);
