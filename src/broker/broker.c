@@ -114,7 +114,7 @@ void bk_broker_start(bk_broker *b, bk_ev *ev, bk_logmgr *lm, bk_topics *topics)
     b->coord = bk_coord_new(b->cfg, topics, coord_appended, b);
     if (!b->coord)
         bk_log(BK_LOG_ERROR, "cannot allocate the group coordinator");
-    else if (bk_coord_load(b->coord) != 0)
+    else if (!b->cluster && bk_coord_load(b->coord) != 0)
         bk_log(BK_LOG_ERROR, "loading %s failed; groups start empty", BK_OFFSETS_TOPIC);
     bk_tcoord_hooks th = {tcoord_write_marker, coord_appended, b};
     b->tcoord = bk_tcoord_new(b->cfg, topics, b->cfg->log_dirs.n > 0 ? b->cfg->log_dirs.v[0] : NULL,

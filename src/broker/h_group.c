@@ -27,6 +27,7 @@
  * arena, and the request answers REBALANCE_IN_PROGRESS if it still can.
  */
 #include "api_table.h"
+#include "replica.h"
 
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -63,6 +64,12 @@ static bk_bytes arena_bytes(bk_req *req, const uint8_t *b, int32_t len)
 
 /* The coordinator, created on first use. */
 static bk_coord *coord(bk_broker *b) { return b->coord; }
+
+/* Cluster mode: NOT_COORDINATOR for a group whose partition is led elsewhere. */
+static int16_t gcheck(bk_broker *b, bk_str group)
+{
+    return bk_group_coord_check(b, group.p, (size_t)BK_MAX(group.len, 0));
+}
 
 #define S(x) (x).p, (size_t)BK_MAX((x).len, 0)
 
@@ -332,6 +339,11 @@ int bk_h_join_group(bk_broker *b, bk_req *req)
         x->jrs.MemberId = rq.MemberId;
         return respond_ctx(x);
     }
+    if ((x->jrs.ErrorCode = gcheck(b, rq.GroupId)) != BK_KERR_NONE) {
+        x->jrs.GenerationId = -1;
+        x->jrs.MemberId = rq.MemberId;
+        return respond_ctx(x);
+    }
     int np = BK_MAX(rq.Protocols.n, 0);
     bk_join_proto *pr = np ? BK_ARENA_NEW(req, bk_join_proto, np) : NULL;
     if (np && !pr)
@@ -387,6 +399,8 @@ int bk_h_sync_group(bk_broker *b, bk_req *req)
         x->srs.ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
         return respond_ctx(x);
     }
+    if ((x->srs.ErrorCode = gcheck(b, rq.GroupId)) != BK_KERR_NONE)
+        return respond_ctx(x);
     int na = BK_MAX(rq.Assignments.n, 0);
     bk_sync_assign *as = na ? BK_ARENA_NEW(req, bk_sync_assign, na) : NULL;
     if (na && !as)
@@ -418,6 +432,8 @@ int bk_h_heartbeat(bk_broker *b, bk_req *req)
     bk_HeartbeatResponse rs;
     bk_HeartbeatResponse_init(&rs);
     bool inst = ver >= 3 && rq.GroupInstanceId.len > 0;
+    if ((rs.ErrorCode = gcheck(b, rq.GroupId)) != BK_KERR_NONE)
+        return BK_RESPOND(req, HeartbeatResponse, ver, &rs);
     rs.ErrorCode = coord(b) ? bk_coord_heartbeat(coord(b), S(rq.GroupId), rq.GenerationId,
                                                  S(rq.MemberId), inst ? rq.GroupInstanceId.p : NULL,
                                                  (size_t)BK_MAX(rq.GroupInstanceId.len, 0))
@@ -438,6 +454,8 @@ int bk_h_leave_group(bk_broker *b, bk_req *req)
         rs.ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
         return BK_RESPOND(req, LeaveGroupResponse, ver, &rs);
     }
+    if ((rs.ErrorCode = gcheck(b, rq.GroupId)) != BK_KERR_NONE)
+        return BK_RESPOND(req, LeaveGroupResponse, ver, &rs);
     if (ver < 3) {
         rs.ErrorCode = bk_coord_leave(coord(b), S(rq.GroupId), S(rq.MemberId), NULL, 0);
         return BK_RESPOND(req, LeaveGroupResponse, ver, &rs);
@@ -510,7 +528,12 @@ int bk_h_offset_commit(bk_broker *b, bk_req *req)
     }
     bool inst = ver >= 7 && rq.GroupInstanceId.len > 0;
     int32_t gen = ver >= 1 ? rq.GenerationIdOrMemberEpoch : -1;
-    if (coord(b))
+    int16_t ge = gcheck(b, rq.GroupId);
+    if (ge != BK_KERR_NONE) {
+        for (int i = 0; i < total; i++)
+            if (parts[i].error == BK_KERR_NONE)
+                parts[i].error = ge;
+    } else if (coord(b))
         bk_coord_commit(coord(b), S(rq.GroupId), gen, ver >= 1 ? rq.MemberId.p : NULL,
                         ver >= 1 ? (size_t)BK_MAX(rq.MemberId.len, 0) : 0,
                         inst ? rq.GroupInstanceId.p : NULL,
@@ -621,6 +644,8 @@ static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
         out->ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
         return 0;
     }
+    if ((out->ErrorCode = gcheck(b, group)) != BK_KERR_NONE)
+        return 0;
     if (ntopics < 0) {
         ofcollect c = {.req = req, .co = coord(b), .group = group, .stable = stable};
         bk_coord_each_offset(coord(b), S(group), of_add, &c);
@@ -774,6 +799,8 @@ int bk_h_list_groups(bk_broker *b, bk_req *req)
     for (int i = 0; i < n; i++) {
         bk_group_summary s;
         bk_group_summarize(bk_coord_group_at(coord(b), i), &s);
+        if (bk_group_coord_check(b, s.group_id, strlen(s.group_id)) != BK_KERR_NONE)
+            continue;
         if (!state_match(&rq, ver, s.state) || !type_match(&rq, ver))
             continue;
         bk_ListGroupsResponse_ListedGroup *g = &rs.Groups.a[rs.Groups.n++];
@@ -811,8 +838,9 @@ int bk_h_describe_groups(bk_broker *b, bk_req *req)
         d->AuthorizedOperations =
             ver >= 3 && rq.IncludeAuthorizedOperations ? GROUP_OPS : INT32_MIN;
         bk_group *g = coord(b) ? bk_coord_group_get(coord(b), S(rq.Groups.a[i])) : NULL;
-        if (!coord(b)) {
-            d->ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+        int16_t ge = coord(b) ? gcheck(b, rq.Groups.a[i]) : BK_KERR_NONE;
+        if (!coord(b) || ge != BK_KERR_NONE) {
+            d->ErrorCode = ge != BK_KERR_NONE ? ge : BK_KERR_COORDINATOR_NOT_AVAILABLE;
             d->GroupState = bk_str_c("");
             d->ProtocolType = bk_str_c("");
             d->ProtocolData = bk_str_c("");
@@ -866,7 +894,9 @@ int bk_h_delete_groups(bk_broker *b, bk_req *req)
         return BK_ENOMEM;
     for (int32_t i = 0; i < n; i++) {
         rs.Results.a[i].GroupId = rq.GroupsNames.a[i];
-        rs.Results.a[i].ErrorCode = coord(b)
+        int16_t ge = gcheck(b, rq.GroupsNames.a[i]);
+        rs.Results.a[i].ErrorCode = ge != BK_KERR_NONE ? ge
+                                    : coord(b)
                                         ? bk_coord_delete_group(coord(b), S(rq.GroupsNames.a[i]))
                                         : BK_KERR_COORDINATOR_NOT_AVAILABLE;
     }
@@ -900,7 +930,9 @@ int bk_h_offset_delete(bk_broker *b, bk_req *req)
                                  : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
     }
-    rs.ErrorCode = coord(b) ? bk_coord_delete_offsets(coord(b), S(rq.GroupId), parts, total)
+    int16_t ge = gcheck(b, rq.GroupId);
+    rs.ErrorCode = ge != BK_KERR_NONE ? ge
+                   : coord(b) ? bk_coord_delete_offsets(coord(b), S(rq.GroupId), parts, total)
                             : BK_KERR_COORDINATOR_NOT_AVAILABLE;
     if (rs.ErrorCode != BK_KERR_NONE)
         return BK_RESPOND(req, OffsetDeleteResponse, ver, &rs);

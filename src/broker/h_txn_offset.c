@@ -28,6 +28,7 @@
  * before it looks at the group's members.
  */
 #include "api_table.h"
+#include "replica.h"
 
 #include "../core/clock.h"
 #include "../group/coord.h"
@@ -83,6 +84,8 @@ int bk_h_txn_offset_commit(bk_broker *b, bk_req *req)
     int16_t gerr = BK_KERR_NONE;
     if (!co)
         gerr = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    else if ((gerr = bk_group_coord_check(b, S(rq.GroupId))) != BK_KERR_NONE)
+        ;
     else if (any && rq.GroupId.len > 0 && b->tcoord &&
              b->cfg->transaction_partition_verification_enable)
         gerr =

@@ -4,6 +4,7 @@
 #include "../cluster/partition.h"
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../group/coord.h"
 #include "../proto/records.h"
 #include "fetcher.h"
 #include "leader_epoch.h"
@@ -302,6 +303,36 @@ static void make_follower(bk_broker *b, bk_partition *p, bool restart)
     }
 }
 
+int16_t bk_group_coord_check(bk_broker *b, const char *group, size_t glen)
+{
+    if (!b->cluster || !b->coord || !b->topics)
+        return BK_KERR_NONE;
+    bk_partition *p = bk_topics_partition(b->topics, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC),
+                                          bk_coord_partition_for(b->coord, group, glen));
+    if (!p || bk_leader_check(b, p) != BK_KERR_NONE)
+        return BK_KERR_NOT_COORDINATOR;
+    return BK_KERR_NONE;
+}
+
+/* The coordinators follow the leadership of their internal partitions
+ * (Kafka's onLeadershipChange): becoming leader (or a new leader epoch)
+ * loads the partition's state from the log, ceasing to lead unloads it. */
+static void coord_move(bk_broker *b, bk_partition *p, bool was_leader, bool is_leader,
+                       bool reload)
+{
+    if (!b->cluster || !p->topic)
+        return;
+    if (strcmp(p->topic->name, BK_OFFSETS_TOPIC) == 0 && b->coord) {
+        if (is_leader && (reload || !was_leader)) {
+            if (bk_coord_load_partition(b->coord, p->index) != 0)
+                bk_log(BK_LOG_ERROR, "%s-%d: loading the groups failed", BK_OFFSETS_TOPIC,
+                       p->index);
+        } else if (!is_leader && was_leader) {
+            (void)bk_coord_unload_partition(b->coord, p->index);
+        }
+    }
+}
+
 int16_t bk_replica_leader_and_isr(bk_broker *b, const char *topic, size_t len,
                                   const bk_uuid *topic_id, int32_t partition,
                                   const bk_part_state *st)
@@ -343,6 +374,7 @@ int16_t bk_replica_leader_and_isr(bk_broker *b, const char *topic, size_t len,
         make_leader(b, p, new_epoch || old_leader != b->node_id);
     else
         make_follower(b, p, new_epoch || old_leader != st->leader || !was_hosted);
+    coord_move(b, p, was_hosted && old_leader == b->node_id, st->leader == b->node_id, new_epoch);
     return BK_KERR_NONE;
 }
 
@@ -398,8 +430,10 @@ int16_t bk_replica_stop(bk_broker *b, const char *topic, size_t len, int32_t par
     if (b->fetcher)
         bk_fetcher_remove(b->fetcher, p);
     wake(b, p, BK_WAKE_HW | BK_WAKE_DATA, 1);
-    if (p->leader == b->node_id)
+    bool was_leader = p->leader == b->node_id;
+    if (was_leader)
         p->leader = -1;
+    coord_move(b, p, was_leader, false, false);
     bk_topics_unhost(b->topics, p, del);
     bk_log(BK_LOG_INFO, "%s-%d: replica stopped%s", p->topic->name, p->index,
            del ? " and deleted" : "");

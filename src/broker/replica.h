@@ -110,4 +110,8 @@ static inline int16_t bk_leader_check(const bk_broker *b, const bk_partition *p)
     return BK_KERR_NONE;
 }
 
+/* Cluster mode: NOT_COORDINATOR unless this broker leads the group's
+ * __consumer_offsets partition (whose groups it then has loaded). */
+int16_t bk_group_coord_check(bk_broker *b, const char *group, size_t glen);
+
 #endif

@@ -1063,6 +1063,55 @@ int bk_coord_load(bk_coord *co)
     return 0;
 }
 
+static void join_error(bk_gmember *m, int16_t err);
+static void sync_error(bk_gmember *m, int16_t err);
+
+/* The groups of partition idx: parked Join/Sync answered NOT_COORDINATOR
+ * (their waiters detached), then dropped. */
+static int drop_partition(bk_coord *co, int32_t idx)
+{
+    int32_t nparts = offsets_nparts(co);
+    int n = 0;
+    for (int i = 0; i < co->ngroups;) {
+        bk_group *g = co->groups[i];
+        if (bk_group_partition(g->id, strlen(g->id), nparts) != idx) {
+            i++;
+            continue;
+        }
+        for (int j = 0; j < g->nmembers; j++) {
+            join_error(g->members[j], BK_KERR_NOT_COORDINATOR);
+            sync_error(g->members[j], BK_KERR_NOT_COORDINATOR);
+        }
+        group_remove(co, g);
+        n++;
+    }
+    return n;
+}
+
+int bk_coord_unload_partition(bk_coord *co, int32_t idx)
+{
+    int n = drop_partition(co, idx);
+    if (n)
+        bk_log(BK_LOG_INFO, "%s-%d: unloaded %d groups", BK_OFFSETS_TOPIC, idx, n);
+    return 0;
+}
+
+int bk_coord_load_partition(bk_coord *co, int32_t idx)
+{
+    drop_partition(co, idx);
+    if (!co->topics)
+        return 0;
+    bk_partition *p = bk_topics_partition(co->topics, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC), idx);
+    if (!p)
+        return 0;
+    uint64_t n = 0;
+    int before = co->ngroups;
+    int r = load_partition(co, p, &n);
+    bk_log(BK_LOG_INFO, "%s-%d: loaded %d groups from %llu records", BK_OFFSETS_TOPIC, idx,
+           co->ngroups - before, (unsigned long long)n);
+    return r;
+}
+
 /* ------------------------------------------------------------ life cycle */
 
 bk_coord *bk_coord_new(const bk_config *cfg, bk_topics *topics, bk_coord_append_fn *fn, void *ud)

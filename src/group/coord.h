@@ -146,6 +146,12 @@ bk_coord *bk_coord_new(const bk_config *cfg, bk_topics *topics, bk_coord_append_
 void bk_coord_free(bk_coord *co);
 /* Read __consumer_offsets (if it exists) and rebuild groups and offsets. */
 int bk_coord_load(bk_coord *co);
+/* Cluster mode, on becoming leader of __consumer_offsets-idx: drop the
+ * in-memory groups of that partition and replay it from its log start. */
+int bk_coord_load_partition(bk_coord *co, int32_t idx);
+/* On no longer leading it: parked JoinGroup/SyncGroup of its groups are
+ * answered NOT_COORDINATOR, then the groups are dropped. */
+int bk_coord_unload_partition(bk_coord *co, int32_t idx);
 void bk_coord_tick(bk_coord *co, int64_t now_ms);
 /* Create __consumer_offsets when missing. 0, or < 0 with *kerr. */
 int bk_coord_ensure_topic(bk_coord *co, int16_t *kerr);

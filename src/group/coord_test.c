@@ -543,6 +543,83 @@ static void test_txn_persistence(void)
     BK_CHECK(system(cmd) == 0);
 }
 
+/* Cluster mode: a coordinator taking over a partition replays it (state
+ * written by another coordinator since its start-up becomes visible); one
+ * giving it up answers parked joins NOT_COORDINATOR and drops its groups. */
+static void test_load_unload(void)
+{
+    BK_TEST("coord: load_partition replays what another coordinator wrote; unload drops");
+    char root[] = "/tmp/bk-coord-XXXXXX";
+    BK_CHECK(mkdtemp(root) != NULL);
+    bk_config c;
+    char err[256], kv[400];
+    BK_CHECK(bk_config_init(&c) == 0);
+    snprintf(kv, sizeof kv, "log.dirs=%s", root);
+    BK_CHECK(bk_config_override(&c, kv, err, sizeof err) == 0);
+    BK_CHECK(bk_config_override(&c, "offsets.topic.num.partitions=4", err, sizeof err) == 0);
+    BK_CHECK(bk_config_override(&c, "group.initial.rebalance.delay.ms=0", err, sizeof err) == 0);
+    BK_CHECK(bk_config_finish(&c, err, sizeof err) == 0);
+    bk_logmgr *lm = lm_open(root);
+    bk_topics *t = NULL;
+    BK_CHECK(bk_topics_open(&t, &c, lm, root, 0, err, sizeof err) == 0);
+    int16_t kerr;
+    char msg[128];
+    BK_CHECK(bk_topics_create(t, "t", 1, 2, -1, NULL, 0, false, &kerr, msg, sizeof msg) == 0);
+    int32_t pg = bk_group_partition("g", 1, 4), ph = bk_group_partition("h", 1, 4);
+    BK_CHECK(pg != ph);
+
+    bk_coord *co1 = bk_coord_new(&c, t, NULL, NULL);
+    bk_coord *co2 = bk_coord_new(&c, t, NULL, NULL);
+    BK_CHECK(commit1(co2, "g", 0, 1) == 0); /* co2's stale view */
+    BK_CHECK(commit1(co2, "h", 0, 2) == 0);
+    BK_CHECK(commit1(co1, "g", 0, 5) == 0); /* written after co2 had it */
+    BK_CHECK(commit1(co1, "g", 1, 6) == 0);
+    BK_CHECK(commit1(co1, "h", 0, 7) == 0);
+    BK_CHECK(fetched(co2, "g", 0) == 1 && fetched(co2, "g", 1) == -1);
+    BK_CHECK(bk_coord_load_partition(co2, pg) == 0);
+    BK_CHECK(fetched(co2, "g", 0) == 5 && fetched(co2, "g", 1) == 6);
+    BK_CHECK(fetched(co2, "h", 0) == 2); /* other partitions untouched */
+    BK_CHECK(bk_coord_load_partition(co2, pg) == 0); /* again: same state */
+    BK_CHECK(fetched(co2, "g", 0) == 5 && fetched(co2, "g", 1) == 6);
+    BK_CHECK(bk_coord_load_partition(co2, ph) == 0);
+    BK_CHECK(fetched(co2, "h", 0) == 7);
+
+    BK_TEST("coord: unload_partition answers parked joins NOT_COORDINATOR");
+    tw a, b;
+    tw_init(&a);
+    BK_CHECK(join(co1, &a, "", NULL, "range") == 0 && a.err == BK_KERR_MEMBER_ID_REQUIRED);
+    char ida[256];
+    snprintf(ida, sizeof ida, "%s", a.member);
+    tw_init(&a);
+    BK_CHECK(join(co1, &a, ida, NULL, "range") == 0 && a.err == 0);
+    tw_init(&b);
+    BK_CHECK(join(co1, &b, "", NULL, "range") == 0 && b.err == BK_KERR_MEMBER_ID_REQUIRED);
+    char idb[256];
+    snprintf(idb, sizeof idb, "%s", b.member);
+    tw_init(&b);
+    BK_CHECK(join(co1, &b, idb, NULL, "range") == BK_EAGAIN && b.njoin == 0);
+    BK_CHECK(b.w.member != NULL);
+    BK_CHECK(bk_coord_unload_partition(co1, pg) == 0);
+    BK_CHECK(b.njoin == 1 && b.err == BK_KERR_NOT_COORDINATOR && b.w.member == NULL);
+    bk_coord_unwait(co1, &b.w); /* a late detach is harmless */
+    BK_CHECK(bk_coord_group_get(co1, "g", 1) == NULL && fetched(co1, "g", 0) == -1);
+    BK_CHECK(fetched(co1, "h", 0) == 7);
+    /* reloading brings the group back with its members and offsets */
+    BK_CHECK(bk_coord_load_partition(co1, pg) == 0);
+    BK_CHECK(fetched(co1, "g", 0) == 5);
+    bk_group *g = bk_coord_group_get(co1, "g", 1);
+    BK_CHECK(g != NULL);
+    bk_coord_free(co1);
+    bk_coord_free(co2);
+
+    bk_topics_close(t);
+    BK_CHECK(bk_logmgr_close(lm) == 0);
+    bk_config_fini(&c);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    BK_CHECK(system(cmd) == 0);
+}
+
 void bk_test_coord(void);
 void bk_test_coord(void)
 {
@@ -716,4 +793,5 @@ void bk_test_coord(void)
     test_persistence();
     test_txn();
     test_txn_persistence();
+    test_load_unload();
 }

@@ -16,6 +16,7 @@ Bounded: short sessions (4 s), every wait has a limit, every process
 
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import threading
@@ -252,3 +253,93 @@ def test_kill9_leader_three_times_loses_no_acknowledged_message(tmp_path):
         print("produce stall per kill: %s s; %d acknowledged messages" %
               (", ".join("%.2f" % s for s in stalls), len(acked)))
         assert max(stalls) < 20, "stalls %s" % stalls
+
+
+def java_hash(s):
+    h = 0
+    for u in s.encode("utf-16-be").decode("utf-16-be"):
+        for cu in ([ord(u)] if ord(u) < 0x10000 else
+                   [0xD800 + ((ord(u) - 0x10000) >> 10), 0xDC00 + ((ord(u) - 0x10000) & 0x3FF)]):
+            h = (31 * h + cu) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def group_partition(group, nparts):
+    h = java_hash(group)
+    return (0 if h == -(1 << 31) else abs(h)) % nparts
+
+
+@pytest.mark.timeout(90)
+def test_group_offsets_survive_coordinator_failover(tmp_path):
+    """The leader of the group's __consumer_offsets partition is killed -9:
+    the new leader's coordinator loads that partition, so a new consumer of
+    the group resumes from the committed offset (issue 8 item 4)."""
+    t0 = time.monotonic()
+    with Cluster(tmp_path) as c:
+        bs = start3(c)
+        byid = {b.node_id: b for b in bs}
+        create(bs, "gt", 1)
+        wait_for(lambda: full_isr_everywhere(bs, "gt", 1), 20, "ISR [0,1,2]")
+        p = ck.Producer({"bootstrap.servers": ",".join(b.bootstrap for b in bs), "acks": "all"})
+        for i in range(30):
+            p.produce("gt", value=b"v%d" % i, partition=0)
+        assert p.flush(20) == 0
+        conf = {"bootstrap.servers": ",".join(b.bootstrap for b in bs), "group.id": "gfo",
+                "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                "session.timeout.ms": 6000, "topic.metadata.refresh.interval.ms": 1000}
+        cons = ck.Consumer(conf)
+        try:
+            cons.subscribe(["gt"])
+            got = []
+            deadline = time.monotonic() + 20
+            while len(got) < 20 and time.monotonic() < deadline:
+                m = cons.poll(0.5)
+                if m is not None and not m.error():
+                    got.append(m)
+            assert len(got) == 20, len(got)
+            cons.commit(message=got[-1], asynchronous=False)
+            assert cons.committed([ck.TopicPartition("gt", 0)], timeout=10)[0].offset == 20
+        finally:
+            cons.close()
+        t = md(bs[0], ["__consumer_offsets"])["topics"][0]
+        nparts = len(t["partitions"])
+        gp = group_partition("gfo", nparts)
+        wait_for(lambda: full_isr_everywhere(bs, "__consumer_offsets", nparts), 20,
+                 "__consumer_offsets fully in sync")
+        lid = leader_of(bs, "__consumer_offsets", gp)
+        victim = byid[lid]
+        # the commit is replicated: a consumer fetch (up to the HW, which the
+        # full ISR bounds) of the leader returns the offset record
+        def replicated():
+            bts, _ = kwirex.fetch_all((victim.host, victim.port), "__consumer_offsets", gp, timeout=5)
+            want = struct.pack(">hh3sh2si", 1, 3, b"gfo", 2, b"gt", 0)
+            return any(k == want and v and struct.unpack(">hq", v[:10])[1] == 20
+                       for bt in bts if not bt["control"] for (o, k, v, h) in bt["records"])
+        wait_for(replicated, 10, "the commit replicated", step=0.3)
+        victim.kill9()
+        new = wait_for(lambda: [leader_of(bs, "__consumer_offsets", gp, exclude=victim)]
+                       if leader_of(bs, "__consumer_offsets", gp, exclude=victim) is not None
+                       else None, 20, "a new coordinator after killing %d" % lid)[0]
+        assert new != lid
+        alive = [b for b in bs if b.alive()]
+        conf["bootstrap.servers"] = ",".join(b.bootstrap for b in alive)
+        cons = ck.Consumer(conf)
+        try:
+            def committed():
+                try:
+                    r = cons.committed([ck.TopicPartition("gt", 0)], timeout=5)[0]
+                except ck.KafkaException:
+                    return None
+                return r.offset if r.error is None and r.offset >= 0 else None
+            assert wait_for(committed, 20, "the committed offset from the new coordinator") == 20
+            cons.subscribe(["gt"])
+            first = None
+            deadline = time.monotonic() + 20
+            while first is None and time.monotonic() < deadline:
+                m = cons.poll(0.5)
+                if m is not None and not m.error():
+                    first = m
+            assert first is not None and first.offset() == 20, first and first.offset()
+        finally:
+            cons.close()
+    assert time.monotonic() - t0 < 60, time.monotonic() - t0
