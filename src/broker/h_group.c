@@ -79,8 +79,9 @@ static int16_t gcheck(bk_broker *b, bk_str group)
 /* ZooKeeper mode: the coordinator of a key is the leader of its partition
  * of the internal topic, as in Kafka (BK_KERR_COORDINATOR_NOT_AVAILABLE
  * while it has none); this broker when the topic is not known yet.
- * (The coordinators themselves do not yet move with leadership: the
- * leader's coordinator serves what it has.) */
+ * The coordinators move with that leadership (replica.c's coord_move:
+ * the new leader loads the partition, the old one unloads it and answers
+ * NOT_COORDINATOR). */
 static int16_t coordinator_of(bk_broker *b, bool txn, bk_str key, int32_t *node, const char **host,
                               int *port)
 {

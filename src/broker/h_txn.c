@@ -18,6 +18,7 @@
  * COORDINATOR_NOT_AVAILABLE.
  */
 #include "api_table.h"
+#include "replica.h"
 
 #include "../group/coord.h"
 #include "../txn/tcoord.h"
@@ -51,6 +52,9 @@ int bk_h_init_producer_id(bk_broker *b, bk_req *req)
     /* v3+: -1/-1 = no producer to bump; one of them -1 is malformed */
     if ((rq.ProducerId == -1) != (rq.ProducerEpoch == -1))
         err = BK_KERR_INVALID_REQUEST;
+    else if ((err = bk_txn_coord_check(b, str_or_null(rq.TransactionalId),
+                                       str_len(rq.TransactionalId))) != BK_KERR_NONE)
+        ;
     else
         err = bk_tcoord_init_pid(b->tcoord, str_or_null(rq.TransactionalId),
                                  str_len(rq.TransactionalId), rq.TransactionTimeoutMs,
@@ -105,7 +109,11 @@ int bk_h_add_partitions_to_txn(bk_broker *b, bk_req *req)
     /* No partitions: nothing to add and nowhere to put an error (v0-v3
      * have no top-level error code), so the coordinator is not asked. */
     int16_t err = BK_KERR_OPERATION_NOT_ATTEMPTED;
-    if (!bad && total > 0) {
+    int16_t cerr = bk_txn_coord_check(b, str_or_null(rq.V3AndBelowTransactionalId),
+                                      str_len(rq.V3AndBelowTransactionalId));
+    if (cerr != BK_KERR_NONE && !bad && total > 0) {
+        err = cerr;
+    } else if (!bad && total > 0) {
         bk_txn_part *parts = BK_ARENA_NEW(req, bk_txn_part, total);
         if (!parts)
             return BK_ENOMEM;
@@ -152,6 +160,8 @@ int bk_h_add_offsets_to_txn(bk_broker *b, bk_req *req)
         tp = bk_topics_get(b->topics, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC));
     if (!tp || tp->nparts <= 0 || !b->tcoord) {
         rs.ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    } else if ((rs.ErrorCode = bk_txn_coord_check(b, str_or_null(rq.TransactionalId),
+                                                  str_len(rq.TransactionalId))) != BK_KERR_NONE) {
     } else {
         /* The group's offsets partition joins the transaction: its
          * TxnOffsetCommit records get the transaction's marker. */
@@ -174,6 +184,10 @@ int bk_h_end_txn(bk_broker *b, bk_req *req)
     BK_DECODE(req, EndTxnRequest, &rq);
     bk_EndTxnResponse rs;
     bk_EndTxnResponse_init(&rs);
+    rs.ErrorCode = bk_txn_coord_check(b, str_or_null(rq.TransactionalId),
+                                      str_len(rq.TransactionalId));
+    if (rs.ErrorCode != BK_KERR_NONE)
+        return BK_RESPOND(req, EndTxnResponse, ver, &rs);
     rs.ErrorCode = fenced(bk_tcoord_end_txn(b->tcoord, str_or_null(rq.TransactionalId),
                                             str_len(rq.TransactionalId), rq.ProducerId,
                                             rq.ProducerEpoch, rq.Committed),
@@ -253,6 +267,8 @@ int bk_h_describe_transactions(bk_broker *b, bk_req *req)
             st->ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
         } else if (id.len <= 0) {
             st->ErrorCode = BK_KERR_INVALID_REQUEST;
+        } else if ((st->ErrorCode = bk_txn_coord_check(b, id.p, (size_t)id.len)) !=
+                   BK_KERR_NONE) {
         } else if ((st->ErrorCode = bk_tcoord_describe(b->tcoord, id.p, (size_t)id.len, &in)) ==
                    BK_KERR_NONE) {
             st->TransactionState = bk_str_c(bk_txn_state_name(in.state));
@@ -307,7 +323,8 @@ int bk_h_list_transactions(bk_broker *b, bk_req *req)
     for (int i = 0; i < total; i++) {
         bk_txn_info in;
         bk_tcoord_info_at(b->tcoord, i, &in);
-        if (in.state == BK_TXN_DEAD)
+        if (in.state == BK_TXN_DEAD ||
+            bk_txn_coord_check(b, in.txn_id, strlen(in.txn_id)) != BK_KERR_NONE)
             continue;
         if (by_state &&
             !(in.state >= 0 && in.state <= BK_TXN_PREPARE_EPOCH_FENCE && want[in.state]))

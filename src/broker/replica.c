@@ -5,6 +5,7 @@
 #include "../core/clock.h"
 #include "../core/log.h"
 #include "../group/coord.h"
+#include "../txn/tcoord.h"
 #include "../proto/records.h"
 #include "fetcher.h"
 #include "leader_epoch.h"
@@ -314,6 +315,19 @@ int16_t bk_group_coord_check(bk_broker *b, const char *group, size_t glen)
     return BK_KERR_NONE;
 }
 
+int16_t bk_txn_coord_check(bk_broker *b, const char *txn_id, size_t len)
+{
+    if (!b->cluster || !b->tcoord || !b->topics || !txn_id || len == 0)
+        return BK_KERR_NONE;
+    bk_topic *tp = bk_topics_get(b->topics, BK_TXN_TOPIC, strlen(BK_TXN_TOPIC));
+    if (!tp || tp->nparts <= 0)
+        return BK_KERR_NOT_COORDINATOR;
+    bk_partition *p = &tp->parts[bk_group_partition(txn_id, len, tp->nparts)];
+    if (bk_leader_check(b, p) != BK_KERR_NONE)
+        return BK_KERR_NOT_COORDINATOR;
+    return BK_KERR_NONE;
+}
+
 /* The coordinators follow the leadership of their internal partitions
  * (Kafka's onLeadershipChange): becoming leader (or a new leader epoch)
  * loads the partition's state from the log, ceasing to lead unloads it. */
@@ -329,6 +343,15 @@ static void coord_move(bk_broker *b, bk_partition *p, bool was_leader, bool is_l
                        p->index);
         } else if (!is_leader && was_leader) {
             (void)bk_coord_unload_partition(b->coord, p->index);
+        }
+    }
+    if (strcmp(p->topic->name, BK_TXN_TOPIC) == 0 && b->tcoord) {
+        if (is_leader && (reload || !was_leader)) {
+            if (bk_tcoord_load_partition(b->tcoord, p->index) != 0)
+                bk_log(BK_LOG_ERROR, "%s-%d: loading the transactional ids failed", BK_TXN_TOPIC,
+                       p->index);
+        } else if (!is_leader && was_leader) {
+            (void)bk_tcoord_unload_partition(b->tcoord, p->index);
         }
     }
 }

@@ -113,5 +113,8 @@ static inline int16_t bk_leader_check(const bk_broker *b, const bk_partition *p)
 /* Cluster mode: NOT_COORDINATOR unless this broker leads the group's
  * __consumer_offsets partition (whose groups it then has loaded). */
 int16_t bk_group_coord_check(bk_broker *b, const char *group, size_t glen);
+/* The same for a transactional id and __transaction_state (NONE for a
+ * null or empty id: no coordinator state is involved). */
+int16_t bk_txn_coord_check(bk_broker *b, const char *txn_id, size_t len);
 
 #endif

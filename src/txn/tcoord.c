@@ -1134,6 +1134,68 @@ int bk_tcoord_load(bk_tcoord *tc)
     return 0;
 }
 
+/* The transactional ids of __transaction_state partition idx. */
+static bool in_partition(const bk_tcoord *tc, const txn *t, int32_t idx)
+{
+    bk_topic *tp = tc->topics ? bk_topics_get(tc->topics, BK_TXN_TOPIC, strlen(BK_TXN_TOPIC)) : NULL;
+    int32_t n = tp ? tp->nparts : tc->cfg->transaction_state_log_num_partitions;
+    return n > 0 && bk_group_partition(t->id, t->len, n) == idx;
+}
+
+static int drop_partition(bk_tcoord *tc, int32_t idx)
+{
+    int n = 0;
+    /* txn_remove moves the last entry into the hole: walk downwards */
+    for (int i = tc->n - 1; i >= 0; i--)
+        if (in_partition(tc, tc->all[i], idx)) {
+            txn_remove(tc, tc->all[i]);
+            n++;
+        }
+    return n;
+}
+
+int bk_tcoord_unload_partition(bk_tcoord *tc, int32_t idx)
+{
+    if (!tc)
+        return 0;
+    int n = drop_partition(tc, idx);
+    if (n)
+        bk_log(BK_LOG_INFO, "%s-%d: unloaded %d transactional ids", BK_TXN_TOPIC, idx, n);
+    return 0;
+}
+
+int bk_tcoord_load_partition(bk_tcoord *tc, int32_t idx)
+{
+    if (!tc)
+        return 0;
+    drop_partition(tc, idx);
+    if (!tc->topics)
+        return 0;
+    bk_partition *p = bk_topics_partition(tc->topics, BK_TXN_TOPIC, strlen(BK_TXN_TOPIC), idx);
+    if (!p)
+        return 0;
+    uint64_t nrec = 0;
+    int r = load_partition(tc, p, &nrec);
+    if (r)
+        return r;
+    int loaded = 0, pending = 0, done = 0;
+    for (int i = 0; i < tc->n; i++) {
+        txn *t = tc->all[i];
+        if (!in_partition(tc, t, idx))
+            continue;
+        loaded++;
+        if (!is_prepare(t->m.state))
+            continue;
+        pending++;
+        done += complete(tc, t) == BK_KERR_NONE;
+    }
+    bk_log(BK_LOG_INFO,
+           "%s-%d: loaded %d transactional ids from %llu records; %d of %d transactions being "
+           "ended completed",
+           BK_TXN_TOPIC, idx, loaded, (unsigned long long)nrec, done, pending);
+    return 0;
+}
+
 /* ------------------------------------------------------------ life cycle */
 
 bk_tcoord *bk_tcoord_new(const bk_config *cfg, bk_topics *topics, const char *meta_dir,

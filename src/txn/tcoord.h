@@ -45,6 +45,12 @@ void bk_tcoord_set_pidstore(bk_tcoord *tc, struct bk_pidstore *store);
 /* Read __transaction_state and finish transactions that were being
  * committed or aborted when the broker stopped. */
 int bk_tcoord_load(bk_tcoord *tc);
+/* Cluster mode, on becoming leader of __transaction_state-idx: drop the
+ * transactional ids of that partition, replay it from its log start and
+ * finish the transactions found in Prepare* (as bk_tcoord_load). */
+int bk_tcoord_load_partition(bk_tcoord *tc, int32_t idx);
+/* On no longer leading it: drop its transactional ids. */
+int bk_tcoord_unload_partition(bk_tcoord *tc, int32_t idx);
 /* ~100 ms: retry markers that could not be written, abort transactions
  * past their timeout, expire idle ids (now_ms is monotonic; timestamps
  * in the log are wall-clock). */

@@ -552,6 +552,60 @@ static void test_persistence(void)
     rmdir_rf(rootc);
 }
 
+/* Cluster mode: a coordinator taking over a __transaction_state partition
+ * replays it (finishing Prepare* transactions); giving it up drops its ids. */
+static void test_load_unload(void)
+{
+    BK_TEST("tcoord: load_partition replays another coordinator's writes; unload drops");
+    char *root = tmpdir();
+    char rootc[64], m2[80];
+    snprintf(rootc, sizeof rootc, "%s", root);
+    snprintf(m2, sizeof m2, "%s/m2", rootc);
+    BK_CHECK(mkdir(m2, 0755) == 0);
+    bk_config c;
+    cfg_init(&c, rootc);
+    bk_logmgr *lm = lm_open(rootc);
+    bk_topics *t = NULL;
+    char err[256];
+    BK_CHECK(bk_topics_open(&t, &c, lm, rootc, 0, err, sizeof err) == 0);
+    fake f1 = {.wall = 1700000000000LL}, f2 = {.wall = 1700000000000LL};
+    bk_tcoord *tc1 = tc_new(&c, t, rootc, &f1);
+    bk_tcoord *tc2 = tc_new(&c, t, m2, &f2);
+    int16_t kerr;
+    BK_CHECK(bk_tcoord_ensure_topic(tc1, &kerr) == 0);
+    int64_t p1, p3;
+    int16_t e1, e3;
+    BK_CHECK(init(tc1, "t1", &p1, &e1) == 0 && add(tc1, "t1", p1, e1, "x", 0) == 0);
+    BK_CHECK(init(tc1, "t3", &p3, &e3) == 0 && add(tc1, "t3", p3, e3, "x", 1) == 0);
+    f1.fail = BK_KERR_KAFKA_STORAGE_ERROR;
+    BK_CHECK(bk_tcoord_end_txn(tc1, ID("t3"), p3, e3, false) == BK_KERR_COORDINATOR_NOT_AVAILABLE);
+    BK_CHECK(strcmp(state_of(tc1, "t3"), "PrepareAbort") == 0);
+    int32_t q1 = bk_group_partition("t1", 2, 3), q3 = bk_group_partition("t3", 2, 3);
+
+    BK_CHECK(strcmp(state_of(tc2, "t1"), "none") == 0);
+    BK_CHECK(bk_tcoord_load_partition(tc2, q1) == 0);
+    BK_CHECK(strcmp(state_of(tc2, "t1"), "Ongoing") == 0);
+    BK_CHECK(bk_tcoord_verify(tc2, p1, e1, "x", 1, 0) == 0);
+    BK_CHECK(bk_tcoord_load_partition(tc2, q1) == 0); /* again: same state */
+    BK_CHECK(strcmp(state_of(tc2, "t1"), "Ongoing") == 0 && bk_tcoord_count(tc2) >= 1);
+    BK_CHECK(bk_tcoord_load_partition(tc2, q3) == 0);
+    /* t3's abort is finished by the new coordinator: its marker written */
+    BK_CHECK(strcmp(state_of(tc2, "t3"), "CompleteAbort") == 0);
+    BK_CHECK(f2.n == 1 && !f2.m[0].commit && f2.m[0].pid == p3 && f2.m[0].partition == 1);
+
+    BK_CHECK(bk_tcoord_unload_partition(tc2, q1) == 0);
+    BK_CHECK(strcmp(state_of(tc2, "t1"), "none") == 0);
+    if (q1 != q3)
+        BK_CHECK(strcmp(state_of(tc2, "t3"), "CompleteAbort") == 0);
+    BK_CHECK(bk_tcoord_unload_partition(tc2, q3) == 0 && bk_tcoord_count(tc2) == 0);
+    bk_tcoord_free(tc1);
+    bk_tcoord_free(tc2);
+    bk_topics_close(t);
+    BK_CHECK(bk_logmgr_close(lm) == 0);
+    bk_config_fini(&c);
+    rmdir_rf(rootc);
+}
+
 void bk_test_tcoord(void);
 void bk_test_tcoord(void)
 {
@@ -560,4 +614,5 @@ void bk_test_tcoord(void)
     test_fencing();
     test_timeouts();
     test_persistence();
+    test_load_unload();
 }
