@@ -636,7 +636,7 @@ static void of_add(void *ud, const char *topic, int32_t partition, const bk_offs
 /* One group's answer (the v8 layout; older versions copy it). */
 static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
                        const bk_OffsetFetchRequest_OffsetFetchRequestTopics *topics,
-                       int32_t ntopics, bool stable,
+                       int32_t ntopics, bool stable, bool per_part_errors,
                        bk_OffsetFetchResponse_OffsetFetchResponseGroup *out)
 {
     out->GroupId = group;
@@ -645,9 +645,15 @@ static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
         out->ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
         return 0;
     }
-    if ((out->ErrorCode = gcheck(b, group)) != BK_KERR_NONE)
+    int16_t ge = gcheck(b, group);
+    if (ge != BK_KERR_NONE && !per_part_errors) {
+        out->ErrorCode = ge;
         return 0;
+    }
     if (ntopics < 0) {
+        out->ErrorCode = ge;
+        if (ge != BK_KERR_NONE)
+            return 0;
         ofcollect c = {.req = req, .co = coord(b), .group = group, .stable = stable};
         bk_coord_each_offset(coord(b), S(group), of_add, &c);
         if (c.oom)
@@ -656,6 +662,7 @@ static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
         out->Topics.a = c.t;
         return 0;
     }
+    out->ErrorCode = ge;
     out->Topics.n = ntopics;
     if (ntopics && !(out->Topics.a = BK_ARENA_NEW(
                          req, bk_OffsetFetchResponse_OffsetFetchResponseTopics, ntopics)))
@@ -670,10 +677,18 @@ static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
                         req, bk_OffsetFetchResponse_OffsetFetchResponsePartitions, np)))
             return BK_ENOMEM;
         for (int32_t j = 0; j < np; j++) {
+            bk_OffsetFetchResponse_OffsetFetchResponsePartitions *p = &t->Partitions.a[j];
+            if (ge != BK_KERR_NONE) { /* v0/v1: the group's error per partition (Kafka) */
+                p->PartitionIndex = qt->PartitionIndexes.a[j];
+                p->CommittedOffset = -1;
+                p->CommittedLeaderEpoch = -1;
+                p->Metadata = bk_str_c("");
+                p->ErrorCode = ge;
+                continue;
+            }
             bk_offset_info oi;
             (void)bk_coord_fetch_offset(coord(b), S(group), S(qt->Name), qt->PartitionIndexes.a[j],
                                         &oi);
-            bk_OffsetFetchResponse_OffsetFetchResponsePartitions *p = &t->Partitions.a[j];
             p->PartitionIndex = qt->PartitionIndexes.a[j];
             p->CommittedOffset = oi.offset;
             p->CommittedLeaderEpoch = oi.leader_epoch;
@@ -703,7 +718,7 @@ int bk_h_offset_fetch(bk_broker *b, bk_req *req)
             const bk_OffsetFetchRequest_OffsetFetchRequestGroup *qg = &rq.Groups.a[i];
             int rc;
             if ((rc = fetch_group(b, req, qg->GroupId, qg->Topics.a, qg->Topics.n, rq.RequireStable,
-                                  &rs.Groups.a[i])) != 0)
+                                  false, &rs.Groups.a[i])) != 0)
                 return rc;
         }
         return BK_RESPOND(req, OffsetFetchResponse, ver, &rs);
@@ -726,7 +741,8 @@ int bk_h_offset_fetch(bk_broker *b, bk_req *req)
     bk_OffsetFetchResponse_OffsetFetchResponseGroup g;
     memset(&g, 0, sizeof g);
     int rc;
-    if ((rc = fetch_group(b, req, rq.GroupId, qt, nt, ver >= 7 && rq.RequireStable, &g)) != 0)
+    if ((rc = fetch_group(b, req, rq.GroupId, qt, nt, ver >= 7 && rq.RequireStable, ver < 2, &g)) !=
+        0)
         return rc;
     rs.ErrorCode = g.ErrorCode;
     rs.Topics.n = g.Topics.n;

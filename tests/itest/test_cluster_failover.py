@@ -264,6 +264,17 @@ def java_hash(s):
     return h - (1 << 32) if h >= 1 << 31 else h
 
 
+def offset_fetch_v1(b, group, topic, part):
+    """(offset, error) of one partition, over the wire (OffsetFetch v1)."""
+    w = kwire.Writer().string(group).i32(1).string(topic).i32(1).i32(part)
+    with kwire.Conn(b.host, b.port, timeout=10) as c:
+        _, rb = c.roundtrip(9, 1, 21, w.bytes())
+    r = kwire.Reader(rb)
+    assert r.i32() == 1 and r.string() == topic and r.i32() == 1 and r.i32() == part
+    off, _, err = r.i64(), r.string(nullable=True), r.i16()
+    return off, err
+
+
 def group_partition(group, nparts):
     h = java_hash(group)
     return (0 if h == -(1 << 31) else abs(h)) % nparts
@@ -316,11 +327,17 @@ def test_group_offsets_survive_coordinator_failover(tmp_path):
             return any(k == want and v and struct.unpack(">hq", v[:10])[1] == 20
                        for bt in bts if not bt["control"] for (o, k, v, h) in bt["records"])
         wait_for(replicated, 10, "the commit replicated", step=0.3)
+        # only the leader of the group's partition is its coordinator
+        for b in bs:
+            assert offset_fetch_v1(b, "gfo", "gt", 0) == ((20, 0) if b is victim else (-1, 16)), b.node_id
         victim.kill9()
         new = wait_for(lambda: [leader_of(bs, "__consumer_offsets", gp, exclude=victim)]
                        if leader_of(bs, "__consumer_offsets", gp, exclude=victim) is not None
                        else None, 20, "a new coordinator after killing %d" % lid)[0]
         assert new != lid
+        # the new leader loaded the partition: it serves the committed offset
+        wait_for(lambda: offset_fetch_v1(byid[new], "gfo", "gt", 0) == (20, 0), 10,
+                 "OffsetFetch from the new coordinator %d" % new)
         alive = [b for b in bs if b.alive()]
         conf["bootstrap.servers"] = ",".join(b.bootstrap for b in alive)
         cons = ck.Consumer(conf)
