@@ -23,6 +23,7 @@
 #include "wire.h"
 
 #include "../src/core/err.h"
+#include "../src/proto/bkgen_msgs.h"
 
 #include <errno.h>
 #include <getopt.h>
