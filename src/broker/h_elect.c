@@ -4,7 +4,9 @@
  *   ControlledShutdown (key 7), v0-3 (v3 flexible; v0 has the v0 request
  *   header): a stopping broker asks the controller to move its leaderships
  *   away (cluster/ctl_leaders.c); the answer lists the partitions it still
- *   leads (RemainingPartitions). BrokerEpoch (v2+) is not checked: brokers
+ *   leads that another live replica could take (RemainingPartitions; one
+ *   with no other live replica cannot move, so it is not listed: Kafka
+ *   lists it, and the stopping broker retries in vain). BrokerEpoch (v2+) is not checked: brokers
  *   have no ZooKeeper broker epoch here; the controller instead drops a
  *   broker from the shutting-down set when its registration changes.
  *
@@ -210,7 +212,7 @@ static void cshut_done(void *ud, int16_t err, const bk_ctl_part *parts, int n)
     rs.ErrorCode = err;
     int remain = 0;
     for (int i = 0; err == BK_KERR_NONE && i < n; i++)
-        remain += parts[i].leader == x->broker;
+        remain += parts[i].remain;
     rs.RemainingPartitions.a =
         BK_ARENA_NEW(req, bk_ControlledShutdownResponse_RemainingPartition, remain + 1);
     if (!rs.RemainingPartitions.a) {
@@ -219,7 +221,7 @@ static void cshut_done(void *ud, int16_t err, const bk_ctl_part *parts, int n)
     }
     rs.RemainingPartitions.n = 0;
     for (int i = 0; err == BK_KERR_NONE && i < n; i++) {
-        if (parts[i].leader != x->broker)
+        if (!parts[i].remain)
             continue;
         bk_ControlledShutdownResponse_RemainingPartition *r =
             &rs.RemainingPartitions.a[rs.RemainingPartitions.n++];

@@ -141,6 +141,11 @@ typedef struct bk_ctl_part {
     int32_t partition;
     int16_t err;
     int32_t leader;
+    /* controlled shutdown: the stopping broker still leads it and another
+     * replica is live, so a later attempt may move it (Kafka counts every
+     * led partition with more than one replica; one whose other replicas
+     * are all down cannot move, and retrying for it only delays the exit) */
+    bool remain;
 } bk_ctl_part;
 
 /* Called exactly once, maybe before the call that started it returns: err
@@ -153,7 +158,7 @@ void bk_controller_elect(bk_controller *ctl, int type, const bk_ctl_part *parts,
 /* ControlledShutdown of `broker`: it joins the shutting-down set (left
  * when it disappears from /brokers/ids or re-registers), its leaderships
  * move, it leaves the ISRs it follows in. parts: every partition looked at,
- * with its leader afterwards (those still led by `broker` remain). */
+ * with its leader afterwards; `remain` marks RemainingPartitions. */
 void bk_controller_controlled_shutdown(bk_controller *ctl, int32_t broker, bk_ctl_done_fn *cb,
                                        void *ud);
 /* Brokers in controlled shutdown (failover avoids electing them). */

@@ -289,7 +289,7 @@ static void op_finish(lop *op)
     if (op->kind == OP_CSHUT && err == BK_KERR_NONE) {
         int remain = 0;
         for (int i = 0; i < op->n; i++)
-            remain += op->parts[i].out.leader == op->broker;
+            remain += op->parts[i].out.remain;
         bk_log(BK_LOG_INFO,
                "controller: controlled shutdown of broker %d: %d partitions looked at, "
                "%d still led by it",
@@ -366,6 +366,11 @@ static void part_got(bk_zk *zk, const bk_zk_result *r, void *ud)
     bool write = false;
     if (op->kind == OP_CSHUT) {
         write = bk_elect_cshut(&in, op->broker, &st, &lp->ns) > 0;
+        if (!write && st.leader == op->broker) {
+            for (int i = 0; i < in.nreplicas; i++)
+                if (in.replicas[i] != op->broker && has(live, nl, in.replicas[i]))
+                    lp->out.remain = true;
+        }
     } else {
         err = op->kind == OP_PREFERRED ? bk_elect_preferred(&in, &st, &lp->ns)
                                        : bk_elect_unclean(&in, &st, &lp->ns);

@@ -19,6 +19,8 @@
 #define CSHUT_VERSION    3
 #define CSHUT_TIMEOUT_MS 30000 /* Kafka's controller.socket.timeout.ms */
 #define CSHUT_MAX_FRAME  (16u << 20)
+#define CSHUT_QUICK_MS   300 /* retry when no controller is reachable (election) */
+#define CSHUT_QUICK_MAX  30
 
 struct bk_cshut {
     bk_ev *ev;
@@ -28,6 +30,7 @@ struct bk_cshut {
     bk_cshut_done_fn *done;
     void *ud;
     int attempts_left;
+    int quick_left; /* retries that wait for a controller, not counted above */
     int attempt; /* current attempt number, from 1 */
     bool in_process_waiting;
     bool finished;
@@ -78,13 +81,24 @@ static void finish_soon(bk_cshut *s, bool ok)
     s->timer_what = ok ? T_FINISH : -T_FINISH;
 }
 
-/* One attempt ended: ok, or retry after the backoff while attempts remain. */
-static void attempt_end(bk_cshut *s, bool ok, const char *why)
+/* One attempt ended: ok, or retry after the backoff while attempts remain.
+ * quick: no controller could be asked (none known, or it is going away, as
+ * during an election): that attempt does not count and the next comes
+ * after CSHUT_QUICK_MS, CSHUT_QUICK_MAX times at most. */
+static void attempt_end_q(bk_cshut *s, bool ok, const char *why, bool quick)
 {
     conn_close(s);
     if (ok) {
         bk_log(BK_LOG_INFO, "controlled shutdown succeeded (attempt %d)", s->attempt);
         finish_soon(s, true);
+        return;
+    }
+    if (quick && s->quick_left > 0) {
+        s->quick_left--;
+        s->attempts_left++;
+        bk_log(BK_LOG_INFO, "controlled shutdown: attempt %d: %s; asking again in %d ms",
+               s->attempt, why, CSHUT_QUICK_MS);
+        arm(s, T_RETRY, CSHUT_QUICK_MS);
         return;
     }
     if (s->attempts_left <= 0) {
@@ -100,13 +114,18 @@ static void attempt_end(bk_cshut *s, bool ok, const char *why)
     arm(s, T_RETRY, s->cfg->controlled_shutdown_retry_backoff_ms);
 }
 
+static void attempt_end(bk_cshut *s, bool ok, const char *why)
+{
+    attempt_end_q(s, ok, why, false);
+}
+
 static void on_answer(bk_cshut *s, int16_t err, int nremain, const char *first_topic,
                       int32_t first_part)
 {
     char why[512];
     if (err != BK_KERR_NONE) {
         snprintf(why, sizeof why, "controller error %s", bk_kerr_name(err));
-        attempt_end(s, false, why);
+        attempt_end_q(s, false, why, err == BK_KERR_NOT_CONTROLLER);
     } else if (nremain > 0) {
         snprintf(why, sizeof why, "%d partitions still led here, e.g. %s-%d", nremain,
                  first_topic ? first_topic : "?", first_part);
@@ -133,7 +152,7 @@ static void local_done(void *ud, int16_t err, const bk_ctl_part *parts, int n)
     const char *t = NULL;
     int32_t p = -1;
     for (int i = 0; err == BK_KERR_NONE && i < n; i++)
-        if (parts[i].leader == s->node_id) {
+        if (parts[i].remain) {
             if (!remain++) {
                 t = parts[i].topic;
                 p = parts[i].partition;
@@ -192,7 +211,7 @@ static void on_readable(bk_cshut *s)
         if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n <= 0) {
-            attempt_end(s, false, "the controller closed the connection");
+            attempt_end_q(s, false, "the controller closed the connection", true);
             return;
         }
         s->in_len += (size_t)n;
@@ -236,7 +255,7 @@ static void on_io(bk_ev *ev, bk_ev_io *io, uint32_t events)
         int soerr = 0;
         socklen_t sl = sizeof soerr;
         if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1 || soerr) {
-            attempt_end(s, false, strerror(soerr ? soerr : errno));
+            attempt_end_q(s, false, strerror(soerr ? soerr : errno), true);
             return;
         }
         s->connecting = false;
@@ -316,7 +335,7 @@ static void attempt(bk_cshut *s)
     s->attempt++;
     int32_t cid = bk_cluster_controller_id(s->c);
     if (cid < 0) {
-        attempt_end(s, false, "no controller known");
+        attempt_end_q(s, false, "no controller known", true);
         return;
     }
     if (cid == s->node_id && bk_cluster_is_controller(s->c)) {
@@ -334,13 +353,13 @@ static void attempt(bk_cshut *s)
         if (live[i].id == cid)
             to = &live[i];
     if (!to) {
-        attempt_end(s, false, "the controller is not among the live brokers");
+        attempt_end_q(s, false, "the controller is not among the live brokers", true);
         return;
     }
     bk_log(BK_LOG_INFO, "controlled shutdown: attempt %d, asking controller %d at %s:%d",
            s->attempt, cid, to->host, to->port);
     if (encode_request(s) != 0 || connect_to(s, to) != 0) {
-        attempt_end(s, false, "cannot connect to the controller");
+        attempt_end_q(s, false, "cannot connect to the controller", true);
         return;
     }
     arm(s, T_TIMEOUT, CSHUT_TIMEOUT_MS);
@@ -375,12 +394,12 @@ bk_cshut *bk_cshut_start(bk_ev *ev, bk_cluster *c, const bk_config *cfg, int32_t
     s->ud = ud;
     s->fd = -1;
     s->attempts_left = BK_MAX(cfg->controlled_shutdown_max_retries, 1);
+    s->quick_left = CSHUT_QUICK_MAX;
     bk_wr_init(&s->out, 256);
     bk_arena_init(&s->arena, 1u << 20);
     bk_ev_timer_init(&s->timer, on_timer, s);
     bk_log(BK_LOG_INFO, "starting controlled shutdown");
     arm(s, T_RETRY, 0); /* from the loop: done never runs inside start */
-    s->attempts_left = BK_MAX(cfg->controlled_shutdown_max_retries, 1);
     return s;
 }
 
