@@ -288,6 +288,18 @@ static int parse_file(const char *path, tp **out)
 
 /* ---------------------------------------------------------------- output */
 
+/* The Java exception of an election error (the shared table lacks these). */
+static void elect_error(int code, const char **cls, const char **msg)
+{
+    bk_tool_java_error(code, cls, msg);
+    if (code == BK_KERR_PREFERRED_LEADER_NOT_AVAILABLE)
+        *cls = "org.apache.kafka.common.errors.PreferredLeaderNotAvailableException";
+    else if (code == BK_KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE)
+        *cls = "org.apache.kafka.common.errors.EligibleLeadersNotAvailableException";
+    else if (code == BK_KERR_NOT_CONTROLLER)
+        *cls = "org.apache.kafka.common.errors.NotControllerException";
+}
+
 typedef struct sbuf {
     char *p;
     size_t len, cap;
@@ -486,7 +498,7 @@ int bk_cmd_leader_election(int argc, char **argv)
         bk_tool_die("%s", cw.err);
     if (rs.ErrorCode != 0) {
         const char *cls, *msg;
-        bk_tool_java_error(rs.ErrorCode, &cls, &msg);
+        elect_error(rs.ErrorCode, &cls, &msg);
         bk_tool_die("%s: %s", cls, msg ? msg : bk_kerr_name(rs.ErrorCode));
     }
     sbuf ok = {0}, noop = {0};
@@ -517,7 +529,7 @@ int bk_cmd_leader_election(int argc, char **argv)
                 if (p->ErrorCode == 0 || p->ErrorCode == BK_KERR_ELECTION_NOT_NEEDED)
                     continue;
                 const char *cls, *msg;
-                bk_tool_java_error(p->ErrorCode, &cls, &msg);
+                elect_error(p->ErrorCode, &cls, &msg);
                 if (p->ErrorMessage.len > 0)
                     printf("Error completing leader election (%s) for partition: %.*s-%d: "
                            "%s: %.*s\n",

@@ -81,7 +81,7 @@ def create(bs, name, nparts=None, config=None, assignment=None):
 
     a = AdminClient({"bootstrap.servers": bs[0].bootstrap})
     if assignment:
-        nt = NewTopic(name, replica_assignment=assignment, config=config or {})
+        nt = NewTopic(name, len(assignment), replica_assignment=assignment, config=config or {})
     else:
         nt = NewTopic(name, nparts, 3, config=config or {})
     for f in a.create_topics([nt], operation_timeout=10).values():
@@ -332,6 +332,7 @@ def test_unclean_election_of_a_partition_without_live_isr(tmp_path):
         assert ps["leader_id"] == -1 and ps["isr_nodes"] == [0], ps
         r = leader_election([b1], "--election-type", "preferred", "--topic", "uc", "--partition", "0")
         assert r.returncode != 0 and "Error completing leader election (PREFERRED)" in r.stdout, r.stdout
+        assert "PreferredLeaderNotAvailableException" in r.stdout, r.stdout
         r = leader_election([b1], "--election-type", "unclean", "--topic", "uc", "--partition", "0")
         assert r.returncode == 0, r.stdout + r.stderr
         assert "Successfully completed leader election (UNCLEAN) for partitions uc-0" in r.stdout
