@@ -563,10 +563,13 @@ void bk_controller_on_topic(bk_controller *ctl, const char *name,
  * (Kafka's onBrokerFailure / OfflinePartition -> OnlinePartition and
  * OfflineReplica, ZooKeeper mode):
  *   - leader not live: the new leader is the first replica of the
- *     assignment that is live and in the ISR (unclean.leader.election.enable
- *     =false: none -> leader -1, the partition is offline); ISR = old ISR
- *     minus the dead brokers (when nothing is left, the old ISR stays, as
- *     Kafka keeps the last member so that it can be elected when it returns);
+ *     assignment that is live and in the ISR, one not in controlled
+ *     shutdown first (none -> leader -1, the partition is offline, unless
+ *     the topic's unclean.leader.election.enable lets the first live
+ *     replica lead with the ISR just it); ISR = old ISR minus the dead
+ *     brokers (when nothing is left, the old ISR stays, as Kafka keeps the
+ *     last member so that it can be elected when it returns); the strategy
+ *     is bk_elect_offline (ctl_leaders.c);
  *   - leader live but a dead broker in the ISR: it leaves the ISR;
  *   - either way the leader epoch is bumped (Kafka's controller bumps it on
  *     every state it writes) and the znode is written with its version;

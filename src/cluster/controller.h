@@ -38,8 +38,10 @@
  * live replica of the assignment, isr = the live replicas, leader_epoch 0,
  * controller_epoch = ours. Failover (when elected and on every change of
  * the live broker set, controller.c): a partition whose leader is not live
- * gets the first live ISR replica of its assignment as leader (none: -1,
- * offline; unclean election is never done), dead brokers leave every ISR,
+ * gets the first live ISR replica of its assignment as leader, one not in
+ * controlled shutdown first (none: -1, offline, unless the topic's
+ * unclean.leader.election.enable allows the first live replica;
+ * bk_elect_offline), dead brokers leave every ISR,
  * the leader epoch is bumped, and the znode is written with its version
  * (a conflict re-reads and retries). A returning broker sees the state
  * znode, becomes a follower, and its leader adds it back to the ISR.
