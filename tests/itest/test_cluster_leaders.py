@@ -26,6 +26,7 @@ context manager kills every broker and the ZooKeeper JVM."""
 
 import os
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -136,8 +137,9 @@ class Writer(threading.Thread):
     """An idempotent acks=all producer writing numbered messages to one
     partition; records when each acknowledgement arrived."""
 
-    def __init__(self, bootstrap, topic, partition):
+    def __init__(self, bootstrap, topic, partition, prefix=b"m"):
         super().__init__(daemon=True)
+        self.prefix = prefix
         self.p = ck.Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
                               "linger.ms": 5, "message.timeout.ms": 60000,
                               "retry.backoff.ms": 50, "reconnect.backoff.max.ms": 500,
@@ -159,7 +161,7 @@ class Writer(threading.Thread):
         while not self.stop_ev.is_set():
             try:
                 if len(self.p) < 200:
-                    self.p.produce(self.topic, value=b"m%08d" % self.n, partition=self.partition,
+                    self.p.produce(self.topic, value=self.prefix + b"%08d" % self.n, partition=self.partition,
                                    on_delivery=self.cb)
                     self.n += 1
             except BufferError:
@@ -187,7 +189,7 @@ def stall_after(w, t0):
 def check_acked_log(bs, w, topic, partition):
     acked = [v for (v, _, _) in w.acked]
     assert acked
-    log = read_all(bs, topic, partition)
+    log = [(o, v) for o, v in read_all(bs, topic, partition) if v.startswith(w.prefix)]
     values = [v for _, v in log]
     assert len(values) == len(set(values)), "duplicates in the log"
     pos = {v: i for i, v in enumerate(values)}
@@ -208,6 +210,21 @@ def test_sigterm_moves_leaderships_away_before_exit_then_preferred_election(tmp_
         create(bs, "cs", 3, {"min.insync.replicas": "2"})
         wait_for(lambda: full_isr_everywhere(bs, "cs", 3), 20, "ISR [0,1,2]")
         wait_for(lambda: preferred_everywhere(bs, "cs", 3), 10, "preferred leaders")
+        # ControlledShutdown and ElectLeaders: NOT_CONTROLLER but on the controller
+        ctl_id = md(bs[0], [])["controller_id"]
+        non = [b for b in bs if b.node_id != ctl_id][0]
+        err = kwirex.call((non.host, non.port), 7, 1, struct.pack(">i", non.node_id),
+                          lambda body, v: struct.unpack_from(">h", body, 0)[0])
+        assert err == 41, err
+        err = kwirex.call((non.host, non.port), 43, 1, struct.pack(">bii", 0, -1, 10000),
+                          lambda body, v: struct.unpack_from(">ih", body, 0)[1])
+        assert err == 41, err
+        # a ControlledShutdown for a broker id that is not registered
+        ctl = byid[ctl_id]
+        err = kwirex.call((ctl.host, ctl.port), 7, 1, struct.pack(">i", 77),
+                          lambda body, v: struct.unpack_from(">h", body, 0)[0])
+        assert err == 8, err  # BROKER_NOT_AVAILABLE
+
         victim = byid[parts_of(bs[0], "cs")[0]["leader_id"]]
         others = [b for b in bs if b is not victim]
         led = sorted(p for p, x in parts_of(bs[0], "cs").items() if x["leader_id"] == victim.node_id)
@@ -274,6 +291,24 @@ def test_sigterm_moves_leaderships_away_before_exit_then_preferred_election(tmp_
         # a partition that does not exist fails, with a non-zero exit
         r = leader_election(bs, "--election-type", "preferred", "--topic", "cs", "--partition", "9")
         assert r.returncode != 0 and "cs-9" in r.stdout, r.stdout + r.stderr
+
+        # for comparison: kill -9 of the same leader under the same producer
+        wait_for(lambda: full_isr_everywhere(bs, "cs", 3), 30, "full ISR again")
+        w = Writer(",".join(b.bootstrap for b in bs), "cs", 0, prefix=b"k")
+        w.start()
+        try:
+            wait_for(lambda: len(w.acked) > 200, 20, "first acks")
+            n_before = len(w.acked)
+            t0 = time.monotonic()
+            victim.kill9()
+            wait_for(lambda: len(w.acked) > n_before + 100, 30, "acks after the kill -9 failover")
+            stall9 = stall_after(w, t0)
+        finally:
+            w.stop_ev.set()
+            w.join(40)
+        assert not w.errors, w.errors[:5]
+        check_acked_log(others, w, "cs", 0)
+        print("produce stall: controlled shutdown %.2f s, kill -9 failover %.2f s" % (stall, stall9))
 
 
 @pytest.mark.timeout(180)
