@@ -472,6 +472,7 @@ int bk_cmd_leader_election(int argc, char **argv)
                     type == 0 ? "" : " with an election type");
 
     bk_ElectLeadersRequest rq;
+    int32_t *pv = NULL;
     bk_ElectLeadersRequest_init(&rq);
     rq.ElectionType = type;
     rq.TimeoutMs = TIMEOUT_MS;
@@ -481,7 +482,7 @@ int bk_cmd_leader_election(int argc, char **argv)
     } else {
         /* one entry per partition: the broker groups nothing itself */
         rq.TopicPartitions.a = calloc((size_t)n + 1, sizeof *rq.TopicPartitions.a);
-        int32_t *pv = calloc((size_t)n + 1, sizeof *pv);
+        pv = calloc((size_t)n + 1, sizeof *pv);
         if (!rq.TopicPartitions.a || !pv)
             bk_tool_die("out of memory");
         rq.TopicPartitions.n = n;
@@ -547,6 +548,14 @@ int bk_cmd_leader_election(int argc, char **argv)
     bk_wire_close(&cw);
     free(ok.p);
     free(noop.p);
+    if (!all)
+        free(rq.TopicPartitions.a);
+    free(pv);
+    if (file) {
+        for (int i = 0; i < n; i++)
+            free(parts[i].topic);
+        free(parts);
+    }
     if (failed) {
         fprintf(stderr, "Error: %d replica(s) could not be elected\n", failed);
         return 1;

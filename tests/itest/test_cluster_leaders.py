@@ -288,6 +288,12 @@ def test_sigterm_moves_leaderships_away_before_exit_then_preferred_election(tmp_
         wait_for(lambda: preferred_everywhere(bs, "cs", 3), 15, "preferred leaders back")
         r = leader_election(bs, "--election-type", "preferred", "--topic", "cs", "--partition", "0")
         assert r.returncode == 0 and "Valid replica already elected for partitions cs-0" in r.stdout, r.stdout
+        jf = os.path.join(str(tmp_path), "elect.json")
+        with open(jf, "w") as f:
+            f.write('{"partitions": [{"topic": "cs", "partition": 1}, {"topic": "cs", "partition": 2}]}')
+        r = leader_election(bs, "--election-type", "preferred", "--path-to-json-file", jf)
+        assert r.returncode == 0 and "Valid replica already elected for partitions cs-1, cs-2" in r.stdout, \
+            r.stdout + r.stderr
         # a partition that does not exist fails, with a non-zero exit
         r = leader_election(bs, "--election-type", "preferred", "--topic", "cs", "--partition", "9")
         assert r.returncode != 0 and "cs-9" in r.stdout, r.stdout + r.stderr
