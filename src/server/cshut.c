@@ -45,9 +45,13 @@ struct bk_cshut {
     uint8_t *in;
     size_t in_len, in_cap;
     bk_arena arena;
+    int64_t settle_until; /* monotonic ms */
 };
 
-enum { T_NONE, T_RETRY, T_TIMEOUT, T_FINISH };
+enum { T_NONE, T_RETRY, T_TIMEOUT, T_FINISH, T_SETTLE };
+
+#define CSHUT_SETTLE_MS      20   /* poll period while the moves reach us */
+#define CSHUT_SETTLE_MAX_MS  2000 /* at most this long */
 
 static void attempt(bk_cshut *s);
 
@@ -90,7 +94,11 @@ static void attempt_end_q(bk_cshut *s, bool ok, const char *why, bool quick)
     conn_close(s);
     if (ok) {
         bk_log(BK_LOG_INFO, "controlled shutdown succeeded (attempt %d)", s->attempt);
-        finish_soon(s, true);
+        /* wait until our state watches made us follower of what moved, so
+         * that requests in flight get NOT_LEADER_OR_FOLLOWER (clients look
+         * the new leader up at once) rather than a closed connection */
+        s->settle_until = bk_now_ms() + CSHUT_SETTLE_MAX_MS;
+        arm(s, T_SETTLE, 0);
         return;
     }
     if (quick && s->quick_left > 0) {
@@ -365,6 +373,25 @@ static void attempt(bk_cshut *s)
     arm(s, T_TIMEOUT, CSHUT_TIMEOUT_MS);
 }
 
+/* Partitions this broker still leads locally that another replica could
+ * take (more than one replica). */
+static int led_here(bk_cshut *s)
+{
+    bk_topics *reg = s->c->topics;
+    if (!reg)
+        return 0;
+    int n = 0, nt = bk_cluster_ntopics(s->c);
+    for (int i = 0; i < nt; i++) {
+        const bk_zk_topic *a;
+        const char *name = bk_cluster_topic_at(s->c, i, &a);
+        for (int32_t p = 0; a && a->rf > 1 && p < a->nparts; p++) {
+            bk_partition *bp = bk_topics_partition(reg, name, strlen(name), p);
+            n += bp && bp->leader == s->node_id;
+        }
+    }
+    return n;
+}
+
 static void on_timer(bk_ev *ev, bk_ev_timer *t)
 {
     bk_cshut *s = t->data;
@@ -372,6 +399,15 @@ static void on_timer(bk_ev *ev, bk_ev_timer *t)
     s->timer_what = T_NONE;
     if (what == T_FINISH || what == -T_FINISH) {
         s->done(s->ud, what == T_FINISH);
+    } else if (what == T_SETTLE) {
+        int n = led_here(s);
+        if (n > 0 && bk_now_ms() < s->settle_until) {
+            arm(s, T_SETTLE, CSHUT_SETTLE_MS);
+            return;
+        }
+        if (n > 0)
+            bk_log(BK_LOG_INFO, "controlled shutdown: %d partitions still led here locally", n);
+        finish_soon(s, true);
     } else if (what == T_RETRY) {
         attempt(s);
     } else if (what == T_TIMEOUT) {

@@ -7,7 +7,11 @@
  * ControlledShutdown (v3, BrokerId = us) to the controller that
  * /controller names, on a non-blocking connection of its own (or calls the
  * controller in-process when we are it), and:
- *   - error NONE and no RemainingPartitions: done, ok;
+ *   - error NONE and no RemainingPartitions: once the state watches have
+ *     made this broker follower of what moved (polled every 20 ms, at most
+ *     2 s; requests in flight then get NOT_LEADER_OR_FOLLOWER and clients
+ *     look the new leader up at once instead of waiting for a closed
+ *     connection), done, ok;
  *   - anything else (an error, partitions still led, no controller known,
  *     connection failure, no answer within CSHUT_TIMEOUT_MS): another
  *     attempt after controlled.shutdown.retry.backoff.ms, at most
