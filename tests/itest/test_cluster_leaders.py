@@ -384,3 +384,49 @@ def test_unclean_election_of_a_partition_without_live_isr(tmp_path):
         # a second unclean election has nothing to do
         r = leader_election([b1], "--election-type", "unclean", "--topic", "uc", "--partition", "0")
         assert r.returncode == 0 and "Valid replica already elected for partitions uc-0" in r.stdout, r.stdout
+
+
+def cshut_v1(b, broker_id):
+    """ControlledShutdown v1 to b: (error code, [(topic, partition)])."""
+    def parse(body, v):
+        err, n = struct.unpack_from(">hi", body, 0)
+        off, out = 6, []
+        for _ in range(max(n, 0)):
+            (tl,) = struct.unpack_from(">h", body, off)
+            t = body[off + 2:off + 2 + tl].decode()
+            (p,) = struct.unpack_from(">i", body, off + 2 + tl)
+            off += 6 + tl
+            out.append((t, p))
+        return err, out
+    return kwirex.call((b.host, b.port), 7, 1, struct.pack(">i", broker_id), parse)
+
+
+@pytest.mark.timeout(180)
+def test_controlled_shutdown_remaining_partitions_and_retries(tmp_path):
+    with Cluster(tmp_path) as c:
+        bs = start3(c, {"controlled.shutdown.max.retries": 2})
+        b0, b1, b2 = bs
+        byid = {b.node_id: b for b in bs}
+        create(bs, "rp", config={"min.insync.replicas": "1"}, assignment=[[0, 1]])
+        wait_for(lambda: parts_of(b2, "rp")[0]["leader_id"] == 0 and
+                 sorted(parts_of(b2, "rp")[0]["isr_nodes"]) == [0, 1], 20, "rp-0 led by 0, ISR [0,1]")
+        ctl = byid[md(b0, [])["controller_id"]]
+        # broker 1 shuts down (as far as the controller knows): it leads
+        # nothing, so nothing remains
+        assert cshut_v1(ctl, 1) == (0, [])
+        # broker 0 then: its only other replica is shutting down too, and
+        # live: rp-0 remains (a later attempt could move it)
+        assert cshut_v1(ctl, 0) == (0, [("rp", 0)])
+        assert parts_of(b2, "rp")[0]["leader_id"] == 0
+        # SIGTERM to 0: it asks, rp-0 remains, it retries once after the
+        # backoff, then stops anyway; failover then elects 1 (shutting down,
+        # but the only live ISR member)
+        wait_for(lambda: sorted(parts_of(b2, "rp")[0]["isr_nodes"]) == [0, 1], 20, "1 back in the ISR")
+        b0.signal(signal.SIGTERM)
+        b0.proc.wait(30)
+        b0._reap()
+        assert b0.proc.returncode == 0
+        log = b0.log_text()
+        assert "controlled shutdown: attempt 2 failed (1 partitions still led here, e.g. rp-0); " \
+               "no retries left" in log, log[-3000:]
+        wait_for(lambda: parts_of(b2, "rp")[0]["leader_id"] == 1, 20, "rp-0 failed over to 1")
