@@ -19,7 +19,13 @@ replication factor 3, min.insync.replicas=2.
     (unclean.leader.election.enable=false), a preferred election of it fails
     with a non-zero exit, `--election-type unclean` elects a live
     out-of-sync replica; a topic with unclean.leader.election.enable=true
-    gets one without being asked.
+    gets one without being asked;
+  - ControlledShutdown answers RemainingPartitions when the only other
+    replica is itself shutting down; the stopping broker retries
+    (controlled.shutdown.max.retries), then stops anyway, and failover
+    elects the shutting-down broker as the last live ISR member;
+    ControlledShutdown and ElectLeaders get NOT_CONTROLLER off the
+    controller.
 
 Bounded: short sessions (4 s), pytest timeouts, bounded waits; the Cluster
 context manager kills every broker and the ZooKeeper JVM."""
