@@ -562,6 +562,10 @@ static void rebalance_check(bk_controller *ctl)
     const bk_zk_broker *live = bk_cluster_brokers(ctl->c, &nb);
     int nt = bk_cluster_ntopics(ctl->c);
     lop *op = NULL;
+    int32_t *over = calloc((size_t)nb + 1, sizeof *over); /* brokers above the threshold */
+    int nover = 0;
+    if (!over)
+        return;
     for (int b = 0; b < nb; b++) {
         int32_t id = live[b].id;
         int total = 0, off = 0;
@@ -585,12 +589,18 @@ static void rebalance_check(bk_controller *ctl)
                "controller: broker %d leads %d of its %d preferred partitions "
                "(imbalance %.0f%% > %d%%): preferred election",
                id, total - off, total, ratio * 100.0, cfg->leader_imbalance_per_broker_percentage);
-        if (!op && !(op = op_all(ctl, OP_PREFERRED, rebalance_done, ctl)))
+        over[nover++] = id;
+        if (!op && !(op = op_all(ctl, OP_PREFERRED, rebalance_done, ctl))) {
+            free(over);
             return;
+        }
     }
-    if (!op)
+    if (!op) {
+        free(over);
         return;
-    /* op_all listed every partition; keep only the imbalanced brokers' */
+    }
+    /* op_all listed every partition; keep those of the imbalanced brokers
+     * that their preferred replica does not lead */
     int keep = 0;
     for (int i = 0; i < op->n; i++) {
         const bk_zk_topic *a = bk_cluster_assignment(ctl->c, op->parts[i].out.topic);
@@ -600,7 +610,7 @@ static void rebalance_check(bk_controller *ctl)
             int32_t pref = a->replicas[(size_t)p * (size_t)a->rf];
             const char *name = op->parts[i].out.topic;
             bk_partition *bp = bk_topics_partition(reg, name, strlen(name), p);
-            k = !bp || bp->leader != pref;
+            k = (!bp || bp->leader != pref) && has(over, nover, pref);
         }
         if (k) {
             op->parts[keep] = op->parts[i];
@@ -615,6 +625,7 @@ static void rebalance_check(bk_controller *ctl)
         op->names[i] = NULL;
     }
     op->n = keep;
+    free(over);
     ld->rebalancing++;
     op_start(op);
 }
