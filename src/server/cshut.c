@@ -46,6 +46,7 @@ struct bk_cshut {
     size_t in_len, in_cap;
     bk_arena arena;
     int64_t settle_until; /* monotonic ms */
+    int64_t deadline;     /* monotonic ms: the whole controlled shutdown */
 };
 
 enum { T_NONE, T_RETRY, T_TIMEOUT, T_FINISH, T_SETTLE };
@@ -97,11 +98,12 @@ static void attempt_end_q(bk_cshut *s, bool ok, const char *why, bool quick)
         /* wait until our state watches made us follower of what moved, so
          * that requests in flight get NOT_LEADER_OR_FOLLOWER (clients look
          * the new leader up at once) rather than a closed connection */
-        s->settle_until = bk_now_ms() + CSHUT_SETTLE_MAX_MS;
+        s->settle_until = BK_MIN(bk_now_ms() + CSHUT_SETTLE_MAX_MS, s->deadline);
         arm(s, T_SETTLE, 0);
         return;
     }
-    if (quick && s->quick_left > 0) {
+    int64_t now = bk_now_ms();
+    if (quick && s->quick_left > 0 && now + CSHUT_QUICK_MS < s->deadline) {
         s->quick_left--;
         s->attempts_left++;
         bk_log(BK_LOG_INFO, "controlled shutdown: attempt %d: %s; asking again in %d ms",
@@ -109,7 +111,8 @@ static void attempt_end_q(bk_cshut *s, bool ok, const char *why, bool quick)
         arm(s, T_RETRY, CSHUT_QUICK_MS);
         return;
     }
-    if (s->attempts_left <= 0) {
+    if (s->attempts_left <= 0 ||
+        now + s->cfg->controlled_shutdown_retry_backoff_ms >= s->deadline) {
         bk_log(BK_LOG_WARN,
                "controlled shutdown: attempt %d failed (%s); no retries left, proceeding to an "
                "unclean shutdown",
@@ -337,6 +340,13 @@ static int connect_to(bk_cshut *s, const bk_zk_broker *to)
 
 /* ------------------------------------------------------------ attempts */
 
+/* An attempt waits for its answer at most CSHUT_TIMEOUT_MS, and never
+ * past the deadline. */
+static int64_t attempt_timeout(const bk_cshut *s)
+{
+    return BK_MAX(BK_MIN((int64_t)CSHUT_TIMEOUT_MS, s->deadline - bk_now_ms()), 1);
+}
+
 static void attempt(bk_cshut *s)
 {
     s->attempts_left--;
@@ -350,7 +360,7 @@ static void attempt(bk_cshut *s)
         bk_log(BK_LOG_INFO, "controlled shutdown: attempt %d, in-process (we are the controller)",
                s->attempt);
         s->in_process_waiting = true;
-        arm(s, T_TIMEOUT, CSHUT_TIMEOUT_MS);
+        arm(s, T_TIMEOUT, attempt_timeout(s));
         bk_controller_controlled_shutdown(s->c->ctl, s->node_id, local_done, s);
         return;
     }
@@ -370,7 +380,7 @@ static void attempt(bk_cshut *s)
         attempt_end_q(s, false, "cannot connect to the controller", true);
         return;
     }
-    arm(s, T_TIMEOUT, CSHUT_TIMEOUT_MS);
+    arm(s, T_TIMEOUT, attempt_timeout(s));
 }
 
 /* Partitions this broker still leads locally that another replica could
@@ -431,6 +441,13 @@ bk_cshut *bk_cshut_start(bk_ev *ev, bk_cluster *c, const bk_config *cfg, int32_t
     s->fd = -1;
     s->attempts_left = BK_MAX(cfg->controlled_shutdown_max_retries, 1);
     s->quick_left = CSHUT_QUICK_MAX;
+    /* the waits between attempts plus 1 s: a controller that does not
+     * answer (stopped, or ZooKeeper without quorum) cannot hold the
+     * shutdown longer than that */
+    int64_t backoff = BK_MAX(cfg->controlled_shutdown_retry_backoff_ms, 0);
+    int64_t waits = (int64_t)(s->attempts_left - 1);
+    s->deadline = bk_now_ms() + 1000 +
+                  (backoff > 0 && waits > (INT64_MAX / 4) / backoff ? INT64_MAX / 4 : waits * backoff);
     bk_wr_init(&s->out, 256);
     bk_arena_init(&s->arena, 1u << 20);
     bk_ev_timer_init(&s->timer, on_timer, s);

@@ -17,6 +17,11 @@
  *     attempt after controlled.shutdown.retry.backoff.ms, at most
  *     controlled.shutdown.max.retries attempts; then done, not ok (the
  *     broker shuts down anyway, as Kafka's "unclean shutdown").
+ * The whole is bounded by (max.retries - 1) * retry.backoff.ms + 1 s (11 s
+ * by default; Kafka adds controller.socket.timeout.ms per attempt): a
+ * controller that does not answer - stopped, or ZooKeeper without quorum -
+ * delays the exit by no more than that. While no controller is known (an
+ * election), the broker asks again every 300 ms without using an attempt.
  * Meanwhile the loop keeps running: fetches, acks=all completions and the
  * state watches that turn our leaderships into followerships go on.
  *

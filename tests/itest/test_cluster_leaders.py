@@ -436,3 +436,28 @@ def test_controlled_shutdown_remaining_partitions_and_retries(tmp_path):
         assert "controlled shutdown: attempt 2 failed (1 partitions still led here, e.g. rp-0); " \
                "no retries left" in log, log[-3000:]
         wait_for(lambda: parts_of(b2, "rp")[0]["leader_id"] == 1, 20, "rp-0 failed over to 1")
+
+
+@pytest.mark.timeout(120)
+def test_controlled_shutdown_is_bounded_when_the_controller_does_not_answer(tmp_path):
+    with Cluster(tmp_path) as c:
+        bs = start3(c)
+        byid = {b.node_id: b for b in bs}
+        create(bs, "st", 3, {"min.insync.replicas": "2"})
+        wait_for(lambda: full_isr_everywhere(bs, "st", 3), 20, "ISR [0,1,2]")
+        ctl = byid[md(bs[0], [])["controller_id"]]
+        x = [b for b in bs if b is not ctl][0]
+        ctl.signal(signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            x.signal(signal.SIGTERM)
+            x.proc.wait(30)
+            took = time.monotonic() - t0
+            x._reap()
+        finally:
+            ctl.signal(signal.SIGCONT)
+        assert x.proc.returncode == 0
+        log = x.log_text()
+        assert "proceeding to an unclean shutdown" in log, log[-3000:]
+        print("controlled shutdown with a stopped controller: broker %d exited after %.2f s "
+              "(bound: (retries-1) * backoff + 1 s = 2 s here)" % (x.node_id, took))
