@@ -132,8 +132,8 @@ int16_t bk_elect_preferred(const bk_elect_in *in, const bk_zk_pstate *st, bk_zk_
 int16_t bk_elect_unclean(const bk_elect_in *in, const bk_zk_pstate *st, bk_zk_pstate *ns);
 /* Controlled shutdown of `id` (in in->shutting): it leads -> the first
  * replica that is live, in the ISR and not shutting down, ISR minus the
- * shutting-down brokers (1); nobody -> it stays leader (-1); it follows and
- * the ISR has others -> it leaves the ISR (1); else 0. */
+ * shutting-down brokers (1); nobody -> it stays leader (-1); it follows a
+ * live leader and the ISR has others -> it leaves the ISR (1); else 0. */
 int bk_elect_cshut(const bk_elect_in *in, int32_t id, const bk_zk_pstate *st, bk_zk_pstate *ns);
 
 /* One partition of an election: in, topic and partition; out, the Kafka

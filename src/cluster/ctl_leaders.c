@@ -152,7 +152,10 @@ int bk_elect_cshut(const bk_elect_in *in, int32_t id, const bk_zk_pstate *st, bk
                 ns->isr[ns->nisr++] = st->isr[i];
         return 1;
     }
-    if (st->leader >= 0 && in_isr(st, id) && st->nisr > 1) {
+    /* a follower: only under a live leader (with the leader gone, failover
+     * may need it as the last live ISR member) */
+    if (st->leader >= 0 && has(in->live, in->nlive, st->leader) && in_isr(st, id) &&
+        st->nisr > 1) {
         ns->nisr = 0;
         for (int i = 0; i < st->nisr; i++)
             if (st->isr[i] != id)

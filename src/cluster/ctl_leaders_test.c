@@ -115,4 +115,9 @@ void bk_test_ctl_leaders(void)
     BK_CHECK(bk_elect_cshut(&shut1, 1, &st, &ns) == 1 && ns.leader == 2 && isr_is(&ns, isr23, 2));
     st = pst(2, isr23, 2);
     BK_CHECK(bk_elect_cshut(&shut1, 1, &st, &ns) == 0);
+    static const int32_t live13[2] = {1, 3};
+    bk_elect_in dead2 = {.replicas = reps, .nreplicas = 3, .live = live13, .nlive = 2,
+                         .shutting = one, .nshutting = 1};
+    st = pst(2, isr12, 2); /* the leader is gone: 1 stays, failover may need it */
+    BK_CHECK(bk_elect_cshut(&dead2, 1, &st, &ns) == 0);
 }
