@@ -28,6 +28,7 @@
     X(tcoord)                                                                                      \
     X(dataplane)                                                                                   \
     X(zkjson)                                                                                      \
+    X(ctl_leaders)                                                                                 \
     X(controller)                                                                                  \
     X(controller_racks)
 

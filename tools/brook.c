@@ -27,6 +27,8 @@ static const struct {
     {"delete-records", bk_cmd_delete_records,
      "delete records below given offsets (kafka-delete-records.sh)"},
     {"dump-log", bk_cmd_dump_log, "print segment, index and time index files (kafka-dump-log.sh)"},
+    {"leader-election", bk_cmd_leader_election,
+     "elect preferred or unclean partition leaders (kafka-leader-election.sh)"},
     {"log-dirs", bk_cmd_log_dirs, "describe the brokers' log directories (kafka-log-dirs.sh)"},
     {"producer-perf-test", bk_cmd_producer_perf_test,
      "produce throughput and latency (kafka-producer-perf-test.sh)"},

@@ -9,6 +9,7 @@ int bk_cmd_topics(int argc, char **argv);
 int bk_cmd_configs(int argc, char **argv);
 int bk_cmd_delete_records(int argc, char **argv);
 int bk_cmd_log_dirs(int argc, char **argv);
+int bk_cmd_leader_election(int argc, char **argv);
 int bk_cmd_console_producer(int argc, char **argv);
 int bk_cmd_console_consumer(int argc, char **argv);
 int bk_cmd_consumer_groups(int argc, char **argv);

@@ -563,10 +563,13 @@ void bk_controller_on_topic(bk_controller *ctl, const char *name,
  * (Kafka's onBrokerFailure / OfflinePartition -> OnlinePartition and
  * OfflineReplica, ZooKeeper mode):
  *   - leader not live: the new leader is the first replica of the
- *     assignment that is live and in the ISR (unclean.leader.election.enable
- *     =false: none -> leader -1, the partition is offline); ISR = old ISR
- *     minus the dead brokers (when nothing is left, the old ISR stays, as
- *     Kafka keeps the last member so that it can be elected when it returns);
+ *     assignment that is live and in the ISR, one not in controlled
+ *     shutdown first (none -> leader -1, the partition is offline, unless
+ *     the topic's unclean.leader.election.enable lets the first live
+ *     replica lead with the ISR just it); ISR = old ISR minus the dead
+ *     brokers (when nothing is left, the old ISR stays, as Kafka keeps the
+ *     last member so that it can be elected when it returns); the strategy
+ *     is bk_elect_offline (ctl_leaders.c);
  *   - leader live but a dead broker in the ISR: it leaves the ISR;
  *   - either way the leader epoch is bumped (Kafka's controller bumps it on
  *     every state it writes) and the znode is written with its version;
@@ -614,29 +617,36 @@ static void fo_got(bk_zk *zk, const bk_zk_result *r, void *ud) {
     free(x);
     return;
   }
-  int nb;
+  int nb, nsh;
   const bk_zk_broker *live = bk_cluster_brokers(ctl->c, &nb);
-  const int32_t *reps = a->replicas + (size_t)x->partition * (size_t)a->rf;
-  bk_zk_pstate ns = st;
-  ns.nisr = 0;
-  for (int i = 0; i < st.nisr; i++)
-    if (bk_ctl_is_live(live, nb, st.isr[i]))
-      ns.isr[ns.nisr++] = st.isr[i];
-  bool leader_live = st.leader >= 0 && bk_ctl_is_live(live, nb, st.leader);
-  if (!leader_live) {
-    ns.leader = -1;
-    for (int i = 0; i < a->rf && ns.leader < 0; i++)
-      for (int k = 0; k < ns.nisr; k++)
-        if (ns.isr[k] == reps[i]) {
-          ns.leader = reps[i];
-          break;
-        }
-    if (ns.nisr == 0) { /* keep the last ISR: one of them must come back */
-      ns.nisr = st.nisr;
-      memcpy(ns.isr, st.isr, sizeof st.isr);
-    }
+  int32_t *ids = malloc(((size_t)nb + 1) * sizeof *ids);
+  if (!ids) {
+    free(x);
+    return;
   }
-  if (ns.leader == st.leader && ns.nisr == st.nisr) {
+  for (int i = 0; i < nb; i++)
+    ids[i] = live[i].id;
+  /* unclean.leader.election.enable: the topic's (its configs are mirrored
+   * into the registry), else the broker default */
+  bk_topic *t = ctl->c->topics
+                    ? bk_topics_get(ctl->c->topics, x->name, strlen(x->name))
+                    : NULL;
+  bool unclean = t ? t->cfg.unclean_leader_election
+                   : ctl->c->cfg->unclean_leader_election_enable;
+  bk_elect_in in = {
+      .replicas = a->replicas + (size_t)x->partition * (size_t)a->rf,
+      .nreplicas = a->rf,
+      .live = ids,
+      .nlive = nb,
+      .shutting = bk_controller_shutting(ctl, &nsh)};
+  in.nshutting = nsh;
+  bk_zk_pstate ns;
+  bool changed = bk_elect_offline(&in, unclean, &st, &ns);
+  bk_zk_pstate clean;
+  bool was_unclean = unclean && ns.leader >= 0 &&
+                     (bk_elect_offline(&in, false, &st, &clean), clean.leader < 0);
+  free(ids);
+  if (!changed) {
     free(x); /* nothing to do (offline and still offline, or all live) */
     return;
   }
@@ -647,7 +657,9 @@ static void fo_got(bk_zk *zk, const bk_zk_result *r, void *ud) {
          "replicas%s",
          x->name, x->partition, st.leader, ns.leader, ns.leader_epoch, st.nisr,
          ns.nisr,
-         ns.leader < 0 ? " (offline: no live replica in the ISR)" : "");
+         ns.leader < 0  ? " (offline: no live replica in the ISR)"
+         : was_unclean ? " (unclean election: unclean.leader.election.enable)"
+                       : "");
   bk_jw w;
   bk_jw_init(&w);
   bk_zkj_pstate(&w, &ns);

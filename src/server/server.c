@@ -1,5 +1,6 @@
 /* server.c - see server.h. */
 #include "server.h"
+#include "cshut.h"
 
 #include "../broker/meta_props.h"
 #include "../broker/replica.h"
@@ -25,6 +26,14 @@
 #define DRAIN_MS    2000 /* at shutdown: how long answered requests may take to leave */
 #define BIO_THREADS 1    /* one worker: jobs complete in submission order (bio.h) */
 
+static void cshut_done(void *ud, bool ok)
+{
+    bk_server *s = ud;
+    bk_log(BK_LOG_INFO, "controlled shutdown %s; shutting down",
+           ok ? "complete" : "incomplete");
+    bk_ev_stop(&s->ev);
+}
+
 static void signal_cb(bk_ev *ev, bk_ev_io *io, uint32_t events)
 {
     bk_server *s = io->data;
@@ -33,6 +42,20 @@ static void signal_cb(bk_ev *ev, bk_ev_io *io, uint32_t events)
     if (n != (ssize_t)sizeof si)
         return;
     s->stop_signal = (int)si.ssi_signo;
+    if (s->cshut) {
+        bk_log(BK_LOG_INFO, "received %s during the controlled shutdown, shutting down now",
+               strsignal((int)si.ssi_signo));
+        bk_ev_stop(ev);
+        return;
+    }
+    /* Cluster mode: the controller moves our leaderships away first; the
+     * loop keeps serving meanwhile (cshut.h). */
+    if (s->cluster && s->cluster->registered && s->cfg->controlled_shutdown_enable) {
+        bk_log(BK_LOG_INFO, "received %s, controlled shutdown", strsignal((int)si.ssi_signo));
+        if ((s->cshut = bk_cshut_start(ev, s->cluster, s->cfg, s->broker.node_id, cshut_done,
+                                       s)) != NULL)
+            return;
+    }
     bk_log(BK_LOG_INFO, "received %s, shutting down", strsignal((int)si.ssi_signo));
     bk_ev_stop(ev);
 }
@@ -458,6 +481,8 @@ static void drain_connections(bk_server *s)
 
 void bk_server_fini(bk_server *s)
 {
+    bk_cshut_free(s->cshut);
+    s->cshut = NULL;
     /* Listeners first: no new clients while the others go away. */
     for (int i = 0; i < s->nlisteners; i++)
         bk_listener_close(&s->listeners[i]);
