@@ -696,15 +696,20 @@ static void state_got(bk_zk *zk, const bk_zk_result *r, void *ud)
     bk_ctopic *t = pctx_topic(x);
     int32_t p = x->partition;
     if (t && t->have_a && p < t->a.nparts && c->on_pstate) {
-        const int32_t *reps = t->a.replicas + (size_t)p * (size_t)t->a.rf;
+        const int32_t *reps;
+        int nreps = bk_zk_topic_reps(&t->a, p, &reps);
         if (r->rc == ZOK && r->stat) {
             bk_zk_pstate st;
-            if (bk_zkj_pstate_parse(r->data, (size_t)r->len, &st) == 0)
-                c->on_pstate(c, c->ud, t->name, t->a.id, p, &st, r->stat->version, reps, t->a.rf);
-            else
+            if (bk_zkj_pstate_parse(r->data, (size_t)r->len, &st) == 0) {
+                c->on_pstate(c, c->ud, t->name, t->a.id, p, &st, r->stat->version, reps, nreps);
+                /* the controller follows reassignments through the states */
+                if (c->ctl)
+                    bk_ctl_reassign_pstate(c->ctl, t->name, p, &st, r->stat->version);
+            } else {
                 bk_log(BK_LOG_WARN, "cluster: cannot parse the state of %s-%d", t->name, p);
+            }
         } else if (r->rc == ZNONODE && is_deleting(c, t->name)) {
-            c->on_pstate(c, c->ud, t->name, t->a.id, p, NULL, -1, reps, t->a.rf);
+            c->on_pstate(c, c->ud, t->name, t->a.id, p, NULL, -1, reps, nreps);
         }
     }
     free(x);
