@@ -28,6 +28,7 @@
     X(tcoord)                                                                                      \
     X(dataplane)                                                                                   \
     X(zkjson)                                                                                      \
+    X(reassign_json)                                                                               \
     X(controller)                                                                                  \
     X(controller_racks)
 
