@@ -29,6 +29,7 @@
     X(dataplane)                                                                                   \
     X(zkjson)                                                                                      \
     X(reassign_json)                                                                               \
+    X(throttle)                                                                                    \
     X(controller)                                                                                  \
     X(controller_racks)
 

@@ -11,9 +11,10 @@
  * synchronous in single-node mode: timeoutMs is accepted and ignored, a
  * created topic is usable when the response leaves.
  *
- * Broker configs can be described but not altered: Brook has no dynamic
- * broker configuration yet, so AlterConfigs/IncrementalAlterConfigs on a
- * BROKER resource answer INVALID_REQUEST saying so.
+ * Broker configs can be described but, in single-node mode, not altered:
+ * AlterConfigs/IncrementalAlterConfigs on a BROKER resource answer
+ * INVALID_REQUEST saying so. In cluster mode the replication throttle
+ * rates (KIP-73) are dynamic: cluster.c bk_cluster_alter_broker_config.
  */
 #include "../cluster/cluster.h"
 #include "../cluster/metastore.h"
@@ -732,6 +733,19 @@ static int16_t alter_one(bk_broker *b, bk_req *req, int8_t type, bk_str name, co
         } else {
             bk_topics_alter_config(BK_TOPICS(b), tp, kv, nkv, replace, validate_only, &kerr, msg,
                                    sizeof msg);
+        }
+    } else if (type == RES_BROKER && b->zkc) {
+        /* cluster mode: the replication throttle rates are dynamic
+         * (/config/brokers/<id>, or <default> for the empty name) */
+        char id[16];
+        snprintf(id, sizeof id, "%" PRId32, b->node_id);
+        if (name.len > 0 && !bk_str_eq(name, id)) {
+            kerr = BK_KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "Unexpected broker id: alter broker %.*s through itself.",
+                     (int)BK_MAX(name.len, 0), name.p);
+        } else {
+            kerr = bk_cluster_alter_broker_config(b->zkc, name.len <= 0, kv, nkv, replace,
+                                                  validate_only, msg, sizeof msg);
         }
     } else if (type == RES_BROKER) {
         kerr = BK_KERR_INVALID_REQUEST;

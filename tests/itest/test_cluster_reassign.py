@@ -72,7 +72,7 @@ def create_assigned(bs, name, assignment, config=None):
     from confluent_kafka.admin import AdminClient, NewTopic
 
     a = AdminClient({"bootstrap.servers": bs[0].bootstrap})
-    nt = NewTopic(name, replica_assignment=assignment, config=config or {})
+    nt = NewTopic(name, len(assignment), replica_assignment=assignment, config=config or {})
     for f in a.create_topics([nt], operation_timeout=10).values():
         f.result(timeout=20)
 
