@@ -508,18 +508,23 @@ static void set_throttles(const cluster_view *v, const bk_reassign_plan *plan,
 
 static void clear_throttles(const cluster_view *v, const bk_reassign_plan *plan)
 {
+    /* every live broker, as Kafka's tool does (the old replicas' brokers
+     * are no longer in the assignment) */
     int32_t ids[256];
-    int nb = involved_brokers(plan, &v->cur, ids, 256);
+    int nb = 0;
+    for (int i = 0; i < v->nbrokers && nb < 256; i++)
+        ids[nb++] = v->brokers[i];
+    for (int i = 1; i < nb; i++)
+        for (int k = i; k > 0 && ids[k - 1] > ids[k]; k--) {
+            int32_t t = ids[k];
+            ids[k] = ids[k - 1];
+            ids[k - 1] = t;
+        }
     printf("Clearing broker-level throttles on broker%s ", nb == 1 ? "" : "s");
     print_ids(ids, nb);
     printf("\n");
     for (int i = 0; i < nb; i++) {
         bk_wire w;
-        bool live = false;
-        for (int k = 0; k < v->nbrokers; k++)
-            live |= v->brokers[k] == ids[i];
-        if (!live)
-            continue;
         connect_broker(v, ids[i], &w);
         char name[16];
         snprintf(name, sizeof name, "%d", ids[i]);
