@@ -649,12 +649,29 @@ static int describe_broker(bk_broker *b, bk_req *req, int16_t ver, bool synonyms
         const char *v = bk_config_text(b->cfg, k, buf, sizeof buf);
         bool set = b->cfg->set[i];
         int src = set ? BK_CFGSRC_STATIC_BROKER : BK_CFGSRC_DEFAULT;
+        /* cluster mode: a dynamic value (the throttle rates) wins; the
+         * default entity (empty name) shows the cluster-wide default */
+        bool dyn_default = false;
+        const char *dyn = b->zkc ? bk_cluster_broker_config(b->zkc, k->name, &dyn_default) : NULL;
+        if (dyn && res->ResourceName.len <= 0 && !dyn_default) {
+            dyn = NULL; /* only our own: look for a default one */
+            for (int d = 0; d < b->zkc->nbcfg[1]; d++)
+                if (strcmp(b->zkc->bcfg_keys[1][d], k->name) == 0) {
+                    dyn = b->zkc->bcfg_vals[1][d];
+                    dyn_default = true;
+                }
+        }
+        if (dyn) {
+            v = dyn;
+            set = true;
+            src = dyn_default ? BK_CFGSRC_DYNAMIC_DEFAULT_BROKER : BK_CFGSRC_DYNAMIC_BROKER;
+        }
         bk_DescribeConfigsResponse_DescribeConfigsResourceResult *c =
             &out->Configs.a[out->Configs.n++];
         bk_codec_init(&bk_desc_DescribeConfigsResponse_DescribeConfigsResourceResult, c);
         c->Name = bk_str_c(k->name);
         c->Value = v ? arena_str(req, v) : (bk_str){NULL, -1};
-        c->ReadOnly = true; /* no dynamic broker configs yet */
+        c->ReadOnly = !(b->zkc && strstr(k->name, "replication.throttled.rate"));
         if (ver == 0)
             c->IsDefault = !set;
         c->ConfigSource = (int8_t)src;

@@ -969,8 +969,16 @@ static int64_t rate_of(const char *v)
 static void bcfg_apply(bk_cluster *c)
 {
     int64_t now_us = bk_now_ms() * 1000;
-    int64_t lr = rate_of(bk_cluster_broker_config(c, THROTTLE_KEYS[0], NULL));
-    int64_t fr = rate_of(bk_cluster_broker_config(c, THROTTLE_KEYS[1], NULL));
+    /* dynamic (own, then default), else server.properties; Long.MaxValue
+     * (Kafka's default) is no throttle */
+    const char *lv = bk_cluster_broker_config(c, THROTTLE_KEYS[0], NULL);
+    const char *fv = bk_cluster_broker_config(c, THROTTLE_KEYS[1], NULL);
+    int64_t lr = lv ? rate_of(lv) : c->cfg->leader_replication_throttled_rate;
+    int64_t fr = fv ? rate_of(fv) : c->cfg->follower_replication_throttled_rate;
+    if (lr == INT64_MAX)
+        lr = BK_THROTTLE_NONE;
+    if (fr == INT64_MAX)
+        fr = BK_THROTTLE_NONE;
     if (lr != c->leader_throttle.rate || fr != c->follower_throttle.rate)
         bk_log(BK_LOG_INFO, "cluster: replication throttle: leader %lld B/s, follower %lld B/s "
                "(-1: none)", (long long)lr, (long long)fr);

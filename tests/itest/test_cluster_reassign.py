@@ -305,3 +305,22 @@ def test_throttled_move(tmp_path):
         took2 = time.monotonic() - t0
         print("unthrottled move of %d bytes took %.1f s: %.0f B/s" % (size, took2, size / took2))
         assert [v[:7] for _, v in read_all(bs, "th", 0)] == [b"t%06d" % i for i in range(4096)]
+        # the rates are ordinary dynamic broker configs for `brook configs`
+        boot = ",".join(b.bootstrap for b in bs)
+        tool("configs", "--bootstrap-server", boot, "--entity-type", "brokers", "--entity-name", "2",
+             "--alter", "--add-config", "leader.replication.throttled.rate=1000000,"
+             "follower.replication.throttled.rate=2000000")
+        wait_for(lambda: json.loads(c.zkc().get("/config/brokers/2")[0])["config"] ==
+                 {"leader.replication.throttled.rate": "1000000",
+                  "follower.replication.throttled.rate": "2000000"}, 10, "/config/brokers/2")
+        out = tool("configs", "--bootstrap-server", boot, "--entity-type", "brokers", "--entity-name", "2",
+                   "--describe").stdout
+        assert "leader.replication.throttled.rate=1000000" in out and \
+            "follower.replication.throttled.rate=2000000" in out, out
+        tool("configs", "--bootstrap-server", boot, "--entity-type", "brokers", "--entity-name", "2",
+             "--alter", "--delete-config", "leader.replication.throttled.rate")
+        wait_for(lambda: json.loads(c.zkc().get("/config/brokers/2")[0])["config"] ==
+                 {"follower.replication.throttled.rate": "2000000"}, 10, "the delete in /config/brokers/2")
+        r = tool("configs", "--bootstrap-server", boot, "--entity-type", "brokers", "--entity-name", "2",
+                 "--alter", "--add-config", "log.retention.ms=5", check=False)
+        assert r.returncode != 0, r.stdout
