@@ -23,6 +23,12 @@
  *           back to ORS and the added replicas are deleted.
  *   a new target for a partition being moved keeps its ORS (KIP-455).
  *
+ * Kafka's legacy path /admin/reassign_partitions ({"version":1,
+ * "partitions":[{"topic":..,"partition":..,"replicas":[..]}]}) is
+ * watched by the active controller: its moves start as if asked through
+ * AlterPartitionReassignments, and the znode is deleted once all of them
+ * completed (as Kafka's controller does).
+ *
  * A new controller recovers the moves in progress from the adding/removing
  * fields of the assignment znodes (bk_ctl_reassign_topic sees every topic
  * when elected): ORS = RS - adding, TRS = RS - removing.
@@ -39,6 +45,7 @@
 #include "../core/err.h"
 #include "../core/log.h"
 #include "cluster.h"
+#include "reassign_json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +62,7 @@ typedef struct ra_entry {
   int nors, ntrs;
   int phase;
   bool cancel; /* finish without waiting for the ISR */
+  bool from_zk; /* asked through /admin/reassign_partitions */
 } ra_entry;
 
 struct bk_ctl_reassign {
@@ -228,6 +236,77 @@ void bk_ctl_reassign_flush(bk_controller *ctl) {
   ra->ndirty = 0;
 }
 
+/* ------------------------------------------------------------- /admin/reassign_partitions */
+
+static void zk_path_read(bk_controller *ctl);
+
+/* Every move asked through the znode finished: delete it. */
+static void zk_path_maybe_done(bk_controller *ctl) {
+  struct bk_ctl_reassign *ra = ctl->ra;
+  for (int i = 0; ra && i < ra->n; i++)
+    if (ra->v[i].from_zk && ra->v[i].phase != RA_DONE)
+      return;
+  bk_log(BK_LOG_INFO, "controller: the reassignments of /admin/reassign_partitions completed");
+  bk_zk_delete(ctl->zk, "/admin/reassign_partitions", -1, NULL, NULL);
+}
+
+static void zk_path_watch(bk_zk *zk, int type, const char *path, void *ud) {
+  (void)zk;
+  (void)path;
+  cctx *w = ud;
+  bk_controller *ctl = w->ctl;
+  bool current = type != BK_ZK_WATCH_DROPPED && w->gen == ctl->gen && ctl->state == C_ACTIVE;
+  free(w);
+  if (current)
+    zk_path_read(ctl);
+}
+
+static void zk_path_got(bk_zk *zk, const bk_zk_result *r, void *ud) {
+  (void)zk;
+  cctx *x = ud;
+  bk_controller *ctl = x->ctl;
+  bool current = x->gen == ctl->gen && ctl->state == C_ACTIVE;
+  free(x);
+  if (!current || r->rc != ZOK || !r->data || r->len <= 0)
+    return;
+  bk_reassign_plan plan;
+  char err[256];
+  if (bk_reassign_parse(r->data, (size_t)r->len, &plan, err, sizeof err) != 0) {
+    bk_log(BK_LOG_WARN, "controller: ignoring /admin/reassign_partitions: %s", err);
+    bk_zk_delete(ctl->zk, "/admin/reassign_partitions", -1, NULL, NULL);
+    return;
+  }
+  int started = 0;
+  for (int i = 0; i < plan.n; i++) {
+    const bk_reassign_part *p = &plan.v[i];
+    const char *msg;
+    int16_t e = bk_ctl_reassign_alter(ctl, p->topic, p->partition, p->replicas, p->nreplicas, &msg);
+    ra_entry *en = ra_find(ctl, p->topic, p->partition);
+    if (e == BK_KERR_NONE && en) {
+      en->from_zk = true;
+      started++;
+    } else {
+      bk_log(BK_LOG_WARN, "controller: /admin/reassign_partitions: %s-%d: %s", p->topic,
+             p->partition, msg ? msg : bk_kerr_name(e));
+    }
+  }
+  bk_reassign_plan_free(&plan);
+  bk_ctl_reassign_flush(ctl);
+  if (started == 0)
+    zk_path_maybe_done(ctl);
+}
+
+static void zk_path_read(bk_controller *ctl) {
+  cctx *w = bk_ctl_cctx_new(ctl), *x = bk_ctl_cctx_new(ctl);
+  if (!w || !x) {
+    free(w);
+    free(x);
+    return;
+  }
+  bk_zk_exists(ctl->zk, "/admin/reassign_partitions", zk_path_watch, w, NULL, NULL);
+  bk_zk_get(ctl->zk, "/admin/reassign_partitions", NULL, NULL, zk_path_got, x);
+}
+
 /* ------------------------------------------------------------- states
  *
  * A read-modify-write of a partition state znode with its version; the
@@ -276,6 +355,8 @@ static void state_written(bk_zk *zk, const bk_zk_result *r, void *ud) {
       bk_log(BK_LOG_INFO, "controller: reassignment of %s-%d %s", x->topic, x->partition,
              e->cancel ? "cancelled" : "completed");
       write_assignment(ctl, x->topic);
+      if (e->from_zk)
+        zk_path_maybe_done(ctl);
     }
   }
   free(x);
@@ -502,6 +583,7 @@ void bk_ctl_reassign_elected(bk_controller *ctl) {
   for (int i = 0; ra && i < ra->n; i++)
     if (ra->v[i].phase == RA_MOVING)
       try_finish(ctl, &ra->v[i]);
+  zk_path_read(ctl);
 }
 
 void bk_ctl_reassign_brokers(bk_controller *ctl) {

@@ -324,3 +324,48 @@ def test_throttled_move(tmp_path):
         r = tool("configs", "--bootstrap-server", boot, "--entity-type", "brokers", "--entity-name", "2",
                  "--alter", "--add-config", "log.retention.ms=5", check=False)
         assert r.returncode != 0, r.stdout
+
+
+def controller_of(bs):
+    for b in bs:
+        if b.alive():
+            cid = md(b, [])["controller_id"]
+            if cid >= 0:
+                return cid
+    return None
+
+
+def test_new_controller_resumes_a_move_and_the_legacy_znode_works(tmp_path):
+    with Cluster(tmp_path) as c:
+        bs = start3(c)
+        byid = {b.node_id: b for b in bs}
+        ctrl = wait_for(lambda: controller_of(bs), 20, "a controller")
+        a, b2 = [i for i in (0, 1, 2) if i != ctrl]
+        create_assigned(bs, "rc", [[a]])
+        wait_for(lambda: state_is(bs, "rc", {0: [a]}), 20, "rc on [%d]" % a)
+        produce_n(bs, "rc", 0, 200, b"r")
+        byid[b2].stop()
+        wait_for(lambda: sorted(x["node_id"] for x in md(byid[a], [])["brokers"]) == sorted([a, ctrl]), 20,
+                 "broker %d gone" % b2)
+        plan = [("rc", 0, [b2])]
+        reassign(bs, "execute", plan, tmp_path)
+        assert "still in progress" in reassign(bs, "verify", plan, tmp_path).stdout
+        # the controller dies: the next one finds the move in the assignment znode
+        byid[ctrl].kill9()
+        wait_for(lambda: controller_of([byid[a]]) == a, 30, "broker %d controller" % a)
+        out = wait_for(lambda: (lambda o: o if "rc-0: replicas: %d,%d. adding: %d. removing: %d." % (
+            b2, a, b2, a) in o else None)(reassign(bs, "list").stdout), 20, "the move listed by the new controller")
+        byid[b2].start()
+        out = verify_until_done(bs, plan, tmp_path, 60)
+        assert "Reassignment of partition rc-0 is completed." in out, out
+        wait_for(lambda: state_is(bs, "rc", {0: [b2]}), 30, "rc on [%d]" % b2)
+        assert [v for _, v in read_all(bs, "rc", 0)] == [b"r%06d" % i for i in range(200)]
+        # Kafka's legacy path: the controller starts the moves of
+        # /admin/reassign_partitions and deletes the znode when they are done
+        kz = c.zkc()
+        kz.create("/admin/reassign_partitions", json.dumps(
+            {"version": 1, "partitions": [{"topic": "rc", "partition": 0, "replicas": [a]}]}).encode())
+        wait_for(lambda: kz.exists("/admin/reassign_partitions") is None, 30, "the znode deleted")
+        wait_for(lambda: state_is(bs, "rc", {0: [a]}), 30, "rc back on [%d]" % a)
+        assert [v for _, v in read_all(bs, "rc", 0)] == [b"r%06d" % i for i in range(200)]
+        byid[ctrl].start()
