@@ -339,7 +339,8 @@ def test_new_controller_resumes_a_move_and_the_legacy_znode_works(tmp_path):
     with Cluster(tmp_path) as c:
         bs = start3(c)
         byid = {b.node_id: b for b in bs}
-        ctrl = wait_for(lambda: controller_of(bs), 20, "a controller")
+        ctrl = wait_for(lambda: [controller_of(bs)] if controller_of(bs) is not None else None, 20,
+                        "a controller")[0]
         a, b2 = [i for i in (0, 1, 2) if i != ctrl]
         create_assigned(bs, "rc", [[a]])
         wait_for(lambda: state_is(bs, "rc", {0: [a]}), 20, "rc on [%d]" % a)
