@@ -179,6 +179,24 @@ def test_move_rf1_and_rf2_while_producing(tmp_path):
             and z["removing_replicas"] == {}, z
         out = reassign(bs, "list").stdout
         assert "No partition reassignments found." in out, out
+        # --generate: the current assignment and a proposal over the list
+        tj = os.path.join(str(tmp_path), "topics.json")
+        with open(tj, "w") as f:
+            json.dump({"version": 1, "topics": [{"topic": "mv2"}, {"topic": "mv1"}]}, f)
+        out = tool("reassign-partitions", "--bootstrap-server", bs[0].bootstrap, "--generate",
+                   "--topics-to-move-json-file", tj, "--broker-list", "0,1").stdout
+        lines = out.splitlines()
+        assert lines[0] == "Current partition replica assignment", out
+        cur = json.loads(lines[1])
+        assert cur["partitions"] == [
+            {"topic": "mv1", "partition": 0, "replicas": [2], "log_dirs": ["any"]},
+            {"topic": "mv2", "partition": 0, "replicas": [1, 2], "log_dirs": ["any", "any"]},
+            {"topic": "mv2", "partition": 1, "replicas": [2, 1], "log_dirs": ["any", "any"]}], cur
+        assert lines[2] == "" and lines[3] == "Proposed partition reassignment configuration", out
+        prop = json.loads(lines[4])["partitions"]
+        assert [(x["topic"], x["partition"], len(x["replicas"])) for x in prop] == \
+            [("mv1", 0, 1), ("mv2", 0, 2), ("mv2", 1, 2)], prop
+        assert all(set(x["replicas"]) <= {0, 1} for x in prop), prop
 
 
 def test_cancel_restores_the_original_replicas(tmp_path):
@@ -370,3 +388,66 @@ def test_new_controller_resumes_a_move_and_the_legacy_znode_works(tmp_path):
         wait_for(lambda: state_is(bs, "rc", {0: [a]}), 30, "rc back on [%d]" % a)
         assert [v for _, v in read_all(bs, "rc", 0)] == [b"r%06d" % i for i in range(200)]
         byid[ctrl].start()
+
+
+def alter_body(topic, partition, replicas):
+    import kwire
+    w = kwire.Writer().i32(10000).array_len(1, True).string(topic, True).array_len(1, True).i32(partition)
+    if replicas is None:
+        w.uvarint(0)  # null
+    else:
+        w.array_len(len(replicas), True)
+        for r in replicas:
+            w.i32(r)
+    return w.tags().tags().tags().bytes()
+
+
+def parse_alter(body, version):
+    import kwire
+    r = kwire.Reader(body)
+    out = {"throttle": r.i32(), "error_code": r.i16(), "error_message": r.string(True, nullable=True),
+           "partitions": []}
+    for _ in range(r.array_len(True)):
+        name = r.string(True)
+        for _ in range(r.array_len(True)):
+            out["partitions"].append((name, r.i32(), r.i16(), r.string(True, nullable=True)))
+            r.tags()
+        r.tags()
+    r.tags()
+    return out
+
+
+def test_alter_reassignments_errors_over_the_wire(tmp_path):
+    import kwirex
+    with Cluster(tmp_path) as c:
+        bs = start3(c)
+        ctrl = wait_for(lambda: [controller_of(bs)] if controller_of(bs) is not None else None, 20,
+                        "a controller")[0]
+        byid = {b.node_id: b for b in bs}
+        create_assigned(bs, "we", [[0, 1]])
+        wait_for(lambda: state_is(bs, "we", {0: [0, 1]}), 20, "we on [0,1]")
+        other = [b for b in bs if b.node_id != ctrl][0]
+        out = kwirex.call((other.host, other.port), 45, 0, alter_body("we", 0, [1, 2]), parse_alter)
+        assert out["error_code"] == 41 and out["partitions"] == [], out  # NOT_CONTROLLER
+        cb = byid[ctrl]
+        cases = [("nope", 0, [1], 3),       # UNKNOWN_TOPIC_OR_PARTITION
+                 ("we", 5, [1], 3),
+                 ("we", -1, [1], 3),
+                 ("we", 0, [1, 1], 39),     # INVALID_REPLICA_ASSIGNMENT
+                 ("we", 0, [-4], 39),
+                 ("we", 0, [], 39),
+                 ("we", 0, list(range(100)), 39),
+                 ("we", 0, None, 85)]       # cancel without a move: NO_REASSIGNMENT_IN_PROGRESS
+        for t, p, reps, want in cases:
+            out = kwirex.call((cb.host, cb.port), 45, 0, alter_body(t, p, reps), parse_alter)
+            assert out["error_code"] == 0 and [x[2] for x in out["partitions"]] == [want], (t, p, reps, out)
+        # garbage bodies close the connection, the broker lives on
+        for junk in (b"", b"\xff" * 7, alter_body("we", 0, [1])[:9]):
+            try:
+                kwirex.call((cb.host, cb.port), 45, 0, junk, parse_alter, timeout=5)
+            except Exception:
+                pass
+        assert cb.alive()
+        assert state_is(bs, "we", {0: [0, 1]})
+        out = reassign(bs, "list").stdout
+        assert "No partition reassignments found." in out, out
