@@ -4,7 +4,7 @@
  *   brook reassign-partitions --bootstrap-server B --generate
  *         --topics-to-move-json-file F --broker-list 1,2,3
  *   brook reassign-partitions --bootstrap-server B --execute
- *         --reassignment-json-file F [--throttle BYTES_PER_S]
+ *         --reassignment-json-file F [--throttle BYTES_PER_S] [--additional]
  *   brook reassign-partitions --bootstrap-server B --verify --reassignment-json-file F
  *   brook reassign-partitions --bootstrap-server B --cancel --reassignment-json-file F
  *   brook reassign-partitions --bootstrap-server B --list
@@ -25,6 +25,10 @@
  *   --cancel    "Successfully cancelled partition reassignments for: t-0"
  *   --list      "Current partition reassignments:" and per partition
  *               "t-0: replicas: 2,1. adding: 2. removing: 1."
+ *
+ * --execute refuses while other moves are in progress unless --additional
+ * (as Kafka); a target broker that is not live only gets a warning (Kafka's
+ * tool refuses it; the controller accepts it and the move waits).
  *
  * --throttle (KIP-73, as Kafka's tool): the brokers of every moved
  * partition get leader.replication.throttled.rate and
@@ -72,6 +76,8 @@ static void help(FILE *f)
             "  --topics-to-move-json-file F  {\"version\":1,\"topics\":[{\"topic\":\"t\"}]}\n"
             "  --broker-list 1,2,3           the brokers --generate assigns to\n"
             "  --throttle BYTES_PER_S        with --execute: limit the replication of the moves\n"
+            "  --additional                  with --execute: while other moves are in progress\n"
+            "  --preserve-throttles          with --verify: leave the throttles in place\n"
             "  --timeout MS                  how long --execute/--cancel wait (default 10000)\n"
             "  --command-config FILE         client properties (accepted; PLAINTEXT only)\n"
             "  --version                     print the version and exit\n"
@@ -566,6 +572,7 @@ int bk_cmd_reassign_partitions(int argc, char **argv)
         O_TIMEOUT,
         O_CMDCFG,
         O_PRESERVE,
+        O_ADDITIONAL,
         O_VERSION,
         O_HELP
     };
@@ -583,6 +590,7 @@ int bk_cmd_reassign_partitions(int argc, char **argv)
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"command-config", required_argument, 0, O_CMDCFG},
         {"preserve-throttles", no_argument, 0, O_PRESERVE},
+        {"additional", no_argument, 0, O_ADDITIONAL},
         {"version", no_argument, 0, O_VERSION},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
@@ -590,7 +598,7 @@ int bk_cmd_reassign_partitions(int argc, char **argv)
     const char *boot = NULL, *rfile = NULL, *tfile = NULL, *blist = NULL;
     long long throttle = -1;
     int timeout = 10000, action = A_NONE, nactions = 0;
-    bool preserve = false;
+    bool preserve = false, additional = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -627,6 +635,9 @@ int bk_cmd_reassign_partitions(int argc, char **argv)
             break;
         case O_PRESERVE:
             preserve = true;
+            break;
+        case O_ADDITIONAL:
+            additional = true;
             break;
         case O_VERSION:
             bk_tool_print_version();
@@ -715,6 +726,30 @@ int bk_cmd_reassign_partitions(int argc, char **argv)
         if (action == A_EXECUTE) {
             bk_reassign_plan cur;
             current_of(&v, &plan, &cur);
+            if (!additional) {
+                bk_wire w;
+                connect_controller(&v, &w);
+                moving *m;
+                int nm = list_moves(&w, &m);
+                bk_wire_close(&w);
+                free(m);
+                if (nm > 0)
+                    bk_tool_die("Cannot execute because there is an existing partition "
+                                "assignment.  Use --additional to override this and create a new "
+                                "partition assignment in addition to the existing one.");
+            }
+            /* Kafka's tool refuses brokers it does not see; Brook warns (a
+             * move to a broker that is down waits for it) */
+            for (int i = 0; i < plan.n; i++)
+                for (int k = 0; k < plan.v[i].nreplicas; k++) {
+                    bool live = false;
+                    for (int q = 0; q < v.nbrokers; q++)
+                        live |= v.brokers[q] == plan.v[i].replicas[k];
+                    if (!live)
+                        fprintf(stderr, "Warning: broker %d of %s-%d is not live: the move "
+                                "completes once it is back.\n", plan.v[i].replicas[k],
+                                plan.v[i].topic, plan.v[i].partition);
+                }
             printf("Current partition replica assignment\n\n");
             print_plan(&cur);
             printf("\nSave this to use as the --reassignment-json-file option during rollback\n");

@@ -210,8 +210,20 @@ def test_cancel_restores_the_original_replicas(tmp_path):
         wait_for(lambda: sorted(x["node_id"] for x in md(bs[0], [])["brokers"]) == [0, 1], 20,
                  "broker 2 gone")
         plan = [("cx", 0, [1, 2])]
-        out = reassign(bs, "execute", plan, tmp_path).stdout
-        assert "Successfully started partition reassignment for cx-0" in out, out
+        r = reassign(bs, "execute", plan, tmp_path)
+        assert "Successfully started partition reassignment for cx-0" in r.stdout, r.stdout
+        assert "Warning: broker 2 of cx-0 is not live" in r.stderr, r.stderr
+        # another --execute while a move is in progress needs --additional (as Kafka)
+        r = tool("reassign-partitions", "--bootstrap-server", bs[0].bootstrap, "--execute",
+                 "--reassignment-json-file", "/dev/null", check=False)
+        assert r.returncode != 0
+        path = os.path.join(str(tmp_path), "again.json")
+        with open(path, "w") as f:
+            json.dump({"version": 1, "partitions": [{"topic": "cx", "partition": 0, "replicas": [1, 2]}]}, f)
+        r = tool("reassign-partitions", "--bootstrap-server", bs[0].bootstrap, "--execute",
+                 "--reassignment-json-file", path, check=False)
+        assert r.returncode == 1 and "Cannot execute because there is an existing partition assignment" \
+            in r.stderr, (r.stdout, r.stderr)
         # it cannot complete: broker 2 is down
         time.sleep(2)
         out = reassign(bs, "verify", plan, tmp_path).stdout
