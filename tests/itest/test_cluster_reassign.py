@@ -231,6 +231,16 @@ def test_cancel_restores_the_original_replicas(tmp_path):
         out = reassign(bs, "list").stdout
         assert "Current partition reassignments:" in out and \
             "cx-0: replicas: 1,2,0. adding: 2. removing: 0." in out, out
+        # topics --describe shows the move; the replicas being added do not
+        # count in the replication factor (Kafka's TopicCommand)
+        boot = ",".join(b.bootstrap for b in bs if b.alive())
+        out = tool("topics", "--bootstrap-server", boot, "--describe", "--topic", "cx").stdout
+        assert "ReplicationFactor: 2\t" in out, out
+        assert "Replicas: 1,2,0\tIsr: 0,1\tAdding Replicas: 2\tRemoving Replicas: 0" in out or \
+            "Replicas: 1,2,0\tIsr: 1,0\tAdding Replicas: 2\tRemoving Replicas: 0" in out, out
+        out = tool("topics", "--bootstrap-server", boot, "--describe", "--topic", "cx",
+                   "--under-replicated-partitions").stdout
+        assert out.strip() == "", out
         data, _ = c.zkc().get("/brokers/topics/cx")
         z = json.loads(data)
         assert z["partitions"] == {"0": [1, 2, 0]} and z["adding_replicas"] == {"0": [2]} \
