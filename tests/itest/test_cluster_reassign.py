@@ -307,12 +307,13 @@ def test_throttled_move(tmp_path):
         out = reassign(bs, "execute", plan, tmp_path, extra=("--throttle", str(throttle))).stdout
         assert "The inter-broker throttle limit was set to %d B/s" % throttle in out, out
         # the configs Kafka's tool sets
-        data, _ = c.zkc().get("/config/brokers/1")
-        assert json.loads(data)["config"]["follower.replication.throttled.rate"] == str(throttle)
-        data, _ = c.zkc().get("/config/topics/th")
-        cfg = json.loads(data)["config"]
-        assert cfg["leader.replication.throttled.replicas"] == "0:0", cfg
-        assert cfg["follower.replication.throttled.replicas"] == "0:1", cfg
+        # (the brokers answer before their ZooKeeper writes land)
+        wait_for(lambda: json.loads(c.zkc().get("/config/brokers/1")[0])["config"].get(
+            "follower.replication.throttled.rate") == str(throttle), 10, "/config/brokers/1")
+        want = {"leader.replication.throttled.replicas": "0:0",
+                "follower.replication.throttled.replicas": "0:1"}
+        wait_for(lambda: json.loads(c.zkc().get("/config/topics/th")[0])["config"] == want, 10,
+                 "the topic's throttled replicas in /config/topics/th")
         time.sleep(3)
         out = reassign(bs, "verify", plan, tmp_path).stdout
         still = "still in progress" in out
