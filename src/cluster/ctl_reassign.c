@@ -482,17 +482,17 @@ int16_t bk_ctl_reassign_alter(bk_controller *ctl, const char *topic, int32_t par
     return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
   }
   ra_entry *e = ra_find(ctl, topic, partition);
+  if (e && e->phase == RA_DONE && n < 0) {
+    /* finished (kept until the cache shows it: the overlay needs it) */
+    *msg = "There is no reassignment in progress for this partition.";
+    return BK_KERR_NO_REASSIGNMENT_IN_PROGRESS;
+  }
   if (e && e->phase == RA_DONE) { /* finished, the cache lags: a new move */
     const int32_t *cur = e->trs;
     int ncur = e->ntrs;
     int32_t keep[RA_MAX];
     memcpy(keep, cur, (size_t)ncur * sizeof *keep);
     ra_del(ctl, e);
-    e = NULL;
-    if (n < 0) {
-      *msg = "There is no reassignment in progress for this partition.";
-      return BK_KERR_NO_REASSIGNMENT_IN_PROGRESS;
-    }
     e = ra_add(ctl, topic, partition);
     if (!e)
       return BK_KERR_UNKNOWN_SERVER_ERROR;
