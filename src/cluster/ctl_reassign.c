@@ -482,26 +482,15 @@ int16_t bk_ctl_reassign_alter(bk_controller *ctl, const char *topic, int32_t par
     return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
   }
   ra_entry *e = ra_find(ctl, topic, partition);
-  if (e && e->phase == RA_DONE && n < 0) {
-    /* finished (kept until the cache shows it: the overlay needs it) */
-    *msg = "There is no reassignment in progress for this partition.";
-    return BK_KERR_NO_REASSIGNMENT_IN_PROGRESS;
-  }
-  if (e && e->phase == RA_DONE) { /* finished, the cache lags: a new move */
-    const int32_t *cur = e->trs;
-    int ncur = e->ntrs;
-    int32_t keep[RA_MAX];
-    memcpy(keep, cur, (size_t)ncur * sizeof *keep);
-    ra_del(ctl, e);
-    e = ra_add(ctl, topic, partition);
-    if (!e)
-      return BK_KERR_UNKNOWN_SERVER_ERROR;
-    memcpy(e->ors, keep, (size_t)ncur * sizeof *keep);
-    e->nors = ncur;
-  } else if (n < 0) {
-    if (!e || e->phase != RA_MOVING) {
-      *msg = e ? "The reassignment is finishing." : "There is no reassignment in progress for this partition.";
-      return e ? BK_KERR_REASSIGNMENT_IN_PROGRESS : BK_KERR_NO_REASSIGNMENT_IN_PROGRESS;
+  if (n < 0) { /* cancel */
+    if (!e || e->phase == RA_DONE) {
+      /* (a finished move stays in the table until the cache shows it) */
+      *msg = "There is no reassignment in progress for this partition.";
+      return BK_KERR_NO_REASSIGNMENT_IN_PROGRESS;
+    }
+    if (e->phase != RA_MOVING) {
+      *msg = "The reassignment of this partition is finishing.";
+      return BK_KERR_REASSIGNMENT_IN_PROGRESS;
     }
     memcpy(e->trs, e->ors, (size_t)e->nors * sizeof *e->trs);
     e->ntrs = e->nors;
@@ -523,7 +512,11 @@ int16_t bk_ctl_reassign_alter(bk_controller *ctl, const char *topic, int32_t par
     *msg = "The reassignment of this partition is finishing.";
     return BK_KERR_REASSIGNMENT_IN_PROGRESS;
   }
-  if (!e) {
+  if (e && e->phase == RA_DONE) {
+    /* finished, the cache lags: a new move from its target */
+    memmove(e->ors, e->trs, (size_t)e->ntrs * sizeof *e->ors);
+    e->nors = e->ntrs;
+  } else if (!e) {
     e = ra_add(ctl, topic, partition);
     if (!e)
       return BK_KERR_UNKNOWN_SERVER_ERROR;
@@ -538,6 +531,7 @@ int16_t bk_ctl_reassign_alter(bk_controller *ctl, const char *topic, int32_t par
   memcpy(e->trs, replicas, (size_t)n * sizeof *replicas);
   e->ntrs = n;
   e->cancel = false;
+  e->from_zk = false;
   e->phase = RA_MOVING;
   char buf[512];
   int o = 0;
