@@ -29,6 +29,8 @@
     X(dataplane)                                                                                   \
     X(zkjson)                                                                                      \
     X(ctl_leaders)                                                                                 \
+    X(reassign_json)                                                                               \
+    X(throttle)                                                                                    \
     X(controller)                                                                                  \
     X(controller_racks)
 

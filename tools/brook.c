@@ -32,6 +32,8 @@ static const struct {
     {"log-dirs", bk_cmd_log_dirs, "describe the brokers' log directories (kafka-log-dirs.sh)"},
     {"producer-perf-test", bk_cmd_producer_perf_test,
      "produce throughput and latency (kafka-producer-perf-test.sh)"},
+    {"reassign-partitions", bk_cmd_reassign_partitions,
+     "move partition replicas between brokers (kafka-reassign-partitions.sh)"},
     {"topics", bk_cmd_topics, "create, delete, list, describe, add partitions (kafka-topics.sh)"},
 };
 

@@ -15,5 +15,6 @@ int bk_cmd_console_consumer(int argc, char **argv);
 int bk_cmd_consumer_groups(int argc, char **argv);
 int bk_cmd_producer_perf_test(int argc, char **argv);
 int bk_cmd_consumer_perf_test(int argc, char **argv);
+int bk_cmd_reassign_partitions(int argc, char **argv);
 
 #endif

@@ -39,6 +39,8 @@ const bk_api_entry bk_api_table[] = {
     {BK_API_DELETE_GROUPS, 0, 2, bk_h_delete_groups},
     {BK_API_ELECT_LEADERS, 0, 2, bk_h_elect_leaders, true},
     {BK_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, bk_h_incremental_alter_configs},
+    {BK_API_ALTER_PARTITION_REASSIGNMENTS, 0, 0, bk_h_alter_partition_reassignments, true},
+    {BK_API_LIST_PARTITION_REASSIGNMENTS, 0, 0, bk_h_list_partition_reassignments, true},
     {BK_API_OFFSET_DELETE, 0, 0, bk_h_offset_delete},
     {BK_API_DESCRIBE_CLUSTER, 0, 1, bk_h_describe_cluster},
     {BK_API_DESCRIBE_TRANSACTIONS, 0, 0, bk_h_describe_transactions},

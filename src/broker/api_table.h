@@ -57,6 +57,8 @@ enum {
     BK_API_DELETE_GROUPS = 42,
     BK_API_ELECT_LEADERS = 43,
     BK_API_INCREMENTAL_ALTER_CONFIGS = 44,
+    BK_API_ALTER_PARTITION_REASSIGNMENTS = 45,
+    BK_API_LIST_PARTITION_REASSIGNMENTS = 46,
     BK_API_OFFSET_DELETE = 47,
     BK_API_DESCRIBE_CLUSTER = 60,
     BK_API_DESCRIBE_TRANSACTIONS = 65,
@@ -127,5 +129,8 @@ bk_api_handler bk_h_add_offsets_to_txn;
 bk_api_handler bk_h_end_txn;
 bk_api_handler bk_h_describe_transactions;
 bk_api_handler bk_h_list_transactions;
+/* h_reassign.c */
+bk_api_handler bk_h_alter_partition_reassignments;
+bk_api_handler bk_h_list_partition_reassignments;
 
 #endif

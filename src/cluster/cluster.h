@@ -33,6 +33,7 @@
 #include "../core/config.h"
 #include "controller.h"
 #include "metastore.h"
+#include "throttle.h"
 #include "topics.h"
 #include "zk.h"
 #include "zkjson.h"
@@ -79,7 +80,27 @@ struct bk_cluster {
     bk_cluster_pstate_fn *on_pstate;             /* a partition state (may be NULL) */
     void *ud;
     uint64_t topic_serial; /* incarnations of bk_ctopic (state watches check it) */
+
+    /* Broker dynamic configs: /config/brokers/<id> ([0]) and
+     * /config/brokers/<default> ([1]), watched; owned strings. Only the
+     * replication throttle rates are used (throttle.h). */
+    char **bcfg_keys[2], **bcfg_vals[2];
+    int nbcfg[2];
+    int bcfg_gen;
+    bk_throttle leader_throttle, follower_throttle;
 };
+
+/* IncrementalAlterConfigs/AlterConfigs of a broker entity (this broker,
+ * or the cluster default when dflt): only leader.replication.throttled.rate
+ * and follower.replication.throttled.rate may be set (a non-negative
+ * long) or deleted (kv[i].val NULL); replace drops the other dynamic
+ * entries (AlterConfigs). Writes /config/brokers/<id|<default>> and a
+ * /config/changes notification; the watch applies it. Returns a Kafka
+ * error code with a message in msg. */
+int16_t bk_cluster_alter_broker_config(bk_cluster *c, bool dflt, const bk_kv *kv, int nkv,
+                                       bool replace, bool validate_only, char *msg, size_t msglen);
+/* This broker's dynamic value of key (its own over the default), or NULL. */
+const char *bk_cluster_broker_config(const bk_cluster *c, const char *key, bool *is_default);
 
 int bk_cluster_open(bk_cluster **out, bk_ev *ev, const bk_config *cfg, const char *stored_cluster_id,
                     char *err, size_t errlen);

@@ -88,6 +88,27 @@ void bk_controller_on_topic(bk_controller *ctl, const char *name, const bk_zk_to
  * brokers out of the ISRs; see above). */
 void bk_controller_on_brokers(bk_controller *ctl);
 
+/* Partition reassignment (ctl_reassign.c; KIP-455, ZooKeeper mode). */
+/* A partition state was read (cluster.c): the active controller checks
+ * whether a reassignment of that partition can complete. */
+void bk_ctl_reassign_pstate(bk_controller *ctl, const char *topic, int32_t partition,
+                            const bk_zk_pstate *st, int32_t version);
+/* AlterPartitionReassignments of one partition: replicas (n of them) is the
+ * target; n < 0 cancels. Returns a Kafka error code, *msg a message (static)
+ * or NULL. Only on the active controller (else NOT_CONTROLLER). The
+ * assignment znode is written after the call returns. */
+int16_t bk_ctl_reassign_alter(bk_controller *ctl, const char *topic, int32_t partition,
+                              const int32_t *replicas, int n, const char **msg);
+/* After a batch of alters: write the assignment znodes they changed. */
+void bk_ctl_reassign_flush(bk_controller *ctl);
+/* The reassignments in progress, one at a time (i from 0 while it returns
+ * true): topic, partition, the full replica list (target + the originals
+ * being removed), adding and removing replicas; arrays borrowed, up to
+ * 64 each. */
+bool bk_ctl_reassign_at(const bk_controller *ctl, int i, const char **topic, int32_t *partition,
+                        int32_t *reps, int *nreps, int32_t *adding, int *nadding,
+                        int32_t *removing, int *nremoving);
+
 bool bk_controller_active(const bk_controller *ctl);
 /* The current controller's broker id (-1 unknown) and epoch (0 unknown;
  * only known on the controller itself and after reading /controller_epoch). */

@@ -210,6 +210,12 @@ const bk_config_key bk_config_keys[] = {
      "Pause of a follower's fetcher after an error", NULL},
     {"replica.socket.timeout.ms", BK_CFG_LONG, OFF(replica_socket_timeout_ms), "30000", 1, I64MAX,
      "A fetcher request without an answer for this long drops the connection", NULL},
+    {"leader.replication.throttled.rate", BK_CFG_LONG, OFF(leader_replication_throttled_rate),
+     "9223372036854775807", 0, I64MAX,
+     "Bytes/s a leader sends of the throttled replicas (dynamic in cluster mode)", NULL},
+    {"follower.replication.throttled.rate", BK_CFG_LONG,
+     OFF(follower_replication_throttled_rate), "9223372036854775807", 0, I64MAX,
+     "Bytes/s a follower fetches of the throttled replicas (dynamic in cluster mode)", NULL},
     {"brook.controller.requests.enable", BK_CFG_BOOL, OFF(controller_requests_enable), "false",
      NR,
      "Accept the controller's LeaderAndIsr/UpdateMetadata/StopReplica (cluster mode without "

@@ -115,6 +115,8 @@ typedef struct bk_config {
     int32_t replica_fetch_max_bytes;
     int64_t replica_fetch_backoff_ms;
     int64_t replica_socket_timeout_ms;
+    int64_t leader_replication_throttled_rate;   /* KIP-73; also dynamic (cluster.c) */
+    int64_t follower_replication_throttled_rate;
     bool controller_requests_enable; /* brook.controller.requests.enable */
     bool controlled_shutdown_enable;
     int32_t controlled_shutdown_max_retries;

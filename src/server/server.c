@@ -283,12 +283,20 @@ static void on_pstate(bk_cluster *c, void *ud, const char *topic, const uint8_t 
                         .nisr = st->nisr,
                         .replicas = replicas,
                         .nreplicas = nreplicas};
+    /* a reassignment in progress (KIP-455): the leader keeps the replicas
+     * being removed out of the ISR, Metadata shows both lists */
+    const bk_zk_topic *a = bk_cluster_assignment(c, topic);
+    if (a && partition < a->nparts) {
+        ps.nadding = bk_zk_topic_adding(a, partition, &ps.adding);
+        ps.nremoving = bk_zk_topic_removing(a, partition, &ps.removing);
+    }
     if (st->controller_epoch > b->controller_epoch)
         b->controller_epoch = st->controller_epoch;
     if (bk_ids_has(replicas, nreplicas, b->node_id)) {
         if (p && p->hosted && p->leader == st->leader && p->leader_epoch == st->leader_epoch &&
             p->partition_epoch >= version && p->nreplicas == nreplicas &&
-            memcmp(p->replicas, replicas, (size_t)nreplicas * sizeof *replicas) == 0)
+            memcmp(p->replicas, replicas, (size_t)nreplicas * sizeof *replicas) == 0 &&
+            p->nadding == ps.nadding && p->nremoving == ps.nremoving)
             return; /* known (our own ISR write, or a re-read) */
         int16_t e = bk_replica_leader_and_isr(b, topic, len, &uid, partition, &ps);
         if (e != BK_KERR_NONE && e != BK_KERR_STALE_CONTROLLER_EPOCH)
