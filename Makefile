@@ -33,6 +33,10 @@ RECORDS_OBJS := $(patsubst %.c,$(BUILD)/%.o,src/core/buf.c src/core/err.c src/co
 
 BIN := $(BUILD)/bin
 
+# brook_build_info{commit=...} (server/mon.c); "unknown" outside a git checkout.
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+$(BUILD)/src/server/mon.o: CFLAGS += -DBK_GIT_COMMIT='"$(GIT_COMMIT)"'
+
 .PHONY: cluster cluster-stop cluster-status bench-startup bench-storage bench-e2e all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
 
 all: $(BIN)/brookd $(BIN)/brook $(BIN)/unit $(BIN)/bkcodec $(BIN)/mklog $(BIN)/bkrecords $(BIN)/crashwriter

@@ -25,6 +25,29 @@ static int check_endpoint(const char *v, const char **why)
     return bk_endpoint_parse(v, &ep, why);
 }
 
+static int check_http_url(const char *v, const char **why)
+{
+    bk_endpoint ep;
+    if (!*v)
+        return 0;
+    if (bk_endpoint_parse(v, &ep, why) != 0)
+        return BK_EINVAL;
+    if (strcmp(ep.name, "HTTP") != 0) {
+        *why = "expected http://host:port";
+        return BK_EINVAL;
+    }
+    return 0;
+}
+
+static int check_log_level(const char *v, const char **why)
+{
+    if (bk_log_level_parse(v) < 0) {
+        *why = "expected debug, info, warn, error or off";
+        return BK_EINVAL;
+    }
+    return 0;
+}
+
 static int check_path(const char *v, const char **why)
 {
     if (!*v) {
@@ -289,6 +312,16 @@ const bk_config_key bk_config_keys[] = {
      I32MAX, "ZooKeeper session timeout", NULL},
     {"zookeeper.connection.timeout.ms", BK_CFG_INT, OFF(zookeeper_connection_timeout_ms), NULL, 1,
      I32MAX, "Connect timeout; defaults to the session timeout", NULL},
+
+    /* monitoring (docs/metrics.md) */
+    {"metrics.listener", BK_CFG_STRING, OFF(metrics_listener), NULL, NR,
+     "Brook: http://host:port serving /metrics (Prometheus), /health and /ready; empty = off",
+     check_http_url},
+    {"log.level", BK_CFG_STRING, OFF(log_level), "info", NR,
+     "Brook: debug, info, warn, error or off (BROOK_LOG_LEVEL overrides)", check_log_level},
+    {"request.slow.ms", BK_CFG_LONG, OFF(request_slow_ms), "1000", -1, I64MAX,
+     "Brook: log requests slower than this (Fetch: without its long-poll wait); -1 = off",
+     NULL},
 };
 const int bk_config_nkeys = (int)BK_ARRAY_LEN(bk_config_keys);
 

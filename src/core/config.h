@@ -149,6 +149,11 @@ typedef struct bk_config {
     int32_t zookeeper_session_timeout_ms;
     int32_t zookeeper_connection_timeout_ms; /* after finish: defaults to session timeout */
 
+    /* --- monitoring (issue 10) --- */
+    char *metrics_listener;  /* metrics.listener: http://host:port; NULL/empty = off */
+    char *log_level;         /* log.level */
+    int64_t request_slow_ms; /* request.slow.ms; -1 = off */
+
     /* --- derived by bk_config_finish() --- */
     bk_endpoint *listener_eps; /* owned: one per listeners entry */
     int nlistener_eps;
