@@ -10,6 +10,7 @@
     X(codec)                                                                                       \
     X(config)                                                                                      \
     X(log)                                                                                         \
+    X(metrics)                                                                                     \
     X(ev)                                                                                          \
     X(conn)                                                                                        \
     X(meta_props)                                                                                  \

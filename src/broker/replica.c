@@ -4,6 +4,7 @@
 #include "../cluster/partition.h"
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../group/coord.h"
 #include "../txn/tcoord.h"
 #include "../proto/records.h"
@@ -149,6 +150,11 @@ static void apply_isr(bk_broker *b, bk_partition *p, const int32_t *isr, int32_t
     buf[o] = 0;
     bk_log(BK_LOG_INFO, "%s-%d: ISR now [%s] (partition epoch %d)", p->topic->name, p->index, buf,
            new_epoch);
+    /* IsrShrinksPerSec / IsrExpandsPerSec (core/metrics.h) */
+    if (nisr < p->nisr)
+        bk_metrics_g.isr_shrinks++;
+    else if (nisr > p->nisr)
+        bk_metrics_g.isr_expands++;
     if (bk_ids_set(&p->isr, &p->nisr, isr, nisr) != 0)
         return;
     p->partition_epoch = new_epoch;
