@@ -32,6 +32,7 @@ static void conn_destroy(bk_conn *c);
 static void conn_progress(bk_conn *c);
 static bool frame_complete(const bk_conn *c);
 static void release_holds(bk_conn *c, bool all);
+static void tim_progress(bk_conn *c, bool all);
 
 /* ------------------------------------------------------------ life cycle */
 
@@ -100,6 +101,10 @@ static void conn_destroy(bk_conn *c)
     bk_ev_timer_stop(cs->ev, &c->idle);
     bk_ev_io_stop(cs->ev, &c->io);
     release_holds(c, true);
+    /* Responses that will never be sent still count (as Kafka updates
+     * the request metrics of in-flight responses on disconnect). */
+    if (c->ntim)
+        tim_progress(c, true);
     free(c->holds);
     if (c->fd >= 0)
         close(c->fd);
