@@ -389,7 +389,7 @@ int16_t bk_replica_leader_and_isr(bk_broker *b, const char *topic, size_t len,
     if (!bk_ids_has(st->replicas, st->nreplicas, b->node_id))
         return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     bool was_hosted = p->hosted;
-    int32_t old_leader = p->leader, old_epoch = p->leader_epoch;
+    int32_t old_leader = p->leader, old_epoch = p->leader_epoch, old_nisr = p->nisr;
     if ((r = bk_topics_host(b->topics, p)) != 0) {
         bk_log(BK_LOG_ERROR, "%s-%d: cannot open the log: %s", tp->name, partition,
                bk_strerror(r));
@@ -399,6 +399,15 @@ int16_t bk_replica_leader_and_isr(bk_broker *b, const char *topic, size_t len,
         return BK_KERR_KAFKA_STORAGE_ERROR;
     p->isr_pending = false;
     bool new_epoch = !was_hosted || st->leader_epoch != old_epoch;
+    /* IsrShrinks/IsrExpands of a partition we keep leading whose ISR the
+     * controller changed (a dead broker removed); our own changes were
+     * counted in apply_isr and come back here unchanged. */
+    if (was_hosted && old_leader == b->node_id && st->leader == b->node_id) {
+        if (st->nisr < old_nisr)
+            bk_metrics_g.isr_shrinks++;
+        else if (st->nisr > old_nisr)
+            bk_metrics_g.isr_expands++;
+    }
     if (st->leader == b->node_id)
         make_leader(b, p, new_epoch || old_leader != b->node_id);
     else

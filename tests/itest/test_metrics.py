@@ -420,3 +420,71 @@ def test_slow_request_log_and_log_format(brook_factory):
     reqs = sum(v for nm, l, v in samples if nm == "kafka_network_requestmetrics_requests_total")
     print("%d slow-request lines for %d requests" % (n, reqs))
     assert n <= 10 + 1
+
+
+# ------------------------------------------------------------- cluster mode
+
+def scrape(b):
+    st, text = http_get(b.mport, "/metrics", timeout=5)
+    assert st == 200
+    return parse_exposition(text)[1]
+
+
+def total(bs, name, **labels):
+    return sum(sample(scrape(b), name, **labels) or 0 for b in bs if b.alive())
+
+
+@pytest.mark.timeout(180)
+def test_cluster_gauges_follow_a_broker_kill(tmp_path):
+    """3 brokers + ZooKeeper: one active controller, ZooKeeper session and
+    readiness per broker, leaders and ISR gauges; kill -9 of a broker makes
+    the survivors report under-replicated partitions and ISR shrinks; its
+    restart brings the ISR back (expands, no under-replicated partition)."""
+    import zkharness
+    from test_cluster_zk import Cluster, wait_for
+
+    if not zkharness.available():
+        pytest.skip("Debian's zookeeper package is not installed")
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    extra = {"replica.lag.time.max.ms": 3000, "replica.fetch.wait.max.ms": 200}
+    with Cluster(tmp_path) as c:
+        bs = []
+        for i in range(3):
+            mport = brookharness.free_port()
+            b = c.broker(i, dict(extra, **{"metrics.listener": "http://127.0.0.1:%d" % mport}))
+            b.mport = mport
+            bs.append(b)
+        wait_for(lambda: all(sample(scrape(b), "brook_ready") == 1 for b in bs), 20, "3 ready brokers")
+        for b in bs:
+            s = scrape(b)
+            assert sample(s, "brook_zookeeper_session_state", state="connected") == 1
+            assert sample(s, "brook_zookeeper_registered") == 1
+        wait_for(lambda: total(bs, "kafka_controller_kafkacontroller_activecontrollercount") == 1,
+                 20, "exactly one active controller")
+        a = AdminClient({"bootstrap.servers": bs[0].bootstrap})
+        for f in a.create_topics([NewTopic("m3", 3, 3)], operation_timeout=10).values():
+            f.result(timeout=20)
+        wait_for(lambda: total(bs, "kafka_server_replicamanager_leadercount") >= 3 and
+                 total(bs, "kafka_server_replicamanager_underreplicatedpartitions") == 0 and
+                 all(sample(scrape(b), "kafka_server_replicamanager_partitioncount") >= 3 for b in bs),
+                 30, "3 leaders, full ISR")
+        produce(",".join(b.bootstrap for b in bs), "m3", 300)
+
+        victim = bs[2]
+        victim.kill9()
+        live = bs[:2]
+        t0 = time.monotonic()
+        wait_for(lambda: total(live, "kafka_server_replicamanager_underreplicatedpartitions") >= 1,
+                 30, "under-replicated partitions on the survivors")
+        print("under-replicated reported %.1f s after the kill" % (time.monotonic() - t0))
+        wait_for(lambda: total(live, "kafka_server_replicamanager_isrshrinks_total") >= 1, 30, "ISR shrinks")
+        wait_for(lambda: total(live, "kafka_controller_kafkacontroller_activecontrollercount") == 1,
+                 30, "one active controller among the survivors")
+        assert total(live, "kafka_controller_kafkacontroller_offlinepartitionscount") == 0
+
+        victim.start()
+        wait_for(lambda: total(bs, "kafka_server_replicamanager_underreplicatedpartitions") == 0 and
+                 total(bs, "kafka_server_replicamanager_isrexpands_total") >= 1,
+                 60, "the restarted broker back in every ISR")
+        wait_for(lambda: sample(scrape(victim), "brook_ready") == 1, 20, "restarted broker ready")
