@@ -199,6 +199,7 @@ def test_prometheus_scrapes_message_rate(brook_factory, tmp_path):
         prom.stop()
 
 
+@pytest.mark.smoke
 @pytest.mark.timeout(120)
 def test_metrics_match_documented_mapping(brook_factory):
     b = metrics_broker(brook_factory)
@@ -268,6 +269,7 @@ def test_metrics_match_documented_mapping(brook_factory):
     assert info and info[0]["version"] and re.match(r"^([0-9a-f]{4,}|unknown)$", info[0]["commit"]), info
 
 
+@pytest.mark.smoke
 @pytest.mark.timeout(60)
 def test_health_ready_and_http_errors(brook_factory):
     b = metrics_broker(brook_factory)
