@@ -37,7 +37,7 @@ BIN := $(BUILD)/bin
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 $(BUILD)/src/server/mon.o: CFLAGS += -DBK_GIT_COMMIT='"$(GIT_COMMIT)"'
 
-.PHONY: cluster cluster-stop cluster-status bench-startup bench-storage bench-e2e all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
+.PHONY: cluster cluster-stop cluster-status bench-metrics bench-startup bench-storage bench-e2e all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
 
 all: $(BIN)/brookd $(BIN)/brook $(BIN)/unit $(BIN)/bkcodec $(BIN)/mklog $(BIN)/bkrecords $(BIN)/crashwriter
 ifeq ($(SANITIZER),)
@@ -77,6 +77,14 @@ $(BIN)/bench-storage: $(BUILD)/bench/storage.o $(BUILD)/libbrook.a
 
 bench-storage: $(BIN)/bench-storage
 	bench/run-storage.sh
+
+# Cost of the request-path metrics accounting (core/metrics.h), ns/request.
+$(BIN)/bench-metrics: $(BUILD)/bench/metrics_cost.o $(BUILD)/libbrook.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-metrics: $(BIN)/bench-metrics
+	$(BIN)/bench-metrics
 
 # Produce/consume/latency through librdkafka against brookd and against
 # librdkafka's mock cluster, one table (bench/e2e-README.md).
