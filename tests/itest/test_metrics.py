@@ -441,7 +441,8 @@ def test_cluster_gauges_follow_a_broker_kill(tmp_path):
     """3 brokers + ZooKeeper: one active controller, ZooKeeper session and
     readiness per broker, leaders and ISR gauges; kill -9 of a broker makes
     the survivors report under-replicated partitions and ISR shrinks; its
-    restart brings the ISR back (expands, no under-replicated partition)."""
+    restart brings the ISR back (expands, no under-replicated partition);
+    without ZooKeeper every broker answers /ready 503 and /health 200."""
     import zkharness
     from test_cluster_zk import Cluster, wait_for
 
@@ -449,7 +450,9 @@ def test_cluster_gauges_follow_a_broker_kill(tmp_path):
         pytest.skip("Debian's zookeeper package is not installed")
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    extra = {"replica.lag.time.max.ms": 3000, "replica.fetch.wait.max.ms": 200}
+    # no controlled shutdown: the brokers stop at the end without ZooKeeper
+    extra = {"replica.lag.time.max.ms": 3000, "replica.fetch.wait.max.ms": 200,
+             "controlled.shutdown.enable": "false"}
     with Cluster(tmp_path) as c:
         bs = []
         for i in range(3):
@@ -490,3 +493,15 @@ def test_cluster_gauges_follow_a_broker_kill(tmp_path):
                  total(bs, "kafka_server_replicamanager_isrexpands_total") >= 1,
                  60, "the restarted broker back in every ISR")
         wait_for(lambda: sample(scrape(victim), "brook_ready") == 1, 20, "restarted broker ready")
+
+        # ZooKeeper gone: every broker stays alive (/health) but is not ready
+        c.zk.kill(0)
+        wait_for(lambda: all(http_get(b.mport, "/ready", timeout=5)[0] == 503 for b in bs), 30,
+                 "/ready 503 without ZooKeeper")
+        for b in bs:
+            st, body = http_get(b.mport, "/ready")
+            assert st == 503 and "ZooKeeper" in body, body
+            assert http_get(b.mport, "/health") == (200, "ok\n")
+            s = scrape(b)
+            assert sample(s, "brook_zookeeper_session_state", state="disconnected") == 1
+            assert sample(s, "brook_ready") == 0
