@@ -56,7 +56,9 @@ static void hist_rotate(bk_hist *h, int64_t now_ms)
 void bk_hist_record(bk_hist *h, uint64_t us, int64_t now_ms)
 {
     hist_rotate(h, now_ms);
-    h->win[h->cur][bk_hist_bucket(us)]++;
+    int b = bk_hist_bucket(us);
+    h->win[h->cur][b]++;
+    h->cum[b]++;
     h->wn[h->cur]++;
     h->count++;
     h->sum_us += (double)us;
@@ -409,6 +411,32 @@ void bk_metrics_write(bk_wr *w, int64_t now_ms, const char *(*api_name)(int key)
             bk_prom_value(w, h->sum_us / 1000.0);
             bk_wr_u8(w, '\n');
         }
+    }
+
+    /* native histogram of the total time: le = 2^k us, k = 3..27 */
+    const char *hn = "brook_request_total_time_seconds";
+    bk_prom_family(w, hn, "histogram",
+                   "TotalTimeMs as a cumulative Prometheus histogram (seconds), by API");
+    for (int k = 0; k < BK_METRICS_NAPI; k++) {
+        bk_hist *h = m->api[k].hist[BK_RT_TOTAL];
+        if (!h)
+            continue;
+        /* bucket 4e+3 ends at 2^(e+1) us: a boundary every 4 buckets */
+        uint64_t acc = 0;
+        for (int i = 0; i < BK_HIST_NB - 1; i++) {
+            acc += h->cum[i];
+            int e = i / 4 + 1;
+            if (i % 4 != 3 || e < 3)
+                continue;
+            bk_prom_printf(w, "%s_bucket{request=\"%s\",le=\"%.6g\"} %llu\n", hn, api_name(k),
+                           ldexp(1, e) / 1e6, (unsigned long long)acc);
+        }
+        bk_prom_printf(w, "%s_bucket{request=\"%s\",le=\"+Inf\"} %llu\n", hn, api_name(k),
+                       (unsigned long long)h->count);
+        bk_prom_printf(w, "%s_sum{request=\"%s\"} ", hn, api_name(k));
+        bk_prom_value(w, h->sum_us / 1e6);
+        bk_prom_printf(w, "\n%s_count{request=\"%s\"} %llu\n", hn, api_name(k),
+                       (unsigned long long)h->count);
     }
 
     bk_prom_family(w, "kafka_server_replicamanager_isrshrinks_total", "counter",

@@ -26,7 +26,10 @@
  * ours come from two alternating windows of BK_HIST_WINDOW_MS: a quantile
  * covers the current window plus the previous one (30-60 s of requests),
  * so a latency spike shows up and fades like Kafka's. The value is
- * interpolated linearly inside its bucket. count/sum are cumulative.
+ * interpolated linearly inside its bucket. count/sum are cumulative, and so
+ * are per-bucket counts, exported for the total time as a native
+ * Prometheus histogram (le = powers of two of microseconds, in seconds)
+ * for histogram_quantile() over any range.
  *
  * Prometheus text. bk_prom_* append exposition format 0.0.4 to a bk_wr:
  * HELP/TYPE lines once per family, label values escaped (\\, \", \n),
@@ -55,6 +58,7 @@ typedef struct bk_hist {
     int64_t win_start_ms; /* monotonic start of win[cur] */
     uint64_t count;       /* cumulative */
     double sum_us;        /* cumulative */
+    uint64_t cum[BK_HIST_NB]; /* cumulative per bucket (native histogram) */
 } bk_hist;
 
 /* Bucket of a value in microseconds; [lo, hi) bounds of bucket i. */

@@ -166,6 +166,12 @@ void bk_test_metrics(void)
     BK_CHECK(strstr(txt, "kafka_network_requestmetrics_totaltimems_count{request=\"K0\"} 1\n"));
     BK_CHECK(strstr(txt, "kafka_network_requestmetrics_localtimems{request=\"K0\",quantile=\"0.99\"} 1."));
     BK_CHECK(strstr(txt, "kafka_network_requestmetrics_totaltimems_sum{request=\"K0\"} 2\n"));
+    /* native histogram: 2000 us is above le=0.001 s and below le=0.002048 s */
+    BK_CHECK(strstr(txt, "brook_request_total_time_seconds_bucket{request=\"K0\",le=\"0.001024\"} 0\n"));
+    BK_CHECK(strstr(txt, "brook_request_total_time_seconds_bucket{request=\"K0\",le=\"0.002048\"} 1\n"));
+    BK_CHECK(strstr(txt, "brook_request_total_time_seconds_bucket{request=\"K0\",le=\"+Inf\"} 1\n"));
+    BK_CHECK(strstr(txt, "brook_request_total_time_seconds_count{request=\"K0\"} 1\n"));
+    BK_CHECK(strstr(txt, "brook_request_total_time_seconds_sum{request=\"K0\"} 0.002\n"));
     bk_metrics_reset();
     bk_wr_fini(&w);
 

@@ -193,6 +193,10 @@ def test_prometheus_scrapes_message_rate(brook_factory, tmp_path):
         # the latency quantiles and a state gauge are scraped too
         res = prom.query('kafka_network_requestmetrics_totaltimems{request="Produce",quantile="0.99"}')
         assert res and float(res[0]["value"][1]) > 0, res
+        q = 'histogram_quantile(0.99, rate(brook_request_total_time_seconds_bucket{request="Produce"}[30s]))'
+        res = prom.query(q)
+        assert res and float(res[0]["value"][1]) > 0, res
+        print("PromQL %s = %s" % (q, res[0]["value"][1]))
         res = prom.query('kafka_log_log_logendoffset{topic="prom-rate",partition="0"}')
         assert res and float(res[0]["value"][1]) == 8000, res
     finally:
@@ -235,7 +239,7 @@ def test_metrics_match_documented_mapping(brook_factory):
     assert not missing, "documented but not served: %s" % missing
     # every sample belongs to a declared family
     for n, _, _ in samples:
-        fam = re.sub(r"_(count|sum)$", "", n) if n not in types else n
+        fam = re.sub(r"_(count|sum|bucket)$", "", n) if n not in types else n
         assert fam in types, n
 
     assert sample(samples, "kafka_server_brokertopicmetrics_messagesin_total", topic="doc-check") == 300
