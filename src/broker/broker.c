@@ -283,6 +283,15 @@ void bk_broker_on_timing(bk_conn *c, int16_t api_key, int16_t api_version, const
     bk_broker *b = ud;
     int64_t now = bk_now_ms();
     bk_metrics_timing(api_key, us, now);
+    /* Kafka's request logger (kafka.request.logger at DEBUG): every request
+     * with its times, only when debug is on (SIGUSR2 or log.level). */
+    if (BK_UNLIKELY(bk_log_enabled(BK_LOG_DEBUG)))
+        bk_log(BK_LOG_DEBUG,
+               "completed request %s v%d from %s: total %.3f ms (request queue %.3f, local %.3f, "
+               "remote %.3f, response queue %.3f, response send %.3f)",
+               api_name(api_key), api_version, c->peer, us[BK_RT_TOTAL] / 1000.0,
+               us[BK_RT_REQ_QUEUE] / 1000.0, us[BK_RT_LOCAL] / 1000.0, us[BK_RT_REMOTE] / 1000.0,
+               us[BK_RT_RESP_QUEUE] / 1000.0, us[BK_RT_RESP_SEND] / 1000.0);
     /* Slow requests (request.slow.ms): the remote time of a Fetch is its
      * long poll (MaxWaitMs), asked for by the client, so it does not count. */
     int64_t slow = b->cfg->request_slow_ms;

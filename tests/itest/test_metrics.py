@@ -509,3 +509,32 @@ def test_cluster_gauges_follow_a_broker_kill(tmp_path):
             s = scrape(b)
             assert sample(s, "brook_zookeeper_session_state", state="disconnected") == 1
             assert sample(s, "brook_ready") == 0
+
+
+@pytest.mark.timeout(60)
+def test_sigusr2_turns_the_request_logger_on_and_off(brook_factory):
+    import signal as sig
+
+    b = metrics_broker(brook_factory)
+    produce(b.bootstrap, "usr2", 5)
+    assert "completed request" not in b.log_tail(1000)
+    b.signal(sig.SIGUSR2)
+    wait_for_log(b, "SIGUSR2: log level now debug")
+    produce(b.bootstrap, "usr2", 5)
+    wait_for_log(b, "completed request Produce")
+    b.signal(sig.SIGUSR2)
+    wait_for_log(b, "SIGUSR2: log level now info")
+    n = b.log_tail(5000).count("completed request")
+    produce(b.bootstrap, "usr2", 5)
+    time.sleep(0.5)
+    assert b.log_tail(5000).count("completed request") == n
+    b.assert_alive("after SIGUSR2")
+
+
+def wait_for_log(b, what, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if what in b.log_tail(5000):
+            return
+        time.sleep(0.1)
+    raise AssertionError("no %r in the log:\n%s" % (what, b.log_tail(50)))
