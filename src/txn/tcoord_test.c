@@ -41,10 +41,14 @@ typedef struct fake {
     int64_t wall;
 } fake;
 
-static int16_t f_marker(void *ud, const char *topic, int32_t partition, int64_t pid, int16_t epoch,
-                        int32_t coord_epoch, bool commit)
+static int16_t f_marker(void *ud, const bk_txn_marker *w)
 {
     fake *f = ud;
+    const char *topic = w->topic;
+    int32_t partition = w->partition;
+    int64_t pid = w->pid;
+    int16_t epoch = w->epoch;
+    bool commit = w->commit;
     f->attempts++;
     if (f->fail && (!f->fail_topic || strcmp(f->fail_topic, topic) == 0))
         return f->fail;
@@ -71,7 +75,7 @@ static int64_t f_clock(void *ud)
 
 static bk_tcoord *tc_new(const bk_config *c, bk_topics *t, const char *dir, fake *f)
 {
-    bk_tcoord_hooks h = {f_marker, f_appended, f};
+    bk_tcoord_hooks h = {f_marker, f_appended, f, false};
     bk_tcoord *tc = bk_tcoord_new(c, t, dir, &h);
     if (tc)
         bk_tcoord_set_clock(tc, f_clock, f);
