@@ -153,6 +153,7 @@ void bk_broker_start(bk_broker *b, bk_ev *ev, bk_logmgr *lm, bk_topics *topics)
     bk_tcoord_hooks th = {tcoord_write_marker, tcoord_appended, b, true};
     b->tcoord = bk_tcoord_new(b->cfg, topics, b->cfg->log_dirs.n > 0 ? b->cfg->log_dirs.v[0] : NULL,
                               &th);
+    bk_tcoord_set_cluster(b->tcoord, b->cluster);
     if (b->tcoord && !b->cluster && bk_tcoord_load(b->tcoord) != 0)
         bk_log(BK_LOG_ERROR, "loading %s failed; transactions start empty", BK_TXN_TOPIC);
 }

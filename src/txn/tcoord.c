@@ -161,6 +161,7 @@ struct bk_tcoord {
     int64_t next_abort, next_expire;
     int64_t (*clock)(void *ud);
     void *clock_ud;
+    bool cluster; /* other brokers coordinate other ids */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -996,8 +997,11 @@ int16_t bk_tcoord_verify(bk_tcoord *tc, int64_t pid, int16_t epoch, const char *
     if (!tc)
         return BK_KERR_INVALID_TXN_STATE;
     txn *t = find_pid(tc, pid);
+    /* Cluster mode: another broker may coordinate pid. Kafka asks it
+     * (AddPartitionsToTxn v4, VerifyOnly); not done yet, so only the
+     * producers this broker coordinates are verified. */
     if (!t)
-        return BK_KERR_INVALID_TXN_STATE;
+        return tc->cluster ? BK_KERR_NONE : BK_KERR_INVALID_TXN_STATE;
     if (t->m.epoch != epoch)
         return BK_KERR_INVALID_PRODUCER_EPOCH;
     if (t->m.state != BK_TXN_ONGOING || !meta_has_part(&t->m, topic, tlen, partition))
@@ -1334,6 +1338,12 @@ bk_tcoord *bk_tcoord_new(const bk_config *cfg, bk_topics *topics, const char *me
     bk_wr_init(&tc->k, 0);
     bk_wr_init(&tc->v, 0);
     return tc;
+}
+
+void bk_tcoord_set_cluster(bk_tcoord *tc, bool on)
+{
+    if (tc)
+        tc->cluster = on;
 }
 
 void bk_tcoord_set_pidstore(bk_tcoord *tc, bk_pidstore *store)

@@ -89,6 +89,9 @@ void bk_tcoord_free(bk_tcoord *tc);
  * /latest_producer_id_block); takes ownership, closes the previous one. */
 struct bk_pidstore;
 void bk_tcoord_set_pidstore(bk_tcoord *tc, struct bk_pidstore *store);
+/* Cluster mode: other brokers coordinate other transactional ids
+ * (bk_tcoord_verify cannot check producers it does not know). */
+void bk_tcoord_set_cluster(bk_tcoord *tc, bool on);
 /* Read __transaction_state and finish transactions that were being
  * committed or aborted when the broker stopped. */
 int bk_tcoord_load(bk_tcoord *tc);
@@ -108,7 +111,9 @@ void bk_tcoord_tick(bk_tcoord *tc, int64_t now_ms);
  * KIP-890 part 1): may producer pid/epoch write transactional data to
  * topic/partition? BK_KERR_NONE if the partition was added to its ongoing
  * transaction, else INVALID_TXN_STATE (or INVALID_PRODUCER_EPOCH for a
- * stale epoch).
+ * stale epoch). Cluster mode: NONE for a producer id this broker does not
+ * coordinate (the check against a remote coordinator, Kafka's
+ * AddPartitionsToTxn v4 VerifyOnly, is not implemented).
  */
 int16_t bk_tcoord_verify(bk_tcoord *tc, int64_t pid, int16_t epoch, const char *topic, size_t tlen,
                          int32_t partition);
