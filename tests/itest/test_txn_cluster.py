@@ -1,0 +1,330 @@
+"""Transactions in a 3-broker cluster (issue 8, item 4): the transaction
+coordinator ends transactions on partitions led by other brokers through
+WriteTxnMarkers (src/broker/txn_markers.c over the inter-broker client),
+acknowledged once replicated.
+
+  - a topic with 3 partitions, replication factor 3, min.insync.replicas=2,
+    whose leaders are on all three brokers (so two of them are not the
+    coordinator, found with FindCoordinator key type 1); committed and
+    aborted transactions across the three partitions are seen correctly by
+    a read_committed consumer, and the LSO reaches the log end;
+  - the coordinator broker is kill -9'd (a) with a transaction open,
+    before commit_transaction(), and (b) while commit_transaction() is in
+    progress, then restarted; the producer (or a new one with the same
+    transactional.id) carries on; every transaction is visible to
+    read_committed completely or not at all, and every transaction whose
+    commit_transaction() returned is completely visible. The coordinator
+    failover time (kill to the next committed transaction) is printed.
+
+Bounded: short ZooKeeper sessions (4 s), every wait has a limit, every
+process is killed by the Cluster context manager."""
+
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+import kwire  # noqa: E402
+import kwirex  # noqa: E402
+import zkharness  # noqa: E402
+from test_cluster_zk import Cluster, wait_for  # noqa: E402
+from test_txn_coord import find_coordinator  # noqa: E402
+
+pytest.importorskip("kazoo.client")
+ck = pytest.importorskip("confluent_kafka")
+
+pytestmark = [
+    pytest.mark.skipif(not zkharness.available(), reason="Debian's zookeeper package is not installed"),
+    pytest.mark.timeout(240),
+]
+
+EXTRA = {"replica.lag.time.max.ms": 3000, "replica.fetch.wait.max.ms": 100,
+         "transaction.state.log.num.partitions": 3}
+TOPIC = "txc"
+NPARTS = 3
+PER_PART = 2  # messages per partition per transaction
+
+
+def md(b, topics):
+    return kwirex.call((b.host, b.port), 3, 10, kwire.metadata_body(10, topics), kwire.parse_metadata)
+
+
+def parts_of(b, topic):
+    t = md(b, [topic])["topics"][0]
+    if t["error_code"] != 0:
+        return None
+    return {p["partition_index"]: p for p in t["partitions"]}
+
+
+def full_isr_everywhere(bs, topic, nparts):
+    for b in bs:
+        ps = parts_of(b, topic)
+        if not ps or len(ps) != nparts:
+            return False
+        for p in ps.values():
+            if p["error_code"] != 0 or p["leader_id"] < 0 or sorted(p["isr_nodes"]) != [0, 1, 2]:
+                return False
+    return True
+
+
+def coordinator_of(bs, txn_id):
+    """The node FindCoordinator(key type 1) names, asked of a live broker."""
+    def ask():
+        for b in bs:
+            if not b.alive():
+                continue
+            try:
+                c = find_coordinator(b, txn_id, 3)
+            except Exception:
+                continue
+            if c["error"] == 0 and c["node"] >= 0:
+                return c["node"]
+        return None
+    return wait_for(ask, 30, "the coordinator of %s" % txn_id, step=0.2)
+
+
+def producer(bs, txn_id):
+    p = ck.Producer({"bootstrap.servers": ",".join(b.bootstrap for b in bs),
+                     "transactional.id": txn_id, "transaction.timeout.ms": 30000,
+                     "message.timeout.ms": 30000, "retry.backoff.ms": 50,
+                     "reconnect.backoff.max.ms": 500, "topic.metadata.refresh.interval.ms": 1000,
+                     "socket.connection.setup.timeout.ms": 3000})
+    p.init_transactions(60)
+    return p
+
+
+def values(tag):
+    return [b"%s-p%d-%d" % (tag.encode(), part, k) for part in range(NPARTS) for k in range(PER_PART)]
+
+
+def send_txn(p, tag):
+    """Begin, write PER_PART messages to every partition, flush."""
+    p.begin_transaction()
+    for part in range(NPARTS):
+        for k in range(PER_PART):
+            p.produce(TOPIC, value=b"%s-p%d-%d" % (tag.encode(), part, k), partition=part)
+    assert p.flush(60) == 0
+
+
+def committed_view(bs, timeout=90):
+    """Everything a read_committed consumer sees, once no transaction is
+    open any more (LSO == log end on every partition)."""
+    boot = ",".join(b.bootstrap for b in bs if b.alive())
+    rc = ck.Consumer({"bootstrap.servers": boot, "group.id": "v%d" % time.monotonic_ns(),
+                      "isolation.level": "read_committed", "enable.auto.commit": False,
+                      "auto.offset.reset": "earliest"})
+    ru = ck.Consumer({"bootstrap.servers": boot, "group.id": "u%d" % time.monotonic_ns(),
+                      "isolation.level": "read_uncommitted", "enable.auto.commit": False})
+    try:
+        def lso_at_end():
+            ends = []
+            for part in range(NPARTS):
+                tp = ck.TopicPartition(TOPIC, part)
+                _, lso = rc.get_watermark_offsets(tp, timeout=5, cached=False)
+                _, hw = ru.get_watermark_offsets(tp, timeout=5, cached=False)
+                if lso != hw or lso < 0:
+                    return None
+                ends.append(lso)
+            return ends
+        ends = wait_for(lso_at_end, timeout, "the LSO reaching the log end on every partition", step=0.5)
+        rc.assign([ck.TopicPartition(TOPIC, part, ck.OFFSET_BEGINNING) for part in range(NPARTS)])
+        got = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            m = rc.poll(0.5)
+            if m is not None and not m.error():
+                got.append(m.value())
+            pos = rc.position([ck.TopicPartition(TOPIC, part) for part in range(NPARTS)])
+            if all(x.offset >= ends[x.partition] for x in pos):
+                break
+        return got, ends
+    finally:
+        rc.close()
+        ru.close()
+
+
+def check_atomic(got, outcomes):
+    """outcomes: tag -> "commit" (commit_transaction returned), "abort"
+    (abort_transaction returned) or "unknown". Returns the tags seen."""
+    assert len(got) == len(set(got)), "duplicates in the read_committed view"
+    seen = {}
+    for v in got:
+        tag = v.decode().rsplit("-p", 1)[0]
+        seen.setdefault(tag, set()).add(v)
+    assert set(seen) <= set(outcomes), "values of unknown transactions: %s" % (set(seen) - set(outcomes))
+    for tag, how in outcomes.items():
+        vs = seen.get(tag, set())
+        assert vs in (set(), set(values(tag))), \
+            "transaction %s (%s) is partly visible: %d of %d" % (tag, how, len(vs), len(values(tag)))
+        if how == "commit":
+            assert vs, "transaction %s was committed but is not visible" % tag
+        if how == "abort":
+            assert not vs, "transaction %s was aborted but is visible" % tag
+    return set(seen)
+
+
+def start3(c):
+    bs = [c.broker(i, EXTRA) for i in range(3)]
+    wait_for(lambda: all(sorted(x["node_id"] for x in md(b, [])["brokers"]) == [0, 1, 2] for b in bs),
+             20, "3 live brokers everywhere")
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({"bootstrap.servers": bs[0].bootstrap})
+    for f in a.create_topics([NewTopic(TOPIC, NPARTS, 3, config={"min.insync.replicas": "2"})],
+                             operation_timeout=10).values():
+        f.result(timeout=20)
+    wait_for(lambda: full_isr_everywhere(bs, TOPIC, NPARTS), 30, "leaders and ISR [0,1,2]")
+    return bs
+
+
+def test_commit_and_abort_across_three_leaders(tmp_path):
+    with Cluster(tmp_path) as c:
+        bs = start3(c)
+        txn_id = "txc-a"
+        p = producer(bs, txn_id)
+        coord = coordinator_of(bs, txn_id)
+        leaders = {part: x["leader_id"] for part, x in parts_of(bs[0], TOPIC).items()}
+        print("coordinator %d, partition leaders %s" % (coord, leaders))
+        assert sorted(leaders.values()) == [0, 1, 2], leaders
+        assert any(lead != coord for lead in leaders.values())
+        outcomes = {}
+        t0 = time.monotonic()
+        for i in range(12):
+            tag = "a%02d" % i
+            send_txn(p, tag)
+            if i % 3 == 2:
+                p.abort_transaction(30)
+                outcomes[tag] = "abort"
+            else:
+                p.commit_transaction(30)
+                outcomes[tag] = "commit"
+        print("12 transactions over 3 leaders in %.2f s" % (time.monotonic() - t0))
+        got, ends = committed_view(bs)
+        seen = check_atomic(got, outcomes)
+        assert seen == {t for t, how in outcomes.items() if how == "commit"}
+        # per partition: 12 transactions x PER_PART records (aborted ones
+        # stay in the log) + 12 markers, each marker written once
+        assert ends == [12 * PER_PART + 12] * NPARTS, ends
+        # the markers went through WriteTxnMarkers to the other leaders: each
+        # leader's log has all 12 of them (read back through the leader)
+        for part, lead in leaders.items():
+            b = [x for x in bs if x.node_id == lead][0]
+            batches, _ = kwirex.fetch_all((b.host, b.port), TOPIC, part, timeout=10)
+            assert sum(1 for bt in batches if bt["control"]) == 12, (part, lead)
+        p.flush(5)
+
+
+def test_coordinator_kill9_mid_transaction(tmp_path):
+    with Cluster(tmp_path) as c:
+        bs = start3(c)
+        byid = {b.node_id: b for b in bs}
+        txn_id = "txc-k"
+        p = producer(bs, txn_id)
+        outcomes = {}
+        for i in range(3):
+            send_txn(p, "w%d" % i)
+            p.commit_transaction(30)
+            outcomes["w%d" % i] = "commit"
+        failovers = []
+
+        def carry_on(p, tag):
+            """Commit one transaction; a new producer when the old one is
+            in a fatal state. Returns the producer that worked."""
+            for attempt in range(6):
+                try:
+                    send_txn(p, tag)
+                    p.commit_transaction(60)
+                    outcomes[tag] = "commit"
+                    return p
+                except ck.KafkaException as e:
+                    err = e.args[0]
+                    outcomes.setdefault(tag, "unknown")
+                    print("  %s attempt %d: %s" % (tag, attempt, err))
+                    if err.txn_requires_abort():
+                        try:
+                            p.abort_transaction(60)
+                        except ck.KafkaException:
+                            pass
+                    elif not err.retriable():
+                        p = producer(bs, txn_id)
+                    tag = tag + "r"
+            raise AssertionError("the producer never carried on")
+
+        # (a) kill -9 the coordinator with a transaction open, before commit
+        coord = coordinator_of(bs, txn_id)
+        send_txn(p, "k1")
+        t_kill = time.monotonic()
+        byid[coord].kill9()
+        print("(a) killed coordinator %d with transaction k1 open" % coord)
+        try:
+            p.commit_transaction(60)
+            outcomes["k1"] = "commit"
+            print("  k1 committed after the failover")
+        except ck.KafkaException as e:
+            outcomes["k1"] = "unknown"
+            err = e.args[0]
+            print("  k1: %s" % err)
+            if err.txn_requires_abort():
+                try:
+                    p.abort_transaction(60)
+                except ck.KafkaException:
+                    p = producer(bs, txn_id)
+            else:
+                p = producer(bs, txn_id)
+        p = carry_on(p, "k1next")
+        failovers.append(time.monotonic() - t_kill)
+        print("(a) coordinator failover: %.2f s from kill -9 to the next commit" % failovers[-1])
+        byid[coord].start()
+        wait_for(lambda: full_isr_everywhere(bs, TOPIC, NPARTS), 60, "the restarted broker back in the ISR")
+
+        # (b) kill -9 the coordinator while commit_transaction() runs
+        coord = coordinator_of(bs, txn_id)
+        send_txn(p, "k2")
+        res = {}
+
+        def commit():
+            try:
+                p.commit_transaction(60)
+                res["ok"] = True
+            except ck.KafkaException as e:
+                res["err"] = e.args[0]
+        th = threading.Thread(target=commit, daemon=True)
+        th.start()
+        time.sleep(0.002)
+        t_kill = time.monotonic()
+        byid[coord].kill9()
+        print("(b) killed coordinator %d while committing k2" % coord)
+        th.join(90)
+        assert not th.is_alive(), "commit_transaction() did not return"
+        if res.get("ok"):
+            outcomes["k2"] = "commit"
+            print("  k2 committed")
+        else:
+            outcomes["k2"] = "unknown"
+            err = res["err"]
+            print("  k2: %s" % err)
+            if err.txn_requires_abort():
+                try:
+                    p.abort_transaction(60)
+                except ck.KafkaException:
+                    p = producer(bs, txn_id)
+            else:
+                p = producer(bs, txn_id)
+        p = carry_on(p, "k2next")
+        failovers.append(time.monotonic() - t_kill)
+        print("(b) coordinator failover: %.2f s from kill -9 to the next commit" % failovers[-1])
+        byid[coord].start()
+        wait_for(lambda: full_isr_everywhere(bs, TOPIC, NPARTS), 60, "the restarted broker back in the ISR")
+        for i in range(3):
+            p = carry_on(p, "z%d" % i)
+        p.flush(5)
+
+        got, ends = committed_view(bs)
+        seen = check_atomic(got, outcomes)
+        print("outcomes %s; visible %s" % (outcomes, sorted(seen)))
+        print("coordinator failover times: %s s" % ", ".join("%.2f" % f for f in failovers))
