@@ -84,9 +84,9 @@ def coordinator_of(bs, txn_id):
             except Exception:
                 continue
             if c["error"] == 0 and c["node"] >= 0:
-                return c["node"]
+                return [c["node"]]  # node 0 is falsy for wait_for
         return None
-    return wait_for(ask, 30, "the coordinator of %s" % txn_id, step=0.2)
+    return wait_for(ask, 30, "the coordinator of %s" % txn_id, step=0.2)[0]
 
 
 def producer(bs, txn_id):
