@@ -1304,9 +1304,9 @@ int bk_tcoord_load_partition(bk_tcoord *tc, int32_t idx)
         done += complete(tc, t) == BK_KERR_NONE;
     }
     bk_log(BK_LOG_INFO,
-           "%s-%d: loaded %d transactional ids from %llu records; %d of %d transactions being "
-           "ended completed",
-           BK_TXN_TOPIC, idx, loaded, (unsigned long long)nrec, done, pending);
+           "%s-%d: loaded %d transactional ids from %llu records; %d transactions being ended "
+           "(markers sent again), %d completed at once",
+           BK_TXN_TOPIC, idx, loaded, (unsigned long long)nrec, pending, done);
     return 0;
 }
 

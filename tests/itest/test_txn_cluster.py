@@ -19,6 +19,7 @@ acknowledged once replicated.
 Bounded: short ZooKeeper sessions (4 s), every wait has a limit, every
 process is killed by the Cluster context manager."""
 
+import glob
 import os
 import sys
 import threading
@@ -268,9 +269,12 @@ def test_coordinator_kill9_mid_transaction(tmp_path):
 
         # (kill what, when): "before" = with the transaction open, before
         # commit_transaction(); a number = that many seconds after
-        # commit_transaction() started (in another thread)
+        # commit_transaction() started (in another thread); "after" = as
+        # soon as commit_transaction() returned (EndTxn answers once
+        # PrepareCommit is replicated: the markers are usually still on
+        # their way, and the next coordinator must finish them)
         scenarios = [("coordinator", "before"), ("coordinator", 0.0), ("coordinator", 0.004),
-                     ("partition leader", 0.0)]
+                     ("coordinator", "after"), ("partition leader", 0.0)]
         for n, (what, when) in enumerate(scenarios):
             coord = coordinator_of(bs, txn_id)
             leaders = {part: x["leader_id"] for part, x in parts_of(bs[0], TOPIC).items()}
@@ -292,6 +296,10 @@ def test_coordinator_kill9_mid_transaction(tmp_path):
                 t_kill = time.monotonic()
                 byid[victim].kill9()
                 commit()
+            elif when == "after":
+                commit()
+                t_kill = time.monotonic()
+                byid[victim].kill9()
             else:
                 th = threading.Thread(target=commit, daemon=True)
                 th.start()
@@ -302,7 +310,8 @@ def test_coordinator_kill9_mid_transaction(tmp_path):
                 assert not th.is_alive(), "commit_transaction() did not return"
             print("%s: killed the %s (broker %d; coordinator %d, leaders %s) %s" % (
                 tag, what, victim, coord, leaders,
-                "before commit" if when == "before" else "%.0f ms into commit" % (when * 1000)))
+                "before commit" if when == "before" else "after commit returned" if when == "after"
+                else "%.0f ms into commit" % (when * 1000)))
             if "ok" in res:
                 outcomes[tag] = "commit"
                 print("  %s committed (commit_transaction returned %+.1f ms after the kill)" % (
@@ -323,6 +332,13 @@ def test_coordinator_kill9_mid_transaction(tmp_path):
 
         got, ends = committed_view(bs)
         seen = check_atomic(got, outcomes)
+        # how often a new coordinator found a transaction in PrepareCommit
+        # and finished its markers (from the brokers' logs)
+        logs = [b.log_text(f) for b in bs for f in glob.glob(os.path.join(b.workdir, "brookd.*.log"))]
+        finished = [ln.strip() for text in logs for ln in text.splitlines()
+                    if "transactions being ended (markers sent again)" in ln and
+                    "; 0 transactions being ended" not in ln]
+        print("coordinator loads that finished Prepare* transactions:\n  %s" % "\n  ".join(finished))
         print("outcomes %s; visible %s" % (outcomes, sorted(seen)))
         print("failover times (kill -9 to the next commit): %s s" % ", ".join(
             "%.2f" % f for f in failovers))
