@@ -398,7 +398,8 @@ static void on_readable(ibconn *c)
         if (n <= 0) {
             bk_log_rl(BK_LOG_INFO, "interbroker: connection to broker %d closed%s%s", c->dest,
                       n ? ": " : "", n ? strerror(errno) : "");
-            conn_close(c, BK_EIO, true);
+            /* an idle connection closed by the other side is no failure */
+            conn_close(c, BK_EIO, c->head != NULL);
             return;
         }
         c->in_len += (size_t)n;
