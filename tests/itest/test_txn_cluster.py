@@ -342,3 +342,91 @@ def test_coordinator_kill9_mid_transaction(tmp_path):
         print("outcomes %s; visible %s" % (outcomes, sorted(seen)))
         print("failover times (kill -9 to the next commit): %s s" % ", ".join(
             "%.2f" % f for f in failovers))
+
+
+def test_coordinator_kill9_with_markers_outstanding(tmp_path):
+    """A partition leader X (not the coordinator) is frozen with SIGSTOP,
+    so the commit's marker for X's partition cannot be acknowledged; the
+    coordinator is kill -9'd once commit_transaction() returned (or after
+    8 s), X is resumed, the coordinator restarted. The transaction is
+    seen completely (commit returned) by read_committed, and so are the
+    ones after it."""
+    with Cluster(tmp_path) as c:
+        bs = start3(c)
+        byid = {b.node_id: b for b in bs}
+        txn_id = "txc-m"
+        p = producer(bs, txn_id)
+        outcomes = {}
+        send_txn(p, "m0")
+        p.commit_transaction(30)
+        outcomes["m0"] = "commit"
+        coord = coordinator_of(bs, txn_id)
+        leaders = {part: x["leader_id"] for part, x in parts_of(bs[0], TOPIC).items()}
+        x = [lead for lead in leaders.values() if lead != coord][0]
+        send_txn(p, "m1")
+        res = {}
+
+        def commit():
+            try:
+                p.commit_transaction(60)
+                res["ok"] = time.monotonic()
+            except ck.KafkaException as e:
+                res["err"] = e.args[0]
+        import signal
+        byid[x].signal(signal.SIGSTOP)
+        t0 = time.monotonic()
+        th = threading.Thread(target=commit, daemon=True)
+        th.start()
+        th.join(8)
+        t_kill = time.monotonic()
+        returned_before_kill = "ok" in res
+        byid[coord].kill9()
+        byid[x].signal(signal.SIGCONT)
+        print("froze broker %d (leader of %s), commit %s after %.2f s, killed coordinator %d" % (
+            x, [q for q, lead in leaders.items() if lead == x],
+            "returned" if "ok" in res else "failed" if "err" in res else "still running",
+            time.monotonic() - t0, coord))
+        th.join(90)
+        assert not th.is_alive(), "commit_transaction() did not return"
+        if "ok" in res:
+            outcomes["m1"] = "commit"
+        else:
+            outcomes["m1"] = "unknown"
+            print("  m1: %s" % res["err"])
+            if res["err"].txn_requires_abort():
+                try:
+                    p.abort_transaction(60)
+                except ck.KafkaException:
+                    p = producer(bs, txn_id)
+            else:
+                p = producer(bs, txn_id)
+        byid[coord].start()
+        t_next = None
+        for i in range(4):
+            tag = "m%d" % (i + 2)
+            try:
+                send_txn(p, tag)
+                p.commit_transaction(60)
+                outcomes[tag] = "commit"
+                t_next = t_next or time.monotonic()
+            except ck.KafkaException as e:
+                outcomes[tag] = "unknown"
+                print("  %s: %s" % (tag, e.args[0]))
+                p = producer(bs, txn_id)
+        assert t_next is not None, "no transaction committed after the faults"
+        print("  first commit %.2f s after the kill" % (t_next - t_kill))
+        wait_for(lambda: full_isr_everywhere(bs, TOPIC, NPARTS), 90, "every broker back in the ISR")
+        got, ends = committed_view(bs)
+        seen = check_atomic(got, outcomes)
+        logs = [b.log_text(f) for b in bs for f in glob.glob(os.path.join(b.workdir, "brookd.*.log"))]
+        finished = [ln.strip() for text in logs for ln in text.splitlines()
+                    if "transactions being ended (markers sent again)" in ln and
+                    "; 0 transactions being ended" not in ln]
+        print("outcomes %s; visible %s" % (outcomes, sorted(seen)))
+        print("coordinator loads that finished Prepare* transactions:\n  %s" % "\n  ".join(finished))
+        if returned_before_kill:
+            # EndTxn had answered (PrepareCommit replicated) while the marker
+            # for the frozen leader's partition could not be acknowledged:
+            # the next coordinator found the transaction being committed
+            assert finished, "no coordinator took over a transaction in PrepareCommit"
+        p.flush(5)
