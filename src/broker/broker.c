@@ -174,6 +174,8 @@ void bk_broker_tick(bk_broker *b, int64_t now_ms)
         bk_coord_tick(b->coord, now_ms);
     if (b->tcoord)
         bk_tcoord_tick(b->tcoord, now_ms);
+    if (b->txnmk)
+        bk_txnmk_tick(b->txnmk);
     if (b->ib)
         bk_ib_tick(b->ib, now_ms);
 }

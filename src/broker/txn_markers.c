@@ -341,6 +341,34 @@ int16_t bk_txnmk_write(bk_txnmk *mc, const bk_txn_marker *m)
     return BK_TXN_MARKER_PENDING;
 }
 
+void bk_txnmk_tick(bk_txnmk *mc)
+{
+    bk_broker *b = mc->b;
+    for (batch *bt = mc->inflight, *nx; bt; bt = nx) {
+        nx = bt->next;
+        bool moved = false;
+        for (const qmk *q = bt->list; q && !moved; q = q->next) {
+            bk_partition *p = b->topics ? bk_topics_partition(b->topics, q->topic,
+                                                              strlen(q->topic), q->partition)
+                                        : NULL;
+            moved = p && p->leader != bt->dest;
+        }
+        if (!moved)
+            continue;
+        bk_log_rl(BK_LOG_INFO,
+                  "transaction markers in flight to broker %d: a partition changed leader; "
+                  "sending them again",
+                  bt->dest);
+        if (b->ib)
+            bk_ib_cancel(b->ib, bt);
+        batch_unlink(mc, bt);
+        for (const qmk *q = bt->list; q; q = q->next)
+            report(mc, q, BK_KERR_NOT_LEADER_OR_FOLLOWER);
+        qmk_list_free(bt->list);
+        free(bt);
+    }
+}
+
 /* ------------------------------------------------------------ life cycle */
 
 bk_txnmk *bk_txnmk_new(bk_broker *b)

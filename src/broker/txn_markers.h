@@ -42,6 +42,11 @@ void bk_txnmk_free(bk_txnmk *mc);
 /* The write_marker hook (tcoord.h): a Kafka error code, NONE (durable
  * already), or BK_TXN_MARKER_PENDING. */
 int16_t bk_txnmk_write(bk_txnmk *mc, const bk_txn_marker *m);
+/* ~100 ms: a request in flight to a broker that no longer leads one of
+ * its partitions (it died, or froze and lost its ZooKeeper session) is
+ * given up at once - its markers are reported NOT_LEADER_OR_FOLLOWER and
+ * go to the new leaders - instead of waiting for the request timeout. */
+void bk_txnmk_tick(bk_txnmk *mc);
 
 /* 1 with *kerr set when a marker at offset of topic/partition, appended
  * under leader_epoch, is settled (NONE: replicated); 0 while waiting. */

@@ -162,6 +162,12 @@ struct bk_tcoord {
     int64_t (*clock)(void *ud);
     void *clock_ud;
     bool cluster; /* other brokers coordinate other ids */
+    /* loading (cluster mode): the offset of the record being replayed,
+     * kept as the id's last write, so that a Prepare* found beyond the
+     * high watermark sends no marker before it is replicated */
+    bool load_track;
+    int32_t load_idx;
+    int64_t load_off;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -1154,6 +1160,10 @@ static int load_value(bk_tcoord *tc, const char *id, size_t idlen, bk_rd *v)
         return BK_ENOMEM;
     }
     set_meta(tc, t, &m);
+    if (tc->load_track) {
+        t->stored_idx = tc->load_idx;
+        t->stored_off = tc->load_off;
+    }
     return 0;
 }
 
@@ -1202,6 +1212,8 @@ static int load_batch(void *ud, const bk_batch_info *bi)
     while (bk_rec_iter_next(&it, &rec)) {
         if (bi->base_offset + rec.offset_delta < x->from)
             continue;
+        x->tc->load_idx = x->p->index;
+        x->tc->load_off = bi->base_offset + rec.offset_delta;
         int rc = load_record(x->tc, &rec);
         if (rc)
             return rc;
@@ -1289,7 +1301,9 @@ int bk_tcoord_load_partition(bk_tcoord *tc, int32_t idx)
     if (!p)
         return 0;
     uint64_t nrec = 0;
+    tc->load_track = tc->cluster;
     int r = load_partition(tc, p, &nrec);
+    tc->load_track = false;
     if (r)
         return r;
     int loaded = 0, pending = 0, done = 0;

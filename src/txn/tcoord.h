@@ -70,9 +70,10 @@ typedef struct bk_tcoord_hooks {
  * when the transaction is no longer waiting for that marker. */
 void bk_tcoord_marker_done(bk_tcoord *tc, const bk_txn_marker *m, int16_t kerr);
 
-/* The last record written for txn_id to __transaction_state: true with
- * its partition index and offset; false when nothing was written by this
- * coordinator (the state in memory came from the log). */
+/* The last record written for txn_id to __transaction_state (cluster
+ * mode: or replayed when its partition was loaded): true with its
+ * partition index and offset; false when there is none (single node: the
+ * state in memory came from the log at start-up). */
 bool bk_tcoord_last_write(const bk_tcoord *tc, const char *txn_id, size_t len, int32_t *idx,
                           int64_t *offset);
 /* txn_id's last write became durable: send its markers now if it is
