@@ -133,6 +133,7 @@ typedef struct txn {
     int idx;                /* in tc->all */
     struct txn *hid, *hpid; /* hash chains */
     int64_t retry_at;       /* Prepare*: next marker retry from tick (monotonic) */
+    bool durable_wait;      /* Prepare*: not replicated yet (tick looks every time) */
     int32_t stored_idx;     /* the last record written for it (memory only): */
     int64_t stored_off;     /*   partition and offset, -1 = none */
 } txn;
@@ -657,10 +658,9 @@ static bool write_durable(bk_tcoord *tc, const txn *t)
 static int16_t complete(bk_tcoord *tc, txn *t)
 {
     bool commit = t->m.state == BK_TXN_PREPARE_COMMIT;
-    if (!write_durable(tc, t)) {
-        t->retry_at = 0; /* the next tick looks again */
-        return BK_TXN_MARKER_PENDING;
-    }
+    t->durable_wait = !write_durable(tc, t);
+    if (t->durable_wait)
+        return BK_TXN_MARKER_PENDING; /* the next tick looks again */
     int32_t ce = coord_epoch(tc, t);
     int failed = 0, pending = 0;
     int16_t last = BK_KERR_NONE;
@@ -1071,10 +1071,8 @@ void bk_tcoord_tick(bk_tcoord *tc, int64_t now)
         if (r == BK_KERR_NONE)
             bk_log(BK_LOG_INFO, "transactional id %s: %s completed after retrying markers", t->id,
                    commit ? "commit" : "abort");
-        else if (r != BK_TXN_MARKER_PENDING)
-            t->retry_at = now + RETRY_MS;
-        else if (t->retry_at != 0)
-            t->retry_at = now + RETRY_MS; /* markers in flight: their results drive it */
+        else if (!t->durable_wait)
+            t->retry_at = now + RETRY_MS; /* failed, or in flight: their results drive it */
     }
     if (now >= tc->next_abort) {
         tc->next_abort = now + c->transaction_abort_timed_out_cleanup_interval_ms;
