@@ -217,6 +217,30 @@ def test_commit_and_abort_across_three_leaders(tmp_path):
             b = [x for x in bs if x.node_id == lead][0]
             batches, _ = kwirex.fetch_all((b.host, b.port), TOPIC, part, timeout=10)
             assert sum(1 for bt in batches if bt["control"]) == 12, (part, lead)
+        # consumed offsets in the transaction (TxnOffsetCommit to the group
+        # coordinator; its __consumer_offsets partition gets the marker,
+        # through WriteTxnMarkers when another broker leads it): visible
+        # after commit, dropped after abort
+        boot = ",".join(b.bootstrap for b in bs)
+        g = ck.Consumer({"bootstrap.servers": boot, "group.id": "g-txc", "enable.auto.commit": False})
+        try:
+            gc = find_coordinator(bs[0], "g-txc", 3, key_type=0)["node"]
+            print("group g-txc: coordinator %d (transaction coordinator %d)" % (gc, coord))
+            for off, commit in ((7, False), (5, True)):
+                p.begin_transaction()
+                p.produce(TOPIC, value=b"offsets-%d" % off, partition=0)
+                p.send_offsets_to_transaction([ck.TopicPartition(TOPIC, part, off) for part in range(NPARTS)],
+                                              g.consumer_group_metadata(), 30)
+                if commit:
+                    p.commit_transaction(30)
+                else:
+                    p.abort_transaction(30)
+            def committed():
+                got = g.committed([ck.TopicPartition(TOPIC, part) for part in range(NPARTS)], timeout=10)
+                return [x.offset for x in got] == [5] * NPARTS and got
+            wait_for(committed, 30, "the transaction's offsets committed")
+        finally:
+            g.close()
         p.flush(5)
 
 
