@@ -15,6 +15,15 @@ acknowledged once replicated.
     read_committed completely or not at all, and every transaction whose
     commit_transaction() returned is completely visible. The coordinator
     failover time (kill to the next committed transaction) is printed.
+    Also: right after commit_transaction() returned, and a partition
+    leader instead of the coordinator;
+  - transactional offsets (send_offsets_to_transaction) reach a group
+    coordinator on another broker: the aborted ones are dropped, the
+    committed ones visible;
+  - a marker outstanding: the leader of one partition is frozen with
+    SIGSTOP during the commit, the coordinator kill -9'd, the leader
+    resumed: the next coordinator finishes the PrepareCommit it finds
+    (checked in the brokers' logs) and the transaction is complete.
 
 Bounded: short ZooKeeper sessions (4 s), every wait has a limit, every
 process is killed by the Cluster context manager."""
