@@ -26,6 +26,7 @@
     X(purgatory)                                                                                   \
     X(coord)                                                                                       \
     X(tcoord)                                                                                      \
+    X(interbroker)                                                                                 \
     X(dataplane)                                                                                   \
     X(zkjson)                                                                                      \
     X(ctl_leaders)                                                                                 \

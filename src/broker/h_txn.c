@@ -16,12 +16,161 @@
  * (KIP-588); older versions get INVALID_PRODUCER_EPOCH, as Kafka answers.
  * Without a coordinator (no storage) every request answers
  * COORDINATOR_NOT_AVAILABLE.
+ *
+ * Cluster mode: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn and
+ * EndTxn answer only once the coordinator's last write for the
+ * transactional id is replicated (below the high watermark of its
+ * __transaction_state partition; tcoord.h "Durability"), as Kafka's
+ * coordinator appends with acks=all: the response is parked in the
+ * purgatory (BK_WAKE_HW). A leadership change meanwhile answers
+ * NOT_COORDINATOR, no HW within DURABLE_WAIT_MS COORDINATOR_NOT_AVAILABLE
+ * (the client retries; a retry finds the state already written).
  */
 #include "api_table.h"
 #include "replica.h"
 
 #include "../group/coord.h"
 #include "../txn/tcoord.h"
+
+#define DURABLE_WAIT_MS 15000
+
+/* ------------------------------------------------------------ durable answers */
+
+typedef struct txn_wait {
+    bk_delayed d; /* first: the purgatory hands it back */
+    bk_watch node;
+    bk_broker *b;
+    bk_req *req;
+    int32_t idx; /* __transaction_state partition */
+    int32_t leader_epoch;
+    int64_t offset;
+    const char *txn_id; /* borrowed from the request frame */
+    size_t len;
+    /* the response, answered with err when the write was not replicated */
+    void *rs;
+    void (*set_err)(void *rs, int16_t err);
+    const bk_msginfo *mi;
+} txn_wait;
+
+static bk_partition *txn_state_partition(bk_broker *b, int32_t idx)
+{
+    bk_topic *tp = b->topics ? bk_topics_get(b->topics, BK_TXN_TOPIC, strlen(BK_TXN_TOPIC)) : NULL;
+    return tp && idx >= 0 && idx < tp->nparts ? &tp->parts[idx] : NULL;
+}
+
+/* 1 settled (*err), 0 waiting. */
+static int wait_state(txn_wait *w, int16_t *err)
+{
+    bk_partition *p = txn_state_partition(w->b, w->idx);
+    if (!p || bk_leader_check(w->b, p) != BK_KERR_NONE || p->leader_epoch != w->leader_epoch)
+        *err = BK_KERR_NOT_COORDINATOR;
+    else if (p->log->hw <= w->offset)
+        return 0;
+    else
+        *err = BK_KERR_NONE;
+    return 1;
+}
+
+static bool wait_on_event(bk_delayed *d, unsigned what, uint64_t bytes)
+{
+    int16_t err;
+    return wait_state((txn_wait *)d, &err) == 1;
+}
+
+static void wait_complete(bk_delayed *d, bool expired)
+{
+    txn_wait *w = (txn_wait *)d;
+    bk_req *req = w->req;
+    req->hctx = NULL;
+    if (req->conn->closing) {
+        bk_req_done(req, 0);
+        return;
+    }
+    int16_t err;
+    if (wait_state(w, &err) == 0)
+        err = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    if (err != BK_KERR_NONE)
+        w->set_err(w->rs, err);
+    else
+        bk_tcoord_kick(w->b->tcoord, w->txn_id, w->len); /* Prepare*: markers may go now */
+    bk_req_done(req, bk_respond(req, w->mi, req->hdr.api_version, w->rs));
+}
+
+/* Answer rs (a response of type mi in the request's arena) now, or -
+ * cluster mode, with the id's last write not yet replicated - once it is.
+ * set_err turns rs into an error response. */
+static int answer_durable(bk_broker *b, bk_req *req, const char *txn_id, size_t len, void *rs,
+                          const bk_msginfo *mi, void (*set_err)(void *rs, int16_t err))
+{
+    int32_t idx;
+    int64_t off;
+    bk_partition *p;
+    if (b->cluster && txn_id && bk_tcoord_last_write(b->tcoord, txn_id, len, &idx, &off) &&
+        (p = txn_state_partition(b, idx)) != NULL && p->log && p->log->hw <= off) {
+        txn_wait *w = BK_ARENA_NEW(req, txn_wait, 1);
+        if (!w)
+            return BK_ENOMEM;
+        w->b = b;
+        w->req = req;
+        w->idx = idx;
+        w->leader_epoch = p->leader_epoch;
+        w->offset = off;
+        w->txn_id = txn_id;
+        w->len = len;
+        w->rs = rs;
+        w->set_err = set_err;
+        w->mi = mi;
+        w->d.wants = BK_WAKE_HW;
+        w->d.on_event = wait_on_event;
+        w->d.complete = wait_complete;
+        if (bk_delayed_park(&b->purg, &w->d, req->recv_ms + DURABLE_WAIT_MS, &p, &w->node, 1) ==
+            0) {
+            req->hctx = &w->d;
+            return BK_EAGAIN;
+        }
+        set_err(rs, BK_KERR_COORDINATOR_NOT_AVAILABLE);
+    }
+    return bk_respond(req, mi, req->hdr.api_version, rs);
+}
+
+static void init_pid_err(void *rs, int16_t err)
+{
+    bk_InitProducerIdResponse *r = rs;
+    r->ErrorCode = err;
+    r->ProducerId = -1;
+    r->ProducerEpoch = -1;
+}
+
+static void add_parts_err(void *rs, int16_t err)
+{
+    bk_AddPartitionsToTxnResponse *r = rs;
+    for (int32_t i = 0; i < r->ResultsByTopicV3AndBelow.n; i++) {
+        bk_AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult *tr =
+            &r->ResultsByTopicV3AndBelow.a[i];
+        for (int32_t j = 0; j < tr->ResultsByPartition.n; j++)
+            tr->ResultsByPartition.a[j].PartitionErrorCode = err;
+    }
+}
+
+static void add_offsets_err(void *rs, int16_t err)
+{
+    ((bk_AddOffsetsToTxnResponse *)rs)->ErrorCode = err;
+}
+
+static void end_txn_err(void *rs, int16_t err)
+{
+    ((bk_EndTxnResponse *)rs)->ErrorCode = err;
+}
+
+/* A copy of *rs in the request's arena (the parked answer outlives the
+ * handler's frame). */
+static void *arena_copy(bk_req *req, const void *rs, size_t size)
+{
+    void *p = bk_arena_alloc(req->arena, size);
+    if (p)
+        memcpy(p, rs, size);
+    return p;
+}
 
 static int16_t fenced(int16_t err, int16_t ver, int16_t since)
 {
@@ -62,7 +211,13 @@ int bk_h_init_producer_id(bk_broker *b, bk_req *req)
     rs.ErrorCode = fenced(err, ver, 4);
     rs.ProducerId = err == BK_KERR_NONE ? pid : -1;
     rs.ProducerEpoch = err == BK_KERR_NONE ? epoch : -1;
-    return BK_RESPOND(req, InitProducerIdResponse, ver, &rs);
+    if (err != BK_KERR_NONE || rq.TransactionalId.len <= 0)
+        return BK_RESPOND(req, InitProducerIdResponse, ver, &rs);
+    void *cp = arena_copy(req, &rs, sizeof rs);
+    if (!cp)
+        return BK_ENOMEM;
+    return answer_durable(b, req, rq.TransactionalId.p, str_len(rq.TransactionalId), cp,
+                          &bk_msg_InitProducerIdResponse, init_pid_err);
 }
 
 /* ------------------------------------------------------------ AddPartitionsToTxn */
@@ -142,7 +297,14 @@ int bk_h_add_partitions_to_txn(bk_broker *b, bk_req *req)
             if (tr->ResultsByPartition.a[j].PartitionErrorCode == BK_KERR_NONE)
                 tr->ResultsByPartition.a[j].PartitionErrorCode = err;
     }
-    return BK_RESPOND(req, AddPartitionsToTxnResponse, ver, &rs);
+    if (err != BK_KERR_NONE || rq.V3AndBelowTransactionalId.len <= 0)
+        return BK_RESPOND(req, AddPartitionsToTxnResponse, ver, &rs);
+    void *cp = arena_copy(req, &rs, sizeof rs);
+    if (!cp)
+        return BK_ENOMEM;
+    return answer_durable(b, req, rq.V3AndBelowTransactionalId.p,
+                          str_len(rq.V3AndBelowTransactionalId), cp,
+                          &bk_msg_AddPartitionsToTxnResponse, add_parts_err);
 }
 
 /* ------------------------------------------------------------ AddOffsetsToTxn */
@@ -172,7 +334,13 @@ int bk_h_add_offsets_to_txn(bk_broker *b, bk_req *req)
                                                        rq.ProducerEpoch, &p, 1),
                               ver, 2);
     }
-    return BK_RESPOND(req, AddOffsetsToTxnResponse, ver, &rs);
+    if (rs.ErrorCode != BK_KERR_NONE || rq.TransactionalId.len <= 0)
+        return BK_RESPOND(req, AddOffsetsToTxnResponse, ver, &rs);
+    void *cp = arena_copy(req, &rs, sizeof rs);
+    if (!cp)
+        return BK_ENOMEM;
+    return answer_durable(b, req, rq.TransactionalId.p, str_len(rq.TransactionalId), cp,
+                          &bk_msg_AddOffsetsToTxnResponse, add_offsets_err);
 }
 
 /* ------------------------------------------------------------ EndTxn */
@@ -192,7 +360,13 @@ int bk_h_end_txn(bk_broker *b, bk_req *req)
                                             str_len(rq.TransactionalId), rq.ProducerId,
                                             rq.ProducerEpoch, rq.Committed),
                           ver, 2);
-    return BK_RESPOND(req, EndTxnResponse, ver, &rs);
+    if (rs.ErrorCode != BK_KERR_NONE || rq.TransactionalId.len <= 0)
+        return BK_RESPOND(req, EndTxnResponse, ver, &rs);
+    void *cp = arena_copy(req, &rs, sizeof rs);
+    if (!cp)
+        return BK_ENOMEM;
+    return answer_durable(b, req, rq.TransactionalId.p, str_len(rq.TransactionalId), cp,
+                          &bk_msg_EndTxnResponse, end_txn_err);
 }
 
 /* ------------------------------------------------------------ DescribeTransactions */
