@@ -264,25 +264,50 @@ static void unfence(void *ud)
     bk_log(BK_LOG_INFO, "leadership fence lifted");
 }
 
-/* Freeze detection (replica.h): a gap between ticks longer than freeze_ms
- * fences every leadership until ZooKeeper confirms its view. */
+/* The session expired (cluster.c, as soon as the client learns it): every
+ * leadership is stale until the new session has read the states. */
+static void session_lost(void *ud)
+{
+    bk_broker *b = ud;
+    if (b->lead_fenced)
+        return;
+    b->lead_fenced = true;
+    bk_log(BK_LOG_WARN, "ZooKeeper session 0x%llx expired: leading nothing until the new session "
+           "has read the partition states", (unsigned long long)b->tick_session);
+    bk_cluster_confirm_session(b->zkc, b->tick_session, unfence, b);
+}
+
+/* Fencing (replica.h): a gap between ticks longer than freeze_ms (a
+ * freeze), or a ZooKeeper session that is no longer the one of the last
+ * tick (it expired: a partitioned broker learns it when it reconnects),
+ * fences every leadership until ZooKeeper confirms the view. */
 static void check_freeze(bk_broker *b, int64_t now_ms)
 {
     if (!b->zkc)
         return;
-    if (b->freeze_ms == 0)
+    if (b->freeze_ms == 0) {
         b->freeze_ms = BK_MAX(b->cfg->zookeeper_session_timeout_ms / 2, 1000);
+        b->zkc->on_session_lost = session_lost;
+        b->zkc->session_lost_ud = b;
+    }
     int64_t gap = b->last_tick_ms > 0 ? now_ms - b->last_tick_ms : 0;
     b->last_tick_ms = now_ms;
-    if (gap > b->freeze_ms && !b->lead_fenced) {
+    int64_t sid = bk_cluster_session_id(b->zkc);
+    bool changed = b->tick_session != 0 && sid != b->tick_session;
+    if ((gap > b->freeze_ms || changed) && !b->lead_fenced) {
         b->lead_fenced = true;
-        bk_log(BK_LOG_WARN, "the broker did not run for %lld ms (frozen?): leading nothing until "
-               "ZooKeeper confirms the session and the partition states",
-               (long long)gap);
+        if (gap > b->freeze_ms)
+            bk_log(BK_LOG_WARN, "the broker did not run for %lld ms (frozen?): leading nothing "
+                   "until ZooKeeper confirms the session and the partition states",
+                   (long long)gap);
+        else
+            bk_log(BK_LOG_WARN, "ZooKeeper session 0x%llx is gone: leading nothing until the new "
+                   "session has read the partition states",
+                   (unsigned long long)b->tick_session);
         bk_cluster_confirm_session(b->zkc, b->tick_session, unfence, b);
     }
     if (!b->lead_fenced)
-        b->tick_session = bk_cluster_session_id(b->zkc);
+        b->tick_session = sid;
 }
 
 void bk_replica_tick(bk_broker *b, int64_t now_ms)

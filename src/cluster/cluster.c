@@ -112,6 +112,8 @@ static void session_cb(bk_zk *zk, int state, void *ud)
         c->registered = false;
         if (c->ctl)
             bk_controller_session_lost(c->ctl);
+        if (c->on_session_lost)
+            c->on_session_lost(c->session_lost_ud);
         c->setup_pending = c->self.port > 0; /* registered once: do it again */
         c->brokers_gen++;
         c->topics_gen++;

@@ -91,6 +91,10 @@ struct bk_cluster {
     bool confirm_owner_ok;     /* the old session is still ours (or a new one) */
     bool confirm_busy;         /* a request in flight */
     bk_ev_timer confirm_timer; /* retry */
+    /* The session expired (may be NULL): the broker fences its leaderships
+     * at once (replica.c installs it). */
+    void (*on_session_lost)(void *ud);
+    void *session_lost_ud;
 };
 
 int bk_cluster_open(bk_cluster **out, bk_ev *ev, const bk_config *cfg, const char *stored_cluster_id,

@@ -250,6 +250,44 @@ def test_sigstop_leader_past_session_timeout(tmp_path):
               (lid, frozen_s, new, stall, err, divergent, n))
 
 
+def test_short_sigstop_of_the_leader_keeps_it_leading(tmp_path):
+    """A freeze over half the session timeout but under all of it: the
+    session survives, so the broker stays leader. It is fenced after
+    resuming until ZooKeeper confirms the session, then leads again (the
+    fence must lift), with its ISR whole."""
+    with Cluster(tmp_path) as c:
+        bs = start3(c, {"auto.leader.rebalance.enable": "false"})
+        byid = {b.node_id: b for b in bs}
+        create(bs, "ft", 1, TOPIC_CONF)
+        wait_for(lambda: full_isr_everywhere(bs, "ft", 1), 20, "ISR [0,1,2]")
+        kz = c.zkc()
+        w = writer(bs)
+        w.start()
+        try:
+            wait_for(lambda: len(w.acked) > 300, 30, "first acks")
+            lid = leader_seen_by(bs, "ft", 0)
+            victim = byid[lid]
+            owner = kz.get("/brokers/ids/%d" % lid)[1].ephemeralOwner
+            t0 = time.monotonic()
+            victim.signal(signal.SIGSTOP)
+            time.sleep(2.6)  # session 4 s, freeze threshold 2 s
+            victim.signal(signal.SIGCONT)
+            acks_resume(w, len(w.acked), "the short freeze")
+            stall = stall_after(w, t0)
+            wait_for(lambda: "leadership fence lifted" in victim.log_text(), 20, "the fence lifted")
+        finally:
+            w.stop_ev.set()
+            w.join(60)
+        # the same session, the same leader, no failover
+        assert kz.get("/brokers/ids/%d" % lid)[1].ephemeralOwner == owner
+        assert "did not run for" in victim.log_text()
+        assert leader_seen_by(bs, "ft", 0) == lid
+        wait_for(lambda: full_isr_everywhere(bs, "ft", 1), 20, "ISR [0,1,2] after the freeze")
+        n = check_acked(w, read_all(bs, "ft", 0), "short SIGSTOP")
+        print("SIGSTOP leader %d for 2.6 s (under its 4 s session): still leader, produce stalled "
+              "%.2f s; %d acknowledged messages all consumed" % (lid, stall, n))
+
+
 # ------------------------------------------------------------------ network partition
 
 
