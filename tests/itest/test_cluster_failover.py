@@ -6,7 +6,8 @@ when a broker dies.
   - a replication-factor-3 topic created through AdminClient has its
     leaders and ISR [0,1,2] in Metadata on every broker; produce/consume;
   - acks=all + min.insync.replicas=2 + an idempotent producer writing
-    continuously while the leader is kill -9'd and restarted 3 times: every
+    continuously while the leader is kill -9'd and restarted 20 times
+    (BROOK_FAILOVER_KILLS; about 100 s): every
     acknowledged message is read back once, in order; the produce stall per
     kill is printed (pytest -s) and quoted in the assertion messages;
   - the restarted broker is back in the ISR (Metadata and kcat -L).
