@@ -29,6 +29,7 @@ has a limit, every process (brokers, ZooKeeper JVMs) and every namespace is
 removed at exit."""
 
 import glob
+import json
 import os
 import signal
 import sys
@@ -209,6 +210,8 @@ def test_sigstop_leader_past_session_timeout(tmp_path):
             lid = leader_seen_by(bs, "ft", 0)
             victim = byid[lid]
             rest = [b for b in bs if b is not victim]
+            owner = kz.get("/brokers/ids/%d" % lid)[1].ephemeralOwner
+            was_controller = json.loads(kz.get("/controller")[0])["brokerid"] == lid
             # a divergent tail for sure: the followers are frozen for a
             # moment (well under the session and lag times) while the
             # leader takes an acks=1 write, then the leader is frozen
@@ -247,10 +250,19 @@ def test_sigstop_leader_past_session_timeout(tmp_path):
         n = check_acked(w, final, "SIGSTOP")
         md0 = parts_of(bs[0], "ft")[0]
         assert md0["leader_id"] != lid and sorted(md0["isr_nodes"]) == [0, 1, 2], md0
-        print("SIGSTOP leader %d for %.1f s (past its 4 s session): new leader %d, produce stalled "
+        # re-registered with a new session; a controller that lost its
+        # session resigned; every broker (the resumed one too) agrees
+        new_owner = kz.get("/brokers/ids/%d" % lid)[1].ephemeralOwner
+        assert new_owner not in (0, owner)
+        ctl = json.loads(kz.get("/controller")[0])["brokerid"]
+        if was_controller:
+            assert ctl != lid
+        wait_for(lambda: {md(b, [])["controller_id"] for b in bs} == {ctl}, 10, "one controller everywhere")
+        print("SIGSTOP leader %d%s for %.1f s (past its 4 s session): new leader %d, produce stalled "
               "%.2f s; the resumed ex-leader answered a probe with %s; %d records of its "
               "divergent tail truncated; %d acknowledged messages all consumed" %
-              (lid, frozen_s, new, stall, err, divergent, n))
+              (lid, " (the controller)" if was_controller else "", frozen_s, new, stall, err,
+               divergent, n))
 
 
 def test_short_sigstop_of_the_leader_keeps_it_leading(tmp_path):
