@@ -11,6 +11,8 @@ writing continuously while a fault is injected:
   - a shorter freeze (over half the session timeout, under all of it):
     the session survives, the broker is fenced only until ZooKeeper
     confirms it, and stays leader;
+  - a follower cut off past its session leaves the ISR, produce goes on
+    with the two others, and after the heal it catches up and rejoins;
   - the partition leader is cut off from the other brokers and from
     ZooKeeper by a real network partition (each broker in its own network
     namespace, tests/lib/netns.py), then healed: the isolated leader
@@ -322,34 +324,40 @@ except Exception as e:
 """
 
 
+def netns_brokers(net, c, tmp_path):
+    """3 brokers, broker i in namespace i at net.addr(i); ZooKeeper
+    listens on every address (restarted to apply it) and the brokers reach
+    it through the bridge."""
+    c.zk.stop()
+    c.zk.client_addr = "0.0.0.0"
+    for i in range(c.zk.n):
+        c.zk._write_conf(i)
+    c.zk.start()
+    zkc = c.zk.connect_via(net.gateway) + CHROOT
+    bs = []
+    for i in range(3):
+        wd = os.path.join(str(tmp_path), "nb%d" % i)
+        os.makedirs(wd, exist_ok=True)
+        props = c.props(dict(EXTRA, **{"auto.leader.rebalance.enable": "false"}))
+        props["zookeeper.connect"] = zkc
+        b = brookharness.Broker(wd, props=props, node_id=i,
+                                binary=net.wrapper(i, brookharness.brookd_path(), str(tmp_path)))
+        b.host = net.addr(i)
+        c.brokers[wd] = b
+        b.start()
+        bs.append(b)
+    wait_for(lambda: all(sorted(x["node_id"] for x in md(b, [])["brokers"]) == [0, 1, 2]
+                         for b in bs), 20, "3 live brokers everywhere")
+    assert {x["host"] for x in md(bs[0], [])["brokers"]} == {net.addr(i) for i in range(3)}
+    return bs
+
+
 @pytest.mark.skipif(not NETNS_OK, reason="no network namespaces: %s" % NETNS_WHY)
 def test_network_partition_of_the_leader(tmp_path):
     with netns.Net(3) as net:
         with Cluster(tmp_path) as c:
-            # ZooKeeper listens on every address: the namespaces reach it
-            # through the bridge (the ensemble is restarted to apply it)
-            c.zk.stop()
-            c.zk.client_addr = "0.0.0.0"
-            for i in range(c.zk.n):
-                c.zk._write_conf(i)
-            c.zk.start()
-            zkc = c.zk.connect_via(net.gateway) + CHROOT
-            bs = []
-            for i in range(3):
-                wd = os.path.join(str(tmp_path), "nb%d" % i)
-                os.makedirs(wd, exist_ok=True)
-                props = c.props(dict(EXTRA, **{"auto.leader.rebalance.enable": "false"}))
-                props["zookeeper.connect"] = zkc
-                b = brookharness.Broker(wd, props=props, node_id=i,
-                                        binary=net.wrapper(i, brookharness.brookd_path(), str(tmp_path)))
-                b.host = net.addr(i)
-                c.brokers[wd] = b
-                b.start()
-                bs.append(b)
+            bs = netns_brokers(net, c, tmp_path)
             byid = {b.node_id: b for b in bs}
-            wait_for(lambda: all(sorted(x["node_id"] for x in md(b, [])["brokers"]) == [0, 1, 2]
-                                 for b in bs), 20, "3 live brokers everywhere")
-            assert {x["host"] for x in md(bs[0], [])["brokers"]} == {net.addr(i) for i in range(3)}
             create(bs, "ft", 1, TOPIC_CONF)
             wait_for(lambda: full_isr_everywhere(bs, "ft", 1), 20, "ISR [0,1,2]")
             kz = c.zkc()
@@ -405,6 +413,51 @@ def test_network_partition_of_the_leader(tmp_path):
                   "the isolated leader answered an acks=all probe with %s; %d records of its divergent "
                   "tail truncated; %d acknowledged messages all consumed" %
                   (lid, cut_s, new, stall, err, divergent, n))
+
+
+@pytest.mark.skipif(not NETNS_OK, reason="no network namespaces: %s" % NETNS_WHY)
+def test_network_partition_of_a_follower(tmp_path):
+    """A follower cut off past its session: it leaves the ISR (the
+    controller drops the dead broker), produce goes on with the 2 others
+    (min.insync.replicas=2), and after the heal it re-registers, catches up
+    and is back in the ISR with the leader's log."""
+    with netns.Net(3) as net:
+        with Cluster(tmp_path) as c:
+            bs = netns_brokers(net, c, tmp_path)
+            byid = {b.node_id: b for b in bs}
+            create(bs, "ft", 1, TOPIC_CONF)
+            wait_for(lambda: full_isr_everywhere(bs, "ft", 1), 20, "ISR [0,1,2]")
+            kz = c.zkc()
+            w = writer(bs)
+            w.start()
+            try:
+                wait_for(lambda: len(w.acked) > 300, 30, "first acks")
+                lid = leader_seen_by(bs, "ft", 0)
+                fid = [b.node_id for b in bs if b.node_id != lid][0]
+                rest = [b for b in bs if b.node_id != fid]
+                t0 = time.monotonic()
+                net.cut(fid)
+                wait_for(lambda: not kz.exists("/brokers/ids/%d" % fid), 20,
+                         "broker %d's session expired" % fid)
+                wait_for(lambda: all(fid not in parts_of(b, "ft")[0]["isr_nodes"] for b in rest), 20,
+                         "broker %d out of the ISR" % fid)
+                acks_resume(w, len(w.acked), "the follower left")
+                stall = stall_after(w, t0)
+                assert leader_seen_by(rest, "ft", 0) == lid
+                cut_s = time.monotonic() - t0
+                net.heal(fid)
+                wait_for(lambda: full_isr_everywhere(bs, "ft", 1), 40, "broker %d back in the ISR" % fid)
+                acks_resume(w, len(w.acked), "the heal")
+            finally:
+                if net.up:
+                    net.heal(fid)
+                w.stop_ev.set()
+                w.join(60)
+            final = read_all([byid[lid]], "ft", 0)
+            wait_for(lambda: file_log(byid[fid], "ft", 0) == final, 20, "the follower's log equal to the leader's")
+            n = check_acked(w, final, "follower partition")
+            print("network partition of follower %d for %.1f s: leader %d kept leading, produce stalled "
+                  "%.2f s; %d acknowledged messages all consumed" % (fid, cut_s, lid, stall, n))
 
 
 # ------------------------------------------------------------------ ZooKeeper
