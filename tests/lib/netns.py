@@ -37,13 +37,20 @@ def _ip(*args, check=True):
 
 def available():
     """(ok, reason): can this process build what Net builds (a namespace,
-    a bridge, a veth pair)? Tried for real with one namespace."""
+    a bridge, a veth pair) and run a program inside? Tried for real with
+    one namespace."""
     if not shutil.which("ip"):
         return False, "iproute2 (`ip`) is not installed"
     if os.geteuid() != 0:
         return False, "network namespaces need root"
     try:
-        Net(1).__enter__().close()
+        net = Net(1).__enter__()
+        try:
+            r = net.run(0, ["true"], capture_output=True, text=True, timeout=20)
+            if r.returncode != 0:
+                raise RuntimeError("ip netns exec: %s" % r.stderr.strip())
+        finally:
+            net.close()
     except Exception as e:
         return False, "cannot set up a network namespace with a veth link here: %s" % e
     return True, ""
