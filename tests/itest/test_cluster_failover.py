@@ -243,8 +243,10 @@ def test_kill9_leader_three_times_loses_no_acknowledged_message(tmp_path):
         order = [pos[v] for v in sorted(acked)]
         assert order == sorted(order), "acknowledged messages out of order (stalls %s)" % stalls
         # offsets reported to the producer are where the messages are
+        # (librdkafka gives no offset, None, for a batch acknowledged
+        # implicitly after its request timed out)
         for v, off, _ in w.acked:
-            assert log[pos[v]][0] == off, (v, off, log[pos[v]][0])
+            assert off is None or log[pos[v]][0] == off, (v, off, log[pos[v]][0])
         # (iii) every broker lists the rejoined broker in the ISR; so does kcat
         wait_for(lambda: full_isr_everywhere(bs, "fo", 1), 20, "full ISR at the end")
         if shutil.which("kcat"):
