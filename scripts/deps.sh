@@ -17,7 +17,7 @@ PKGS=(
     python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard kcat librdkafka-dev
     zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev
     libjansson-dev libzookeeper-mt-dev zookeeper python3-kazoo
-    netcat-openbsd procps fio
+    netcat-openbsd procps fio iproute2
 )
 # node is usually present already (possibly not from Debian); install Debian's
 # nodejs/npm only when the commands are missing, so we never fight another

@@ -95,6 +95,11 @@ typedef struct bk_broker {
     struct bk_ib *ib;           /* owned: requests to other brokers (interbroker.h) */
     struct bk_txnmk *txnmk;     /* owned: the transaction marker channel (txn_markers.h) */
     int64_t next_isr_check_ms;
+    /* Leadership fence after a freeze (replica.h bk_leader_check). */
+    int64_t last_tick_ms; /* bk_now_ms() of the last replica tick; 0 = none */
+    int64_t freeze_ms;    /* a longer gap between ticks fences (0 = never) */
+    int64_t tick_session; /* the ZooKeeper session id at the last tick */
+    bool lead_fenced;     /* leading nothing until ZooKeeper confirms */
 
     /* Scratch reused by handlers (loop thread, one request at a time). */
     bk_validate_scratch vscratch; /* Produce: validation and recompression */

@@ -6,7 +6,8 @@ when a broker dies.
   - a replication-factor-3 topic created through AdminClient has its
     leaders and ISR [0,1,2] in Metadata on every broker; produce/consume;
   - acks=all + min.insync.replicas=2 + an idempotent producer writing
-    continuously while the leader is kill -9'd and restarted 3 times: every
+    continuously while the leader is kill -9'd and restarted 20 times
+    (BROOK_FAILOVER_KILLS; about 100 s): every
     acknowledged message is read back once, in order; the produce stall per
     kill is printed (pytest -s) and quoted in the assertion messages;
   - the restarted broker is back in the ISR (Metadata and kcat -L).
@@ -41,7 +42,7 @@ pytestmark = [
     pytest.mark.timeout(150),
 ]
 
-KILLS = int(os.environ.get("BROOK_FAILOVER_KILLS", "3"))  # issue 8 asks 20 (about 6 s each)
+KILLS = int(os.environ.get("BROOK_FAILOVER_KILLS", "20"))  # issue 8: 20 (about 5 s each, ~100 s)
 EXTRA = {"replica.lag.time.max.ms": 3000, "replica.fetch.wait.max.ms": 200}
 
 
@@ -147,12 +148,14 @@ class Writer(threading.Thread):
     """An idempotent acks=all producer writing numbered messages to one
     partition; records when each acknowledgement arrived."""
 
-    def __init__(self, bootstrap, topic):
+    def __init__(self, bootstrap, topic, extra=None):
         super().__init__(daemon=True)
-        self.p = ck.Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                              "linger.ms": 5, "message.timeout.ms": 60000,
-                              "retry.backoff.ms": 50, "reconnect.backoff.max.ms": 500,
-                              "topic.metadata.refresh.interval.ms": 1000})
+        conf = {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                "linger.ms": 5, "message.timeout.ms": 60000,
+                "retry.backoff.ms": 50, "reconnect.backoff.max.ms": 500,
+                "topic.metadata.refresh.interval.ms": 1000}
+        conf.update(extra or {})
+        self.p = ck.Producer(conf)
         self.topic = topic
         self.stop_ev = threading.Event()
         self.acked = []  # (value, offset, time)
@@ -240,8 +243,10 @@ def test_kill9_leader_three_times_loses_no_acknowledged_message(tmp_path):
         order = [pos[v] for v in sorted(acked)]
         assert order == sorted(order), "acknowledged messages out of order (stalls %s)" % stalls
         # offsets reported to the producer are where the messages are
+        # (librdkafka gives no offset, None, for a batch acknowledged
+        # implicitly after its request timed out)
         for v, off, _ in w.acked:
-            assert log[pos[v]][0] == off, (v, off, log[pos[v]][0])
+            assert off is None or log[pos[v]][0] == off, (v, off, log[pos[v]][0])
         # (iii) every broker lists the rejoined broker in the ISR; so does kcat
         wait_for(lambda: full_isr_everywhere(bs, "fo", 1), 20, "full ISR at the end")
         if shutil.which("kcat"):
