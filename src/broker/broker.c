@@ -41,10 +41,16 @@ int bk_broker_init(bk_broker *b, const bk_config *cfg, int32_t node_id, const ch
     return 0;
 }
 
-/* The coordinator wrote to __consumer_offsets: wake its fetchers. */
+/* The coordinator wrote to __consumer_offsets: cluster mode, the HW
+ * follows the ISR (OffsetCommit waits for it, durable.h); single node,
+ * the LEO. Wake its fetchers. */
 static void coord_appended(void *ud, bk_partition *p, uint64_t bytes)
 {
     bk_broker *b = ud;
+    if (b->cluster)
+        bk_replica_appended(b, p);
+    else if (p->log)
+        p->log->hw = bk_plog_leo(p->log);
     bk_purgatory_notify(&b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, bytes);
 }
 

@@ -27,6 +27,7 @@
  * (the client retries; a retry finds the state already written).
  */
 #include "api_table.h"
+#include "durable.h"
 #include "replica.h"
 
 #include "../group/coord.h"
@@ -36,64 +37,21 @@
 
 /* ------------------------------------------------------------ durable answers */
 
-typedef struct txn_wait {
-    bk_delayed d; /* first: the purgatory hands it back */
-    bk_watch node;
-    bk_broker *b;
-    bk_req *req;
-    int32_t idx; /* __transaction_state partition */
-    int32_t leader_epoch;
-    int64_t offset;
-    const char *txn_id; /* borrowed from the request frame */
-    size_t len;
-    /* the response, answered with err when the write was not replicated */
-    void *rs;
-    void (*set_err)(void *rs, int16_t err);
-    const bk_msginfo *mi;
-} txn_wait;
-
 static bk_partition *txn_state_partition(bk_broker *b, int32_t idx)
 {
     bk_topic *tp = b->topics ? bk_topics_get(b->topics, BK_TXN_TOPIC, strlen(BK_TXN_TOPIC)) : NULL;
     return tp && idx >= 0 && idx < tp->nparts ? &tp->parts[idx] : NULL;
 }
 
-/* 1 settled (*err), 0 waiting. */
-static int wait_state(txn_wait *w, int16_t *err)
-{
-    bk_partition *p = txn_state_partition(w->b, w->idx);
-    if (!p || bk_leader_check(w->b, p) != BK_KERR_NONE || p->leader_epoch != w->leader_epoch)
-        *err = BK_KERR_NOT_COORDINATOR;
-    else if (p->log->hw <= w->offset)
-        return 0;
-    else
-        *err = BK_KERR_NONE;
-    return 1;
-}
+typedef struct kick {
+    const char *txn_id; /* borrowed from the request frame */
+    size_t len;
+} kick;
 
-static bool wait_on_event(bk_delayed *d, unsigned what, uint64_t bytes)
+static void kick_markers(bk_broker *b, void *ud)
 {
-    int16_t err;
-    return wait_state((txn_wait *)d, &err) == 1;
-}
-
-static void wait_complete(bk_delayed *d, bool expired)
-{
-    txn_wait *w = (txn_wait *)d;
-    bk_req *req = w->req;
-    req->hctx = NULL;
-    if (req->conn->closing) {
-        bk_req_done(req, 0);
-        return;
-    }
-    int16_t err;
-    if (wait_state(w, &err) == 0)
-        err = BK_KERR_COORDINATOR_NOT_AVAILABLE;
-    if (err != BK_KERR_NONE)
-        w->set_err(w->rs, err);
-    else
-        bk_tcoord_kick(w->b->tcoord, w->txn_id, w->len); /* Prepare*: markers may go now */
-    bk_req_done(req, bk_respond(req, w->mi, req->hdr.api_version, w->rs));
+    kick *k = ud;
+    bk_tcoord_kick(b->tcoord, k->txn_id, k->len); /* Prepare*: markers may go now */
 }
 
 /* Answer rs (a response of type mi in the request's arena) now, or -
@@ -103,34 +61,19 @@ static int answer_durable(bk_broker *b, bk_req *req, const char *txn_id, size_t 
                           const bk_msginfo *mi, void (*set_err)(void *rs, int16_t err))
 {
     int32_t idx;
-    int64_t off;
-    bk_partition *p;
-    if (b->cluster && txn_id && bk_tcoord_last_write(b->tcoord, txn_id, len, &idx, &off) &&
-        (p = txn_state_partition(b, idx)) != NULL && p->log && p->log->hw <= off) {
-        txn_wait *w = BK_ARENA_NEW(req, txn_wait, 1);
-        if (!w)
+    int64_t off = -1;
+    bk_partition *p = NULL;
+    kick *k = NULL;
+    if (b->cluster && txn_id && bk_tcoord_last_write(b->tcoord, txn_id, len, &idx, &off)) {
+        p = txn_state_partition(b, idx);
+        if (!(k = BK_ARENA_NEW(req, kick, 1)))
             return BK_ENOMEM;
-        w->b = b;
-        w->req = req;
-        w->idx = idx;
-        w->leader_epoch = p->leader_epoch;
-        w->offset = off;
-        w->txn_id = txn_id;
-        w->len = len;
-        w->rs = rs;
-        w->set_err = set_err;
-        w->mi = mi;
-        w->d.wants = BK_WAKE_HW;
-        w->d.on_event = wait_on_event;
-        w->d.complete = wait_complete;
-        if (bk_delayed_park(&b->purg, &w->d, req->recv_ms + DURABLE_WAIT_MS, &p, &w->node, 1) ==
-            0) {
-            req->hctx = &w->d;
-            return BK_EAGAIN;
-        }
-        set_err(rs, BK_KERR_COORDINATOR_NOT_AVAILABLE);
+        k->txn_id = txn_id;
+        k->len = len;
     }
-    return bk_respond(req, mi, req->hdr.api_version, rs);
+    bk_durable_opts o = {BK_KERR_NOT_COORDINATOR, BK_KERR_COORDINATOR_NOT_AVAILABLE,
+                         DURABLE_WAIT_MS, set_err, kick_markers, k};
+    return bk_answer_durable(b, req, p, off, rs, mi, &o);
 }
 
 static void init_pid_err(void *rs, int16_t err)

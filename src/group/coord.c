@@ -138,6 +138,8 @@ struct bk_coord {
     bool bb_txn;         /* the open batch is a transactional one */
     int16_t bb_kerr;     /* why batch_commit refused it (producer state), else NONE */
     int64_t bb_log_off;  /* after batch_commit: the batch's base offset in the log */
+    int64_t bb_last_off; /* after batch_commit: its last offset (-1: nothing written) */
+    int32_t bb_last_part;
     int64_t mem_log_off; /* without storage: a counter standing in for log offsets */
     int64_t next_expiry_ms;
 };
@@ -603,6 +605,7 @@ static int batch_begin_txn(bk_coord *co, const char *group, int64_t pid, int16_t
     co->bb_txn = pid >= 0;
     co->bb_kerr = BK_KERR_NONE;
     co->bb_log_off = -1;
+    co->bb_last_off = -1;
     if (!co->topics)
         return 0;
     int16_t kerr;
@@ -681,9 +684,14 @@ static int batch_commit(bk_coord *co)
                            bk_wall_ms());
         if (r == 0) {
             co->bb_log_off = first;
-            l->hw = bk_plog_leo(l);
+            co->bb_last_off = last;
+            co->bb_last_part = co->bb_part->index;
+            /* The HW: the append hook moves it (cluster mode: with the
+             * ISR, the handlers wait for it; single node: the LEO). */
             if (co->append_fn)
                 co->append_fn(co->append_ud, co->bb_part, len);
+            else
+                l->hw = bk_plog_leo(l);
         } else {
             bk_log_rl(BK_LOG_ERROR, "write to %s-%d failed: %s", BK_OFFSETS_TOPIC,
                       co->bb_part->index, bk_strerror(r));
@@ -1123,6 +1131,7 @@ bk_coord *bk_coord_new(const bk_config *cfg, bk_topics *topics, bk_coord_append_
     co->topics = topics;
     co->append_fn = fn;
     co->append_ud = ud;
+    co->bb_last_off = -1;
     bk_wr_init(&co->out, 0);
     bk_wr_init(&co->k, 0);
     bk_wr_init(&co->v, 0);
@@ -2003,10 +2012,20 @@ static int16_t write_offsets(bk_coord *co, bk_group *g, bk_commit_part *parts, i
     return BK_KERR_NONE;
 }
 
+bool bk_coord_last_write(const bk_coord *co, int32_t *partition, int64_t *offset)
+{
+    if (co->bb_last_off < 0)
+        return false;
+    *partition = co->bb_last_part;
+    *offset = co->bb_last_off;
+    return true;
+}
+
 void bk_coord_commit(bk_coord *co, const char *group, size_t glen, int32_t generation,
                      const char *member, size_t mlen, const char *instance, size_t ilen,
                      bk_commit_part *parts, int n)
 {
+    co->bb_last_off = -1;
     int16_t gerr = BK_KERR_NONE;
     bk_group *g = group_find(co, group, glen, NULL);
     if (glen == 0)

@@ -196,6 +196,10 @@ typedef struct bk_commit_part {
 } bk_commit_part;
 
 /* Group-level checks, then per-partition errors in parts[i].error. */
+/* Where the latest write (the last bk_coord_commit, sync, ...) went: its
+ * __consumer_offsets partition and last offset; false if it wrote
+ * nothing. Cluster mode answers once that offset is replicated. */
+bool bk_coord_last_write(const bk_coord *co, int32_t *partition, int64_t *offset);
 void bk_coord_commit(bk_coord *co, const char *group, size_t glen, int32_t generation,
                      const char *member, size_t mlen, const char *instance, size_t ilen,
                      bk_commit_part *parts, int n);
