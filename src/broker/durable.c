@@ -22,9 +22,9 @@ typedef struct dwait {
 /* 1 settled (*err), 0 still waiting. */
 static int dstate(dwait *w, int16_t *err)
 {
-    bk_partition *p = w->b->topics ? bk_topics_partition(w->b->topics, w->topic, strlen(w->topic),
-                                                         w->partition)
-                                   : NULL;
+    bk_partition *p =
+        w->b->topics ? bk_topics_partition(w->b->topics, w->topic, strlen(w->topic), w->partition)
+                     : NULL;
     if (!p || bk_leader_check(w->b, p) != BK_KERR_NONE || p->leader_epoch != w->leader_epoch ||
         !p->log)
         *err = w->o.not_leader_err;
@@ -84,8 +84,7 @@ int bk_answer_durable(bk_broker *b, bk_req *req, bk_partition *p, int64_t offset
         w->d.wants = BK_WAKE_HW;
         w->d.on_event = d_on_event;
         w->d.complete = d_complete;
-        if (bk_delayed_park(&b->purg, &w->d, req->recv_ms + o->timeout_ms, &p, &w->node, 1) ==
-            0) {
+        if (bk_delayed_park(&b->purg, &w->d, req->recv_ms + o->timeout_ms, &p, &w->node, 1) == 0) {
             req->hctx = &w->d;
             return BK_EAGAIN;
         }
