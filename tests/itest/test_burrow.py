@@ -35,6 +35,7 @@ import zkharness  # noqa: E402
 from brookharness import _pdeathsig, free_port, port_open  # noqa: E402
 
 BURROW = shutil.which("Burrow") or "/usr/bin/Burrow"
+BROOK = os.path.join(HERE, "..", "..", "build", "bin", "brook")
 CLUSTER = "brook"
 
 pytestmark = [
@@ -158,6 +159,7 @@ def test_burrow_reports_group_lag(brook, tmp_path):
     a = AdminClient({"bootstrap.servers": brook.bootstrap})
     a.create_topics([NewTopic(topic, 2, 1)])[topic].result(15)
     p = Producer({"bootstrap.servers": brook.bootstrap})
+    t_produced = time.time()
     for i in range(20):
         p.produce(topic, b"m%d" % i, partition=i % 2)
     assert p.flush(15) == 0
@@ -212,6 +214,17 @@ def test_burrow_reports_group_lag(brook, tmp_path):
         assert st["totallag"] == 11
         ends = {x["partition"]: x["end"]["offset"] for x in st["partitions"]}
         assert ends == {0: 3, 1: 6}
+
+        # brook consumer-groups agrees (Kafka's LAG column, and LAG-SECONDS).
+        t1 = time.time()
+        out = subprocess.run([BROOK, "consumer-groups", "--bootstrap-server", brook.bootstrap,
+                              "--describe", "--group", group], capture_output=True, timeout=60)
+        print("brook consumer-groups --describe took %.2fs" % (time.time() - t1))
+        assert out.returncode == 0, out.stderr
+        rows = [ln.split() for ln in out.stdout.decode().splitlines() if ln.strip()]
+        assert rows[0][5] == "LAG" and rows[0][9] == "LAG-SECONDS"
+        assert {int(r[2]): int(r[5]) for r in rows[1:]} == {0: 7, 1: 4}
+        assert all(0 < float(r[9]) < time.time() - t_produced + 1 for r in rows[1:]), rows
 
         # Burrow lists the group among the cluster's consumers.
         r = burrow.get("/v3/kafka/%s/consumer" % CLUSTER)
