@@ -11,7 +11,10 @@ the oldest offset and parses Kafka's key/value schemas.
 The test produces 10 messages to each of 2 partitions, then a
 confluent-kafka consumer group commits offsets 3 and 6 (stopping short of
 the end), and Burrow's HTTP API (/v3/kafka/<cluster>/consumer/<group>/lag)
-must report that group with both partitions and lags 7 and 4. Every process
+must report that group with both partitions and lags 7 and 4; a second,
+subscribed group (whose group metadata records Burrow skips) must be
+reported too; `brook consumer-groups --describe` must show the same LAG
+and a LAG-SECONDS within the test's lifetime. Every process
 (Burrow, ZooKeeper, brookd) is killed at the end; every wait is bounded.
 """
 
@@ -214,6 +217,36 @@ def test_burrow_reports_group_lag(brook, tmp_path):
         assert st["totallag"] == 11
         ends = {x["partition"]: x["end"]["offset"] for x in st["partitions"]}
         assert ends == {0: 3, 1: 6}
+
+        # A subscribed group (members, so the coordinator also writes group
+        # metadata records, version 3, which Burrow 1.2.1 skips): consumes
+        # 5 messages of partition 0 (range assignor, one member: both
+        # partitions), commits what it consumed and stays in the group.
+        group2 = group + "-sub"
+        c2 = Consumer({"bootstrap.servers": brook.bootstrap, "group.id": group2,
+                       "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        try:
+            c2.subscribe([topic])
+            got = []
+            deadline = time.time() + 30
+            while len(got) < 5 and time.time() < deadline:
+                m = c2.poll(0.5)
+                if m is not None and not m.error() and m.partition() == 0:
+                    got.append(m)
+            assert len(got) == 5
+            c2.commit(offsets=[TopicPartition(topic, 0, got[-1].offset() + 1)], asynchronous=False)
+
+            def lag2():
+                c2.poll(0.1)  # heartbeats
+                c2.commit(offsets=[TopicPartition(topic, 0, 5)], asynchronous=False)
+                r = burrow.get("/v3/kafka/%s/consumer/%s/lag" % (CLUSTER, group2))
+                st = r and not r.get("error") and r.get("status") or {}
+                parts = {(x["topic"], x["partition"]): x for x in st.get("partitions") or []}
+                return parts.get((topic, 0), {}).get("current_lag") == 5 and st
+            st2 = wait_for("Burrow to report %s's lag" % group2, lag2, 60, burrow, step=1.0)
+            print("burrow: subscribed group: %s" % json.dumps(st2)[:400])
+        finally:
+            c2.close()
 
         # brook consumer-groups agrees (Kafka's LAG column, and LAG-SECONDS).
         t1 = time.time()
