@@ -1,0 +1,131 @@
+"""Consumer lag computed by the broker, read through a real /metrics scrape.
+
+A topic with 2 partitions gets 10 messages each, 2 seconds apart in two
+rounds (5 messages, pause, 5 messages). A confluent-kafka group commits 5
+on partition 0 (exactly at the second round) and 10 on partition 1 (caught
+up). The scrape must show, with Kafka's exporter names (docs/metrics-lag.md):
+lag 5 and 0 in offsets; lag in seconds 0 on the caught-up partition and, on
+partition 0, the age of the second round's first message (measured by the
+test: between the time it was produced and the scrape); the group gauges;
+every family with HELP/TYPE lines. After the group commits further the
+value follows (the cache is keyed by the committed offset).
+
+Needs the metrics endpoint (metrics.listener, src/net/http.c from the
+metrics work); skipped on a tree without it.
+"""
+
+import os
+import re
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from brookharness import free_port
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HAS_METRICS = os.path.exists(os.path.join(REPO, "src", "net", "http.c"))
+METRICS_PORT = free_port()
+
+pytestmark = [
+    pytest.mark.timeout(90),
+    pytest.mark.skipif(not HAS_METRICS, reason="this tree has no /metrics endpoint (metrics.listener)"),
+]
+
+
+def scrape(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        return r.read().decode()
+
+
+def samples(text, name):
+    """{frozenset(labels.items()): value} of metric `name`."""
+    out = {}
+    for ln in text.splitlines():
+        m = re.match(r"^%s\{([^}]*)\} (\S+)$" % re.escape(name), ln)
+        if m:
+            labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(1)))
+            out[frozenset(labels.items())] = float(m.group(2))
+    return out
+
+
+def one(text, name, **labels):
+    s = samples(text, name)
+    key = frozenset((k, str(v)) for k, v in labels.items())
+    assert key in s, "%s%s not in the scrape:\n%s" % (name, labels, "\n".join(
+        ln for ln in text.splitlines() if "consumergroup" in ln))
+    return s[key]
+
+
+@pytest.mark.brook_config({"metrics.listener": "http://127.0.0.1:%d" % METRICS_PORT})
+def test_lag_gauges(brook):
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = "lagm-" + uuid.uuid4().hex[:8]
+    group = "lagm-grp-" + uuid.uuid4().hex[:8]
+    AdminClient({"bootstrap.servers": brook.bootstrap}).create_topics(
+        [NewTopic(topic, 2, 1)])[topic].result(15)
+    p = Producer({"bootstrap.servers": brook.bootstrap, "linger.ms": 0})
+    for i in range(5):
+        p.produce(topic, b"a%d" % i, partition=0)
+        p.produce(topic, b"a%d" % i, partition=1)
+    assert p.flush(15) == 0
+    time.sleep(2.0)
+    t_round2 = time.time()
+    for i in range(5):
+        p.produce(topic, b"b%d" % i, partition=0)
+        p.produce(topic, b"b%d" % i, partition=1)
+    assert p.flush(15) == 0
+
+    c = Consumer({"bootstrap.servers": brook.bootstrap, "group.id": group,
+                  "enable.auto.commit": False})
+    try:
+        c.commit(offsets=[TopicPartition(topic, 0, 5), TopicPartition(topic, 1, 10)],
+                 asynchronous=False)
+        time.sleep(0.5)
+        t0 = time.time()
+        text = scrape(METRICS_PORT)
+        t1 = time.time()
+        print("scrape took %.3fs" % (t1 - t0))
+
+        for fam in ("kafka_consumergroup_group_lag", "kafka_consumergroup_group_lag_seconds",
+                    "kafka_consumergroup_group_offset", "kafka_consumergroup_group_max_lag",
+                    "kafka_consumergroup_group_max_lag_seconds", "kafka_consumergroup_group_sum_lag",
+                    "kafka_consumergroup_lag", "kafka_consumergroup_current_offset",
+                    "kafka_consumergroup_lag_sum"):
+            assert "# HELP %s " % fam in text and "# TYPE %s gauge\n" % fam in text, fam
+
+        assert one(text, "kafka_consumergroup_group_lag", group=group, topic=topic, partition=0) == 5
+        assert one(text, "kafka_consumergroup_group_lag", group=group, topic=topic, partition=1) == 0
+        assert one(text, "kafka_consumergroup_group_offset", group=group, topic=topic, partition=0) == 5
+        assert one(text, "kafka_consumergroup_lag", consumergroup=group, topic=topic, partition=0) == 5
+        assert one(text, "kafka_consumergroup_lag_sum", consumergroup=group, topic=topic) == 5
+        assert one(text, "kafka_consumergroup_group_sum_lag", group=group) == 5
+        assert one(text, "kafka_consumergroup_group_max_lag", group=group) == 5
+
+        secs0 = one(text, "kafka_consumergroup_group_lag_seconds", group=group, topic=topic, partition=0)
+        secs1 = one(text, "kafka_consumergroup_group_lag_seconds", group=group, topic=topic, partition=1)
+        print("lag seconds: p0 %.3f (produced %.3fs before the scrape), p1 %.3f"
+              % (secs0, t1 - t_round2, secs1))
+        assert secs1 == 0
+        # the second round's first message: produced after t_round2, before t0
+        assert 0 < secs0 <= t1 - t_round2 + 0.05
+        assert one(text, "kafka_consumergroup_group_max_lag_seconds", group=group) == secs0
+
+        # The group moves back to the first round: the age follows (older).
+        c.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+        time.sleep(0.2)
+        text = scrape(METRICS_PORT)
+        older = one(text, "kafka_consumergroup_group_lag_seconds", group=group, topic=topic, partition=0)
+        assert one(text, "kafka_consumergroup_group_lag", group=group, topic=topic, partition=0) == 10
+        assert older >= secs0 + 1.5, (older, secs0)
+        # ... and to the end: caught up, 0.
+        c.commit(offsets=[TopicPartition(topic, 0, 10)], asynchronous=False)
+        time.sleep(0.2)
+        text = scrape(METRICS_PORT)
+        assert one(text, "kafka_consumergroup_group_lag_seconds", group=group, topic=topic, partition=0) == 0
+        assert one(text, "kafka_consumergroup_group_lag", group=group, topic=topic, partition=0) == 0
+    finally:
+        c.close()
