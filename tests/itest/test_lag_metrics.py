@@ -65,8 +65,8 @@ def test_lag_gauges(brook):
 
     topic = "lagm-" + uuid.uuid4().hex[:8]
     group = "lagm-grp-" + uuid.uuid4().hex[:8]
-    AdminClient({"bootstrap.servers": brook.bootstrap}).create_topics(
-        [NewTopic(topic, 2, 1)])[topic].result(15)
+    admin = AdminClient({"bootstrap.servers": brook.bootstrap})
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(15)
     p = Producer({"bootstrap.servers": brook.bootstrap, "linger.ms": 0})
     for i in range(5):
         p.produce(topic, b"a%d" % i, partition=0)
