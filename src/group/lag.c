@@ -69,25 +69,55 @@ int bk_lag_read_ts(bk_plog *l, int64_t offset, int64_t end, int64_t *at, int64_t
     return 0;
 }
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
+static int utf8_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    int n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (n == 0 || c > 0xf4)
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) || (c == 0xf0 && p[1] < 0x90) ||
+        (c == 0xf4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
 void bk_lag_label(bk_wr *out, const char *s)
 {
-    for (; *s; s++) {
-        const char *e = NULL;
-        switch (*s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        switch (*p) {
         case '\\':
-            e = "\\\\";
-            break;
+            bk_wr_mem(out, "\\\\", 2);
+            p++;
+            continue;
         case '"':
-            e = "\\\"";
-            break;
+            bk_wr_mem(out, "\\\"", 2);
+            p++;
+            continue;
         case '\n':
-            e = "\\n";
-            break;
+            bk_wr_mem(out, "\\n", 2);
+            p++;
+            continue;
         default:
-            bk_wr_u8(out, (uint8_t)*s);
+            break;
+        }
+        int n = utf8_len(p);
+        if (n == 0) {
+            /* Prometheus refuses a whole scrape with invalid UTF-8 in a
+             * label: a client-chosen group id must not do that. */
+            bk_wr_mem(out, "\xef\xbf\xbd", 3); /* U+FFFD */
+            p++;
             continue;
         }
-        bk_wr_mem(out, e, 2);
+        bk_wr_mem(out, p, (size_t)n);
+        p += n;
     }
 }
 

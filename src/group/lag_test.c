@@ -78,6 +78,16 @@ static void test_pure(void)
     bk_wr_init(&w, 64);
     bk_lag_label(&w, "a\"b\\c\nd");
     BK_CHECK(w.len == 10 && memcmp(w.buf, "a\\\"b\\\\c\\nd", 10) == 0);
+    /* valid UTF-8 passes; invalid bytes become U+FFFD */
+    bk_wr_reset(&w);
+    bk_lag_label(&w, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    BK_CHECK(w.len == 9 && memcmp(w.buf, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9) == 0);
+    bk_wr_reset(&w);
+    bk_lag_label(&w, "a\xff" "b\xc3");
+    BK_CHECK(w.len == 8 && memcmp(w.buf, "a\xef\xbf\xbd" "b\xef\xbf\xbd", 8) == 0);
+    bk_wr_reset(&w);
+    bk_lag_label(&w, "\xed\xa0\x80\xc0\xaf"); /* a surrogate, an overlong '/' */
+    BK_CHECK(w.len == 15);
     bk_wr_fini(&w);
 }
 
