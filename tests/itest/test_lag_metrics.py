@@ -129,3 +129,90 @@ def test_lag_gauges(brook):
         assert one(text, "kafka_consumergroup_group_lag", group=group, topic=topic, partition=0) == 0
     finally:
         c.close()
+
+
+def test_lag_in_cluster_mode_reported_by_the_coordinator(tmp_path):
+    """3 brokers: the group's lag is on exactly one scrape - its coordinator's
+    (the leader of its __consumer_offsets partition) - for every partition
+    with a replica there (RF 3 topic: all; RF 1 topic: only the coordinator's
+    own); partitions without a local replica get only the offset gauge
+    (docs/metrics-lag.md, "What is reported where")."""
+    import sys as _sys
+    _sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import zkharness
+    if not zkharness.available():
+        pytest.skip("Debian's zookeeper package is not installed")
+    pytest.importorskip("kazoo.client")
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from test_cluster_zk import Cluster, wait_for
+
+    with Cluster(tmp_path) as c:
+        mports = {i: free_port() for i in range(3)}
+        bs = [c.broker(i, {"metrics.listener": "http://127.0.0.1:%d" % mports[i],
+                           "replica.fetch.wait.max.ms": 200}) for i in range(3)]
+        boot = ",".join(b.bootstrap for b in bs)
+        admin = AdminClient({"bootstrap.servers": boot})
+        wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, 20, "3 live brokers")
+        fs = admin.create_topics([NewTopic("lag3", 3, 3), NewTopic("lag1", 3, 1)], operation_timeout=10)
+        for f in fs.values():
+            f.result(20)
+
+        def leaders_known():
+            md = admin.list_topics(timeout=5)
+            ok = all(t in md.topics and len(md.topics[t].partitions) == 3 and
+                     all(p.leader >= 0 for p in md.topics[t].partitions.values())
+                     for t in ("lag3", "lag1"))
+            return ok and md
+        wait_for(leaders_known, 30, "leaders of lag3 and lag1", step=0.3)
+        p = Producer({"bootstrap.servers": boot, "acks": "all"})
+        for t in ("lag3", "lag1"):
+            for i in range(30):
+                p.produce(t, b"x", partition=i % 3)  # 10 per partition
+        assert p.flush(30) == 0
+
+        group = "lagc-" + uuid.uuid4().hex[:6]
+        cons = Consumer({"bootstrap.servers": boot, "group.id": group, "enable.auto.commit": False})
+        try:
+            offs = [TopicPartition(t, i, 4) for t in ("lag3", "lag1") for i in range(3)]
+            wait_for(lambda: cons.commit(offsets=offs, asynchronous=False) or True, 30,
+                     "the commit", step=0.5)
+        finally:
+            cons.close()
+        md = admin.list_topics(timeout=5)
+        replicas = {(t, i): set(md.topics[t].partitions[i].replicas)
+                    for t in ("lag1", "lag3") for i in range(3)}
+
+        def reports():
+            out = {}
+            for i in range(3):
+                text = scrape(mports[i])
+                if samples(text, "kafka_consumergroup_group_offset") and any(
+                        dict(k).get("group") == group for k in samples(text, "kafka_consumergroup_group_offset")):
+                    out[i] = text
+            return out
+
+        def settled():
+            r = reports()
+            if len(r) != 1:
+                return None
+            (coord, text), = r.items()
+            lag = {(dict(k)["topic"], int(dict(k)["partition"])): v
+                   for k, v in samples(text, "kafka_consumergroup_group_lag").items()
+                   if dict(k)["group"] == group}
+            want = {tp: 6 for tp, reps in replicas.items() if coord in reps}
+            return (coord, text) if lag == want else None
+        coord, text = wait_for(settled, 30, "the group's lag on one broker only", step=0.5)
+        print("coordinator %d; RF1 partitions hosted there: %s" % (
+            coord, sorted(i for i in range(3) if coord in replicas[("lag1", i)])))
+        offsets = {(dict(k)["topic"], int(dict(k)["partition"])): v
+                   for k, v in samples(text, "kafka_consumergroup_group_offset").items()
+                   if dict(k)["group"] == group}
+        assert offsets == {tp: 4 for tp in replicas}  # every committed partition
+        secs = {(dict(k)["topic"], int(dict(k)["partition"])) for k in
+                samples(text, "kafka_consumergroup_group_lag_seconds") if dict(k)["group"] == group}
+        assert secs == {tp for tp, reps in replicas.items() if coord in reps}
+        # the other brokers do not report the group at all
+        for i in range(3):
+            if i != coord:
+                assert group not in scrape(mports[i])
