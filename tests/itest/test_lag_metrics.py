@@ -143,7 +143,7 @@ def test_lag_in_cluster_mode_reported_by_the_coordinator(tmp_path):
     if not zkharness.available():
         pytest.skip("Debian's zookeeper package is not installed")
     pytest.importorskip("kazoo.client")
-    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
     from test_cluster_zk import Cluster, wait_for
 
@@ -153,10 +153,25 @@ def test_lag_in_cluster_mode_reported_by_the_coordinator(tmp_path):
                            "replica.fetch.wait.max.ms": 200}) for i in range(3)]
         boot = ",".join(b.bootstrap for b in bs)
         admin = AdminClient({"bootstrap.servers": boot})
-        wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, 20, "3 live brokers")
-        fs = admin.create_topics([NewTopic("lag3", 3, 3), NewTopic("lag1", 3, 1)], operation_timeout=10)
-        for f in fs.values():
-            f.result(20)
+        wait_for(lambda: all(
+            len(m.brokers) == 3 and m.controller_id >= 0 for m in
+            (AdminClient({"bootstrap.servers": b.bootstrap}).list_topics(timeout=5) for b in bs)),
+            30, "3 live brokers and a controller everywhere", step=0.3)
+
+        def create():
+            fs = admin.create_topics([NewTopic("lag3", 3, 3), NewTopic("lag1", 3, 1)],
+                                     operation_timeout=10)
+            for f in fs.values():
+                try:
+                    f.result(15)
+                except KafkaException as e:
+                    if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                        print("create_topics: %s" % e)
+                        return False
+            return True
+        t_create = time.time()
+        wait_for(create, 60, "creating lag3 and lag1", step=0.5)
+        print("topics created in %.1fs" % (time.time() - t_create))
 
         def leaders_known():
             md = admin.list_topics(timeout=5)
