@@ -60,10 +60,15 @@ typedef struct goffset {
     int64_t expire_ts;
     int64_t log_off; /* where its record is in __consumer_offsets (see "Transactions") */
     /* lag cache (lag.h): the timestamp of the oldest unconsumed message as
-     * read at offset lag_at; valid while that offset is still the one to
-     * look up (the commit and the log start did not move past it) */
+     * read at offset lag_at of log lag_log in leader epoch lag_epoch; valid
+     * while that offset is still the one to look up (the commit and the log
+     * start did not move past it) in the same log and epoch (a recreated
+     * topic, or a truncation after a leader change, can put other records
+     * at that offset) */
     bool lag_valid;
     int64_t lag_at, lag_ts;
+    const void *lag_log;
+    int32_t lag_epoch;
 } goffset;
 
 /* A set of offsets, one per topic-partition (unsorted; each_offset/lag sort). */
@@ -2360,7 +2365,8 @@ int bk_coord_lag_ts(bk_coord *co, const char *group, size_t glen, int *reads,
             /* The lookup offset: the commit, or the log start when
              * retention or DeleteRecords moved past it. */
             int64_t at = BK_MAX(o->offset, log->log_start);
-            if (o->lag_valid && o->lag_at == at) {
+            if (o->lag_valid && o->lag_at == at && o->lag_log == (const void *)log &&
+                o->lag_epoch == p->leader_epoch) {
                 l.oldest_ts = o->lag_ts;
             } else if (reads && *reads > 0) {
                 (*reads)--;
@@ -2369,6 +2375,8 @@ int bk_coord_lag_ts(bk_coord *co, const char *group, size_t glen, int *reads,
                     o->lag_valid = ts >= 0;
                     o->lag_at = got_at;
                     o->lag_ts = ts;
+                    o->lag_log = log;
+                    o->lag_epoch = p->leader_epoch;
                     l.oldest_ts = ts;
                 }
             }

@@ -18,7 +18,8 @@
  *              batch's linger time too old.
  *
  * Cost: the coordinator caches, per committed offset, the timestamp it
- * read (coord.c, bk_coord_lag_ts): a partition whose commit did not move
+ * read (coord.c, bk_coord_lag_ts; keyed by the lookup offset, the log and
+ * the partition's leader epoch): a partition whose commit did not move
  * since the last scrape costs no I/O; a scrape does at most
  * BK_LAG_READS_PER_SCRAPE header reads (the rest are reported at the next
  * scrape). Nothing is computed between scrapes.

@@ -185,6 +185,15 @@ static void test_coord_scrape(void)
     nrows = 0;
     BK_CHECK(bk_coord_lag_ts(co, "g\"1", 3, &reads, lag_cb, NULL) == 2 && reads == 9);
     BK_CHECK(rows[0].oldest_ts == 1010);
+    /* a new leader epoch (the log may have been truncated and rewritten
+     * there): read again */
+    p0->leader_epoch++;
+    nrows = 0;
+    BK_CHECK(bk_coord_lag(co, "g\"1", 3, lag_cb, NULL) == 2 && rows[0].oldest_ts == -1);
+    nrows = 0;
+    BK_CHECK(bk_coord_lag_ts(co, "g\"1", 3, &reads, lag_cb, NULL) == 2 && reads == 8);
+    BK_CHECK(rows[0].oldest_ts == 1010);
+    reads = 9;
     /* bk_coord_lag never reads, but sees the cache */
     nrows = 0;
     BK_CHECK(bk_coord_lag(co, "g\"1", 3, lag_cb, NULL) == 2 && rows[0].oldest_ts == 1010);
