@@ -179,3 +179,28 @@ def test_alert_rules_names():
     assert "node_filesystem_avail_bytes" in alerts["BrookDiskNearlyFull"]
     assert "kafka_log_log_size" in alerts["BrookLogSizeHigh"]
     assert "up" in alerts["BrookBrokerDown"]
+
+
+def grafana_to_promql(expr):
+    """A dashboard query with Grafana's variables replaced by PromQL."""
+    e = expr.replace("$__rate_interval", "1m").replace("$__interval", "1m")
+    return re.sub(r"\$\{?\w+\}?", ".*", e)
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) not installed")
+def test_dashboard_queries_are_valid_promql(tmp_path):
+    # promtool parses every query as the expression of a recording rule.
+    with open(DASHBOARD) as f:
+        d = json.load(f)
+    rules = [{"record": "brook:dashboard:q%d" % i, "expr": grafana_to_promql(e)}
+             for i, (_, e) in enumerate(dashboard_queries(d))]
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    r = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, timeout=30)
+    out = (r.stdout + r.stderr).decode()
+    assert r.returncode == 0 and "SUCCESS: %d rules found" % len(rules) in out, out
+    # ... and promtool does catch a broken one.
+    path.write_text(yaml.safe_dump({"groups": [{"name": "d", "rules": [
+        {"record": "x:y", "expr": "sum by (topic) (rate(kafka_log_log_size[1m])"}]}]}))
+    r = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, timeout=30)
+    assert r.returncode != 0
