@@ -231,3 +231,87 @@ def test_lag_in_cluster_mode_reported_by_the_coordinator(tmp_path):
         for i in range(3):
             if i != coord:
                 assert group not in scrape(mports[i])
+
+
+@pytest.mark.brook_config({"metrics.listener": "http://127.0.0.1:%d" % METRICS_PORT})
+def test_dashboard_and_alert_lag_queries_on_real_prometheus(brook, tmp_path):
+    """A real Prometheus (Debian) scrapes the broker; the dashboard's lag
+    panels' queries (Grafana variables filled in) return the group's series,
+    and the lag alert rules load and evaluate."""
+    import json
+    import shutil
+    import signal
+    import subprocess
+    import urllib.parse
+
+    from brookharness import _pdeathsig, port_open
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    prom = shutil.which("prometheus")
+    if prom is None:
+        pytest.skip("Debian's prometheus package is not installed")
+    topic = "lagp-" + uuid.uuid4().hex[:8]
+    group = "lagp-grp-" + uuid.uuid4().hex[:8]
+    p = Producer({"bootstrap.servers": brook.bootstrap})
+    for i in range(12):
+        p.produce(topic, b"x%d" % i)
+    assert p.flush(15) == 0
+    c = Consumer({"bootstrap.servers": brook.bootstrap, "group.id": group, "enable.auto.commit": False})
+    c.commit(offsets=[TopicPartition(topic, 0, 2)], asynchronous=False)
+    c.close()
+
+    port = free_port()
+    rules = os.path.join(REPO, "deploy", "prometheus", "brook-alerts.yml")
+    cfg = tmp_path / "prometheus.yml"
+    cfg.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                   "rule_files: [%s]\n"
+                   "scrape_configs:\n  - job_name: brook\n    static_configs:\n"
+                   "      - targets: ['127.0.0.1:%d']\n" % (json.dumps(rules), METRICS_PORT))
+    log = open(str(tmp_path / "prometheus.log"), "wb")
+    proc = subprocess.Popen([prom, "--config.file=%s" % cfg, "--storage.tsdb.path=%s" % (tmp_path / "tsdb"),
+                             "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
+                            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_pdeathsig)
+    try:
+        def query(expr):
+            u = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": expr}))
+            with urllib.request.urlopen(u, timeout=5) as r:
+                body = json.loads(r.read().decode())
+            assert body["status"] == "success", body
+            return body["data"]["result"]
+
+        deadline = time.time() + 40
+        while not port_open(port) and time.time() < deadline:
+            assert proc.poll() is None, "prometheus exited"
+            time.sleep(0.2)
+        with open(os.path.join(REPO, "deploy", "grafana", "brook-dashboard.json")) as f:
+            dash = json.load(f)
+        lag_queries = [t["expr"] for row in dash["panels"] for t in row.get("targets", [])
+                       if "consumergroup" in t["expr"]]
+        assert len(lag_queries) >= 4
+        got = {}
+        while time.time() < deadline and len(got) < len(lag_queries):
+            for e in lag_queries:
+                q = re.sub(r"\$\{?\w+\}?", ".*", e.replace("$__rate_interval", "1m"))
+                res = [r for r in query(q) if r["metric"].get("group") == group]
+                if res:
+                    got[e] = float(res[0]["value"][1])
+            time.sleep(0.5)
+        print("dashboard lag panels: %s" % got)
+        assert set(got) == set(lag_queries), set(lag_queries) - set(got)
+        offs = [v for e, v in got.items() if "lag_seconds" not in e]
+        assert offs and all(v == 10 for v in offs), got
+        assert all(v > 0 for e, v in got.items() if "lag_seconds" in e), got
+        # the alert rules loaded and evaluate (none of the lag ones fires yet)
+        with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/rules" % port, timeout=5) as r:
+            groups = json.loads(r.read().decode())["data"]["groups"]
+        names = {rl["name"]: rl for g in groups for rl in g["rules"]}
+        assert "BrookConsumerLagGrowing" in names and "BrookConsumerLagHigh" in names
+        assert all(rl.get("health") != "err" for rl in names.values()), names
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
