@@ -10,8 +10,9 @@ confluent-kafka (librdkafka 2.0.2) sees it.
                       with --offset, --group commits / no group no commits,
                       --isolation-level around an open transaction (skipped
                       while brookd has no transaction coordinator)
-  consumer-groups     --describe (CURRENT-OFFSET, LOG-END-OFFSET, LAG of an
-                      active and of an empty group), --members, --state,
+  consumer-groups     --describe (CURRENT-OFFSET, LOG-END-OFFSET, LAG and
+                      LAG-SECONDS of an active and of an empty group),
+                      --members, --state,
                       --list [--state], --reset-offsets dry-run vs --execute
                       (every scenario, --export, --from-file), refusal for
                       an active group,
