@@ -24,6 +24,9 @@ PKGS=(
 # node installation.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+# issue 10 (lag): Burrow for tests/itest/test_burrow.py; promtool (package
+# prometheus) for tests/itest/test_dashboards.py.
+PKGS+=(burrow prometheus python3-yaml)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -25,6 +25,7 @@
     X(leader_epoch)                                                                                \
     X(purgatory)                                                                                   \
     X(coord)                                                                                       \
+    X(lag)                                                                                         \
     X(tcoord)                                                                                      \
     X(interbroker)                                                                                 \
     X(dataplane)                                                                                   \
