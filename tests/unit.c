@@ -26,7 +26,9 @@
     X(leader_epoch)                                                                                \
     X(purgatory)                                                                                   \
     X(coord)                                                                                       \
+    X(lag)                                                                                         \
     X(tcoord)                                                                                      \
+    X(interbroker)                                                                                 \
     X(dataplane)                                                                                   \
     X(zkjson)                                                                                      \
     X(ctl_leaders)                                                                                 \

@@ -113,9 +113,9 @@ void bk_broker_prometheus(bk_broker *b, bk_wr *w, int64_t now_ms)
 
     int64_t pz_produce = 0, pz_fetch = 0, pz_other = 0;
     for (bk_delayed *d = b->purg.parked; d; d = d->next) {
-        if (d->wants & BK_WAKE_FLUSH)
+        if (d->kind == BK_DELAYED_PRODUCE)
             pz_produce++;
-        else if (d->wants & (BK_WAKE_DATA | BK_WAKE_HW))
+        else if (d->kind == BK_DELAYED_FETCH)
             pz_fetch++;
         else
             pz_other++;

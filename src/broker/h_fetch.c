@@ -402,6 +402,7 @@ static int park(fetch_ctx *x)
      * HW, which in cluster mode moves after the append */
     int32_t rid = x->ver >= 15 ? x->rq.ReplicaState.ReplicaId : x->rq.ReplicaId;
     x->d.wants = x->b->cluster && rid < 0 ? BK_WAKE_HW : BK_WAKE_DATA;
+    x->d.kind = BK_DELAYED_FETCH;
     x->d.on_event = on_event;
     x->d.complete = on_complete;
     int64_t deadline = req->recv_ms + x->rq.MaxWaitMs;

@@ -294,6 +294,7 @@ static int park_durable(bk_broker *b, bk_req *req, int16_t ver, const bk_Produce
     for (int i = 0; i < n; i++)
         any_flush |= parts[i].flush;
     x->d.wants = BK_WAKE_FLUSH | BK_WAKE_HW;
+    x->d.kind = BK_DELAYED_PRODUCE;
     x->d.on_event = durable_on_event;
     x->d.complete = durable_complete;
     /* a flush gets at least 30 s; replication gets the request's timeout */

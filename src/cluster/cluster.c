@@ -63,6 +63,7 @@ typedef struct tctx {
 } tctx;
 
 static void setup_session(bk_cluster *c);
+static void confirm_step(bk_cluster *c);
 
 /* ------------------------------------------------------------- helpers */
 
@@ -101,6 +102,7 @@ static void session_cb(bk_zk *zk, int state, void *ud)
                (unsigned long long)bk_zk_session_id(zk));
         if (c->setup_pending)
             setup_session(c);
+        confirm_step(c);
         break;
     case BK_ZK_DISCONNECTED:
         bk_log(BK_LOG_WARN, "zookeeper: disconnected, reconnecting");
@@ -110,6 +112,8 @@ static void session_cb(bk_zk *zk, int state, void *ud)
         c->registered = false;
         if (c->ctl)
             bk_controller_session_lost(c->ctl);
+        if (c->on_session_lost)
+            c->on_session_lost(c->session_lost_ud);
         c->setup_pending = c->self.port > 0; /* registered once: do it again */
         c->brokers_gen++;
         c->topics_gen++;
@@ -131,6 +135,7 @@ int bk_cluster_open(bk_cluster **out, bk_ev *ev, const bk_config *cfg, const cha
     c->leader_throttle.rate = BK_THROTTLE_NONE;
     c->follower_throttle.rate = BK_THROTTLE_NONE;
     bk_ev_timer_init(&c->retry, NULL, c);
+    bk_ev_timer_init(&c->confirm_timer, NULL, c);
     char hosts[1024], chroot[1024];
     split_connect(cfg->zookeeper_connect, hosts, sizeof hosts, chroot, sizeof chroot);
     int rc;
@@ -1285,6 +1290,8 @@ void bk_cluster_close(bk_cluster *c)
     if (!c)
         return;
     bk_ev_timer_stop(c->ev, &c->retry);
+    bk_ev_timer_stop(c->ev, &c->confirm_timer);
+    c->confirm_cb = NULL;
     bk_cluster_cancel_removals(c);
     c->brokers_gen++;
     c->topics_gen++;
@@ -1318,4 +1325,94 @@ int32_t bk_cluster_controller_epoch(const bk_cluster *c)
 bool bk_cluster_is_controller(const bk_cluster *c)
 {
     return c->ctl && bk_controller_active(c->ctl);
+}
+
+/* ------------------------------------------------------------- confirming the session */
+
+int64_t bk_cluster_session_id(const bk_cluster *c)
+{
+    return c->zk ? bk_zk_session_id(c->zk) : 0;
+}
+
+static void confirm_later(bk_cluster *c)
+{
+    if (c->zk)
+        bk_ev_timer_start(c->ev, &c->confirm_timer, bk_now_ms() + 200);
+}
+
+static void confirm_owner(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    bk_cluster *c = ud;
+    c->confirm_busy = false;
+    if (!c->confirm_cb)
+        return;
+    if (r->rc == ZOK && r->stat && r->stat->ephemeralOwner == c->confirm_session &&
+        bk_zk_session_id(zk) == c->confirm_session) {
+        c->confirm_owner_ok = true;
+        confirm_step(c);
+    } else {
+        /* expired (session_cb sets up a new one), or unreachable */
+        confirm_later(c);
+    }
+}
+
+static void confirm_round(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    bk_cluster *c = ud;
+    c->confirm_busy = false;
+    if (!c->confirm_cb)
+        return;
+    if (r->rc != ZOK || bk_zk_session_id(zk) != c->confirm_round_sid) {
+        confirm_later(c);
+        return;
+    }
+    if (++c->confirm_rounds < BK_CLUSTER_CONFIRM_ROUNDS) {
+        confirm_step(c);
+        return;
+    }
+    bk_cluster_confirmed_fn *cb = c->confirm_cb;
+    c->confirm_cb = NULL;
+    bk_log(BK_LOG_INFO, "cluster: ZooKeeper session 0x%llx confirmed (%s) and partition states "
+           "current", (unsigned long long)c->confirm_round_sid,
+           c->confirm_round_sid == c->confirm_session ? "it survived" : "a new session");
+    cb(c->confirm_ud);
+}
+
+static void confirm_step(bk_cluster *c)
+{
+    if (!c->confirm_cb || c->confirm_busy || !c->zk || c->setup_pending ||
+        !bk_zk_connected(c->zk))
+        return; /* session_cb calls again on (re)connection */
+    int64_t sid = bk_zk_session_id(c->zk);
+    if (sid != c->confirm_round_sid) {
+        c->confirm_round_sid = sid;
+        c->confirm_rounds = 0;
+        /* a new session has re-read everything since setup_session */
+        c->confirm_owner_ok = sid != c->confirm_session;
+    }
+    char path[64];
+    broker_path(c, path, sizeof path);
+    c->confirm_busy = true;
+    if (!c->confirm_owner_ok)
+        bk_zk_get(c->zk, path, NULL, NULL, confirm_owner, c);
+    else
+        bk_zk_exists(c->zk, path, NULL, NULL, confirm_round, c);
+}
+
+static void confirm_timer_cb(bk_ev *ev, bk_ev_timer *t)
+{
+    confirm_step(t->data);
+}
+
+void bk_cluster_confirm_session(bk_cluster *c, int64_t old_session, bk_cluster_confirmed_fn *cb,
+                                void *ud)
+{
+    c->confirm_cb = cb;
+    c->confirm_ud = ud;
+    c->confirm_session = old_session;
+    c->confirm_round_sid = -1;
+    c->confirm_rounds = 0;
+    c->confirm_owner_ok = false;
+    c->confirm_timer.cb = confirm_timer_cb;
+    confirm_step(c);
 }

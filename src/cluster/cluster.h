@@ -50,6 +50,8 @@ typedef void bk_cluster_pstate_fn(bk_cluster *c, void *ud, const char *topic, co
 /* The end of bk_cluster_write_pstate: rc 0 (new_version = the znode's new
  * version), BK_EVERSION (version conflict) or another error. */
 typedef void bk_cluster_pstate_done_fn(void *ud, int rc, int32_t new_version);
+/* The end of bk_cluster_confirm_session. */
+typedef void bk_cluster_confirmed_fn(void *ud);
 
 struct bk_cluster {
     const bk_config *cfg; /* borrowed */
@@ -88,6 +90,19 @@ struct bk_cluster {
     int nbcfg[2];
     int bcfg_gen;
     bk_throttle leader_throttle, follower_throttle;
+    /* bk_cluster_confirm_session in progress (confirm_cb set) */
+    bk_cluster_confirmed_fn *confirm_cb;
+    void *confirm_ud;
+    int64_t confirm_session;   /* the session before the freeze */
+    int64_t confirm_round_sid; /* the session the barrier rounds run on */
+    int confirm_rounds;        /* barrier round trips completed on it */
+    bool confirm_owner_ok;     /* the old session is still ours (or a new one) */
+    bool confirm_busy;         /* a request in flight */
+    bk_ev_timer confirm_timer; /* retry */
+    /* The session expired (may be NULL): the broker fences its leaderships
+     * at once (replica.c installs it). */
+    void (*on_session_lost)(void *ud);
+    void *session_lost_ud;
 };
 
 /* IncrementalAlterConfigs/AlterConfigs of a broker entity (this broker,
@@ -116,6 +131,27 @@ const bk_zk_broker *bk_cluster_brokers(const bk_cluster *c, int *n);
 int32_t bk_cluster_controller_id(const bk_cluster *c);
 int32_t bk_cluster_controller_epoch(const bk_cluster *c);
 bool bk_cluster_is_controller(const bk_cluster *c);
+
+/*
+ * Fencing after a freeze (replica.h: a broker whose loop did not run for a
+ * large part of the session timeout - SIGSTOP, a VM pause - leads nothing
+ * until this confirms). Confirmed when the ZooKeeper session is known and
+ * its view of the partition states is current: either the session of
+ * before the freeze (old_session) still owns our registration, or a new
+ * session was set up after expiry; then BK_CLUSTER_CONFIRM_ROUNDS round
+ * trips on that session. ZooKeeper answers a session's requests in order
+ * and the loop runs completions in order, so every read queued before a
+ * round trip - and, one level per round, the reads those reads queued
+ * (children -> assignment -> partition state) - has been applied when it
+ * completes; watch events of changes made meanwhile come before the
+ * answers too. cb runs once, on the loop; it is retried while ZooKeeper is
+ * unreachable (the broker stays fenced). A second call replaces the first.
+ */
+#define BK_CLUSTER_CONFIRM_ROUNDS 5
+void bk_cluster_confirm_session(bk_cluster *c, int64_t old_session, bk_cluster_confirmed_fn *cb,
+                                void *ud);
+/* The current ZooKeeper session id (0 if none). */
+int64_t bk_cluster_session_id(const bk_cluster *c);
 
 /* Topic assignments as ZooKeeper has them (NULL if unknown). */
 const bk_zk_topic *bk_cluster_assignment(const bk_cluster *c, const char *name);

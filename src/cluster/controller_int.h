@@ -21,21 +21,21 @@ struct bk_ctl_leaders;
 struct bk_ctl_reassign;
 
 struct bk_controller {
-  bk_cluster *c;
-  bk_zk *zk;
-  int32_t node_id;
-  int state;
-  int32_t controller_id;
-  int32_t epoch;
-  int gen; /* bumped on session loss: completions of older rounds are ignored */
-  struct bk_ctl_leaders *ld;  /* owned by ctl_leaders.c */
-  struct bk_ctl_reassign *ra; /* owned by ctl_reassign.c */
+    bk_cluster *c;
+    bk_zk *zk;
+    int32_t node_id;
+    int state;
+    int32_t controller_id;
+    int32_t epoch;
+    int gen;                   /* bumped on session loss: completions of older rounds are ignored */
+    struct bk_ctl_leaders *ld; /* owned by ctl_leaders.c */
+    struct bk_ctl_reassign *ra; /* owned by ctl_reassign.c */
 };
 
 /* A completion context that knows whether its round is still current. */
 typedef struct cctx {
-  bk_controller *ctl;
-  int gen;
+    bk_controller *ctl;
+    int gen;
 } cctx;
 
 cctx *bk_ctl_cctx_new(bk_controller *ctl);
@@ -53,7 +53,6 @@ void bk_ctl_reassign_elected(bk_controller *ctl);
 void bk_ctl_reassign_brokers(bk_controller *ctl);
 void bk_ctl_reassign_resigned(bk_controller *ctl);
 void bk_ctl_reassign_free(bk_controller *ctl);
-void bk_ctl_reassign_topic(bk_controller *ctl, const char *name,
-                           const bk_zk_topic *a);
+void bk_ctl_reassign_topic(bk_controller *ctl, const char *name, const bk_zk_topic *a);
 
 #endif
