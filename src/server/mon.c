@@ -36,7 +36,7 @@ static const char *not_ready(const bk_server *s)
     if (!s->serving)
         return s->stop_signal ? "shutting down" : "starting";
     if (s->cluster) {
-        if (!bk_zk_connected(s->cluster->zk))
+        if (!s->cluster->zk || !bk_zk_connected(s->cluster->zk))
             return "no ZooKeeper session";
         if (!s->cluster->registered)
             return "not registered in /brokers/ids";
@@ -89,7 +89,7 @@ static void server_metrics(bk_server *s, bk_wr *w)
                    "ZooKeeper session (SessionExpireListener SessionState): 1 for the current "
                    "state; none without zookeeper.connect");
     if (s->cluster) {
-        bool up = bk_zk_connected(s->cluster->zk);
+        bool up = s->cluster->zk && bk_zk_connected(s->cluster->zk);
         bk_prom_sample(w, zs, "state=\"connected\"", up);
         bk_prom_sample(w, zs, "state=\"disconnected\"", !up);
         gauge(w, "brook_zookeeper_registered", "1 while /brokers/ids/<id> is ours", "",
