@@ -315,6 +315,8 @@ static void count_fetch(fetch_ctx *x)
         for (int32_t j = 0; j < tr->Partitions.n; j++) {
             const bk_FetchResponse_PartitionData *pd = &tr->Partitions.a[j];
             uint64_t n = !replica && pd->Records.len > 0 ? (uint64_t)pd->Records.len : 0;
+            if (replica && pd->Records.len > 0) /* ReplicationBytesOutPerSec */
+                bk_metrics_g.replication_bytes_out += (uint64_t)pd->Records.len;
             bool bad = pd->ErrorCode != BK_KERR_NONE;
             all->fetch_reqs++;
             all->failed_fetch += bad;

@@ -661,5 +661,6 @@ int bk_replica_append_as_follower(bk_broker *b, bk_partition *p, const uint8_t *
     if (epochs_changed)
         (void)bk_partition_write_epochs(p);
     *appended = off - start;
+    bk_metrics_g.replication_bytes_in += off - start; /* ReplicationBytesInPerSec */
     return 0;
 }

@@ -188,6 +188,35 @@ void bk_metrics_topic_remove(const char *name, size_t len)
     }
 }
 
+void bk_metrics_topic_gc(bool (*exists)(const char *topic, void *ud), void *ud)
+{
+    bk_metrics *m = &bk_metrics_g;
+    /* collect first: removal reorders the table */
+    char **gone = NULL;
+    size_t n = 0;
+    for (uint32_t i = 0; i < m->captopics; i++) {
+        bk_topic_counters *t = m->topics[i];
+        if (!t || exists(t->name, ud))
+            continue;
+        char **ng = realloc(gone, (n + 1) * sizeof *gone);
+        if (!ng)
+            break;
+        gone = ng;
+        gone[n++] = t->name;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *name = gone[i];
+        gone[i] = NULL;
+        size_t len = strlen(name);
+        char buf[256];
+        if (len >= sizeof buf)
+            continue; /* topic names are at most 249 bytes */
+        memcpy(buf, name, len + 1); /* name is freed by the removal */
+        bk_metrics_topic_remove(buf, len);
+    }
+    free(gone);
+}
+
 /* -------------------------------------------------------- request metrics */
 
 void bk_metrics_request(int api_key, int api_version)
@@ -449,6 +478,14 @@ void bk_metrics_write(bk_wr *w, int64_t now_ms, const char *(*api_name)(int key)
                    "UncleanLeaderElectionsPerSec: unclean elections by this broker as controller");
     bk_prom_sample_u(w, "kafka_controller_controllerstats_uncleanleaderelections_total", "",
                      m->unclean_elections);
+    bk_prom_family(w, "kafka_server_brokertopicmetrics_replicationbytesin_total", "counter",
+                   "ReplicationBytesInPerSec: record bytes appended by this broker as follower");
+    bk_prom_sample_u(w, "kafka_server_brokertopicmetrics_replicationbytesin_total", "",
+                     m->replication_bytes_in);
+    bk_prom_family(w, "kafka_server_brokertopicmetrics_replicationbytesout_total", "counter",
+                   "ReplicationBytesOutPerSec: record bytes sent to followers");
+    bk_prom_sample_u(w, "kafka_server_brokertopicmetrics_replicationbytesout_total", "",
+                     m->replication_bytes_out);
     bk_prom_family(w, "brook_slow_requests_total", "counter",
                    "Requests slower than request.slow.ms (each one is also logged, rate-limited)");
     bk_prom_sample_u(w, "brook_slow_requests_total", "", m->slow_requests);

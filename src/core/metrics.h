@@ -104,6 +104,7 @@ typedef struct bk_metrics {
     uint32_t ntopics, captopics;
     bk_api_metrics api[BK_METRICS_NAPI];
     uint64_t isr_shrinks, isr_expands, unclean_elections;
+    uint64_t replication_bytes_in, replication_bytes_out; /* all topics, as Kafka */
     uint64_t slow_requests;         /* logged (or suppressed) over request.slow.ms */
     int64_t start_wall_ms;
 } bk_metrics;
@@ -116,6 +117,8 @@ extern bk_metrics bk_metrics_g;
 bk_topic_counters *bk_metrics_topic(const char *name, size_t len);
 /* Forget a deleted topic's counters (as Kafka removes its MBeans). */
 void bk_metrics_topic_remove(const char *name, size_t len);
+/* Forget the counters of every topic for which exists() is false. */
+void bk_metrics_topic_gc(bool (*exists)(const char *topic, void *ud), void *ud);
 
 void bk_metrics_request(int api_key, int api_version);
 void bk_metrics_error(int api_key, int err);

@@ -18,6 +18,11 @@ static const char *bk_kerr_api_name_for_tests(int key)
     return buf;
 }
 
+static bool ends_in_1(const char *t, void *ud)
+{
+    return t[strlen(t) - 1] == '1';
+}
+
 static bool wr_is(const bk_wr *w, const char *s)
 {
     return w->len == strlen(s) && memcmp(w->buf, s, w->len) == 0;
@@ -118,6 +123,14 @@ void bk_test_metrics(void)
     }
     BK_CHECK(ok && bk_metrics_g.ntopics == 150);
     BK_CHECK(bk_metrics_topic("topic-0", 7)->messages_in == 0);
+    /* gc: keep the names ending in 1 */
+    bk_metrics_topic_gc(ends_in_1, NULL);
+    ok = true;
+    for (uint32_t i = 0; i < bk_metrics_g.captopics; i++)
+        if (bk_metrics_g.topics[i] && !ends_in_1(bk_metrics_g.topics[i]->name, NULL))
+            ok = false;
+    BK_CHECK(ok && bk_metrics_g.ntopics == 30);
+    BK_CHECK(bk_metrics_topic("topic-21", 8)->messages_in == 21);
     bk_metrics_reset();
 
     BK_TEST("metrics: Prometheus text: families, escaping, values");

@@ -128,6 +128,7 @@ static int handler(void *ud, const char *path, bk_wr *body, const char **ctype)
     if (strcmp(path, "/metrics") == 0) {
         *ctype = "text/plain; version=0.0.4; charset=utf-8";
         int64_t now = bk_now_ms();
+        bk_metrics_topic_gc(topic_exists, s); /* deleted topics' series go */
         bk_metrics_write(body, now, bk_broker_api_name, topic_exists, s);
         if (s->broker_ok)
             bk_broker_prometheus(&s->broker, body, now);

@@ -483,6 +483,10 @@ def test_cluster_gauges_follow_a_broker_kill(tmp_path):
                  30, "3 leaders, full ISR")
         produce(",".join(b.bootstrap for b in bs), "m3", 300)
 
+        wait_for(lambda: total(bs, "kafka_server_brokertopicmetrics_replicationbytesout_total") > 0 and
+                 total(bs, "kafka_server_brokertopicmetrics_replicationbytesin_total") > 0,
+                 30, "replication bytes in and out")
+
         victim = bs[2]
         victim.kill9()
         live = bs[:2]
@@ -541,3 +545,28 @@ def wait_for_log(b, what, timeout=10):
             return
         time.sleep(0.1)
     raise AssertionError("no %r in the log:\n%s" % (what, b.log_tail(50)))
+
+
+@pytest.mark.timeout(60)
+def test_deleted_topic_series_disappear(brook_factory):
+    from confluent_kafka.admin import AdminClient
+
+    b = metrics_broker(brook_factory)
+    produce(b.bootstrap, "gone-soon", 10)
+    produce(b.bootstrap, "stays", 10)
+    _, s = parse_exposition(http_get(b.mport, "/metrics")[1])
+    assert sample(s, "kafka_server_brokertopicmetrics_messagesin_total", topic="gone-soon") == 10
+    a = AdminClient({"bootstrap.servers": b.bootstrap})
+    for f in a.delete_topics(["gone-soon"], operation_timeout=10).values():
+        f.result(timeout=20)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        _, s = parse_exposition(http_get(b.mport, "/metrics")[1])
+        if not any(l.get("topic") == "gone-soon" for _, l, _ in s):
+            break
+        time.sleep(0.2)
+    assert not any(l.get("topic") == "gone-soon" for _, l, _ in s), \
+        [x for x in s if x[1].get("topic") == "gone-soon"]
+    assert sample(s, "kafka_server_brokertopicmetrics_messagesin_total", topic="stays") == 10
+    # the all-topics counter keeps what was counted
+    assert sample(s, "kafka_server_brokertopicmetrics_messagesin_total") == 20
