@@ -102,6 +102,14 @@ typedef struct bk_config {
     int32_t log_index_interval_bytes;
     bk_strlist log_cleanup_policy;
     double log_cleaner_min_cleanable_ratio;
+    bool log_cleaner_enable;
+    int32_t log_cleaner_threads;
+    int64_t log_cleaner_dedupe_buffer_size;
+    double log_cleaner_io_max_bytes_per_second;
+    int64_t log_cleaner_backoff_ms;
+    int64_t log_cleaner_delete_retention_ms;
+    int64_t log_cleaner_min_compaction_lag_ms;
+    int64_t log_cleaner_max_compaction_lag_ms;
     char *log_message_timestamp_type;
     char *compression_type;
     int32_t num_recovery_threads_per_data_dir;
