@@ -846,7 +846,10 @@ static bool cleanable(bk_plog *l, int64_t now_ms, int *nseg, int64_t *first_dirt
 {
     if (!l->cfg.cleanup_compact || l->offline || l->cleaning || l->nsegs < 2)
         return false;
-    int64_t limit = BK_MIN(BK_MIN(l->recovery_point, l->hw), bk_plog_lso(l));
+    /* Kafka's cleanable bound: below the high watermark and the first
+     * unstable offset, whole sealed segments only (the cleaned files are
+     * fsynced on their own, so unflushed input is fine) */
+    int64_t limit = BK_MIN(l->hw, bk_plog_lso(l));
     int k = 0;
     for (int i = 0; i < l->nsegs - 1; i++) {
         bk_segment *s = l->segs[i];

@@ -4,8 +4,8 @@
  *
  * A compacted log keeps, for every key, at least the record with the
  * latest offset. The cleaner works on whole sealed segments below the
- * first uncleanable offset: min(recovery point, last stable offset, high
- * watermark), and never on a segment younger than min.compaction.lag.ms
+ * first uncleanable offset: min(last stable offset, high watermark), and
+ * never on a segment younger than min.compaction.lag.ms
  * (largest timestamp). The active segment is never touched.
  *
  * Choice of log (loop thread, every log.cleaner.backoff.ms while a thread
