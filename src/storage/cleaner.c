@@ -1010,75 +1010,107 @@ static int still_there(bk_plog *l, job *j, int *idx)
     return pinned ? BK_EAGAIN : 1;
 }
 
-/* Swap one group in (see cleaner.h). On failure past the point of no
- * return the log goes offline. */
-static int swap_group(bk_plog *l, job *j, cgroup *g, int i0, int64_t now_ms)
+/* The swap of every group of a finished job (see cleaner.h), with two
+ * directory fsyncs per job whatever the number of groups:
+ *   1. <base>.{index,timeindex,txnindex}.cleaned -> .swap, then
+ *      <base>.log.cleaned -> .log.swap, fsync: the groups are committed
+ *      (recovery takes an index file of a committed group under either
+ *      name, so no fsync is needed between the two);
+ *   2. the replaced segments other than each <base> are deleted, fsync
+ *      (a later rename must never be on disk without these deletions);
+ *   3. the .swap files get their final names (.log last); no fsync: a
+ *      rename lost with the page cache is redone by recovery;
+ *   4. the new segments replace the old ones in memory.
+ * Returns 0, or BK_E* (before 2: nothing changed; after: the log goes
+ * offline, the next start completes the swap). */
+static int swap_groups(bk_plog *l, job *j, int i0, int64_t now_ms)
 {
     const char *dir = l->dir;
-    int64_t base = g->base;
-    for (int k = 0; k < 4; k++) {
-        if (ren(dir, base, exts[k], ".cleaned", ".swap")) {
-            unlink_group(dir, base, ".cleaned");
-            unlink_group(dir, base, ".swap");
-            return BK_EIO;
+    int r = 0;
+    for (int g = 0; !r && g < j->ngroups; g++)
+        for (int k = 0; !r && k < 3; k++)
+            r = ren(dir, j->groups[g].base, exts[k], ".cleaned", ".swap");
+    for (int g = 0; !r && g < j->ngroups; g++)
+        r = ren(dir, j->groups[g].base, ".log", ".cleaned", ".swap");
+    if (!r && bk_io->fsync_dir(dir) == -1)
+        r = BK_EIO;
+    if (r) {
+        for (int g = 0; g < j->ngroups; g++) {
+            unlink_group(dir, j->groups[g].base, ".cleaned");
+            unlink_group(dir, j->groups[g].base, ".swap");
         }
-    }
-    if (bk_io->fsync_dir(dir) == -1) {
-        unlink_group(dir, base, ".swap");
-        return BK_EIO;
+        return r;
     }
     if (bk_cleaner_crash_step == 1)
         return BK_EIO;
-    /* past this point the new state wins, even after a crash */
-    int64_t next = l->segs[i0 + g->n - 1]->next;
-    int r = 0;
-    for (int k = 0; k < g->n; k++) {
-        bk_segment *s = l->segs[i0 + k];
-        if (k > 0 && bk_seg_delete_files(s))
-            r = BK_EIO;
-        bk_seg_close(s);
-        free(s);
-        l->segs[i0 + k] = NULL;
+    /* committed: from here on the new state wins, even after a crash */
+    int64_t *next = calloc((size_t)j->ngroups, sizeof *next);
+    if (!next) {
+        l->offline = true;
+        return BK_ENOMEM;
     }
-    if (bk_cleaner_crash_step == 2)
-        r = BK_EIO;
-    for (int k = 0; !r && k < 4; k++) {
-        if (k == 3 && bk_cleaner_crash_step == 3)
-            r = BK_EIO;
-        else
-            r = ren(dir, base, exts[k], ".swap", "");
+    int at = i0;
+    for (int g = 0; g < j->ngroups; g++) {
+        cgroup *gr = &j->groups[g];
+        next[g] = l->segs[at + gr->n - 1]->next;
+        for (int k = 0; k < gr->n; k++) {
+            bk_segment *s = l->segs[at + k];
+            if (k > 0 && bk_seg_delete_files(s))
+                r = BK_EIO;
+            bk_seg_close(s);
+            free(s);
+            l->segs[at + k] = NULL;
+        }
+        at += gr->n;
     }
     if (!r && bk_io->fsync_dir(dir) == -1)
         r = BK_EIO;
-    bk_segment *ns = calloc(1, sizeof *ns);
-    bk_segcfg sc = {.index_bytes = l->cfg.index_bytes, .index_interval = l->cfg.index_interval};
-    uint64_t trunc = 0;
-    if (!ns)
-        r = r ? r : BK_ENOMEM;
-    else if (!r)
-        r = bk_seg_open(ns, dir, base, &sc, false, false, now_ms, &trunc);
-    if (r) {
-        if (ns) {
-            bk_seg_close(ns);
-            free(ns);
+    if (bk_cleaner_crash_step == 2)
+        r = BK_EIO;
+    for (int g = 0; !r && g < j->ngroups; g++) {
+        for (int k = 0; !r && k < 4; k++) {
+            if (k == 3 && bk_cleaner_crash_step == 3)
+                r = BK_EIO;
+            else
+                r = ren(dir, j->groups[g].base, exts[k], ".swap", "");
         }
-        /* drop the group from memory: the next start recovers the files */
-        memmove(l->segs + i0, l->segs + i0 + g->n,
-                (size_t)(l->nsegs - i0 - g->n) * sizeof *l->segs);
-        l->nsegs -= g->n;
-        l->offline = true;
-        bk_log(BK_LOG_ERROR, "%s: cleaner swap of %020" PRId64 " failed: %s; log offline", dir,
-               base, bk_strerror(r));
-        return r;
     }
-    ns->next = next;
-    ns->txn_n = g->txn_n;
-    bk_seg_mark_sealed(ns);
-    l->segs[i0] = ns;
-    memmove(l->segs + i0 + 1, l->segs + i0 + g->n,
-            (size_t)(l->nsegs - i0 - g->n) * sizeof *l->segs);
-    l->nsegs -= g->n - 1;
-    return 0;
+    /* in memory: each group's slots become its new segment */
+    bk_segcfg sc = {.index_bytes = l->cfg.index_bytes, .index_interval = l->cfg.index_interval};
+    int out = i0;
+    at = i0;
+    for (int g = 0; g < j->ngroups; g++) {
+        cgroup *gr = &j->groups[g];
+        bk_segment *ns = NULL;
+        if (!r) {
+            uint64_t trunc = 0;
+            ns = calloc(1, sizeof *ns);
+            r = ns ? bk_seg_open(ns, dir, gr->base, &sc, false, false, now_ms, &trunc) : BK_ENOMEM;
+            if (r && ns) {
+                bk_seg_close(ns);
+                free(ns);
+                ns = NULL;
+            }
+        }
+        if (ns) {
+            ns->next = next[g];
+            ns->txn_n = gr->txn_n;
+            bk_seg_mark_sealed(ns);
+            l->segs[out++] = ns;
+        }
+        at += gr->n;
+    }
+    /* close the hole left by the replaced segments */
+    memmove(l->segs + out, l->segs + at, (size_t)(l->nsegs - at) * sizeof *l->segs);
+    l->nsegs -= at - out;
+    free(next);
+    if (r) {
+        /* what is missing from memory comes back at the next start */
+        l->offline = true;
+        bk_log(BK_LOG_ERROR, "%s: the cleaner's swap failed: %s; log offline", dir,
+               bk_strerror(r));
+    }
+    return r;
 }
 
 /* Complete a finished job on the loop thread: 1 swapped, 0 dropped,
@@ -1103,20 +1135,12 @@ static int complete(job *j, int64_t now_ms)
         l->cleaning = false;
         return 0;
     }
-    int r = 0;
-    for (int g = 0; g < j->ngroups && !r; g++) {
-        r = swap_group(l, j, &j->groups[g], i0, now_ms);
-        i0++;
-    }
-    if (r) {
-        for (int g = 0; g < j->ngroups; g++)
-            unlink_group(j->dir, j->groups[g].base, ".cleaned");
-        l->cleaning = false;
+    int r = swap_groups(l, j, i0, now_ms);
+    l->cleaning = false;
+    if (r)
         return 0;
-    }
     if (j->map_end > l->clean_upto)
         l->clean_upto = j->map_end;
-    l->cleaning = false;
     return 1;
 }
 
@@ -1418,74 +1442,61 @@ static int64_t swap_end(const char *path, int64_t base)
     return end;
 }
 
+static int push_base(int64_t **v, int *n, int *cap, int64_t b)
+{
+    int64_t *nv = bk_vec_grow(*v, *n, cap, sizeof *nv, 8);
+    if (!nv)
+        return BK_ENOMEM;
+    *v = nv;
+    nv[(*n)++] = b;
+    return 0;
+}
+
+static bool has_base(const int64_t *v, int n, int64_t b)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i] == b)
+            return true;
+    return false;
+}
+
 int bk_cleaner_recover_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
         return errno == ENOENT ? 0 : BK_EIO;
-    int64_t *logs = NULL, *swaps = NULL, *oswaps = NULL;
-    int nlogs = 0, caplogs = 0, nsw = 0, capsw = 0, nos = 0, capos = 0;
+    /* .log bases, committed groups (.log.swap), index .swap bases, groups
+     * whose .log.cleaned is still there, any .cleaned file */
+    int64_t *logs = NULL, *swaps = NULL, *oswaps = NULL, *lcl = NULL, *cl = NULL;
+    int nlogs = 0, caplogs = 0, nsw = 0, capsw = 0, nos = 0, capos = 0, nlcl = 0, caplcl = 0;
+    int ncl = 0, capcl = 0;
     int r = 0;
-    bool changed = false;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while (!r && (de = readdir(d))) {
         const char *name = de->d_name;
-        size_t len = strlen(name);
-        char p[4096];
-        if (len > 8 && strcmp(name + len - 8, ".cleaned") == 0) {
-            snprintf(p, sizeof p, "%s/%s", dir, name);
-            (void)bk_io->unlink(p);
-            changed = true;
-            continue;
-        }
         int64_t b;
-        if ((b = name_base(name, ".log")) >= 0) {
-            int64_t *nv = bk_vec_grow(logs, nlogs, &caplogs, sizeof *nv, 16);
-            if (!nv) {
-                r = BK_ENOMEM;
-                break;
-            }
-            logs = nv;
-            logs[nlogs++] = b;
-        } else if ((b = name_base(name, ".log.swap")) >= 0) {
-            int64_t *nv = bk_vec_grow(swaps, nsw, &capsw, sizeof *nv, 4);
-            if (!nv) {
-                r = BK_ENOMEM;
-                break;
-            }
-            swaps = nv;
-            swaps[nsw++] = b;
-        } else if ((b = name_base(name, ".index.swap")) >= 0 ||
-                   (b = name_base(name, ".timeindex.swap")) >= 0 ||
-                   (b = name_base(name, ".txnindex.swap")) >= 0) {
-            int64_t *nv = bk_vec_grow(oswaps, nos, &capos, sizeof *nv, 4);
-            if (!nv) {
-                r = BK_ENOMEM;
-                break;
-            }
-            oswaps = nv;
-            oswaps[nos++] = b;
-        }
+        if ((b = name_base(name, ".log")) >= 0)
+            r = push_base(&logs, &nlogs, &caplogs, b);
+        else if ((b = name_base(name, ".log.swap")) >= 0)
+            r = push_base(&swaps, &nsw, &capsw, b);
+        else if ((b = name_base(name, ".index.swap")) >= 0 ||
+                 (b = name_base(name, ".timeindex.swap")) >= 0 ||
+                 (b = name_base(name, ".txnindex.swap")) >= 0)
+            r = push_base(&oswaps, &nos, &capos, b);
+        else if ((b = name_base(name, ".log.cleaned")) >= 0)
+            r = push_base(&lcl, &nlcl, &caplcl, b) ? BK_ENOMEM
+                                                   : push_base(&cl, &ncl, &capcl, b);
+        else if ((b = name_base(name, ".index.cleaned")) >= 0 ||
+                 (b = name_base(name, ".timeindex.cleaned")) >= 0 ||
+                 (b = name_base(name, ".txnindex.cleaned")) >= 0)
+            r = push_base(&cl, &ncl, &capcl, b);
     }
     closedir(d);
-    /* index .swap files without their .log.swap: an incomplete rename */
-    for (int i = 0; !r && i < nos; i++) {
-        bool has = false;
-        for (int k = 0; k < nsw; k++)
-            has |= swaps[k] == oswaps[i];
-        if (!has) {
-            char p[4096];
-            for (int k = 0; k < 3; k++) {
-                cpath(p, sizeof p, dir, oswaps[i], exts[k], ".swap");
-                (void)bk_io->unlink(p);
-            }
-            changed = true;
-        }
-    }
-    /* complete swaps */
+    bool changed = false;
+    char p[4096];
+    /* committed groups: finish them */
     for (int i = 0; !r && i < nsw; i++) {
         int64_t base = swaps[i];
-        char p[4096];
         cpath(p, sizeof p, dir, base, ".log", ".swap");
         int64_t end = swap_end(p, base);
         for (int k = 0; k < nlogs; k++) {
@@ -1497,16 +1508,56 @@ int bk_cleaner_recover_dir(const char *dir)
                 }
             }
         }
-        for (int e = 0; !r && e < 4; e++)
-            r = ren(dir, base, exts[e], ".swap", "");
-        bk_log(BK_LOG_INFO, "%s: completed the cleaner's swap of %020" PRId64 " (up to %" PRId64
-                            ")", dir, base, end);
+        if (!r && bk_io->fsync_dir(dir) == -1)
+            r = BK_EIO;
+        /* an index file under either name: its rename to .swap need not
+         * have reached the disk */
+        for (int e = 0; !r && e < 3; e++) {
+            char a[4096];
+            cpath(a, sizeof a, dir, base, exts[e], ".swap");
+            if (access(a, F_OK) == 0)
+                r = ren(dir, base, exts[e], ".swap", "");
+            else
+                r = ren(dir, base, exts[e], ".cleaned", "");
+        }
+        if (!r)
+            r = ren(dir, base, ".log", ".swap", "");
+        bk_log(BK_LOG_INFO,
+               "%s: completed the cleaner's swap of %020" PRId64 " (data up to %" PRId64 ")", dir,
+               base, end);
         changed = true;
+    }
+    /* index .swap files of a group without .log.swap: with the .log.cleaned
+     * still there, the commit was cut short (drop them); without it, the
+     * .log already has its final name (finish the renames) */
+    for (int i = 0; !r && i < nos; i++) {
+        if (has_base(swaps, nsw, oswaps[i]))
+            continue;
+        bool uncommitted = has_base(lcl, nlcl, oswaps[i]);
+        for (int k = 0; k < 3; k++) {
+            if (uncommitted) {
+                cpath(p, sizeof p, dir, oswaps[i], exts[k], ".swap");
+                (void)bk_io->unlink(p);
+            } else if (ren(dir, oswaps[i], exts[k], ".swap", "")) {
+                r = BK_EIO;
+            }
+        }
+        changed = true;
+    }
+    /* whatever .cleaned is left belongs to no committed group */
+    for (int i = 0; !r && i < ncl; i++) {
+        for (int k = 0; k < 4; k++) {
+            cpath(p, sizeof p, dir, cl[i], exts[k], ".cleaned");
+            if (bk_io->unlink(p) == 0)
+                changed = true;
+        }
     }
     if (!r && changed && bk_io->fsync_dir(dir) == -1)
         r = BK_EIO;
     free(logs);
     free(swaps);
     free(oswaps);
+    free(lcl);
+    free(cl);
     return r;
 }

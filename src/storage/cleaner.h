@@ -38,23 +38,25 @@
  *      batch), so the producer's sequence survives a reload. A control
  *      batch (transaction marker) stays while data of its transaction
  *      remains, and until delete.retention.ms after its timestamp.
- *   3. hand-over: the job goes back to the loop thread (bk_cleaner_poll),
- *      which swaps each group in, as Kafka does:
- *         rename <base>.{index,timeindex,txnindex,log}.cleaned -> .swap
- *           (.log last), fsync the directory;
- *         delete the replaced segments other than <base>;
- *         rename the .swap files to their final names (.log last), fsync
- *           the directory, and open the new segment in place of the old.
+ *   3. hand-over: the job goes back to the loop thread (bk_cleaner_tick),
+ *      which swaps all its groups in, as Kafka does, with four directory
+ *      fsyncs per job whatever the number of groups:
+ *         rename <base>.{index,timeindex,txnindex}.cleaned -> .swap, fsync,
+ *           then <base>.log.cleaned -> .log.swap, fsync (committed);
+ *         delete the replaced segments other than each <base>, fsync;
+ *         rename the .swap files to their final names (.log last), fsync,
+ *           and open the new segments in place of the old.
  *      The swap waits while the log is being flushed or an old segment is
  *      pinned (a Fetch being sent); it is dropped (files deleted) if the
  *      segments changed meanwhile (retention, truncation, deletion).
  *
  * Crash safety (bk_cleaner_recover_dir, at the start of every log load):
  * *.cleaned files are deleted (the old segments are intact); a
- * <base>.log.swap means the group was complete: segments with base offsets
- * in (base, end of the swap's data) are deleted and the .swap files
- * renamed; other .swap files without a .log.swap are an incomplete rename
- * and deleted. So a kill at any moment comes back to the old or the new
+ * <base>.log.swap means the group was committed: segments with base
+ * offsets in (base, end of the swap's data) are deleted and the .swap files
+ * renamed; index .swap files without a .log.swap are an interrupted commit
+ * (deleted) if the .log.cleaned was still there, else the tail of step 3
+ * (renamed). So a kill at any moment comes back to the old or the new
  * segments.
  *
  * The cleaner checkpoint (map end of the last swap) is kept in

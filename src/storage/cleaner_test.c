@@ -435,7 +435,10 @@ static void test_dedupe_bound(void)
 
 static void test_crash_steps(void)
 {
-    for (int step = 1; step <= 3; step++) {
+    /* steps 4 and 5 are power-cut reorderings of the renames: 4 = a
+     * committed group whose index renames to .swap were lost; 5 = the
+     * .log got its final name but an index did not */
+    for (int step = 1; step <= 5; step++) {
         mktmp();
         bk_logcfg cfg = ccfg();
         bk_plog *l;
@@ -445,13 +448,26 @@ static void test_crash_steps(void)
         ready(l);
         int64_t leo = bk_plog_leo(l);
         bk_cleaner_cfg cc = clcfg();
-        bk_cleaner_crash_step = step;
+        bk_cleaner_crash_step = step == 4 ? 1 : step == 5 ? 3 : step;
         BK_CHECK(bk_cleaner_clean_now(l, &cc, NOW, NULL) != 0);
         bk_cleaner_crash_step = 0;
         bk_plog_free(l); /* the crash: nothing more is written */
         char sub[400];
         snprintf(sub, sizeof sub, "%s/t-0", tdir);
         BK_CHECK(count_files(sub, ".swap") > 0);
+        char a[600], b[600];
+        if (step == 4) {
+            snprintf(a, sizeof a, "%s/00000000000000000000.index.swap", sub);
+            snprintf(b, sizeof b, "%s/00000000000000000000.index.cleaned", sub);
+            BK_CHECK(rename(a, b) == 0);
+        } else if (step == 5) {
+            snprintf(a, sizeof a, "%s/00000000000000000000.index", sub);
+            snprintf(b, sizeof b, "%s/00000000000000000000.index.swap", sub);
+            BK_CHECK(rename(a, b) == 0);
+            snprintf(a, sizeof a, "%s/00000000000000000000.log.swap", sub);
+            snprintf(b, sizeof b, "%s/00000000000000000000.log", sub);
+            BK_CHECK(rename(a, b) == 0);
+        }
         BK_CHECK(bk_plog_open(&l, tdir, "t", 0, &cfg, 0, 0, NOW, NULL) == 0);
         BK_CHECK(count_files(sub, ".swap") == 0 && count_files(sub, ".cleaned") == 0);
         BK_CHECK(bk_plog_leo(l) == leo);
