@@ -252,7 +252,7 @@ int main(int argc, char **argv)
         }
         uint64_t out = bk_plog_size(l);
         printf("| %-7s | %9.1f | %9.1f | %7.2f | %8.1f | %12.0f |\n", names[codec], (double)in / 1e6,
-               (double)out / 1e6, dt, (double)st.bytes_read / 1e6 / dt,
+               (double)out / 1e6, dt, (double)in / 1e6 / dt,
                (double)st.records_read / dt);
         fflush(stdout);
         bk_plog_free(l);

@@ -1228,14 +1228,16 @@ int bk_cleaner_start(bk_cleaner **out, const bk_cleaner_cfg *cfg)
     c->nth = n;
     for (int i = 0; i < n; i++) {
         worker_arg *wa = malloc(sizeof *wa);
+        if (wa) {
+            wa->c = c;
+            wa->idx = i;
+        }
         if (!wa || pthread_create(&c->th[i], NULL, worker, wa) != 0) {
             free(wa);
             c->nth = i;
             bk_cleaner_stop(c);
             return BK_ENOMEM;
         }
-        wa->c = c;
-        wa->idx = i;
     }
     *out = c;
     return 0;
@@ -1334,7 +1336,16 @@ void bk_cleaner_tick(bk_cleaner *c, int64_t now_ms, bk_cleaner_each_fn each, voi
     while (done) {
         job *j = done;
         done = j->next;
+        int64_t t0 = mono_ms();
         int r = complete(j, now_ms);
+        if (r == 1)
+            bk_log(BK_LOG_INFO,
+                   "%s: cleaned up to offset %" PRId64 ": %.1f MB -> %.1f MB, %" PRIu64
+                   " of %" PRIu64 " records kept, %d segment group(s), %" PRId64
+                   " ms cleaning, %" PRId64 " ms swap",
+                   j->dir, j->map_end, (double)j->st.bytes_read / 1e6,
+                   (double)j->st.bytes_written / 1e6, j->st.records_kept, j->st.records_read,
+                   j->ngroups, j->st.busy_ms, mono_ms() - t0);
         if (r == BK_EAGAIN) {
             j->next = later;
             later = j;
