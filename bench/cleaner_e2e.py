@@ -49,7 +49,8 @@ def cleaner_offset(b):
 
 
 def run(cleaner, throttle=None):
-    tmp = tempfile.mkdtemp(prefix="bench-cleaner-e2e-", dir=os.environ.get("BENCH_DIR"))
+    parent = os.environ.get("BENCH_DIR")
+    tmp = tempfile.mkdtemp(prefix="bench-cleaner-e2e-", dir=os.path.abspath(parent) if parent else None)
     b = brookharness.Broker(
         tmp,
         props={
@@ -84,6 +85,7 @@ def run(cleaner, throttle=None):
                     fill.poll(0.05)
         fill.flush(120)
         fill_s = time.monotonic() - t0
+        os.sync()  # the fill's dirty pages are not written back during the measurement
         c0 = cleaner_offset(b)
         p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0, "acks": 1})
         lat = []

@@ -28,6 +28,7 @@ int bk_cleaner_crash_step;
 #define MAP_LOAD 0.9
 #define READ_CHUNK (1u << 20)
 #define DECOMP_LIMIT ((size_t)1 << 30)
+#define MAX_JOB_SEGS 256
 
 void bk_cleaner_cfg_defaults(bk_cleaner_cfg *c)
 {
@@ -827,6 +828,15 @@ static void run_job(job *j, int64_t map_slots, const throttle *t)
         bk_zctx_fini(&cx.z);
     }
     omap_free(&m);
+    if (!r) {
+        /* Write back what is still dirty of the segments being replaced
+         * here, off the loop: the swap's directory fsyncs on the loop
+         * commit the filesystem journal, which (ext4, data=ordered) writes
+         * back every dirty page first, and these are most of them. */
+        for (int i = 0; i < j->nsegs && !atomic_load(&j->cancel); i++)
+            if (j->segs[i].base < j->map_end)
+                (void)fdatasync(j->segs[i].fd);
+    }
     if (r) {
         for (int g = 0; g < j->ngroups; g++)
             if (j->groups[g].written)
@@ -909,6 +919,13 @@ static job *prepare(bk_plog *l, int64_t now_ms)
     bool od;
     if (!cleanable(l, now_ms, &k, &fd, &c, &d, &od))
         return NULL;
+    /* the job holds a descriptor per segment: a bounded number (the next
+     * job goes on from where this one ends) */
+    if (k > MAX_JOB_SEGS) {
+        k = MAX_JOB_SEGS;
+        if (l->segs[k - 1]->next <= fd)
+            return NULL; /* all clean below the cap: nothing to gain */
+    }
     job *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;

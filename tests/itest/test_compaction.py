@@ -21,7 +21,8 @@ from the segment files (batch attributes).
   - every codec (none, gzip, snappy, lz4, zstd): latest values, and the
     cleaned batches are still compressed with their codec;
   - a record without a key is refused (INVALID_RECORD);
-  - __consumer_offsets is created with cleanup.policy=compact.
+  - __consumer_offsets and __transaction_state are created with
+    cleanup.policy=compact.
 """
 
 import os
@@ -410,6 +411,12 @@ def test_internal_topics_are_compacted(brook):
     wait_for("a record", lambda: c.consume(1, 1.0))
     c.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
     c.close()
-    res = ConfigResource(ConfigResource.Type.TOPIC, "__consumer_offsets")
-    cfg = admin.describe_configs([res])[res].result(30)
-    assert cfg["cleanup.policy"].value == "compact"
+    tp = Producer({"bootstrap.servers": brook.bootstrap, "transactional.id": "cmp-txn"})
+    tp.init_transactions(30)
+    tp.begin_transaction()
+    tp.produce(topic, key=b"t", value=b"txn")
+    tp.commit_transaction(30)
+    for name in ("__consumer_offsets", "__transaction_state"):
+        res = ConfigResource(ConfigResource.Type.TOPIC, name)
+        cfg = admin.describe_configs([res])[res].result(30)
+        assert cfg["cleanup.policy"].value == "compact", name
