@@ -1357,7 +1357,7 @@ void bk_cleaner_tick(bk_cleaner *c, int64_t now_ms, bk_cleaner_each_fn each, voi
         int r = complete(j, now_ms);
         if (r == 1)
             bk_log(BK_LOG_INFO,
-                   "%s: cleaned up to offset %" PRId64 ": %.1f MB -> %.1f MB, %" PRIu64
+                   "%s: cleaned up to offset %" PRId64 ": %.1f MB read, %.1f MB written, %" PRIu64
                    " of %" PRIu64 " records kept, %d segment group(s), %" PRId64
                    " ms cleaning, %" PRId64 " ms swap",
                    j->dir, j->map_end, (double)j->st.bytes_read / 1e6,

@@ -420,3 +420,60 @@ def test_internal_topics_are_compacted(brook):
         res = ConfigResource(ConfigResource.Type.TOPIC, name)
         cfg = admin.describe_configs([res])[res].result(30)
         assert cfg["cleanup.policy"].value == "compact", name
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.brook_config(
+    dict(BROKER_PROPS, **{"offsets.topic.num.partitions": "1", "offsets.topic.segment.bytes": "16384"})
+)
+def test_consumer_offsets_compacted_and_reloaded(brook):
+    """__consumer_offsets is compacted like any compacted topic, and the group
+    coordinator loads the cleaned log (gaps, tombstones) after a restart."""
+    topic, nparts, ngroups, rounds = "src", 10, 8, 40
+    admin = AdminClient({"bootstrap.servers": brook.bootstrap})
+    admin.create_topics([NewTopic(topic, nparts, 1)])[topic].result(30)
+    consumers = [
+        Consumer({"bootstrap.servers": brook.bootstrap, "group.id": "cg%d" % g, "enable.auto.commit": False})
+        for g in range(ngroups)
+    ]
+    try:
+        for r in range(rounds):
+            for g, c in enumerate(consumers):
+                c.commit(
+                    offsets=[TopicPartition(topic, p, r * 100 + g * 10 + p) for p in range(nparts)],
+                    asynchronous=False,
+                )
+    finally:
+        for c in consumers:
+            c.close()
+    # drop one group: its offsets become tombstones
+    from kafka import KafkaAdminClient
+
+    ka = KafkaAdminClient(bootstrap_servers=brook.bootstrap)
+    try:
+        res = dict(ka.delete_consumer_groups(["cg0"]))
+        assert res["cg0"].errno == 0, res
+    finally:
+        ka.close()
+    end = rounds * ngroups + 1
+    wait_for(
+        "the cleaner on __consumer_offsets",
+        lambda: cleaner_offset(brook, "__consumer_offsets") > end // 2,
+        timeout=60,
+    )
+    recs, hi = read_all(brook, "__consumer_offsets")
+    check_ordered(recs)
+    print("\n__consumer_offsets: %d records left of %d" % (len(recs), hi))
+    assert len(recs) < hi // 2
+    brook.restart()
+    for g in range(ngroups):
+        c = Consumer({"bootstrap.servers": brook.bootstrap, "group.id": "cg%d" % g, "enable.auto.commit": False})
+        try:
+            got = c.committed([TopicPartition(topic, p) for p in range(nparts)], timeout=30)
+        finally:
+            c.close()
+        for tp in got:
+            if g == 0:
+                assert tp.offset < 0, "deleted group cg0 still has %s" % tp
+            else:
+                assert tp.offset == (rounds - 1) * 100 + g * 10 + tp.partition, tp
