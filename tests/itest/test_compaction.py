@@ -477,3 +477,71 @@ def test_consumer_offsets_compacted_and_reloaded(brook):
                 assert tp.offset < 0, "deleted group cg0 still has %s" % tp
             else:
                 assert tp.offset == (rounds - 1) * 100 + g * 10 + tp.partition, tp
+
+
+def read_isolated(brook, topic, isolation):
+    c = Consumer(
+        {
+            "bootstrap.servers": brook.bootstrap,
+            "group.id": "iso-%d" % time.monotonic_ns(),
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        out = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            m = c.poll(1.0)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    break
+                raise AssertionError(str(m.error()))
+            out.append((m.offset(), m.key(), m.value()))
+        return out
+    finally:
+        c.close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.brook_config(BROKER_PROPS)
+def test_transactions_and_idempotent_producer(brook):
+    """Aborted transactional data is cleaned away, committed data stays, and
+    an idempotent producer goes on after compaction and a kill -9 of the
+    broker (its last batch, hence its sequence, is kept)."""
+    topic = "cmp-txn"
+    create_topic(brook, topic, {"segment.bytes": "16384"})
+    tp = Producer({"bootstrap.servers": brook.bootstrap, "transactional.id": "cmp-t1", "linger.ms": 5})
+    tp.init_transactions(30)
+    for r in range(6):
+        tp.begin_transaction()
+        for i in range(200):
+            tp.produce(topic, key=b"t%03d" % i, value=b"%s-%d" % (b"commit" if r % 2 == 0 else b"abort", r))
+        if r % 2 == 0:
+            tp.commit_transaction(30)
+        else:
+            tp.abort_transaction(30)
+    ip = producer(brook, **{"enable.idempotence": True, "acks": "all", "batch.num.messages": 100, "linger.ms": 5})
+    assert not produce_all(ip, topic, [(b"i%03d" % (i % 300), b"idem-%d" % i) for i in range(6000)])
+    wait_for("a cleaning", lambda: cleaner_offset(brook, topic) > 2000)
+    for iso in ("read_committed", "read_uncommitted"):
+        recs = read_isolated(brook, topic, iso)
+        check_ordered(recs)
+        vals = [v for _, _, v in recs]
+        assert not any(v.startswith(b"abort") for v in vals), iso
+        got = latest(recs)
+        for i in range(200):
+            assert got[b"t%03d" % i] == b"commit-4", iso
+    brook.kill9()
+    brook.start()
+    # the same idempotent producer, across the crash: no sequence error
+    assert not produce_all(ip, topic, [(b"i%03d" % (i % 300), b"after-%d" % i) for i in range(600)])
+    ip.flush(30)
+    recs = read_isolated(brook, topic, "read_committed")
+    got = latest(recs)
+    for i in range(300):
+        assert got[b"i%03d" % i] == b"after-%d" % (300 + i)
