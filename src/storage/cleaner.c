@@ -1214,8 +1214,12 @@ static void *worker(void *arg)
         job *j = c->queue;
         c->queue = j->next;
         c->running[idx] = j;
+        bool forgotten = j->log == NULL;
         pthread_mutex_unlock(&c->mu);
-        run_job(j, slots, &t);
+        if (forgotten)
+            j->result = BK_EAGAIN; /* its log went away while it waited */
+        else
+            run_job(j, slots, &t);
         pthread_mutex_lock(&c->mu);
         c->running[idx] = NULL;
         j->next = c->done;

@@ -221,6 +221,7 @@ def test_million_updates_compact_to_latest(brook):
     check_ordered(recs2)
 
 
+@pytest.mark.smoke
 @pytest.mark.timeout(120)
 @pytest.mark.brook_config(BROKER_PROPS)
 def test_tombstones_and_delete_retention(brook):
@@ -381,6 +382,7 @@ def test_every_codec(brook, codec, attr):
     assert bs and all(a & 7 == attr for _, a, _ in bs)
 
 
+@pytest.mark.smoke
 @pytest.mark.timeout(60)
 @pytest.mark.brook_config(BROKER_PROPS)
 def test_keyless_record_refused(brook):
