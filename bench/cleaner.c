@@ -214,8 +214,9 @@ static void latency_row(const char *dir, double secs, bool with_cleaner, double 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s DIR [--mb N] [--keys K] [--value BYTES] [--codecs LIST] "
-                        "[--append-seconds S]\n",
+        fprintf(stderr,
+                "usage: %s DIR [--mb N] [--keys K] [--value BYTES] [--codecs LIST] "
+                "[--append-seconds S]\n",
                 argv[0]);
         return 2;
     }
@@ -234,8 +235,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--append-seconds"))
             secs = atof(argv[i + 1]);
     }
-    printf("log cleaner: %.0f MB of updates over %d keys, %d-byte values, batches of 200\n\n",
-           mb, g_keys, g_value);
+    printf("log cleaner: %.0f MB of updates over %d keys, %d-byte values, batches of 200\n\n", mb,
+           g_keys, g_value);
     printf("| %-7s | %9s | %9s | %7s | %8s | %12s |\n", "codec", "input MB", "output MB", "seconds",
            "MB/s", "records/s");
     printf("|---------|-----------|-----------|---------|----------|--------------|\n");
@@ -256,15 +257,16 @@ int main(int argc, char **argv)
             return 1;
         }
         uint64_t out = bk_plog_size(l);
-        printf("| %-7s | %9.1f | %9.1f | %7.2f | %8.1f | %12.0f |\n", names[codec], (double)in / 1e6,
-               (double)out / 1e6, dt, (double)in / 1e6 / dt,
+        printf("| %-7s | %9.1f | %9.1f | %7.2f | %8.1f | %12.0f |\n", names[codec],
+               (double)in / 1e6, (double)out / 1e6, dt, (double)in / 1e6 / dt,
                (double)st.records_read / dt);
         fflush(stdout);
         bk_plog_free(l);
         rmrf(dir, "thr");
     }
     printf("\nappends on the loop thread (10 records, one every 100 us), latency in us:\n\n");
-    printf("| %-22s | %8s | %8s | %8s | %8s | %9s |\n", "", "appends", "p50", "p99", "p99.9", "max");
+    printf("| %-22s | %8s | %8s | %8s | %8s | %9s |\n", "", "appends", "p50", "p99", "p99.9",
+           "max");
     printf("|------------------------|----------|----------|----------|----------|-----------|\n");
     latency_row(dir, secs, false, mb);
     latency_row(dir, secs, true, mb);

@@ -24,9 +24,9 @@
 
 int bk_cleaner_crash_step;
 
-#define MAP_ESZ 24
-#define MAP_LOAD 0.9
-#define READ_CHUNK (1u << 20)
+#define MAP_ESZ      24
+#define MAP_LOAD     0.9
+#define READ_CHUNK   (1u << 20)
 #define DECOMP_LIMIT ((size_t)1 << 30)
 #define MAX_JOB_SEGS 256
 
@@ -151,13 +151,13 @@ typedef struct cseg {
     bk_segment *orig; /* identity only: never dereferenced off the loop */
     int64_t base, next;
     uint64_t size;
-    int fd;           /* our own read-only descriptor */
+    int fd; /* our own read-only descriptor */
 } cseg;
 
 typedef struct cgroup {
-    int first, n;     /* segments [first, first + n) of the job */
+    int first, n; /* segments [first, first + n) of the job */
     int64_t base;
-    uint32_t txn_n;   /* aborted-transaction entries written */
+    uint32_t txn_n; /* aborted-transaction entries written */
     bool written;
 } cgroup;
 
@@ -171,16 +171,16 @@ typedef struct ptxn {
 } ptxn;
 
 typedef struct job {
-    bk_plog *log;     /* loop side only; NULL = forgotten */
+    bk_plog *log; /* loop side only; NULL = forgotten */
     char *dir;
     bk_logcfg cfg;
     int64_t now_ms;
     cseg *segs;
     int nsegs;
     int64_t first_dirty, end, map_end;
-    bk_abtxn *ab;     /* aborted transactions (copy) */
+    bk_abtxn *ab; /* aborted transactions (copy) */
     int nab;
-    plast *pl;        /* last batch of each producer (copy), sorted by pid */
+    plast *pl; /* last batch of each producer (copy), sorted by pid */
     int npl;
     cgroup *groups;
     int ngroups;
@@ -499,7 +499,7 @@ typedef struct outseg {
     bk_index oidx, tidx;
     uint32_t since_index, index_interval;
     int64_t max_ts, max_ts_off;
-    bk_wr buf;    /* pending bytes at file position size - buf.len */
+    bk_wr buf; /* pending bytes at file position size - buf.len */
     bk_abtxn *txn;
     int ntxn, captxn;
 } outseg;
@@ -544,8 +544,8 @@ static int out_batch(outseg *o, const uint8_t *b, size_t n, job *j, const thrott
 
 /* A batch with b's header and the given records (already encoded),
  * compressed with b's codec. count 0: an empty batch, uncompressed. */
-static int out_rebuilt(outseg *o, const uint8_t *b, const uint8_t *recs, size_t rlen,
-                       int32_t count, bk_wr *tmp, job *j, const throttle *t)
+static int out_rebuilt(outseg *o, const uint8_t *b, const uint8_t *recs, size_t rlen, int32_t count,
+                       bk_wr *tmp, job *j, const throttle *t)
 {
     int codec = bk_batch_compression(b);
     bk_wr_reset(tmp);
@@ -1124,8 +1124,7 @@ static int swap_groups(bk_plog *l, job *j, int i0, int64_t now_ms)
     if (r) {
         /* what is missing from memory comes back at the next start */
         l->offline = true;
-        bk_log(BK_LOG_ERROR, "%s: the cleaner's swap failed: %s; log offline", dir,
-               bk_strerror(r));
+        bk_log(BK_LOG_ERROR, "%s: the cleaner's swap failed: %s; log offline", dir, bk_strerror(r));
     }
     return r;
 }
@@ -1516,8 +1515,7 @@ int bk_cleaner_recover_dir(const char *dir)
                  (b = name_base(name, ".txnindex.swap")) >= 0)
             r = push_base(&oswaps, &nos, &capos, b);
         else if ((b = name_base(name, ".log.cleaned")) >= 0)
-            r = push_base(&lcl, &nlcl, &caplcl, b) ? BK_ENOMEM
-                                                   : push_base(&cl, &ncl, &capcl, b);
+            r = push_base(&lcl, &nlcl, &caplcl, b) ? BK_ENOMEM : push_base(&cl, &ncl, &capcl, b);
         else if ((b = name_base(name, ".index.cleaned")) >= 0 ||
                  (b = name_base(name, ".timeindex.cleaned")) >= 0 ||
                  (b = name_base(name, ".txnindex.cleaned")) >= 0)

@@ -76,20 +76,20 @@
 #include "plog.h"
 
 typedef struct bk_cleaner_cfg {
-    int threads;           /* log.cleaner.threads (0: no cleaner) */
-    int64_t dedupe_bytes;  /* log.cleaner.dedupe.buffer.size */
-    double io_max_bps;     /* log.cleaner.io.max.bytes.per.second; <= 0 none */
-    int64_t backoff_ms;    /* log.cleaner.backoff.ms */
+    int threads;          /* log.cleaner.threads (0: no cleaner) */
+    int64_t dedupe_bytes; /* log.cleaner.dedupe.buffer.size */
+    double io_max_bps;    /* log.cleaner.io.max.bytes.per.second; <= 0 none */
+    int64_t backoff_ms;   /* log.cleaner.backoff.ms */
 } bk_cleaner_cfg;
 
 void bk_cleaner_cfg_defaults(bk_cleaner_cfg *c);
 
 typedef struct bk_cleaner_stats {
-    int64_t jobs;          /* swaps completed */
+    int64_t jobs; /* swaps completed */
     uint64_t bytes_read;
     uint64_t bytes_written;
     uint64_t records_read, records_kept;
-    int64_t busy_ms;       /* time spent in jobs */
+    int64_t busy_ms; /* time spent in jobs */
 } bk_cleaner_stats;
 
 typedef struct bk_cleaner bk_cleaner;

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NOW 1700000000000LL
+#define NOW   1700000000000LL
 #define NKEYS 50
 
 static char tdir[256];
@@ -49,8 +49,8 @@ static bk_logcfg ccfg(void)
 
 /* Append one batch of n records: keys key[i] (NULL: null key), values
  * val[i] (NULL: tombstone). */
-static int append(bk_plog *l, int codec, int64_t pid, int16_t epoch, int32_t seq, bool txn,
-                  int n, const char *const *key, const char *const *val, int64_t ts)
+static int append(bk_plog *l, int codec, int64_t pid, int16_t epoch, int32_t seq, bool txn, int n,
+                  const char *const *key, const char *const *val, int64_t ts)
 {
     bk_wr w;
     bk_wr_init(&w, 256);
@@ -213,9 +213,8 @@ static void check_latest(bk_plog *l, char expect[NKEYS][32], const char *what)
 
 static void test_codecs(void)
 {
-    static const int codecs[5] = {BK_COMPRESSION_NONE, BK_COMPRESSION_GZIP,
-                                  BK_COMPRESSION_SNAPPY, BK_COMPRESSION_LZ4,
-                                  BK_COMPRESSION_ZSTD};
+    static const int codecs[5] = {BK_COMPRESSION_NONE, BK_COMPRESSION_GZIP, BK_COMPRESSION_SNAPPY,
+                                  BK_COMPRESSION_LZ4, BK_COMPRESSION_ZSTD};
     for (int c = 0; c < 5; c++) {
         mktmp();
         bk_logcfg cfg = ccfg();
