@@ -27,6 +27,7 @@ from the segment files (batch attributes).
 
 import os
 import struct
+import subprocess
 import threading
 import time
 
@@ -377,6 +378,13 @@ def test_every_codec(brook, codec, attr):
     check_ordered(recs)
     assert latest(recs) == expect
     assert len(recs) < n // 2
+    # kcat (librdkafka's CLI) reads the very same compacted log
+    out = subprocess.run(
+        ["kcat", "-b", brook.bootstrap, "-C", "-t", topic, "-p", "0", "-o", "beginning", "-e", "-q",
+         "-f", "%o %k %s\\n"],
+        capture_output=True, timeout=60, check=True,
+    ).stdout.decode().splitlines()
+    assert out == ["%d %s %s" % (o, k.decode(), v.decode()) for o, k, v in recs]
     # the cleaned batches keep their codec (empty batches are uncompressed)
     bs = [b for b in batches_on_disk(brook, topic) if b[2] > 0]
     assert bs and all(a & 7 == attr for _, a, _ in bs)
