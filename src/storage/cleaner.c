@@ -186,6 +186,9 @@ typedef struct job {
     int ngroups;
     int result;
     atomic_int cancel;
+    /* commit (the .swap renames) on the worker vs. abort on the loop */
+    pthread_mutex_t cmu;
+    bool committed, aborted;
     bk_cleaner_stats st;
     struct job *next;
     /* worker scratch */
@@ -232,6 +235,7 @@ static void job_free(job *j)
     free(j->groups);
     free(j->tx);
     free(j->dir);
+    pthread_mutex_destroy(&j->cmu);
     free(j);
 }
 
@@ -776,6 +780,46 @@ static int clean_group(cleanctx *cx, cgroup *g)
     return r;
 }
 
+static int ren(const char *dir, int64_t base, const char *ext, const char *from, const char *to);
+
+/* Commit the job's groups, off the loop: <base>.{index,timeindex,
+ * txnindex}.cleaned -> .swap, then <base>.log.cleaned -> .log.swap, one
+ * directory fsync (recovery takes an index file of a committed group under
+ * either name, so none is needed between the two). Under the job's commit
+ * lock, so that the loop's abort (bk_cleaner_abort: a truncation or
+ * retention is about to change the segments) either comes first (no
+ * commit) or finds the .swap files to remove. */
+static int commit(job *j)
+{
+    pthread_mutex_lock(&j->cmu);
+    int r = j->aborted ? BK_EAGAIN : 0;
+    for (int g = 0; !r && g < j->ngroups; g++)
+        for (int k = 0; !r && k < 3; k++)
+            r = ren(j->dir, j->groups[g].base, exts[k], ".cleaned", ".swap");
+    for (int g = 0; !r && g < j->ngroups; g++)
+        r = ren(j->dir, j->groups[g].base, ".log", ".cleaned", ".swap");
+    if (!r && bk_io->fsync_dir(j->dir) == -1)
+        r = BK_EIO;
+    if (r && r != BK_EAGAIN) {
+        for (int g = 0; g < j->ngroups; g++)
+            unlink_group(j->dir, j->groups[g].base, ".swap");
+    }
+    j->committed = r == 0;
+    pthread_mutex_unlock(&j->cmu);
+    return r;
+}
+
+/* Remove a committed job's .swap files (on the loop: the job is dropped). */
+static void uncommit(job *j)
+{
+    for (int g = 0; g < j->ngroups; g++) {
+        unlink_group(j->dir, j->groups[g].base, ".swap");
+        unlink_group(j->dir, j->groups[g].base, ".cleaned");
+    }
+    (void)bk_io->fsync_dir(j->dir);
+    j->committed = false;
+}
+
 /* The whole job on the calling thread: map, groups, cleaned files. */
 static void run_job(job *j, int64_t map_slots, const throttle *t)
 {
@@ -837,6 +881,8 @@ static void run_job(job *j, int64_t map_slots, const throttle *t)
             if (j->segs[i].base < j->map_end)
                 (void)fdatasync(j->segs[i].fd);
     }
+    if (!r)
+        r = commit(j);
     if (r) {
         for (int g = 0; g < j->ngroups; g++)
             if (j->groups[g].written)
@@ -930,6 +976,7 @@ static job *prepare(bk_plog *l, int64_t now_ms)
     if (!j)
         return NULL;
     j->log = l;
+    pthread_mutex_init(&j->cmu, NULL);
     j->dir = strdup(l->dir);
     j->cfg = l->cfg;
     j->now_ms = now_ms;
@@ -983,6 +1030,7 @@ static job *prepare(bk_plog *l, int64_t now_ms)
         qsort(j->pl, (size_t)j->npl, sizeof *j->pl, cmp_pl);
     }
     l->cleaning = true;
+    l->clean_job = j;
     return j;
 }
 
@@ -1027,37 +1075,19 @@ static int still_there(bk_plog *l, job *j, int *idx)
     return pinned ? BK_EAGAIN : 1;
 }
 
-/* The swap of every group of a finished job (see cleaner.h), with two
- * directory fsyncs per job whatever the number of groups:
- *   1. <base>.{index,timeindex,txnindex}.cleaned -> .swap, then
- *      <base>.log.cleaned -> .log.swap, fsync: the groups are committed
- *      (recovery takes an index file of a committed group under either
- *      name, so no fsync is needed between the two);
- *   2. the replaced segments other than each <base> are deleted, fsync
- *      (a later rename must never be on disk without these deletions);
- *   3. the .swap files get their final names (.log last); no fsync: a
+/* The swap of every group of a committed job (see cleaner.h, step 4),
+ * with one directory fsync whatever the number of groups:
+ *   1. the replaced segments other than each <base> are deleted, fsync
+ *      (a rename below must never be on disk without these deletions);
+ *   2. the .swap files get their final names (.log last); no fsync: a
  *      rename lost with the page cache is redone by recovery;
- *   4. the new segments replace the old ones in memory.
- * Returns 0, or BK_E* (before 2: nothing changed; after: the log goes
- * offline, the next start completes the swap). */
+ *   3. the new segments replace the old ones in memory.
+ * Returns 0, or BK_E* (the log then goes offline; the next start completes
+ * the swap). */
 static int swap_groups(bk_plog *l, job *j, int i0, int64_t now_ms)
 {
     const char *dir = l->dir;
     int r = 0;
-    for (int g = 0; !r && g < j->ngroups; g++)
-        for (int k = 0; !r && k < 3; k++)
-            r = ren(dir, j->groups[g].base, exts[k], ".cleaned", ".swap");
-    for (int g = 0; !r && g < j->ngroups; g++)
-        r = ren(dir, j->groups[g].base, ".log", ".cleaned", ".swap");
-    if (!r && bk_io->fsync_dir(dir) == -1)
-        r = BK_EIO;
-    if (r) {
-        for (int g = 0; g < j->ngroups; g++) {
-            unlink_group(dir, j->groups[g].base, ".cleaned");
-            unlink_group(dir, j->groups[g].base, ".swap");
-        }
-        return r;
-    }
     if (bk_cleaner_crash_step == 1)
         return BK_EIO;
     /* committed: from here on the new state wins, even after a crash */
@@ -1134,7 +1164,9 @@ static int swap_groups(bk_plog *l, job *j, int i0, int64_t now_ms)
 static int complete(job *j, int64_t now_ms)
 {
     bk_plog *l = j->log;
-    if (!l || j->result) {
+    if (l && l->clean_job == j)
+        l->clean_job = NULL;
+    if (!l || j->result || j->aborted) {
         if (l)
             l->cleaning = false;
         if (j->result && j->result != BK_EAGAIN)
@@ -1143,11 +1175,13 @@ static int complete(job *j, int64_t now_ms)
     }
     int i0;
     int s = still_there(l, j, &i0);
-    if (s == BK_EAGAIN)
+    if (s == BK_EAGAIN) {
+        l->clean_job = j; /* still ours */
         return BK_EAGAIN;
+    }
     if (s == 0) {
-        for (int g = 0; g < j->ngroups; g++)
-            unlink_group(j->dir, j->groups[g].base, ".cleaned");
+        /* changed without an abort (should not happen): drop it */
+        uncommit(j);
         l->cleaning = false;
         return 0;
     }
@@ -1158,6 +1192,21 @@ static int complete(job *j, int64_t now_ms)
     if (j->map_end > l->clean_upto)
         l->clean_upto = j->map_end;
     return 1;
+}
+
+void bk_cleaner_abort(bk_plog *l)
+{
+    job *j = l->clean_job;
+    if (!j)
+        return;
+    pthread_mutex_lock(&j->cmu);
+    j->aborted = true;
+    atomic_store(&j->cancel, 1);
+    if (j->committed)
+        uncommit(j);
+    pthread_mutex_unlock(&j->cmu);
+    l->clean_job = NULL;
+    /* l->cleaning stays set until the job comes back to the loop */
 }
 
 int bk_cleaner_clean_now(bk_plog *l, const bk_cleaner_cfg *cfg, int64_t now_ms,
@@ -1176,12 +1225,13 @@ int bk_cleaner_clean_now(bk_plog *l, const bk_cleaner_cfg *cfg, int64_t now_ms,
         int c = complete(j, now_ms);
         r = c == 1 ? 0 : c == BK_EAGAIN ? BK_EAGAIN : BK_EIO;
         if (c == BK_EAGAIN) {
-            for (int g = 0; g < j->ngroups; g++)
-                unlink_group(j->dir, j->groups[g].base, ".cleaned");
+            uncommit(j);
             l->cleaning = false;
+            l->clean_job = NULL;
         }
     } else {
         l->cleaning = false;
+        l->clean_job = NULL;
     }
     if (st)
         *st = j->st;
@@ -1278,16 +1328,22 @@ void bk_cleaner_stop(bk_cleaner *c)
         pthread_join(c->th[i], NULL);
     for (job *j = c->queue, *n; j; j = n) {
         n = j->next;
-        if (j->log)
+        if (j->log) {
             j->log->cleaning = false;
+            j->log->clean_job = NULL;
+        }
         job_free(j);
     }
     for (job *j = c->done, *n; j; j = n) {
         n = j->next;
+        if (j->committed)
+            uncommit(j);
         for (int g = 0; g < j->ngroups; g++)
             unlink_group(j->dir, j->groups[g].base, ".cleaned");
-        if (j->log)
+        if (j->log) {
             j->log->cleaning = false;
+            j->log->clean_job = NULL;
+        }
         job_free(j);
     }
     pthread_mutex_destroy(&c->mu);
@@ -1301,6 +1357,7 @@ void bk_cleaner_forget(bk_cleaner *c, bk_plog *l)
 {
     if (!c || !l->cleaning)
         return;
+    bk_cleaner_abort(l);
     pthread_mutex_lock(&c->mu);
     for (job *j = c->queue; j; j = j->next)
         if (j->log == l)

@@ -38,17 +38,23 @@
  *      batch), so the producer's sequence survives a reload. A control
  *      batch (transaction marker) stays while data of its transaction
  *      remains, and until delete.retention.ms after its timestamp.
- *   3. hand-over: the job goes back to the loop thread (bk_cleaner_tick),
- *      which swaps all its groups in, as Kafka does, with four directory
- *      fsyncs per job whatever the number of groups:
- *         rename <base>.{index,timeindex,txnindex}.cleaned -> .swap, fsync,
- *           then <base>.log.cleaned -> .log.swap, fsync (committed);
- *         delete the replaced segments other than each <base>, fsync;
- *         rename the .swap files to their final names (.log last), fsync,
- *           and open the new segments in place of the old.
- *      The swap waits while the log is being flushed or an old segment is
- *      pinned (a Fetch being sent); it is dropped (files deleted) if the
- *      segments changed meanwhile (retention, truncation, deletion).
+ *   3. commit, still on the cleaner thread: <base>.{index,timeindex,
+ *      txnindex}.cleaned -> .swap, then <base>.log.cleaned -> .log.swap,
+ *      one directory fsync. From here a restart completes the swap. The
+ *      commit and bk_cleaner_abort (called by the partition log before a
+ *      truncation, retention or DeleteRecords changes the segments) hold
+ *      the job's lock, so the log either drops the job before its commit
+ *      or removes the .swap files before it changes anything: a crash can
+ *      never bring back what was removed meanwhile.
+ *   4. hand-over: the job goes back to the loop thread (bk_cleaner_tick),
+ *      which swaps all its groups in, as Kafka does: the replaced segments
+ *      other than each <base> are deleted, one directory fsync (a rename
+ *      below must never reach the disk before these deletions), the .swap
+ *      files get their final names (.log last; a rename lost with the page
+ *      cache is redone by recovery), and the new segments take the old
+ *      ones' place in memory. One directory fsync on the loop per cleaning,
+ *      whatever the number of groups. The swap waits while the log is
+ *      being flushed or an old segment is pinned (a Fetch being sent).
  *
  * Crash safety (bk_cleaner_recover_dir, at the start of every log load):
  * *.cleaned files are deleted (the old segments are intact); a
@@ -105,6 +111,11 @@ typedef void (*bk_cleaner_each_fn)(void *arg, void (*cb)(void *ud, bk_plog *l), 
 void bk_cleaner_tick(bk_cleaner *c, int64_t now_ms, bk_cleaner_each_fn each, void *arg);
 /* The log goes away (deleted or closed): its job's result is dropped. */
 void bk_cleaner_forget(bk_cleaner *c, bk_plog *l);
+/* Called by the partition log before it deletes or truncates segments
+ * while l->cleaning: the job is dropped, and if it already committed its
+ * .swap files they are removed first (so a crash cannot bring back what
+ * the log is about to remove). Loop thread. */
+void bk_cleaner_abort(bk_plog *l);
 /* Swaps completed since the last call (logmgr then writes the checkpoint). */
 int bk_cleaner_swapped(bk_cleaner *c);
 void bk_cleaner_get_stats(bk_cleaner *c, bk_cleaner_stats *st);

@@ -546,6 +546,51 @@ static void test_thread(void)
     rmtmp();
 }
 
+/* A truncation (replication divergence) while a finished, committed job
+ * waits for its swap: the job is dropped and its .swap files go first, so
+ * a crash right after cannot bring back the truncated offsets. */
+static void test_abort(void)
+{
+    mktmp();
+    bk_logcfg cfg = ccfg();
+    bk_plog *l;
+    BK_CHECK(bk_plog_create(&l, tdir, "t", 0, &cfg, NOW) == 0);
+    char expect[NKEYS][32] = {{0}};
+    fill_updates(l, BK_COMPRESSION_NONE, expect, 400);
+    ready(l);
+    bk_cleaner_cfg cc = clcfg();
+    cc.backoff_ms = 0;
+    bk_cleaner *c;
+    BK_CHECK(bk_cleaner_start(&c, &cc) == 0);
+    one o = {l};
+    bk_cleaner_tick(c, NOW, each_one, &o); /* starts the job */
+    BK_CHECK(l->cleaning);
+    char sub[400];
+    snprintf(sub, sizeof sub, "%s/t-0", tdir);
+    for (int i = 0; i < 5000 && count_files(sub, ".log.swap") == 0; i++)
+        usleep(1000);
+    BK_CHECK(count_files(sub, ".log.swap") > 0); /* committed by the worker */
+    int64_t cut = l->segs[2]->base; /* a batch boundary */
+    BK_CHECK(bk_plog_truncate_to(l, cut) == 0);
+    BK_CHECK(count_files(sub, ".swap") == 0 && count_files(sub, ".cleaned") == 0);
+    l->cfg.cleanup_compact = false; /* no new job after the dropped one */
+    for (int i = 0; i < 5000 && l->cleaning; i++) {
+        bk_cleaner_tick(c, NOW, each_one, &o); /* the dropped job comes back */
+        usleep(1000);
+    }
+    BK_CHECK(!l->cleaning && bk_cleaner_swapped(c) == 0);
+    BK_CHECK(bk_plog_leo(l) == cut);
+    bk_cleaner_stop(c);
+    bk_plog_free(l); /* a crash */
+    BK_CHECK(bk_plog_open(&l, tdir, "t", 0, &cfg, 0, 0, NOW, NULL) == 0);
+    BK_CHECK(bk_plog_leo(l) == cut);
+    seen s;
+    scan(l, &s, -1);
+    BK_CHECK(s.ordered && s.last_off < cut);
+    bk_plog_free(l);
+    rmtmp();
+}
+
 void bk_test_cleaner(void);
 void bk_test_cleaner(void)
 {
@@ -561,4 +606,6 @@ void bk_test_cleaner(void)
     test_crash_steps();
     BK_TEST("cleaner: cleaner thread and hand-over to the loop");
     test_thread();
+    BK_TEST("cleaner: a truncation drops a committed job before its swap");
+    test_abort();
 }

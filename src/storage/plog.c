@@ -925,6 +925,8 @@ int bk_plog_truncate_to(bk_plog *l, int64_t offset)
         return 0;
     if (offset < l->segs[0]->base)
         return BK_EINVAL;
+    if (l->cleaning)
+        bk_cleaner_abort(l); /* its segments are about to change */
     int i = find_seg(l, offset);
     int r = 0;
     if (i + 1 < l->nsegs)
@@ -962,6 +964,8 @@ int bk_plog_truncate_fully(bk_plog *l, int64_t offset, int64_t now_ms)
 {
     if (l->flushing)
         return BK_EAGAIN;
+    if (l->cleaning)
+        bk_cleaner_abort(l);
     int r = drop_tail_segments(l, 0);
     bk_segment *s = calloc(1, sizeof *s);
     if (!s)
@@ -994,6 +998,8 @@ static int drop_head_segments(bk_plog *l, int n)
         n = l->nsegs - 1;
     if (n <= 0)
         return 0;
+    if (l->cleaning)
+        bk_cleaner_abort(l);
     int r = 0;
     for (int i = 0; i < n; i++) {
         if (bk_seg_delete_files(l->segs[i]))

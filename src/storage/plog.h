@@ -79,6 +79,7 @@ typedef struct bk_plog {
                             * cleaner-offset-checkpoint entry); -1 never */
     bool cleaning;         /* a cleaner job works on this log's sealed
                             * segments (cleaner.h) */
+    void *clean_job;       /* that job until it comes back (bk_cleaner_abort) */
 } bk_plog;
 
 /* "<dir>/<topic>-<partition>" into out. */
