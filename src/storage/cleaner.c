@@ -203,6 +203,7 @@ struct bk_cleaner {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     job *queue, *done;
+    job *reap; /* finished on the loop: a worker closes their descriptors */
     job **running; /* per thread */
     int busy;      /* queued + running + done not yet swapped */
     bool stop;
@@ -1256,10 +1257,24 @@ static void *worker(void *arg)
     int64_t slots = c->cfg.dedupe_bytes / MAP_ESZ / BK_MAX(c->nth, 1);
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->stop && !c->queue)
+        while (!c->stop && !c->queue && !c->reap)
             pthread_cond_wait(&c->cv, &c->mu);
         if (c->stop)
             break;
+        if (c->reap) {
+            /* the last descriptors of deleted segments: closing them frees
+             * the files' blocks, which can take a while */
+            job *rj = c->reap;
+            c->reap = NULL;
+            pthread_mutex_unlock(&c->mu);
+            while (rj) {
+                job *n = rj->next;
+                job_free(rj);
+                rj = n;
+            }
+            pthread_mutex_lock(&c->mu);
+            continue;
+        }
         job *j = c->queue;
         c->queue = j->next;
         c->running[idx] = j;
@@ -1326,6 +1341,10 @@ void bk_cleaner_stop(bk_cleaner *c)
     pthread_mutex_unlock(&c->mu);
     for (int i = 0; i < c->nth; i++)
         pthread_join(c->th[i], NULL);
+    for (job *j = c->reap, *n; j; j = n) {
+        n = j->next;
+        job_free(j);
+    }
     for (job *j = c->queue, *n; j; j = n) {
         n = j->next;
         if (j->log) {
@@ -1440,7 +1459,11 @@ void bk_cleaner_tick(bk_cleaner *c, int64_t now_ms, bk_cleaner_each_fn each, voi
         if (j->result == 0 && r != 1)
             c->next_run_ms = 0;
         c->busy--;
-        job_free(j);
+        pthread_mutex_lock(&c->mu);
+        j->next = c->reap;
+        c->reap = j;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
     }
     if (later) {
         pthread_mutex_lock(&c->mu);
