@@ -88,6 +88,10 @@ def run(cleaner, throttle=None):
         os.sync()  # the fill's dirty pages are not written back during the measurement
         c0 = cleaner_offset(b)
         p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0, "acks": 1})
+        # warm up: connection and metadata are not part of the measurement
+        for i in range(10):
+            p.produce(TOPIC, key=b"warmup", value=val)
+        p.flush(30)
         lat = []
 
         def cb(err, msg, sent):
