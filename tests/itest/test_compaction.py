@@ -22,7 +22,12 @@ from the segment files (batch attributes).
     cleaned batches are still compressed with their codec;
   - a record without a key is refused (INVALID_RECORD);
   - __consumer_offsets and __transaction_state are created with
-    cleanup.policy=compact.
+    cleanup.policy=compact; a compacted __consumer_offsets (with a deleted
+    group's tombstones) reloads after a restart;
+  - transactions: aborted data is cleaned away, an idempotent producer
+    goes on after compaction and a kill -9;
+  - kcat reads a compacted log exactly as confluent-kafka does;
+  - log.cleaner.threads=2 cleans two partitions side by side.
 """
 
 import os
@@ -555,3 +560,32 @@ def test_transactions_and_idempotent_producer(brook):
     got = latest(recs)
     for i in range(300):
         assert got[b"i%03d" % i] == b"after-%d" % (300 + i)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.brook_config(dict(BROKER_PROPS, **{"log.cleaner.threads": "2"}))
+def test_two_cleaner_threads(brook):
+    """log.cleaner.threads=2: two partitions cleaned side by side, each to its
+    latest values."""
+    topic = "cmp-two"
+    create_topic(brook, topic, {"segment.bytes": "65536"}, partitions=2)
+    p = producer(brook, **{"batch.num.messages": 500})
+    n, nkeys = 60000, 1000
+    errs = []
+    for part in (0, 1):
+        for i in range(n):
+            while True:
+                try:
+                    p.produce(topic, key=b"k%04d" % (i % nkeys), value=b"%d-%d" % (part, i), partition=part,
+                              on_delivery=lambda e, m: e and errs.append(e))
+                    break
+                except BufferError:
+                    p.poll(0.05)
+    assert p.flush(60) == 0 and not errs
+    for part in (0, 1):
+        wait_for("partition %d cleaned" % part, lambda: cleaner_offset(brook, topic, part) > n // 2)
+        recs, hi = read_all(brook, topic, part)
+        assert hi == n
+        check_ordered(recs)
+        assert latest(recs) == {b"k%04d" % k: b"%d-%d" % (part, n - nkeys + k) for k in range(nkeys)}
+        assert len(recs) < n // 2
