@@ -17,13 +17,16 @@ PKGS=(
     python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard kcat librdkafka-dev
     zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev
     libjansson-dev libzookeeper-mt-dev zookeeper python3-kazoo
-    netcat-openbsd procps fio
+    netcat-openbsd procps fio iproute2
 )
 # node is usually present already (possibly not from Debian); install Debian's
 # nodejs/npm only when the commands are missing, so we never fight another
 # node installation.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+# issue 10 (lag): Burrow for tests/itest/test_burrow.py; promtool (package
+# prometheus) for tests/itest/test_dashboards.py.
+PKGS+=(burrow prometheus python3-yaml)
 
 missing=()
 for p in "${PKGS[@]}"; do

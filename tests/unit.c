@@ -26,9 +26,14 @@
     X(leader_epoch)                                                                                \
     X(purgatory)                                                                                   \
     X(coord)                                                                                       \
+    X(lag)                                                                                         \
     X(tcoord)                                                                                      \
+    X(interbroker)                                                                                 \
     X(dataplane)                                                                                   \
     X(zkjson)                                                                                      \
+    X(ctl_leaders)                                                                                 \
+    X(reassign_json)                                                                               \
+    X(throttle)                                                                                    \
     X(controller)                                                                                  \
     X(controller_racks)
 

@@ -27,9 +27,13 @@ static const struct {
     {"delete-records", bk_cmd_delete_records,
      "delete records below given offsets (kafka-delete-records.sh)"},
     {"dump-log", bk_cmd_dump_log, "print segment, index and time index files (kafka-dump-log.sh)"},
+    {"leader-election", bk_cmd_leader_election,
+     "elect preferred or unclean partition leaders (kafka-leader-election.sh)"},
     {"log-dirs", bk_cmd_log_dirs, "describe the brokers' log directories (kafka-log-dirs.sh)"},
     {"producer-perf-test", bk_cmd_producer_perf_test,
      "produce throughput and latency (kafka-producer-perf-test.sh)"},
+    {"reassign-partitions", bk_cmd_reassign_partitions,
+     "move partition replicas between brokers (kafka-reassign-partitions.sh)"},
     {"topics", bk_cmd_topics, "create, delete, list, describe, add partitions (kafka-topics.sh)"},
 };
 

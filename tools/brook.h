@@ -9,10 +9,12 @@ int bk_cmd_topics(int argc, char **argv);
 int bk_cmd_configs(int argc, char **argv);
 int bk_cmd_delete_records(int argc, char **argv);
 int bk_cmd_log_dirs(int argc, char **argv);
+int bk_cmd_leader_election(int argc, char **argv);
 int bk_cmd_console_producer(int argc, char **argv);
 int bk_cmd_console_consumer(int argc, char **argv);
 int bk_cmd_consumer_groups(int argc, char **argv);
 int bk_cmd_producer_perf_test(int argc, char **argv);
 int bk_cmd_consumer_perf_test(int argc, char **argv);
+int bk_cmd_reassign_partitions(int argc, char **argv);
 
 #endif

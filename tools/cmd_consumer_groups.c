@@ -4,6 +4,7 @@
  *   --list [--state [S,S]]                       group ids (with states)
  *   --describe (--group G... | --all-groups)     [--offsets] (default):
  *        GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID
+ *        LAG-SECONDS
  *      --members [--verbose]: GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS [ASSIGNMENT]
  *      --state: GROUP COORDINATOR (ID) ASSIGNMENT-STRATEGY STATE #MEMBERS
  *   --reset-offsets (--group G | --all-groups) (--topic T[:P,P] | --all-topics)
@@ -17,6 +18,14 @@
  * Tables are laid out as Kafka's ConsumerGroupCommand lays them out (columns
  * at least 15 wide, widened to the longest value, "-" for unknown values);
  * LAG is the log end offset (high watermark) minus the committed offset.
+ * LAG-SECONDS (Brook's addition, after Kafka's nine columns so scripts that
+ * read those by position keep working) is the age of the oldest unconsumed
+ * message: now minus the timestamp of the first message at or after the
+ * committed offset, read with librdkafka's simple consumer (one fetch per
+ * partition, all in parallel, bounded by --timeout); 0 when caught up, "-"
+ * when unknown (no commit, no answer in time). The broker reports the
+ * same value as the gauge kafka_consumergroup_group_lag_seconds
+ * (docs/metrics-lag.md).
  * Offsets of groups with members cannot be reset (Kafka's rule): that, an
  * unknown group and any failed request end the tool with exit code 1.
  */
@@ -325,7 +334,84 @@ typedef struct row {
     int32_t partition;
     int64_t cur, leo; /* -1: unknown */
     const char *cid, *host, *client;
+    int64_t age_ms;       /* LAG-SECONDS in ms; -1: unknown */
+    rd_kafka_topic_t *rkt; /* while its first message is awaited */
 } row;
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * LAG-SECONDS of every row: for each partition behind its end, start the
+ * simple consumer at the committed offset (all partitions at once, into
+ * one queue) and take the timestamp of the first message that arrives. A
+ * partition-EOF event first means nothing but control records were left:
+ * caught up. A committed offset below the log start reads from the log
+ * start (auto.offset.reset=earliest): the oldest message left.
+ */
+static void lag_seconds(rd_kafka_t *rk, row *rows, size_t nr)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    int pending = 0;
+    for (size_t i = 0; i < nr; i++) {
+        row *r = &rows[i];
+        r->age_ms = -1;
+        r->rkt = NULL;
+        if (r->cur < 0 || r->leo < 0)
+            continue;
+        if (r->cur >= r->leo) {
+            r->age_ms = 0;
+            continue;
+        }
+        r->rkt = rd_kafka_topic_new(rk, r->topic, NULL);
+        if (!r->rkt)
+            continue;
+        if (rd_kafka_consume_start_queue(r->rkt, r->partition, r->cur, q) == -1) {
+            rd_kafka_topic_destroy(r->rkt);
+            r->rkt = NULL;
+            continue;
+        }
+        pending++;
+    }
+    int64_t deadline = bk_tool_mono_us() / 1000 + timeout_ms;
+    while (pending > 0 && bk_tool_mono_us() / 1000 < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consume_queue(q, 100);
+        if (!m)
+            continue;
+        const char *t = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
+        row *r = NULL;
+        for (size_t i = 0; t && i < nr && !r; i++)
+            if (rows[i].rkt && rows[i].partition == m->partition && rows[i].age_ms == -1 &&
+                strcmp(rows[i].topic, t) == 0)
+                r = &rows[i];
+        if (r && (m->err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+                  m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)) {
+            int64_t ts = -1, now = wall_ms();
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                ts = now;
+            else
+                ts = rd_kafka_message_timestamp(m, NULL);
+            r->age_ms = ts < 0 ? -2 : now > ts ? now - ts : 0; /* -2: answered, no timestamp */
+            pending--;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    for (size_t i = 0; i < nr; i++) {
+        row *r = &rows[i];
+        if (r->age_ms == -2)
+            r->age_ms = -1;
+        if (!r->rkt)
+            continue;
+        rd_kafka_consume_stop(r->rkt, r->partition);
+        rd_kafka_topic_destroy(r->rkt);
+        r->rkt = NULL;
+    }
+    rd_kafka_queue_destroy(q);
+}
 
 static int wmax(int w, const char *s)
 {
@@ -423,26 +509,34 @@ static void describe_offsets(rd_kafka_t *rk, const char *g,
         rows[i].cur = committed_of(com, rows[i].topic, rows[i].partition);
         rows[i].leo = offset_in(leo, rows[i].topic, rows[i].partition);
     }
+    if (nr)
+        lag_seconds(rk, rows, nr);
 
     if (should_print(g, st, nr)) {
-        int wg = wmax(15, g), wt = 15, wc = 15, wh = 15;
+        int wg = wmax(15, g), wt = 15, wc = 15, wh = 15, wl = 15;
         for (size_t i = 0; i < nr; i++) {
             wt = wmax(wt, rows[i].topic);
             wc = wmax(wc, rows[i].cid);
             wh = wmax(wh, rows[i].host);
+            wl = wmax(wl, rows[i].client);
         }
-        printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", wg, "GROUP", wt, "TOPIC",
+        printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %-*s %s", wg, "GROUP", wt, "TOPIC",
                "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", wc, "CONSUMER-ID", wh,
-               "HOST", "CLIENT-ID");
+               "HOST", wl, "CLIENT-ID", "LAG-SECONDS");
         for (size_t i = 0; i < nr; i++) {
             const row *r = &rows[i];
-            char part[16], cur[24], end[24], lag[24];
+            char part[16], cur[24], end[24], lag[24], secs[32];
             snprintf(part, sizeof part, "%" PRId32, r->partition);
             i64s(cur, sizeof cur, r->cur);
             i64s(end, sizeof end, r->leo);
             i64s(lag, sizeof lag, r->cur >= 0 && r->leo >= 0 ? r->leo - r->cur : -1);
-            printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", wg, g, wt, r->topic, part,
-                   cur, end, lag, wc, r->cid, wh, r->host, r->client);
+            if (r->age_ms < 0)
+                snprintf(secs, sizeof secs, MISSING);
+            else
+                snprintf(secs, sizeof secs, "%" PRId64 ".%03d", r->age_ms / 1000,
+                         (int)(r->age_ms % 1000));
+            printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %-*s %s", wg, g, wt, r->topic,
+                   part, cur, end, lag, wc, r->cid, wh, r->host, wl, r->client, secs);
         }
         printf("\n");
     }
@@ -1266,6 +1360,12 @@ int bk_cmd_consumer_groups(int argc, char **argv)
         bk_tool_conf_file(conf, cconf);
     /* Log end = high watermark, as Kafka's admin ListOffsets reports it. */
     bk_tool_set(conf, "isolation.level", "read_uncommitted");
+    /* LAG-SECONDS (lag_seconds): EOF says "caught up"; a commit below the
+     * log start reads the oldest message left; small fetches. */
+    bk_tool_set(conf, "enable.partition.eof", "true");
+    bk_tool_set(conf, "auto.offset.reset", "earliest");
+    bk_tool_set(conf, "fetch.message.max.bytes", "65536");
+    bk_tool_set(conf, "queued.max.messages.kbytes", "1024");
     rd_kafka_t *rk = bk_tool_client(RD_KAFKA_CONSUMER, conf);
     bk_tool_wait_connected(rk, boot, BK_TOOL_CONNECT_TIMEOUT_MS);
 

@@ -26,6 +26,10 @@
  * Describe output (Kafka's TopicCommand):
  *   Topic: T<TAB>TopicId: ID<TAB>PartitionCount: 3<TAB>ReplicationFactor: 1<TAB>Configs: k=v,...
  *   <TAB>Topic: T<TAB>Partition: 0<TAB>Leader: 0<TAB>Replicas: 0<TAB>Isr: 0
+ * plus <TAB>Adding Replicas: 2<TAB>Removing Replicas: 0 for a partition being
+ * reassigned (ListPartitionReassignments from the controller, when it serves
+ * it); as Kafka, the replicas being added do not count in the replication
+ * factor (ReplicationFactor, --under-replicated-partitions).
  * Configs lists every entry whose source is not the built-in default (topic
  * overrides and values set in server.properties), as Kafka's
  * ConfigEntry.isDefault() filter does. The topic id comes from a Metadata
@@ -526,6 +530,76 @@ static void print_ids(const char *label, const int32_t *ids, int32_t n)
         printf("%s%d", i ? "," : "", ids[i]);
 }
 
+/* A partition move in progress (KIP-455), as the controller lists it. */
+typedef struct rmove {
+    char topic[256];
+    int32_t partition;
+    int32_t add[64], rem[64];
+    int nadd, nrem;
+} rmove;
+
+/* ListPartitionReassignments from the controller (copied out); none when
+ * it cannot be asked (a single-node broker does not serve it). */
+static int load_moves(const bk_MetadataResponse *md, rmove **out)
+{
+    *out = NULL;
+    const bk_MetadataResponse_MetadataResponseBroker *cb = NULL;
+    for (int32_t i = 0; i < md->Brokers.n; i++)
+        if (md->Brokers.a[i].NodeId == md->ControllerId)
+            cb = &md->Brokers.a[i];
+    if (!cb || cb->Host.len <= 0)
+        return 0;
+    char host[256];
+    snprintf(host, sizeof host, "%.*s", (int)cb->Host.len, cb->Host.p);
+    bk_wire w;
+    if (bk_wire_connect(&w, host, cb->Port, BK_TOOL_CONNECT_TIMEOUT_MS) == -1)
+        return 0;
+    int n = 0;
+    bk_ListPartitionReassignmentsRequest rq;
+    bk_ListPartitionReassignmentsRequest_init(&rq);
+    rq.TimeoutMs = TIMEOUT_MS;
+    rq.Topics.n = -1;
+    bk_ListPartitionReassignmentsResponse rs;
+    if (bk_wire_version(&w, 46, 0, 0) == 0 && bk_wire_call(&w, 46, 0, &rq, &rs) == 0 &&
+        rs.ErrorCode == 0) {
+        int total = 0;
+        for (int32_t i = 0; i < rs.Topics.n; i++)
+            total += BK_MAX(rs.Topics.a[i].Partitions.n, 0);
+        rmove *v = calloc((size_t)total + 1, sizeof *v);
+        for (int32_t i = 0; v && i < rs.Topics.n; i++) {
+            const bk_ListPartitionReassignmentsResponse_OngoingTopicReassignment *t =
+                &rs.Topics.a[i];
+            for (int32_t k = 0; k < t->Partitions.n; k++) {
+                const bk_ListPartitionReassignmentsResponse_OngoingPartitionReassignment *p =
+                    &t->Partitions.a[k];
+                rmove *m = &v[n++];
+                snprintf(m->topic, sizeof m->topic, "%.*s", (int)BK_MAX(t->Name.len, 0),
+                         t->Name.p ? t->Name.p : "");
+                m->partition = p->PartitionIndex;
+                m->nadd = BK_MIN(BK_MAX(p->AddingReplicas.n, 0), 64);
+                m->nrem = BK_MIN(BK_MAX(p->RemovingReplicas.n, 0), 64);
+                if (m->nadd)
+                    memcpy(m->add, p->AddingReplicas.a, (size_t)m->nadd * sizeof(int32_t));
+                if (m->nrem)
+                    memcpy(m->rem, p->RemovingReplicas.a, (size_t)m->nrem * sizeof(int32_t));
+            }
+        }
+        *out = v;
+        if (!v)
+            n = 0;
+    }
+    bk_wire_close(&w);
+    return n;
+}
+
+static const rmove *find_move(const rmove *v, int n, const char *topic, int32_t p)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i].partition == p && strcmp(v[i].topic, topic) == 0)
+            return &v[i];
+    return NULL;
+}
+
 static int do_describe(rd_kafka_t *rk, const opts *o)
 {
     char **names;
@@ -562,6 +636,10 @@ static int do_describe(rd_kafka_t *rk, const opts *o)
 
     bool describe_configs =
         !o->under_replicated && !o->under_min_isr && !o->at_min_isr && !o->unavailable;
+    /* moves in progress: Kafka's replication factor leaves out the
+     * replicas being added, and the partition lines show both lists */
+    rmove *moves;
+    int nmoves = load_moves(&md, &moves);
     for (int i = 0; i < n; i++) {
         bk_MetadataResponse_MetadataResponseTopic *t = NULL;
         for (int32_t k = 0; k < md.Topics.n; k++)
@@ -598,8 +676,9 @@ static int do_describe(rd_kafka_t *rk, const opts *o)
                 bk_uuid_encode(t->TopicId.b, id);
                 printf("\tTopicId: %s", id);
             }
+            const rmove *m0 = find_move(moves, nmoves, names[i], parts[0].PartitionIndex);
             printf("\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: ", t->Partitions.n,
-                   BK_MAX(parts[0].ReplicaNodes.n, 0));
+                   BK_MAX(parts[0].ReplicaNodes.n, 0) - (m0 ? m0->nadd : 0));
             bool first = true;
             for (size_t k = 0; k < ne; k++) {
                 if (rd_kafka_ConfigEntry_source(ents[k]) == RD_KAFKA_CONFIG_SOURCE_DEFAULT_CONFIG)
@@ -620,7 +699,9 @@ static int do_describe(rd_kafka_t *rk, const opts *o)
             bool live = false;
             for (int32_t b = 0; b < md.Brokers.n; b++)
                 live |= md.Brokers.a[b].NodeId == pp->LeaderId;
-            bool show = describe_configs || (o->under_replicated && nrep - nisr > 0) ||
+            const rmove *mv = find_move(moves, nmoves, names[i], pp->PartitionIndex);
+            int32_t rf = nrep - (mv ? mv->nadd : 0);
+            bool show = describe_configs || (o->under_replicated && rf - nisr > 0) ||
                         (o->unavailable && (!has_leader || !live)) ||
                         (o->under_min_isr && (!has_leader || nisr < min_isr)) ||
                         (o->at_min_isr && nisr == min_isr);
@@ -633,9 +714,14 @@ static int do_describe(rd_kafka_t *rk, const opts *o)
                 printf("none");
             print_ids("Replicas", pp->ReplicaNodes.a, nrep);
             print_ids("Isr", pp->IsrNodes.a, nisr);
+            if (mv) {
+                print_ids("Adding Replicas", mv->add, mv->nadd);
+                print_ids("Removing Replicas", mv->rem, mv->nrem);
+            }
             printf("\n");
         }
     }
+    free(moves);
     bk_wire_close(&w);
     rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(ao);

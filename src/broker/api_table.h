@@ -29,6 +29,7 @@ enum {
     BK_API_LEADER_AND_ISR = 4,
     BK_API_STOP_REPLICA = 5,
     BK_API_UPDATE_METADATA = 6,
+    BK_API_CONTROLLED_SHUTDOWN = 7,
     BK_API_OFFSET_COMMIT = 8,
     BK_API_OFFSET_FETCH = 9,
     BK_API_FIND_COORDINATOR = 10,
@@ -54,7 +55,10 @@ enum {
     BK_API_DESCRIBE_LOG_DIRS = 35,
     BK_API_CREATE_PARTITIONS = 37,
     BK_API_DELETE_GROUPS = 42,
+    BK_API_ELECT_LEADERS = 43,
     BK_API_INCREMENTAL_ALTER_CONFIGS = 44,
+    BK_API_ALTER_PARTITION_REASSIGNMENTS = 45,
+    BK_API_LIST_PARTITION_REASSIGNMENTS = 46,
     BK_API_OFFSET_DELETE = 47,
     BK_API_DESCRIBE_CLUSTER = 60,
     BK_API_DESCRIBE_TRANSACTIONS = 65,
@@ -90,6 +94,9 @@ bk_api_handler bk_h_offset_for_leader_epoch;
 bk_api_handler bk_h_leader_and_isr;
 bk_api_handler bk_h_stop_replica;
 bk_api_handler bk_h_update_metadata;
+/* h_elect.c (cluster mode; NOT_CONTROLLER but on the controller) */
+bk_api_handler bk_h_controlled_shutdown;
+bk_api_handler bk_h_elect_leaders;
 /* h_admin.c */
 bk_api_handler bk_h_create_topics;
 bk_api_handler bk_h_delete_topics;
@@ -122,5 +129,8 @@ bk_api_handler bk_h_add_offsets_to_txn;
 bk_api_handler bk_h_end_txn;
 bk_api_handler bk_h_describe_transactions;
 bk_api_handler bk_h_list_transactions;
+/* h_reassign.c */
+bk_api_handler bk_h_alter_partition_reassignments;
+bk_api_handler bk_h_list_partition_reassignments;
 
 #endif

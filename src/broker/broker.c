@@ -6,7 +6,9 @@
 #include "../group/coord.h"
 #include "../txn/tcoord.h"
 #include "api_table.h"
+#include "interbroker.h"
 #include "replica.h"
+#include "txn_markers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,15 +41,22 @@ int bk_broker_init(bk_broker *b, const bk_config *cfg, int32_t node_id, const ch
     return 0;
 }
 
-/* The coordinator wrote to __consumer_offsets: wake its fetchers. */
+/* The coordinator wrote to __consumer_offsets: cluster mode, the HW
+ * follows the ISR (OffsetCommit waits for it, durable.h); single node,
+ * the LEO. Wake its fetchers. */
 static void coord_appended(void *ud, bk_partition *p, uint64_t bytes)
 {
     bk_broker *b = ud;
+    if (b->cluster)
+        bk_replica_appended(b, p);
+    else if (p->log)
+        p->log->hw = bk_plog_leo(p->log);
     bk_purgatory_notify(&b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, bytes);
 }
 
 int16_t bk_broker_write_marker(bk_broker *b, const char *topic, int32_t partition, int64_t pid,
-                               int16_t epoch, int32_t coord_epoch, bool commit)
+                               int16_t epoch, int32_t coord_epoch, bool commit, int64_t *offset,
+                               int32_t *leader_epoch)
 {
     bk_partition *p = b->topics ? bk_topics_partition(b->topics, topic, strlen(topic), partition)
                                 : NULL;
@@ -59,6 +68,10 @@ int16_t bk_broker_write_marker(bk_broker *b, const char *topic, int32_t partitio
         return lerr;
     if (!l || l->offline)
         return BK_KERR_KAFKA_STORAGE_ERROR;
+    /* acks=all, as Kafka appends markers: refused before the append when
+     * the ISR is below min.insync.replicas */
+    if (b->cluster && p->nisr < p->topic->cfg.min_insync_replicas)
+        return BK_KERR_NOT_ENOUGH_REPLICAS;
     int64_t leo0 = bk_plog_leo(l), off = -1;
     int r = bk_plog_append_marker(l, pid, epoch, coord_epoch, commit, p->leader_epoch,
                                   bk_wall_ms(), &off);
@@ -76,13 +89,34 @@ int16_t bk_broker_write_marker(bk_broker *b, const char *topic, int32_t partitio
     bk_purgatory_notify(&b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, (uint64_t)(bk_plog_leo(l) - leo0));
     if (b->coord && p->topic->internal && strcmp(topic, BK_OFFSETS_TOPIC) == 0)
         bk_coord_txn_marker(b->coord, partition, pid, commit);
+    if (offset)
+        *offset = off;
+    if (leader_epoch)
+        *leader_epoch = p->leader_epoch;
     return BK_KERR_NONE;
 }
 
-static int16_t tcoord_write_marker(void *ud, const char *topic, int32_t partition, int64_t pid,
-                                   int16_t epoch, int32_t coord_epoch, bool commit)
+/* Single node: append and done. Cluster mode: the marker channel (local
+ * partitions wait for their ISR, others get WriteTxnMarkers). */
+static int16_t tcoord_write_marker(void *ud, const bk_txn_marker *m)
 {
-    return bk_broker_write_marker(ud, topic, partition, pid, epoch, coord_epoch, commit);
+    bk_broker *b = ud;
+    if (b->cluster)
+        return b->txnmk ? bk_txnmk_write(b->txnmk, m) : BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    return bk_broker_write_marker(b, m->topic, m->partition, m->pid, m->epoch, m->coord_epoch,
+                                  m->commit, NULL, NULL);
+}
+
+/* __transaction_state got a record: cluster mode, the HW follows the ISR
+ * (the coordinator's handlers wait for it); single node, the LEO. */
+static void tcoord_appended(void *ud, bk_partition *p, uint64_t bytes)
+{
+    bk_broker *b = ud;
+    if (b->cluster)
+        bk_replica_appended(b, p);
+    else if (p->log)
+        p->log->hw = bk_plog_leo(p->log);
+    bk_purgatory_notify(&b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, bytes);
 }
 
 /* A flush completed: wake the produces waiting for their offsets to be
@@ -116,9 +150,16 @@ void bk_broker_start(bk_broker *b, bk_ev *ev, bk_logmgr *lm, bk_topics *topics)
         bk_log(BK_LOG_ERROR, "cannot allocate the group coordinator");
     else if (!b->cluster && bk_coord_load(b->coord) != 0)
         bk_log(BK_LOG_ERROR, "loading %s failed; groups start empty", BK_OFFSETS_TOPIC);
-    bk_tcoord_hooks th = {tcoord_write_marker, coord_appended, b};
+    if (b->cluster) {
+        b->ib = bk_ib_new(b);
+        b->txnmk = bk_txnmk_new(b);
+        if (!b->ib || !b->txnmk)
+            bk_log(BK_LOG_ERROR, "cannot allocate the inter-broker client");
+    }
+    bk_tcoord_hooks th = {tcoord_write_marker, tcoord_appended, b, true};
     b->tcoord = bk_tcoord_new(b->cfg, topics, b->cfg->log_dirs.n > 0 ? b->cfg->log_dirs.v[0] : NULL,
                               &th);
+    bk_tcoord_set_cluster(b->tcoord, b->cluster);
     if (b->tcoord && !b->cluster && bk_tcoord_load(b->tcoord) != 0)
         bk_log(BK_LOG_ERROR, "loading %s failed; transactions start empty", BK_TXN_TOPIC);
 }
@@ -139,6 +180,10 @@ void bk_broker_tick(bk_broker *b, int64_t now_ms)
         bk_coord_tick(b->coord, now_ms);
     if (b->tcoord)
         bk_tcoord_tick(b->tcoord, now_ms);
+    if (b->txnmk)
+        bk_txnmk_tick(b->txnmk);
+    if (b->ib)
+        bk_ib_tick(b->ib, now_ms);
 }
 
 void bk_broker_fini(bk_broker *b)
@@ -148,6 +193,11 @@ void bk_broker_fini(bk_broker *b)
     if (b->started && b->logmgr)
         bk_logmgr_on_flushed(b->logmgr, NULL, NULL);
     bk_replica_fini(b);
+    /* the marker channel first (drops its answers), then the client */
+    bk_txnmk_free(b->txnmk);
+    b->txnmk = NULL;
+    bk_ib_free(b->ib);
+    b->ib = NULL;
     if (b->started)
         bk_purgatory_fini(&b->purg, b->topics);
     bk_tcoord_free(b->tcoord);

@@ -92,7 +92,14 @@ typedef struct bk_broker {
     bk_isr_change_fn *isr_change;
     void *isr_change_ud;
     struct bk_fetcher *fetcher; /* owned: follower fetch connections (fetcher.h) */
+    struct bk_ib *ib;           /* owned: requests to other brokers (interbroker.h) */
+    struct bk_txnmk *txnmk;     /* owned: the transaction marker channel (txn_markers.h) */
     int64_t next_isr_check_ms;
+    /* Leadership fence after a freeze (replica.h bk_leader_check). */
+    int64_t last_tick_ms; /* bk_now_ms() of the last replica tick; 0 = none */
+    int64_t freeze_ms;    /* a longer gap between ticks fences (0 = never) */
+    int64_t tick_session; /* the ZooKeeper session id at the last tick */
+    bool lead_fenced;     /* leading nothing until ZooKeeper confirms */
 
     /* Scratch reused by handlers (loop thread, one request at a time). */
     bk_validate_scratch vscratch; /* Produce: validation and recompression */
@@ -118,11 +125,15 @@ void bk_broker_set_bound_port(bk_broker *b, const char *listener_name, int port)
  * Append a transaction marker (commit or abort) for pid/epoch to a local
  * partition, move its high watermark, wake its fetchers, and tell the
  * group coordinator when the partition belongs to __consumer_offsets.
- * Returns a Kafka error code. The transaction coordinator's write_marker
- * hook in single-node mode.
+ * Returns a Kafka error code; OUT (may be NULL): the marker's offset and
+ * the leader epoch it was written under. Cluster mode: NOT_ENOUGH_REPLICAS
+ * when the ISR is below min.insync.replicas (nothing written); the HW is
+ * NOT waited for (txn_markers.h does). The transaction coordinator's
+ * write_marker hook in single-node mode.
  */
 int16_t bk_broker_write_marker(bk_broker *b, const char *topic, int32_t partition, int64_t pid,
-                               int16_t epoch, int32_t coord_epoch, bool commit);
+                               int16_t epoch, int32_t coord_epoch, bool commit, int64_t *offset,
+                               int32_t *leader_epoch);
 
 /* bk_conn_opts.on_request; ud is the bk_broker. */
 int bk_broker_on_request(bk_req *req, void *ud);

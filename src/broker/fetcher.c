@@ -1,6 +1,8 @@
 /* fetcher.c - follower replica fetchers. See fetcher.h. */
 #include "fetcher.h"
 
+#include "../cluster/cluster.h"
+#include "../cluster/throttle.h"
 #include "../core/clock.h"
 #include "../core/log.h"
 #include "../proto/api.h"
@@ -379,10 +381,31 @@ static bool send_list(fconn *c)
     return true;
 }
 
+/* Follower throttle (KIP-73, throttle.h): is this partition throttled
+ * here, and is the follower quota exhausted? */
+static bool follower_throttled(bk_fetcher *f, bk_partition *p)
+{
+    bk_cluster *zc = f->b->zkc;
+    if (!zc || zc->follower_throttle.rate < 0 ||
+        !bk_topic_repl_throttled(p->topic, false, p->index, f->b->node_id))
+        return false;
+    return true;
+}
+
 static bool send_fetch(fconn *c)
 {
     fpart *v[MAX_BATCH];
     int n = ready_parts(c, FP_FETCH, v, MAX_BATCH);
+    /* throttled partitions wait while the follower quota is exhausted */
+    bk_cluster *zc = c->f->b->zkc;
+    if (n > 0 && zc && zc->follower_throttle.rate >= 0 &&
+        bk_throttle_exhausted(&zc->follower_throttle, bk_now_ms() * 1000)) {
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if (!follower_throttled(c->f, live_part(c->f, v[i])))
+                v[k++] = v[i];
+        n = k;
+    }
     if (n == 0)
         return false;
     const bk_config *cfg = c->f->b->cfg;
@@ -631,6 +654,9 @@ static void on_fetch(fconn *c, const bk_FetchResponse *rs)
                 (void)bk_plog_delete_records(l, pd->LogStartOffset);
             if (app > 0 && f->b->started)
                 bk_purgatory_notify(&f->b->purg, p, BK_WAKE_DATA | BK_WAKE_HW, app);
+            if (pd->Records.len > 0 && follower_throttled(f, p))
+                bk_throttle_record(&f->b->zkc->follower_throttle, pd->Records.len,
+                                   bk_now_ms() * 1000);
         }
     }
 }

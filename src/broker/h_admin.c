@@ -11,9 +11,10 @@
  * synchronous in single-node mode: timeoutMs is accepted and ignored, a
  * created topic is usable when the response leaves.
  *
- * Broker configs can be described but not altered: Brook has no dynamic
- * broker configuration yet, so AlterConfigs/IncrementalAlterConfigs on a
- * BROKER resource answer INVALID_REQUEST saying so.
+ * Broker configs can be described but, in single-node mode, not altered:
+ * AlterConfigs/IncrementalAlterConfigs on a BROKER resource answer
+ * INVALID_REQUEST saying so. In cluster mode the replication throttle
+ * rates (KIP-73) are dynamic: cluster.c bk_cluster_alter_broker_config.
  */
 #include "../cluster/cluster.h"
 #include "../cluster/metastore.h"
@@ -648,12 +649,29 @@ static int describe_broker(bk_broker *b, bk_req *req, int16_t ver, bool synonyms
         const char *v = bk_config_text(b->cfg, k, buf, sizeof buf);
         bool set = b->cfg->set[i];
         int src = set ? BK_CFGSRC_STATIC_BROKER : BK_CFGSRC_DEFAULT;
+        /* cluster mode: a dynamic value (the throttle rates) wins; the
+         * default entity (empty name) shows the cluster-wide default */
+        bool dyn_default = false;
+        const char *dyn = b->zkc ? bk_cluster_broker_config(b->zkc, k->name, &dyn_default) : NULL;
+        if (dyn && res->ResourceName.len <= 0 && !dyn_default) {
+            dyn = NULL; /* only our own: look for a default one */
+            for (int d = 0; d < b->zkc->nbcfg[1]; d++)
+                if (strcmp(b->zkc->bcfg_keys[1][d], k->name) == 0) {
+                    dyn = b->zkc->bcfg_vals[1][d];
+                    dyn_default = true;
+                }
+        }
+        if (dyn) {
+            v = dyn;
+            set = true;
+            src = dyn_default ? BK_CFGSRC_DYNAMIC_DEFAULT_BROKER : BK_CFGSRC_DYNAMIC_BROKER;
+        }
         bk_DescribeConfigsResponse_DescribeConfigsResourceResult *c =
             &out->Configs.a[out->Configs.n++];
         bk_codec_init(&bk_desc_DescribeConfigsResponse_DescribeConfigsResourceResult, c);
         c->Name = bk_str_c(k->name);
         c->Value = v ? arena_str(req, v) : (bk_str){NULL, -1};
-        c->ReadOnly = true; /* no dynamic broker configs yet */
+        c->ReadOnly = !(b->zkc && strstr(k->name, "replication.throttled.rate"));
         if (ver == 0)
             c->IsDefault = !set;
         c->ConfigSource = (int8_t)src;
@@ -732,6 +750,19 @@ static int16_t alter_one(bk_broker *b, bk_req *req, int8_t type, bk_str name, co
         } else {
             bk_topics_alter_config(BK_TOPICS(b), tp, kv, nkv, replace, validate_only, &kerr, msg,
                                    sizeof msg);
+        }
+    } else if (type == RES_BROKER && b->zkc) {
+        /* cluster mode: the replication throttle rates are dynamic
+         * (/config/brokers/<id>, or <default> for the empty name) */
+        char id[16];
+        snprintf(id, sizeof id, "%" PRId32, b->node_id);
+        if (name.len > 0 && !bk_str_eq(name, id)) {
+            kerr = BK_KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "Unexpected broker id: alter broker %.*s through itself.",
+                     (int)BK_MAX(name.len, 0), name.p);
+        } else {
+            kerr = bk_cluster_alter_broker_config(b->zkc, name.len <= 0, kv, nkv, replace,
+                                                  validate_only, msg, sizeof msg);
         }
     } else if (type == RES_BROKER) {
         kerr = BK_KERR_INVALID_REQUEST;

@@ -62,6 +62,8 @@
 #include "../core/clock.h"
 #include "../core/log.h"
 #include "replica.h"
+#include "../cluster/cluster.h"
+#include "../core/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -171,7 +173,23 @@ static int16_t read_part(fetch_ctx *x, bk_topic *tp, const bk_FetchRequest_Fetch
     int64_t upto = replica_id >= 0 ? bk_plog_leo(l) : read_committed ? lso : l->hw;
     int64_t pmax = BK_MAX(fp->PartitionMaxBytes, 0);
     uint32_t max = (uint32_t)BK_MIN(BK_MIN(pmax, *left), (int64_t)UINT32_MAX);
-    int r = bk_plog_read(l, fp->FetchOffset, max, upto, *min_one, sl);
+    /* Leader replication throttle (KIP-73, throttle.h): a throttled
+     * partition sends a replica no data while the leader quota is
+     * exhausted (the fetch offset still counts for the ISR). */
+    bk_throttle *lt = replica_id >= 0 && x->b->zkc && x->b->zkc->leader_throttle.rate >= 0 &&
+                              bk_topic_repl_throttled(tp, true, p->index, x->b->node_id)
+                          ? &x->b->zkc->leader_throttle
+                          : NULL;
+    int r;
+    if (lt && bk_throttle_exhausted(lt, bk_now_ms() * 1000)) {
+        memset(sl, 0, sizeof *sl);
+        sl->fd = -1;
+        r = 0;
+    } else {
+        r = bk_plog_read(l, fp->FetchOffset, max, upto, *min_one, sl);
+        if (r == 0 && lt)
+            bk_throttle_record(lt, (int64_t)sl->len, bk_now_ms() * 1000);
+    }
     if (r == BK_ERANGE)
         return BK_KERR_OFFSET_OUT_OF_RANGE;
     if (r != 0) {

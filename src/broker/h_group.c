@@ -27,6 +27,7 @@
  * arena, and the request answers REBALANCE_IN_PROGRESS if it still can.
  */
 #include "api_table.h"
+#include "durable.h"
 #include "replica.h"
 
 #include "../core/clock.h"
@@ -481,6 +482,20 @@ int bk_h_leave_group(bk_broker *b, bk_req *req)
 
 /* ------------------------------------------------------------ OffsetCommit */
 
+/* Kafka's offsets.commit.timeout.ms default. */
+#define OFFSET_COMMIT_TIMEOUT_MS 5000
+
+/* A replicated-commit wait failed: every partition that was written
+ * answers err (Kafka maps the append's errors the same way). */
+static void commit_err(void *rsp, int16_t err)
+{
+    bk_OffsetCommitResponse *r = rsp;
+    for (int32_t i = 0; i < r->Topics.n; i++)
+        for (int32_t j = 0; j < r->Topics.a[i].Partitions.n; j++)
+            if (r->Topics.a[i].Partitions.a[j].ErrorCode == BK_KERR_NONE)
+                r->Topics.a[i].Partitions.a[j].ErrorCode = err;
+}
+
 int bk_h_offset_commit(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
@@ -554,6 +569,26 @@ int bk_h_offset_commit(bk_broker *b, bk_req *req)
             rt->Partitions.a[j].ErrorCode =
                 coord(b) ? parts[k].error : BK_KERR_COORDINATOR_NOT_AVAILABLE;
         }
+    }
+    /* Cluster mode: answer once the offsets are replicated (Kafka appends
+     * them with acks=all and offsets.commit.timeout.ms), durable.h. */
+    int32_t idx;
+    int64_t last;
+    bool wrote = false;
+    for (int i = 0; i < total; i++)
+        wrote |= parts[i].error == BK_KERR_NONE;
+    bk_topic *ot;
+    if (b->cluster && wrote && coord(b) && bk_coord_last_write(coord(b), &idx, &last) &&
+        (ot = bk_topics_get(b->topics, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC))) != NULL &&
+        idx >= 0 && idx < ot->nparts) {
+        bk_OffsetCommitResponse *cp = BK_ARENA_NEW(req, bk_OffsetCommitResponse, 1);
+        if (!cp)
+            return BK_ENOMEM;
+        *cp = rs;
+        bk_durable_opts o = {BK_KERR_NOT_COORDINATOR, BK_KERR_COORDINATOR_NOT_AVAILABLE,
+                             OFFSET_COMMIT_TIMEOUT_MS, commit_err, NULL, NULL};
+        return bk_answer_durable(b, req, &ot->parts[idx], last, cp, &bk_msg_OffsetCommitResponse,
+                                 &o);
     }
     return BK_RESPOND(req, OffsetCommitResponse, ver, &rs);
 }

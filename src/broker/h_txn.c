@@ -16,12 +16,104 @@
  * (KIP-588); older versions get INVALID_PRODUCER_EPOCH, as Kafka answers.
  * Without a coordinator (no storage) every request answers
  * COORDINATOR_NOT_AVAILABLE.
+ *
+ * Cluster mode: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn and
+ * EndTxn answer only once the coordinator's last write for the
+ * transactional id is replicated (below the high watermark of its
+ * __transaction_state partition; tcoord.h "Durability"), as Kafka's
+ * coordinator appends with acks=all: the response is parked in the
+ * purgatory (BK_WAKE_HW). A leadership change meanwhile answers
+ * NOT_COORDINATOR, no HW within DURABLE_WAIT_MS COORDINATOR_NOT_AVAILABLE
+ * (the client retries; a retry finds the state already written).
  */
 #include "api_table.h"
+#include "durable.h"
 #include "replica.h"
 
 #include "../group/coord.h"
 #include "../txn/tcoord.h"
+
+#define DURABLE_WAIT_MS 15000
+
+/* ------------------------------------------------------------ durable answers */
+
+static bk_partition *txn_state_partition(bk_broker *b, int32_t idx)
+{
+    bk_topic *tp = b->topics ? bk_topics_get(b->topics, BK_TXN_TOPIC, strlen(BK_TXN_TOPIC)) : NULL;
+    return tp && idx >= 0 && idx < tp->nparts ? &tp->parts[idx] : NULL;
+}
+
+typedef struct kick {
+    const char *txn_id; /* borrowed from the request frame */
+    size_t len;
+} kick;
+
+static void kick_markers(bk_broker *b, void *ud)
+{
+    kick *k = ud;
+    bk_tcoord_kick(b->tcoord, k->txn_id, k->len); /* Prepare*: markers may go now */
+}
+
+/* Answer rs (a response of type mi in the request's arena) now, or -
+ * cluster mode, with the id's last write not yet replicated - once it is.
+ * set_err turns rs into an error response. */
+static int answer_durable(bk_broker *b, bk_req *req, const char *txn_id, size_t len, void *rs,
+                          const bk_msginfo *mi, void (*set_err)(void *rs, int16_t err))
+{
+    int32_t idx;
+    int64_t off = -1;
+    bk_partition *p = NULL;
+    kick *k = NULL;
+    if (b->cluster && txn_id && bk_tcoord_last_write(b->tcoord, txn_id, len, &idx, &off)) {
+        p = txn_state_partition(b, idx);
+        if (!(k = BK_ARENA_NEW(req, kick, 1)))
+            return BK_ENOMEM;
+        k->txn_id = txn_id;
+        k->len = len;
+    }
+    bk_durable_opts o = {BK_KERR_NOT_COORDINATOR, BK_KERR_COORDINATOR_NOT_AVAILABLE,
+                         DURABLE_WAIT_MS, set_err, kick_markers, k};
+    return bk_answer_durable(b, req, p, off, rs, mi, &o);
+}
+
+static void init_pid_err(void *rs, int16_t err)
+{
+    bk_InitProducerIdResponse *r = rs;
+    r->ErrorCode = err;
+    r->ProducerId = -1;
+    r->ProducerEpoch = -1;
+}
+
+static void add_parts_err(void *rs, int16_t err)
+{
+    bk_AddPartitionsToTxnResponse *r = rs;
+    for (int32_t i = 0; i < r->ResultsByTopicV3AndBelow.n; i++) {
+        bk_AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult *tr =
+            &r->ResultsByTopicV3AndBelow.a[i];
+        for (int32_t j = 0; j < tr->ResultsByPartition.n; j++)
+            tr->ResultsByPartition.a[j].PartitionErrorCode = err;
+    }
+}
+
+static void add_offsets_err(void *rs, int16_t err)
+{
+    ((bk_AddOffsetsToTxnResponse *)rs)->ErrorCode = err;
+}
+
+static void end_txn_err(void *rs, int16_t err)
+{
+    ((bk_EndTxnResponse *)rs)->ErrorCode = err;
+}
+
+/* A copy of *rs in the request's arena (the parked answer outlives the
+ * handler's frame). */
+static void *arena_copy(bk_req *req, const void *rs, size_t size)
+{
+    void *p = bk_arena_alloc(req->arena, size);
+    if (p)
+        memcpy(p, rs, size);
+    return p;
+}
 
 static int16_t fenced(int16_t err, int16_t ver, int16_t since)
 {
@@ -62,7 +154,13 @@ int bk_h_init_producer_id(bk_broker *b, bk_req *req)
     rs.ErrorCode = fenced(err, ver, 4);
     rs.ProducerId = err == BK_KERR_NONE ? pid : -1;
     rs.ProducerEpoch = err == BK_KERR_NONE ? epoch : -1;
-    return BK_RESPOND(req, InitProducerIdResponse, ver, &rs);
+    if (err != BK_KERR_NONE || rq.TransactionalId.len <= 0)
+        return BK_RESPOND(req, InitProducerIdResponse, ver, &rs);
+    void *cp = arena_copy(req, &rs, sizeof rs);
+    if (!cp)
+        return BK_ENOMEM;
+    return answer_durable(b, req, rq.TransactionalId.p, str_len(rq.TransactionalId), cp,
+                          &bk_msg_InitProducerIdResponse, init_pid_err);
 }
 
 /* ------------------------------------------------------------ AddPartitionsToTxn */
@@ -142,7 +240,14 @@ int bk_h_add_partitions_to_txn(bk_broker *b, bk_req *req)
             if (tr->ResultsByPartition.a[j].PartitionErrorCode == BK_KERR_NONE)
                 tr->ResultsByPartition.a[j].PartitionErrorCode = err;
     }
-    return BK_RESPOND(req, AddPartitionsToTxnResponse, ver, &rs);
+    if (err != BK_KERR_NONE || rq.V3AndBelowTransactionalId.len <= 0)
+        return BK_RESPOND(req, AddPartitionsToTxnResponse, ver, &rs);
+    void *cp = arena_copy(req, &rs, sizeof rs);
+    if (!cp)
+        return BK_ENOMEM;
+    return answer_durable(b, req, rq.V3AndBelowTransactionalId.p,
+                          str_len(rq.V3AndBelowTransactionalId), cp,
+                          &bk_msg_AddPartitionsToTxnResponse, add_parts_err);
 }
 
 /* ------------------------------------------------------------ AddOffsetsToTxn */
@@ -172,7 +277,13 @@ int bk_h_add_offsets_to_txn(bk_broker *b, bk_req *req)
                                                        rq.ProducerEpoch, &p, 1),
                               ver, 2);
     }
-    return BK_RESPOND(req, AddOffsetsToTxnResponse, ver, &rs);
+    if (rs.ErrorCode != BK_KERR_NONE || rq.TransactionalId.len <= 0)
+        return BK_RESPOND(req, AddOffsetsToTxnResponse, ver, &rs);
+    void *cp = arena_copy(req, &rs, sizeof rs);
+    if (!cp)
+        return BK_ENOMEM;
+    return answer_durable(b, req, rq.TransactionalId.p, str_len(rq.TransactionalId), cp,
+                          &bk_msg_AddOffsetsToTxnResponse, add_offsets_err);
 }
 
 /* ------------------------------------------------------------ EndTxn */
@@ -192,7 +303,13 @@ int bk_h_end_txn(bk_broker *b, bk_req *req)
                                             str_len(rq.TransactionalId), rq.ProducerId,
                                             rq.ProducerEpoch, rq.Committed),
                           ver, 2);
-    return BK_RESPOND(req, EndTxnResponse, ver, &rs);
+    if (rs.ErrorCode != BK_KERR_NONE || rq.TransactionalId.len <= 0)
+        return BK_RESPOND(req, EndTxnResponse, ver, &rs);
+    void *cp = arena_copy(req, &rs, sizeof rs);
+    if (!cp)
+        return BK_ENOMEM;
+    return answer_durable(b, req, rq.TransactionalId.p, str_len(rq.TransactionalId), cp,
+                          &bk_msg_EndTxnResponse, end_txn_err);
 }
 
 /* ------------------------------------------------------------ DescribeTransactions */

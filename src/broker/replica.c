@@ -1,6 +1,7 @@
 /* replica.c - leader/follower transitions, HW and ISR. See replica.h. */
 #include "replica.h"
 
+#include "../cluster/cluster.h"
 #include "../cluster/partition.h"
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -240,12 +241,84 @@ static void shrink_all(bk_broker *b, int64_t now)
     }
 }
 
+/* The fence ends (bk_cluster_confirm_session): the pause was ours, not
+ * the followers' - restart their lag clocks instead of shrinking the ISR
+ * for fetches we did not serve. */
+static void unfence(void *ud)
+{
+    bk_broker *b = ud;
+    b->lead_fenced = false;
+    b->tick_session = b->zkc ? bk_cluster_session_id(b->zkc) : 0;
+    int64_t now = bk_wall_ms();
+    for (int32_t i = 0; b->topics && i < bk_topics_count(b->topics); i++) {
+        bk_topic *tp = bk_topics_at(b->topics, i);
+        for (int32_t k = 0; k < tp->nparts; k++) {
+            bk_partition *p = &tp->parts[k];
+            if (p->leader != b->node_id)
+                continue;
+            for (int32_t r = 0; r < p->nrstate; r++)
+                if (bk_ids_has(p->isr, p->nisr, p->rstate[r].id))
+                    p->rstate[r].last_caught_up_ms = p->rstate[r].last_fetch_ms = now;
+        }
+    }
+    bk_log(BK_LOG_INFO, "leadership fence lifted");
+}
+
+/* The session expired (cluster.c, as soon as the client learns it): every
+ * leadership is stale until the new session has read the states. */
+static void session_lost(void *ud)
+{
+    bk_broker *b = ud;
+    if (b->lead_fenced)
+        return;
+    b->lead_fenced = true;
+    bk_log(BK_LOG_WARN, "ZooKeeper session 0x%llx expired: leading nothing until the new session "
+           "has read the partition states", (unsigned long long)b->tick_session);
+    bk_cluster_confirm_session(b->zkc, b->tick_session, unfence, b);
+}
+
+/* Fencing (replica.h): a gap between ticks longer than freeze_ms (a
+ * freeze), or a ZooKeeper session that is no longer the one of the last
+ * tick (it expired: a partitioned broker learns it when it reconnects),
+ * fences every leadership until ZooKeeper confirms the view. */
+static void check_freeze(bk_broker *b, int64_t now_ms)
+{
+    if (!b->zkc)
+        return;
+    if (b->freeze_ms == 0) {
+        b->freeze_ms = BK_MAX(b->cfg->zookeeper_session_timeout_ms / 2, 1000);
+        b->zkc->on_session_lost = session_lost;
+        b->zkc->session_lost_ud = b;
+    }
+    int64_t gap = b->last_tick_ms > 0 ? now_ms - b->last_tick_ms : 0;
+    b->last_tick_ms = now_ms;
+    int64_t sid = bk_cluster_session_id(b->zkc);
+    bool changed = b->tick_session != 0 && sid != b->tick_session;
+    if ((gap > b->freeze_ms || changed) && !b->lead_fenced) {
+        b->lead_fenced = true;
+        if (gap > b->freeze_ms)
+            bk_log(BK_LOG_WARN, "the broker did not run for %lld ms (frozen?): leading nothing "
+                   "until ZooKeeper confirms the session and the partition states",
+                   (long long)gap);
+        else
+            bk_log(BK_LOG_WARN, "ZooKeeper session 0x%llx is gone: leading nothing until the new "
+                   "session has read the partition states",
+                   (unsigned long long)b->tick_session);
+        bk_cluster_confirm_session(b->zkc, b->tick_session, unfence, b);
+    }
+    if (!b->lead_fenced)
+        b->tick_session = sid;
+}
+
 void bk_replica_tick(bk_broker *b, int64_t now_ms)
 {
     if (!b->cluster || !b->topics)
         return;
+    check_freeze(b, now_ms);
     if (b->fetcher)
         bk_fetcher_tick(b->fetcher, now_ms);
+    if (b->lead_fenced)
+        return; /* no ISR shrink on the word of a stale view */
     if (now_ms < b->next_isr_check_ms)
         return;
     int64_t every = BK_MAX(BK_MIN(b->cfg->replica_lag_time_max_ms / 2, 1000), 50);

@@ -23,6 +23,7 @@
 #ifndef BK_REPLICA_H
 #define BK_REPLICA_H
 
+#include "../core/clock.h"
 #include "broker.h"
 
 /* One partition's state as LeaderAndIsr / UpdateMetadata carry it. */
@@ -100,12 +101,27 @@ int bk_replica_append_as_follower(bk_broker *b, bk_partition *p, const uint8_t *
 
 /* Leader-only check for client requests (Produce, consumer Fetch,
  * ListOffsets, OffsetForLeaderEpoch, DeleteRecords): NONE in single-node
- * mode; NOT_LEADER_OR_FOLLOWER when this broker does not lead p. */
+ * mode; NOT_LEADER_OR_FOLLOWER when this broker does not lead p.
+ *
+ * Also NOT_LEADER_OR_FOLLOWER for every partition while the broker is
+ * fenced after a freeze: when the loop did not run for freeze_ms (half the
+ * ZooKeeper session timeout: SIGSTOP, a VM pause), the session may have
+ * expired and another broker may lead now, with the producers' later
+ * batches; a frozen ex-leader that answered from its stale state would
+ * send them OUT_OF_ORDER_SEQUENCE_NUMBER (fatal for an idempotent
+ * producer) or stale data. The first requests after the freeze are caught
+ * by the stale last_tick_ms (the tick has not run yet); the tick then sets
+ * lead_fenced until bk_cluster_confirm_session says ZooKeeper's view is
+ * current (replica.c). acks=all safety does not depend on this (the ISR
+ * writes are version-checked); it keeps clients away from a zombie. */
 static inline int16_t bk_leader_check(const bk_broker *b, const bk_partition *p)
 {
     if (!b->cluster)
         return BK_KERR_NONE;
     if (!p->log || !p->hosted || p->leader != b->node_id)
+        return BK_KERR_NOT_LEADER_OR_FOLLOWER;
+    if (b->lead_fenced ||
+        (b->freeze_ms > 0 && b->last_tick_ms > 0 && bk_now_ms() - b->last_tick_ms > b->freeze_ms))
         return BK_KERR_NOT_LEADER_OR_FOLLOWER;
     return BK_KERR_NONE;
 }

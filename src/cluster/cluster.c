@@ -63,6 +63,7 @@ typedef struct tctx {
 } tctx;
 
 static void setup_session(bk_cluster *c);
+static void confirm_step(bk_cluster *c);
 
 /* ------------------------------------------------------------- helpers */
 
@@ -101,6 +102,7 @@ static void session_cb(bk_zk *zk, int state, void *ud)
                (unsigned long long)bk_zk_session_id(zk));
         if (c->setup_pending)
             setup_session(c);
+        confirm_step(c);
         break;
     case BK_ZK_DISCONNECTED:
         bk_log(BK_LOG_WARN, "zookeeper: disconnected, reconnecting");
@@ -110,6 +112,8 @@ static void session_cb(bk_zk *zk, int state, void *ud)
         c->registered = false;
         if (c->ctl)
             bk_controller_session_lost(c->ctl);
+        if (c->on_session_lost)
+            c->on_session_lost(c->session_lost_ud);
         c->setup_pending = c->self.port > 0; /* registered once: do it again */
         c->brokers_gen++;
         c->topics_gen++;
@@ -128,7 +132,10 @@ int bk_cluster_open(bk_cluster **out, bk_ev *ev, const bk_config *cfg, const cha
     c->cfg = cfg;
     c->ev = ev;
     c->node_id = -1;
+    c->leader_throttle.rate = BK_THROTTLE_NONE;
+    c->follower_throttle.rate = BK_THROTTLE_NONE;
     bk_ev_timer_init(&c->retry, NULL, c);
+    bk_ev_timer_init(&c->confirm_timer, NULL, c);
     char hosts[1024], chroot[1024];
     split_connect(cfg->zookeeper_connect, hosts, sizeof hosts, chroot, sizeof chroot);
     int rc;
@@ -696,15 +703,20 @@ static void state_got(bk_zk *zk, const bk_zk_result *r, void *ud)
     bk_ctopic *t = pctx_topic(x);
     int32_t p = x->partition;
     if (t && t->have_a && p < t->a.nparts && c->on_pstate) {
-        const int32_t *reps = t->a.replicas + (size_t)p * (size_t)t->a.rf;
+        const int32_t *reps;
+        int nreps = bk_zk_topic_reps(&t->a, p, &reps);
         if (r->rc == ZOK && r->stat) {
             bk_zk_pstate st;
-            if (bk_zkj_pstate_parse(r->data, (size_t)r->len, &st) == 0)
-                c->on_pstate(c, c->ud, t->name, t->a.id, p, &st, r->stat->version, reps, t->a.rf);
-            else
+            if (bk_zkj_pstate_parse(r->data, (size_t)r->len, &st) == 0) {
+                c->on_pstate(c, c->ud, t->name, t->a.id, p, &st, r->stat->version, reps, nreps);
+                /* the controller follows reassignments through the states */
+                if (c->ctl)
+                    bk_ctl_reassign_pstate(c->ctl, t->name, p, &st, r->stat->version);
+            } else {
                 bk_log(BK_LOG_WARN, "cluster: cannot parse the state of %s-%d", t->name, p);
+            }
         } else if (r->rc == ZNONODE && is_deleting(c, t->name)) {
-            c->on_pstate(c, c->ud, t->name, t->a.id, p, NULL, -1, reps, t->a.rf);
+            c->on_pstate(c, c->ud, t->name, t->a.id, p, NULL, -1, reps, nreps);
         }
     }
     free(x);
@@ -917,6 +929,266 @@ static void register_async(bk_cluster *c)
     bk_jw_fini(&w);
 }
 
+/* ------------------------------------------------------------- broker configs
+ *
+ * /config/brokers/<id> and /config/brokers/<default> (Kafka's dynamic
+ * broker configs) are read and watched; the replication throttle rates
+ * (throttle.h) follow them: this broker's own value over the default. */
+
+static const char *const THROTTLE_KEYS[2] = {"leader.replication.throttled.rate",
+                                             "follower.replication.throttled.rate"};
+
+static void bcfg_clear(bk_cluster *c, int k)
+{
+    for (int i = 0; i < c->nbcfg[k]; i++) {
+        free(c->bcfg_keys[k][i]);
+        free(c->bcfg_vals[k][i]);
+    }
+    free(c->bcfg_keys[k]);
+    free(c->bcfg_vals[k]);
+    c->bcfg_keys[k] = c->bcfg_vals[k] = NULL;
+    c->nbcfg[k] = 0;
+}
+
+const char *bk_cluster_broker_config(const bk_cluster *c, const char *key, bool *is_default)
+{
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < c->nbcfg[k]; i++)
+            if (strcmp(c->bcfg_keys[k][i], key) == 0) {
+                if (is_default)
+                    *is_default = k == 1;
+                return c->bcfg_vals[k][i];
+            }
+    return NULL;
+}
+
+static int64_t rate_of(const char *v)
+{
+    if (!v || !*v)
+        return BK_THROTTLE_NONE;
+    char *e;
+    long long r = strtoll(v, &e, 10);
+    return *e || r < 0 ? BK_THROTTLE_NONE : (int64_t)r;
+}
+
+static void bcfg_apply(bk_cluster *c)
+{
+    int64_t now_us = bk_now_ms() * 1000;
+    /* dynamic (own, then default), else server.properties; Long.MaxValue
+     * (Kafka's default) is no throttle */
+    const char *lv = bk_cluster_broker_config(c, THROTTLE_KEYS[0], NULL);
+    const char *fv = bk_cluster_broker_config(c, THROTTLE_KEYS[1], NULL);
+    int64_t lr = lv ? rate_of(lv) : c->cfg->leader_replication_throttled_rate;
+    int64_t fr = fv ? rate_of(fv) : c->cfg->follower_replication_throttled_rate;
+    if (lr == INT64_MAX)
+        lr = BK_THROTTLE_NONE;
+    if (fr == INT64_MAX)
+        fr = BK_THROTTLE_NONE;
+    if (lr != c->leader_throttle.rate || fr != c->follower_throttle.rate)
+        bk_log(BK_LOG_INFO, "cluster: replication throttle: leader %lld B/s, follower %lld B/s "
+               "(-1: none)", (long long)lr, (long long)fr);
+    bk_throttle_set_rate(&c->leader_throttle, lr, now_us);
+    bk_throttle_set_rate(&c->follower_throttle, fr, now_us);
+}
+
+typedef struct bctx {
+    bk_cluster *c;
+    int gen;
+    int which; /* 0 self, 1 default */
+} bctx;
+
+static void bcfg_path(const bk_cluster *c, int which, char *out, size_t n)
+{
+    if (which == 0)
+        snprintf(out, n, "/config/brokers/%d", c->node_id);
+    else
+        snprintf(out, n, "/config/brokers/<default>");
+}
+
+static void bcfg_read(bk_cluster *c, int which);
+
+static void bcfg_watch(bk_zk *zk, int type, const char *path, void *ud)
+{
+    bctx *w = ud;
+    bk_cluster *c = w->c;
+    if (type != BK_ZK_WATCH_DROPPED && w->gen == c->bcfg_gen)
+        bcfg_read(c, w->which);
+    free(w);
+}
+
+static void bcfg_got(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    bctx *x = ud;
+    bk_cluster *c = x->c;
+    if (x->gen == c->bcfg_gen && (r->rc == ZOK || r->rc == ZNONODE)) {
+        char **k = NULL, **v = NULL;
+        int n = 0;
+        if (r->rc == ZOK && r->len > 0 &&
+            bk_zkj_config_parse(r->data, (size_t)r->len, &k, &v, &n) != 0)
+            bk_log(BK_LOG_WARN, "cluster: cannot parse the broker config znode");
+        bcfg_clear(c, x->which);
+        c->bcfg_keys[x->which] = k;
+        c->bcfg_vals[x->which] = v;
+        c->nbcfg[x->which] = n;
+        bcfg_apply(c);
+    }
+    free(x);
+}
+
+static void bcfg_read(bk_cluster *c, int which)
+{
+    char path[64];
+    bcfg_path(c, which, path, sizeof path);
+    bctx *w = calloc(1, sizeof *w), *x = calloc(1, sizeof *x);
+    if (!w || !x) {
+        free(w);
+        free(x);
+        return;
+    }
+    *w = (bctx){c, c->bcfg_gen, which};
+    *x = *w;
+    bk_zk_exists(c->zk, path, bcfg_watch, w, NULL, NULL);
+    bk_zk_get(c->zk, path, NULL, NULL, bcfg_got, x);
+}
+
+static void bcfg_refresh_all(bk_cluster *c)
+{
+    c->bcfg_gen++;
+    bcfg_read(c, 0);
+    bcfg_read(c, 1);
+}
+
+typedef struct bwrite {
+    char path[64];
+    char *json; /* owned */
+    int len;
+} bwrite;
+
+static void bcfg_set_done(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    bwrite *x = ud;
+    if (r->rc != ZOK)
+        bk_log(BK_LOG_WARN, "cluster: cannot write %s: %s", x->path, zerror(r->rc));
+    free(x->json);
+    free(x);
+}
+
+static void bcfg_created(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    bwrite *x = ud;
+    if (r->rc == ZNODEEXISTS) {
+        bk_zk_set(zk, x->path, x->json, x->len, -1, bcfg_set_done, x);
+        return;
+    }
+    bcfg_set_done(zk, r, ud);
+}
+
+int16_t bk_cluster_alter_broker_config(bk_cluster *c, bool dflt, const bk_kv *kv, int nkv,
+                                       bool replace, bool validate_only, char *msg, size_t msglen)
+{
+    for (int i = 0; i < nkv; i++) {
+        bool known = strcmp(kv[i].key, THROTTLE_KEYS[0]) == 0 ||
+                     strcmp(kv[i].key, THROTTLE_KEYS[1]) == 0;
+        if (!known) {
+            snprintf(msg, msglen,
+                     "Cannot update %s dynamically: Brook's dynamic broker configs are "
+                     "leader.replication.throttled.rate and follower.replication.throttled.rate",
+                     kv[i].key);
+            return BK_KERR_INVALID_REQUEST;
+        }
+        if (kv[i].val && rate_of(kv[i].val) < 0) {
+            snprintf(msg, msglen, "Invalid value %s for configuration %s: a non-negative long",
+                     kv[i].val, kv[i].key);
+            return BK_KERR_INVALID_CONFIG;
+        }
+    }
+    if (validate_only)
+        return BK_KERR_NONE;
+    int which = dflt ? 1 : 0;
+    /* the merged set: current entries (unless replaced), then the changes */
+    int cap = c->nbcfg[which] + nkv + 1, n = 0;
+    char **keys = calloc((size_t)cap, sizeof *keys), **vals = calloc((size_t)cap, sizeof *vals);
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        snprintf(msg, msglen, "out of memory");
+        return BK_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    for (int i = 0; !replace && i < c->nbcfg[which]; i++) {
+        keys[n] = c->bcfg_keys[which][i];
+        vals[n++] = c->bcfg_vals[which][i];
+    }
+    for (int i = 0; i < nkv; i++) {
+        int at = -1;
+        for (int k = 0; k < n && at < 0; k++)
+            if (strcmp(keys[k], kv[i].key) == 0)
+                at = k;
+        if (!kv[i].val) {
+            if (at >= 0) {
+                keys[at] = keys[n - 1];
+                vals[at] = vals[n - 1];
+                n--;
+            }
+            continue;
+        }
+        if (at < 0)
+            at = n++;
+        keys[at] = kv[i].key;
+        vals[at] = kv[i].val;
+    }
+    bk_jw w;
+    bk_jw_init(&w);
+    bk_zkj_config(&w, keys, vals, n);
+    bwrite *x = calloc(1, sizeof *x);
+    if (w.err || !x) {
+        bk_jw_fini(&w);
+        free(x);
+        free(keys);
+        free(vals);
+        snprintf(msg, msglen, "out of memory");
+        return BK_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    bcfg_path(c, which, x->path, sizeof x->path);
+    x->json = w.p;
+    x->len = (int)w.len;
+    w.p = NULL;
+    bk_jw_fini(&w);
+    /* our own mirror now, so a second alter right after builds on this one */
+    char **nk = calloc((size_t)n + 1, sizeof *nk), **nv = calloc((size_t)n + 1, sizeof *nv);
+    int nn = 0;
+    for (int i = 0; nk && nv && i < n; i++) {
+        nk[nn] = strdup(keys[i]);
+        nv[nn] = strdup(vals[i]);
+        if (nk[nn] && nv[nn])
+            nn++;
+        else {
+            free(nk[nn]);
+            free(nv[nn]);
+        }
+    }
+    free(keys);
+    free(vals);
+    bcfg_clear(c, which);
+    c->bcfg_keys[which] = nk;
+    c->bcfg_vals[which] = nv;
+    c->nbcfg[which] = nn;
+    bcfg_apply(c);
+    bk_zk_create(c->zk, x->path, x->json, x->len, 0, bcfg_created, x);
+    /* Kafka's change notification */
+    char ent[64];
+    if (dflt)
+        snprintf(ent, sizeof ent, "brokers/<default>");
+    else
+        snprintf(ent, sizeof ent, "brokers/%d", c->node_id);
+    bk_jw_init(&w);
+    bk_zkj_config_change(&w, ent);
+    if (!w.err)
+        bk_zk_create(c->zk, "/config/changes/config_change_", w.p, (int)w.len, ZOO_SEQUENCE, NULL,
+                     NULL);
+    bk_jw_fini(&w);
+    return BK_KERR_NONE;
+}
+
 /* A new session: register, watch, elect. */
 static void setup_session(bk_cluster *c)
 {
@@ -926,6 +1198,7 @@ static void setup_session(bk_cluster *c)
     brokers_refresh(c);
     c->topics_gen++;
     topics_refresh(c);
+    bcfg_refresh_all(c);
     /* the old session's watches are gone: read and watch known topics again */
     for (int i = 0; i < c->ntopics; i++) {
         c->topics_v[i]->nwatched = 0;
@@ -1007,6 +1280,7 @@ int bk_cluster_register(bk_cluster *c, int32_t node_id, const char *host, int po
         (void)bk_ev_run_once(c->ev, 100);
     c->topics_gen++;
     topics_refresh(c);
+    bcfg_refresh_all(c);
     bk_controller_session_up(c->ctl);
     return 0;
 }
@@ -1016,6 +1290,8 @@ void bk_cluster_close(bk_cluster *c)
     if (!c)
         return;
     bk_ev_timer_stop(c->ev, &c->retry);
+    bk_ev_timer_stop(c->ev, &c->confirm_timer);
+    c->confirm_cb = NULL;
     bk_cluster_cancel_removals(c);
     c->brokers_gen++;
     c->topics_gen++;
@@ -1031,6 +1307,8 @@ void bk_cluster_close(bk_cluster *c)
         free(c->deleting[i]);
     free(c->deleting);
     free(c->brokers);
+    for (int k = 0; k < 2; k++)
+        bcfg_clear(c, k);
     free(c);
 }
 
@@ -1047,4 +1325,94 @@ int32_t bk_cluster_controller_epoch(const bk_cluster *c)
 bool bk_cluster_is_controller(const bk_cluster *c)
 {
     return c->ctl && bk_controller_active(c->ctl);
+}
+
+/* ------------------------------------------------------------- confirming the session */
+
+int64_t bk_cluster_session_id(const bk_cluster *c)
+{
+    return c->zk ? bk_zk_session_id(c->zk) : 0;
+}
+
+static void confirm_later(bk_cluster *c)
+{
+    if (c->zk)
+        bk_ev_timer_start(c->ev, &c->confirm_timer, bk_now_ms() + 200);
+}
+
+static void confirm_owner(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    bk_cluster *c = ud;
+    c->confirm_busy = false;
+    if (!c->confirm_cb)
+        return;
+    if (r->rc == ZOK && r->stat && r->stat->ephemeralOwner == c->confirm_session &&
+        bk_zk_session_id(zk) == c->confirm_session) {
+        c->confirm_owner_ok = true;
+        confirm_step(c);
+    } else {
+        /* expired (session_cb sets up a new one), or unreachable */
+        confirm_later(c);
+    }
+}
+
+static void confirm_round(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    bk_cluster *c = ud;
+    c->confirm_busy = false;
+    if (!c->confirm_cb)
+        return;
+    if (r->rc != ZOK || bk_zk_session_id(zk) != c->confirm_round_sid) {
+        confirm_later(c);
+        return;
+    }
+    if (++c->confirm_rounds < BK_CLUSTER_CONFIRM_ROUNDS) {
+        confirm_step(c);
+        return;
+    }
+    bk_cluster_confirmed_fn *cb = c->confirm_cb;
+    c->confirm_cb = NULL;
+    bk_log(BK_LOG_INFO, "cluster: ZooKeeper session 0x%llx confirmed (%s) and partition states "
+           "current", (unsigned long long)c->confirm_round_sid,
+           c->confirm_round_sid == c->confirm_session ? "it survived" : "a new session");
+    cb(c->confirm_ud);
+}
+
+static void confirm_step(bk_cluster *c)
+{
+    if (!c->confirm_cb || c->confirm_busy || !c->zk || c->setup_pending ||
+        !bk_zk_connected(c->zk))
+        return; /* session_cb calls again on (re)connection */
+    int64_t sid = bk_zk_session_id(c->zk);
+    if (sid != c->confirm_round_sid) {
+        c->confirm_round_sid = sid;
+        c->confirm_rounds = 0;
+        /* a new session has re-read everything since setup_session */
+        c->confirm_owner_ok = sid != c->confirm_session;
+    }
+    char path[64];
+    broker_path(c, path, sizeof path);
+    c->confirm_busy = true;
+    if (!c->confirm_owner_ok)
+        bk_zk_get(c->zk, path, NULL, NULL, confirm_owner, c);
+    else
+        bk_zk_exists(c->zk, path, NULL, NULL, confirm_round, c);
+}
+
+static void confirm_timer_cb(bk_ev *ev, bk_ev_timer *t)
+{
+    confirm_step(t->data);
+}
+
+void bk_cluster_confirm_session(bk_cluster *c, int64_t old_session, bk_cluster_confirmed_fn *cb,
+                                void *ud)
+{
+    c->confirm_cb = cb;
+    c->confirm_ud = ud;
+    c->confirm_session = old_session;
+    c->confirm_round_sid = -1;
+    c->confirm_rounds = 0;
+    c->confirm_owner_ok = false;
+    c->confirm_timer.cb = confirm_timer_cb;
+    confirm_step(c);
 }

@@ -33,6 +33,7 @@
 #include "../core/config.h"
 #include "controller.h"
 #include "metastore.h"
+#include "throttle.h"
 #include "topics.h"
 #include "zk.h"
 #include "zkjson.h"
@@ -49,6 +50,8 @@ typedef void bk_cluster_pstate_fn(bk_cluster *c, void *ud, const char *topic, co
 /* The end of bk_cluster_write_pstate: rc 0 (new_version = the znode's new
  * version), BK_EVERSION (version conflict) or another error. */
 typedef void bk_cluster_pstate_done_fn(void *ud, int rc, int32_t new_version);
+/* The end of bk_cluster_confirm_session. */
+typedef void bk_cluster_confirmed_fn(void *ud);
 
 struct bk_cluster {
     const bk_config *cfg; /* borrowed */
@@ -79,7 +82,40 @@ struct bk_cluster {
     bk_cluster_pstate_fn *on_pstate;             /* a partition state (may be NULL) */
     void *ud;
     uint64_t topic_serial; /* incarnations of bk_ctopic (state watches check it) */
+
+    /* Broker dynamic configs: /config/brokers/<id> ([0]) and
+     * /config/brokers/<default> ([1]), watched; owned strings. Only the
+     * replication throttle rates are used (throttle.h). */
+    char **bcfg_keys[2], **bcfg_vals[2];
+    int nbcfg[2];
+    int bcfg_gen;
+    bk_throttle leader_throttle, follower_throttle;
+    /* bk_cluster_confirm_session in progress (confirm_cb set) */
+    bk_cluster_confirmed_fn *confirm_cb;
+    void *confirm_ud;
+    int64_t confirm_session;   /* the session before the freeze */
+    int64_t confirm_round_sid; /* the session the barrier rounds run on */
+    int confirm_rounds;        /* barrier round trips completed on it */
+    bool confirm_owner_ok;     /* the old session is still ours (or a new one) */
+    bool confirm_busy;         /* a request in flight */
+    bk_ev_timer confirm_timer; /* retry */
+    /* The session expired (may be NULL): the broker fences its leaderships
+     * at once (replica.c installs it). */
+    void (*on_session_lost)(void *ud);
+    void *session_lost_ud;
 };
+
+/* IncrementalAlterConfigs/AlterConfigs of a broker entity (this broker,
+ * or the cluster default when dflt): only leader.replication.throttled.rate
+ * and follower.replication.throttled.rate may be set (a non-negative
+ * long) or deleted (kv[i].val NULL); replace drops the other dynamic
+ * entries (AlterConfigs). Writes /config/brokers/<id|<default>> and a
+ * /config/changes notification; the watch applies it. Returns a Kafka
+ * error code with a message in msg. */
+int16_t bk_cluster_alter_broker_config(bk_cluster *c, bool dflt, const bk_kv *kv, int nkv,
+                                       bool replace, bool validate_only, char *msg, size_t msglen);
+/* This broker's dynamic value of key (its own over the default), or NULL. */
+const char *bk_cluster_broker_config(const bk_cluster *c, const char *key, bool *is_default);
 
 int bk_cluster_open(bk_cluster **out, bk_ev *ev, const bk_config *cfg, const char *stored_cluster_id,
                     char *err, size_t errlen);
@@ -95,6 +131,27 @@ const bk_zk_broker *bk_cluster_brokers(const bk_cluster *c, int *n);
 int32_t bk_cluster_controller_id(const bk_cluster *c);
 int32_t bk_cluster_controller_epoch(const bk_cluster *c);
 bool bk_cluster_is_controller(const bk_cluster *c);
+
+/*
+ * Fencing after a freeze (replica.h: a broker whose loop did not run for a
+ * large part of the session timeout - SIGSTOP, a VM pause - leads nothing
+ * until this confirms). Confirmed when the ZooKeeper session is known and
+ * its view of the partition states is current: either the session of
+ * before the freeze (old_session) still owns our registration, or a new
+ * session was set up after expiry; then BK_CLUSTER_CONFIRM_ROUNDS round
+ * trips on that session. ZooKeeper answers a session's requests in order
+ * and the loop runs completions in order, so every read queued before a
+ * round trip - and, one level per round, the reads those reads queued
+ * (children -> assignment -> partition state) - has been applied when it
+ * completes; watch events of changes made meanwhile come before the
+ * answers too. cb runs once, on the loop; it is retried while ZooKeeper is
+ * unreachable (the broker stays fenced). A second call replaces the first.
+ */
+#define BK_CLUSTER_CONFIRM_ROUNDS 5
+void bk_cluster_confirm_session(bk_cluster *c, int64_t old_session, bk_cluster_confirmed_fn *cb,
+                                void *ud);
+/* The current ZooKeeper session id (0 if none). */
+int64_t bk_cluster_session_id(const bk_cluster *c);
 
 /* Topic assignments as ZooKeeper has them (NULL if unknown). */
 const bk_zk_topic *bk_cluster_assignment(const bk_cluster *c, const char *name);

@@ -525,29 +525,118 @@ int bk_zkj_broker_parse(const char *s, size_t len, bk_zk_broker *b)
     return r;
 }
 
-void bk_zkj_topic(bk_jw *w, const bk_zk_topic *t)
+static int prefix_len(const int32_t *v, int rf)
 {
-    bk_jw_raw(w, "{\"partitions\":{");
-    for (int32_t p = 0; p < t->nparts; p++) {
-        bk_jw_fmt(w, "%s\"%d\":[", p ? "," : "", p);
-        for (int r = 0; r < t->rf; r++)
-            bk_jw_fmt(w, "%s%d", r ? "," : "", t->replicas[p * t->rf + r]);
+    int n = 0;
+    while (v && n < rf && v[n] >= 0)
+        n++;
+    return n;
+}
+
+int bk_zk_topic_reps(const bk_zk_topic *a, int32_t p, const int32_t **out)
+{
+    const int32_t *v = a->replicas ? a->replicas + (size_t)p * (size_t)a->rf : NULL;
+    *out = v;
+    return prefix_len(v, a->rf);
+}
+
+int bk_zk_topic_adding(const bk_zk_topic *a, int32_t p, const int32_t **out)
+{
+    const int32_t *v = a->adding ? a->adding + (size_t)p * (size_t)a->rf : NULL;
+    *out = v;
+    return prefix_len(v, a->rf);
+}
+
+int bk_zk_topic_removing(const bk_zk_topic *a, int32_t p, const int32_t **out)
+{
+    const int32_t *v = a->removing ? a->removing + (size_t)p * (size_t)a->rf : NULL;
+    *out = v;
+    return prefix_len(v, a->rf);
+}
+
+/* {"0":[1,2],...}: the partitions whose list (a -1 padded nparts * rf
+ * array) is not empty; all of them when all. */
+static void write_lists(bk_jw *w, const bk_zk_topic *t, const int32_t *v, bool all)
+{
+    bk_jw_raw(w, "{");
+    bool first = true;
+    for (int32_t p = 0; v && p < t->nparts; p++) {
+        const int32_t *l = v + (size_t)p * (size_t)t->rf;
+        int n = prefix_len(l, t->rf);
+        if (n == 0 && !all)
+            continue;
+        bk_jw_fmt(w, "%s\"%d\":[", first ? "" : ",", p);
+        first = false;
+        for (int r = 0; r < n; r++)
+            bk_jw_fmt(w, "%s%d", r ? "," : "", l[r]);
         bk_jw_raw(w, "]");
     }
     bk_jw_raw(w, "}");
+}
+
+void bk_zkj_topic(bk_jw *w, const bk_zk_topic *t)
+{
+    bk_jw_raw(w, "{\"partitions\":");
+    write_lists(w, t, t->replicas, true);
     if (t->has_id) {
         char id[23];
         bk_uuid_encode(t->id, id);
         bk_jw_raw(w, ",\"topic_id\":");
         bk_jw_str(w, id);
     }
-    bk_jw_raw(w, ",\"adding_replicas\":{},\"removing_replicas\":{},\"version\":3}");
+    bk_jw_raw(w, ",\"adding_replicas\":");
+    write_lists(w, t, t->adding, false);
+    bk_jw_raw(w, ",\"removing_replicas\":");
+    write_lists(w, t, t->removing, false);
+    bk_jw_raw(w, ",\"version\":3}");
 }
 
 void bk_zk_topic_free(bk_zk_topic *t)
 {
     free(t->replicas);
-    t->replicas = NULL;
+    free(t->adding);
+    free(t->removing);
+    t->replicas = t->adding = t->removing = NULL;
+}
+
+/* One broker-id list of {"p":[ids]} into out[p * rf ...] (-1 padded
+ * already); ids must be valid broker ids, at most rf of them. */
+static int parse_list(const bk_json *l, int32_t *out, int rf)
+{
+    if (l->type != BK_J_ARR || l->nkids > rf)
+        return BK_EINVAL;
+    for (int k = 0; k < l->nkids; k++) {
+        const bk_json *b = &l->kids[k];
+        if (b->type != BK_J_NUM || !b->isint || b->i < 0 || b->i > INT32_MAX)
+            return BK_EINVAL;
+        out[k] = (int32_t)b->i;
+    }
+    return 0;
+}
+
+/* adding_replicas / removing_replicas: absent or empty -> NULL. */
+static int parse_moves(const bk_json *o, const bk_zk_topic *t, int32_t **out)
+{
+    *out = NULL;
+    if (!o || o->type != BK_J_OBJ || o->nkids == 0)
+        return 0;
+    int32_t *v = malloc((size_t)t->nparts * (size_t)t->rf * sizeof *v);
+    if (!v)
+        return BK_ENOMEM;
+    for (size_t i = 0; i < (size_t)t->nparts * (size_t)t->rf; i++)
+        v[i] = -1;
+    for (int i = 0; i < o->nkids; i++) {
+        const bk_json *l = &o->kids[i];
+        char *e;
+        long p = strtol(l->key, &e, 10);
+        if (*e || !l->key[0] || p < 0 || p >= t->nparts ||
+            parse_list(l, v + (size_t)p * (size_t)t->rf, t->rf) != 0) {
+            free(v);
+            return BK_EINVAL;
+        }
+    }
+    *out = v;
+    return 0;
 }
 
 int bk_zkj_topic_parse(const char *s, size_t len, bk_zk_topic *t)
@@ -564,21 +653,21 @@ int bk_zkj_topic_parse(const char *s, size_t len, bk_zk_topic *t)
     if (!parts || parts->type != BK_J_OBJ || parts->nkids == 0 || parts->nkids > 100000)
         goto out;
     t->nparts = parts->nkids;
-    /* partition numbers are 0..n-1, in any order; rf from the first list */
-    int rf = -1;
+    /* partition numbers are 0..n-1, in any order; rf = the longest list */
+    int rf = 0;
     for (int i = 0; i < parts->nkids; i++) {
         const bk_json *l = &parts->kids[i];
-        if (l->type != BK_J_ARR || l->nkids == 0 || l->nkids > 32767)
+        if (l->type != BK_J_ARR || l->nkids == 0 || l->nkids > 1000)
             goto out;
-        if (rf < 0)
+        if (l->nkids > rf)
             rf = l->nkids;
-        if (l->nkids != rf)
-            goto out; /* Brook keeps one replication factor per topic */
     }
     t->rf = (int16_t)rf;
-    t->replicas = calloc((size_t)t->nparts * (size_t)rf, sizeof *t->replicas);
+    t->replicas = malloc((size_t)t->nparts * (size_t)rf * sizeof *t->replicas);
     if (!t->replicas)
         goto out;
+    for (size_t i = 0; i < (size_t)t->nparts * (size_t)rf; i++)
+        t->replicas[i] = -1;
     bool *seen = calloc((size_t)t->nparts, 1);
     if (!seen)
         goto out;
@@ -586,21 +675,17 @@ int bk_zkj_topic_parse(const char *s, size_t len, bk_zk_topic *t)
         const bk_json *l = &parts->kids[i];
         char *e;
         long p = strtol(l->key, &e, 10);
-        if (*e || !l->key[0] || p < 0 || p >= t->nparts || seen[p]) {
+        if (*e || !l->key[0] || p < 0 || p >= t->nparts || seen[p] ||
+            parse_list(l, t->replicas + (size_t)p * (size_t)rf, rf) != 0) {
             free(seen);
             goto out;
         }
         seen[p] = true;
-        for (int k = 0; k < rf; k++) {
-            const bk_json *b = &l->kids[k];
-            if (b->type != BK_J_NUM || !b->isint || b->i < 0 || b->i > INT32_MAX) {
-                free(seen);
-                goto out;
-            }
-            t->replicas[p * rf + k] = (int32_t)b->i;
-        }
     }
     free(seen);
+    if (parse_moves(bk_json_get(j, "adding_replicas"), t, &t->adding) != 0 ||
+        parse_moves(bk_json_get(j, "removing_replicas"), t, &t->removing) != 0)
+        goto out;
     r = 0;
 out:
     if (r)

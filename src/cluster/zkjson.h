@@ -88,9 +88,20 @@ typedef struct bk_zk_topic {
     uint8_t id[16];
     bool has_id;
     int32_t nparts;
-    int16_t rf;        /* replicas per partition (of partition 0) */
-    int32_t *replicas; /* owned: nparts * rf, partition-major */
+    int16_t rf;        /* the longest replica list (all of them, outside reassignments) */
+    int32_t *replicas; /* owned: nparts * rf, partition-major; a shorter list
+                        * (a partition being reassigned may have more replicas
+                        * than the others) is padded with -1 at its end */
+    int32_t *adding;   /* owned: nparts * rf, -1 padded, KIP-455's adding_replicas
+                        * of the partitions being reassigned; NULL: none */
+    int32_t *removing; /* owned: the same for removing_replicas */
 } bk_zk_topic;
+
+/* Partition p's replicas (a pointer into a->replicas), adding and removing
+ * replicas (NULL when none): each returns its length. */
+int bk_zk_topic_reps(const bk_zk_topic *a, int32_t p, const int32_t **out);
+int bk_zk_topic_adding(const bk_zk_topic *a, int32_t p, const int32_t **out);
+int bk_zk_topic_removing(const bk_zk_topic *a, int32_t p, const int32_t **out);
 
 typedef struct bk_zk_pstate {
     int32_t leader;

@@ -95,7 +95,9 @@ static int zs_load(bk_metastore *st, bk_meta_topic **topics, int *n)
         memcpy(t->id, a.id, 16);
         t->partitions = a.nparts;
         t->replication_factor = a.rf;
-        t->replicas = a.replicas;
+        t->replicas = a.replicas; /* (-1 padded while a partition is being reassigned) */
+        a.replicas = NULL;
+        bk_zk_topic_free(&a); /* adding/removing replicas: not kept here */
         t->internal = strcmp(t->name ? t->name : "", "__consumer_offsets") == 0 ||
                       strcmp(t->name ? t->name : "", "__transaction_state") == 0;
         if (rc == ZOK)

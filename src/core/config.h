@@ -123,7 +123,15 @@ typedef struct bk_config {
     int32_t replica_fetch_max_bytes;
     int64_t replica_fetch_backoff_ms;
     int64_t replica_socket_timeout_ms;
+    int64_t leader_replication_throttled_rate;   /* KIP-73; also dynamic (cluster.c) */
+    int64_t follower_replication_throttled_rate;
     bool controller_requests_enable; /* brook.controller.requests.enable */
+    bool controlled_shutdown_enable;
+    int32_t controlled_shutdown_max_retries;
+    int64_t controlled_shutdown_retry_backoff_ms;
+    bool auto_leader_rebalance_enable;
+    int32_t leader_imbalance_per_broker_percentage;
+    int64_t leader_imbalance_check_interval_seconds;
 
     /* --- internal topics, groups, transactions --- */
     int32_t offsets_topic_replication_factor;

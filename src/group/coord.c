@@ -38,6 +38,7 @@
 #include "../core/log.h"
 #include "../core/uuid.h"
 #include "../proto/records.h"
+#include "lag.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -58,6 +59,16 @@ typedef struct goffset {
     int64_t commit_ts;
     int64_t expire_ts;
     int64_t log_off; /* where its record is in __consumer_offsets (see "Transactions") */
+    /* lag cache (lag.h): the timestamp of the oldest unconsumed message as
+     * read at offset lag_at of log lag_log in leader epoch lag_epoch; valid
+     * while that offset is still the one to look up (the commit and the log
+     * start did not move past it) in the same log and epoch (a recreated
+     * topic, or a truncation after a leader change, can put other records
+     * at that offset) */
+    bool lag_valid;
+    int64_t lag_at, lag_ts;
+    const void *lag_log;
+    int32_t lag_epoch;
 } goffset;
 
 /* A set of offsets, one per topic-partition (unsorted; each_offset/lag sort). */
@@ -138,6 +149,8 @@ struct bk_coord {
     bool bb_txn;         /* the open batch is a transactional one */
     int16_t bb_kerr;     /* why batch_commit refused it (producer state), else NONE */
     int64_t bb_log_off;  /* after batch_commit: the batch's base offset in the log */
+    int64_t bb_last_off; /* after batch_commit: its last offset (-1: nothing written) */
+    int32_t bb_last_part;
     int64_t mem_log_off; /* without storage: a counter standing in for log offsets */
     int64_t next_expiry_ms;
 };
@@ -605,6 +618,7 @@ static int batch_begin_txn(bk_coord *co, const char *group, int64_t pid, int16_t
     co->bb_txn = pid >= 0;
     co->bb_kerr = BK_KERR_NONE;
     co->bb_log_off = -1;
+    co->bb_last_off = -1;
     if (!co->topics)
         return 0;
     int16_t kerr;
@@ -683,9 +697,14 @@ static int batch_commit(bk_coord *co)
                            bk_wall_ms());
         if (r == 0) {
             co->bb_log_off = first;
-            l->hw = bk_plog_leo(l);
+            co->bb_last_off = last;
+            co->bb_last_part = co->bb_part->index;
+            /* The HW: the append hook moves it (cluster mode: with the
+             * ISR, the handlers wait for it; single node: the LEO). */
             if (co->append_fn)
                 co->append_fn(co->append_ud, co->bb_part, len);
+            else
+                l->hw = bk_plog_leo(l);
         } else {
             bk_log_rl(BK_LOG_ERROR, "write to %s-%d failed: %s", BK_OFFSETS_TOPIC,
                       co->bb_part->index, bk_strerror(r));
@@ -1125,6 +1144,7 @@ bk_coord *bk_coord_new(const bk_config *cfg, bk_topics *topics, bk_coord_append_
     co->topics = topics;
     co->append_fn = fn;
     co->append_ud = ud;
+    co->bb_last_off = -1;
     bk_wr_init(&co->out, 0);
     bk_wr_init(&co->k, 0);
     bk_wr_init(&co->v, 0);
@@ -2005,10 +2025,20 @@ static int16_t write_offsets(bk_coord *co, bk_group *g, bk_commit_part *parts, i
     return BK_KERR_NONE;
 }
 
+bool bk_coord_last_write(const bk_coord *co, int32_t *partition, int64_t *offset)
+{
+    if (co->bb_last_off < 0)
+        return false;
+    *partition = co->bb_last_part;
+    *offset = co->bb_last_off;
+    return true;
+}
+
 void bk_coord_commit(bk_coord *co, const char *group, size_t glen, int32_t generation,
                      const char *member, size_t mlen, const char *instance, size_t ilen,
                      bk_commit_part *parts, int n)
 {
+    co->bb_last_off = -1;
     int16_t gerr = BK_KERR_NONE;
     bk_group *g = group_find(co, group, glen, NULL);
     if (glen == 0)
@@ -2332,8 +2362,8 @@ int16_t bk_coord_delete_offsets(bk_coord *co, const char *group, size_t glen, bk
 
 /* ------------------------------------------------------------ lag */
 
-int bk_coord_lag(bk_coord *co, const char *group, size_t glen,
-                 void (*fn)(void *ud, const bk_lag *l), void *ud)
+int bk_coord_lag_ts(bk_coord *co, const char *group, size_t glen, int *reads,
+                    void (*fn)(void *ud, const bk_lag *l), void *ud)
 {
     bk_group *g = group_find(co, group, glen, NULL);
     if (!g)
@@ -2341,16 +2371,44 @@ int bk_coord_lag(bk_coord *co, const char *group, size_t glen,
     if (g->offs.n > 1)
         qsort(g->offs.v, (size_t)g->offs.n, sizeof *g->offs.v, off_cmp);
     for (int i = 0; i < g->offs.n; i++) {
-        const goffset *o = &g->offs.v[i];
+        goffset *o = &g->offs.v[i];
         bk_partition *p =
             co->topics ? bk_topics_partition(co->topics, o->topic, strlen(o->topic), o->partition)
                        : NULL;
+        bk_plog *log = p ? p->log : NULL;
         bk_lag l = {.topic = o->topic,
                     .partition = o->partition,
                     .committed = o->offset,
-                    .log_end = p && p->log ? p->log->hw : -1};
-        l.lag = l.log_end >= 0 && l.committed >= 0 ? BK_MAX(l.log_end - l.committed, 0) : -1;
+                    .log_end = log ? log->hw : -1,
+                    .oldest_ts = -1};
+        l.lag = bk_lag_offsets(l.log_end, l.committed);
+        if (l.lag > 0) {
+            /* The lookup offset: the commit, or the log start when
+             * retention or DeleteRecords moved past it. */
+            int64_t at = BK_MAX(o->offset, log->log_start);
+            if (o->lag_valid && o->lag_at == at && o->lag_log == (const void *)log &&
+                o->lag_epoch == p->leader_epoch) {
+                l.oldest_ts = o->lag_ts;
+            } else if (reads && *reads > 0) {
+                (*reads)--;
+                int64_t got_at, ts;
+                if (bk_lag_read_ts(log, o->offset, l.log_end, &got_at, &ts) == 0) {
+                    o->lag_valid = ts >= 0;
+                    o->lag_at = got_at;
+                    o->lag_ts = ts;
+                    o->lag_log = log;
+                    o->lag_epoch = p->leader_epoch;
+                    l.oldest_ts = ts;
+                }
+            }
+        }
         fn(ud, &l);
     }
     return g->offs.n;
+}
+
+int bk_coord_lag(bk_coord *co, const char *group, size_t glen,
+                 void (*fn)(void *ud, const bk_lag *l), void *ud)
+{
+    return bk_coord_lag_ts(co, group, glen, NULL, fn, ud);
 }

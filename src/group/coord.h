@@ -196,6 +196,10 @@ typedef struct bk_commit_part {
 } bk_commit_part;
 
 /* Group-level checks, then per-partition errors in parts[i].error. */
+/* Where the latest write (the last bk_coord_commit, sync, ...) went: its
+ * __consumer_offsets partition and last offset; false if it wrote
+ * nothing. Cluster mode answers once that offset is replicated. */
+bool bk_coord_last_write(const bk_coord *co, int32_t *partition, int64_t *offset);
 void bk_coord_commit(bk_coord *co, const char *group, size_t glen, int32_t generation,
                      const char *member, size_t mlen, const char *instance, size_t ilen,
                      bk_commit_part *parts, int n);
@@ -294,13 +298,22 @@ typedef struct bk_lag {
     const char *topic; /* borrowed */
     int32_t partition;
     int64_t committed; /* -1 = none */
-    int64_t log_end;   /* high watermark; -1 if the partition is gone */
-    int64_t lag;       /* log_end - committed, or -1 when either is unknown */
+    int64_t log_end;   /* high watermark; -1 if the partition's log is not here */
+    int64_t lag;       /* log_end - committed (>= 0), or -1 when either is unknown */
+    int64_t oldest_ts; /* timestamp (ms) of the oldest unconsumed message
+                        * (lag.h); -1 when caught up or not known */
 } bk_lag;
 
-/* Per committed partition of the group. Returns the number of entries, or
- * -1 when the group does not exist. */
+/* Per committed partition of the group (sorted by topic, partition).
+ * Returns the number of entries, or -1 when the group does not exist.
+ * oldest_ts comes from the cache only (no log reads). */
 int bk_coord_lag(bk_coord *co, const char *group, size_t glen,
                  void (*fn)(void *ud, const bk_lag *l), void *ud);
+/* The same, filling oldest_ts: a partition behind its end whose cached
+ * timestamp is not for the current lookup offset costs one batch-header
+ * read from its log (lag.h), while *reads > 0 (decremented per read). The
+ * cache lives with the committed offset and follows it. */
+int bk_coord_lag_ts(bk_coord *co, const char *group, size_t glen, int *reads,
+                    void (*fn)(void *ud, const bk_lag *l), void *ud);
 
 #endif

@@ -1,5 +1,6 @@
 /* server.c - see server.h. */
 #include "server.h"
+#include "cshut.h"
 
 #include "../broker/meta_props.h"
 #include "../broker/replica.h"
@@ -25,6 +26,14 @@
 #define DRAIN_MS    2000 /* at shutdown: how long answered requests may take to leave */
 #define BIO_THREADS 1    /* one worker: jobs complete in submission order (bio.h) */
 
+static void cshut_done(void *ud, bool ok)
+{
+    bk_server *s = ud;
+    bk_log(BK_LOG_INFO, "controlled shutdown %s; shutting down",
+           ok ? "complete" : "incomplete");
+    bk_ev_stop(&s->ev);
+}
+
 static void signal_cb(bk_ev *ev, bk_ev_io *io, uint32_t events)
 {
     bk_server *s = io->data;
@@ -33,6 +42,20 @@ static void signal_cb(bk_ev *ev, bk_ev_io *io, uint32_t events)
     if (n != (ssize_t)sizeof si)
         return;
     s->stop_signal = (int)si.ssi_signo;
+    if (s->cshut) {
+        bk_log(BK_LOG_INFO, "received %s during the controlled shutdown, shutting down now",
+               strsignal((int)si.ssi_signo));
+        bk_ev_stop(ev);
+        return;
+    }
+    /* Cluster mode: the controller moves our leaderships away first; the
+     * loop keeps serving meanwhile (cshut.h). */
+    if (s->cluster && s->cluster->registered && s->cfg->controlled_shutdown_enable) {
+        bk_log(BK_LOG_INFO, "received %s, controlled shutdown", strsignal((int)si.ssi_signo));
+        if ((s->cshut = bk_cshut_start(ev, s->cluster, s->cfg, s->broker.node_id, cshut_done,
+                                       s)) != NULL)
+            return;
+    }
     bk_log(BK_LOG_INFO, "received %s, shutting down", strsignal((int)si.ssi_signo));
     bk_ev_stop(ev);
 }
@@ -264,12 +287,20 @@ static void on_pstate(bk_cluster *c, void *ud, const char *topic, const uint8_t 
                         .nisr = st->nisr,
                         .replicas = replicas,
                         .nreplicas = nreplicas};
+    /* a reassignment in progress (KIP-455): the leader keeps the replicas
+     * being removed out of the ISR, Metadata shows both lists */
+    const bk_zk_topic *a = bk_cluster_assignment(c, topic);
+    if (a && partition < a->nparts) {
+        ps.nadding = bk_zk_topic_adding(a, partition, &ps.adding);
+        ps.nremoving = bk_zk_topic_removing(a, partition, &ps.removing);
+    }
     if (st->controller_epoch > b->controller_epoch)
         b->controller_epoch = st->controller_epoch;
     if (bk_ids_has(replicas, nreplicas, b->node_id)) {
         if (p && p->hosted && p->leader == st->leader && p->leader_epoch == st->leader_epoch &&
             p->partition_epoch >= version && p->nreplicas == nreplicas &&
-            memcmp(p->replicas, replicas, (size_t)nreplicas * sizeof *replicas) == 0)
+            memcmp(p->replicas, replicas, (size_t)nreplicas * sizeof *replicas) == 0 &&
+            p->nadding == ps.nadding && p->nremoving == ps.nremoving)
             return; /* known (our own ISR write, or a re-read) */
         int16_t e = bk_replica_leader_and_isr(b, topic, len, &uid, partition, &ps);
         if (e != BK_KERR_NONE && e != BK_KERR_STALE_CONTROLLER_EPOCH)
@@ -462,6 +493,8 @@ static void drain_connections(bk_server *s)
 
 void bk_server_fini(bk_server *s)
 {
+    bk_cshut_free(s->cshut);
+    s->cshut = NULL;
     /* Listeners first: no new clients while the others go away. */
     for (int i = 0; i < s->nlisteners; i++)
         bk_listener_close(&s->listeners[i]);

@@ -69,6 +69,7 @@ typedef struct bk_server {
     bk_topics *topics; /* owned */
     bk_ev_timer tick;  /* ~100 ms: logmgr and purgatory housekeeping */
     bk_cluster *cluster; /* owned: cluster mode (zookeeper.connect) only */
+    struct bk_cshut *cshut; /* owned: the controlled shutdown under way (cshut.h) */
 } bk_server;
 
 int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen);

@@ -69,16 +69,22 @@
  *
  * 3. Single node and cluster. Markers go through hooks->write_marker: the
  *    broker appends them to its local partitions (bk_broker_write_marker);
- *    in cluster mode the same hook will send WriteTxnMarkers to the
- *    partition leaders. Completion is synchronous here: a request that
- *    ends a transaction writes Prepare*, every marker, and Complete*
- *    before it answers. A marker that cannot be written leaves the
- *    transaction in Prepare* (EndTxn answers COORDINATOR_NOT_AVAILABLE,
- *    later requests CONCURRENT_TRANSACTIONS) and tick retries forever, as
- *    Kafka's marker channel does; a partition that no longer exists
- *    (UNKNOWN_TOPIC_OR_PARTITION) counts as done. The coordinator epoch in
- *    markers is the leader epoch of the id's __transaction_state
- *    partition.
+ *    in cluster mode the hook also sends WriteTxnMarkers to the leaders
+ *    of the other partitions and answers BK_TXN_MARKER_PENDING; the result
+ *    comes back through bk_tcoord_marker_done. Single node, completion is
+ *    synchronous: a request that ends a transaction writes Prepare*, every
+ *    marker, and Complete* before it answers. Cluster mode, EndTxn answers
+ *    once Prepare* is written (its handler then waits for the high
+ *    watermark) and Complete* is written when the last marker is reported
+ *    durable; markers are not sent before Prepare* is replicated (a
+ *    coordinator elected after a failure must know of every transaction
+ *    that has markers out). A marker that cannot be written leaves the
+ *    transaction in Prepare* (EndTxn answers COORDINATOR_NOT_AVAILABLE
+ *    when that happens at once, later requests CONCURRENT_TRANSACTIONS)
+ *    and tick retries forever, as Kafka's marker channel does; a partition
+ *    that no longer exists (UNKNOWN_TOPIC_OR_PARTITION) counts as done.
+ *    The coordinator epoch in markers is the leader epoch of the id's
+ *    __transaction_state partition.
  *
  *    Producer ids come in blocks of BK_PID_BLOCK_SIZE from a bk_pidstore
  *    (cluster/metastore.h): a file in the meta dir here, ZooKeeper's
@@ -102,6 +108,7 @@
 #include <unistd.h>
 
 #define RETRY_MS          1000  /* marker retries from tick */
+#define MARKER_RETRY_MS   250   /* after a marker failed (leader moved, connection lost) */
 #define EPOCH_EXHAUSTED   32766 /* Short.MaxValue - 1 */
 #define NO_PRODUCER_ID    (-1)
 #define NO_PRODUCER_EPOCH (-1)
@@ -126,6 +133,9 @@ typedef struct txn {
     int idx;                /* in tc->all */
     struct txn *hid, *hpid; /* hash chains */
     int64_t retry_at;       /* Prepare*: next marker retry from tick (monotonic) */
+    bool durable_wait;      /* Prepare*: not replicated yet (tick looks every time) */
+    int32_t stored_idx;     /* the last record written for it (memory only): */
+    int64_t stored_off;     /*   partition and offset, -1 = none */
 } txn;
 
 struct bk_tcoord {
@@ -145,11 +155,20 @@ struct bk_tcoord {
     size_t nb; /* buckets, a power of two */
     /* scratch for log writes */
     bk_wr out, k, v;
+    int32_t last_idx; /* where store() wrote last */
+    int64_t last_off;
     /* timers */
     bool ticked;
     int64_t next_abort, next_expire;
     int64_t (*clock)(void *ud);
     void *clock_ud;
+    bool cluster; /* other brokers coordinate other ids */
+    /* loading (cluster mode): the offset of the record being replayed,
+     * kept as the id's last write, so that a Prepare* found beyond the
+     * high watermark sends no marker before it is replicated */
+    bool load_track;
+    int32_t load_idx;
+    int64_t load_off;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -376,6 +395,7 @@ static txn *txn_add(bk_tcoord *tc, const char *id, size_t len)
     t->m.pid = t->m.last_pid = NO_PRODUCER_ID;
     t->m.epoch = t->m.last_epoch = NO_PRODUCER_EPOCH;
     t->m.start_ts = -1;
+    t->stored_off = -1;
     t->idx = tc->n;
     tc->all[tc->n++] = t;
     link_id(tc, t);
@@ -584,7 +604,10 @@ static int16_t store(bk_tcoord *tc, const txn *t, const tmeta *m)
         r = bk_plog_append(l, data, len, first, first, bk_batch_max_timestamp(data), first,
                            bk_wall_ms());
         if (r == 0) {
-            l->hw = bk_plog_leo(l);
+            tc->last_idx = p->index;
+            tc->last_off = first;
+            if (!tc->hooks.moves_hw)
+                l->hw = bk_plog_leo(l);
             if (tc->hooks.appended)
                 tc->hooks.appended(tc->hooks.ud, p, len);
         }
@@ -601,10 +624,15 @@ static int16_t store(bk_tcoord *tc, const txn *t, const tmeta *m)
 /* Persist m as t's new metadata, then apply it. m is consumed. */
 static int16_t transition(bk_tcoord *tc, txn *t, tmeta *m)
 {
+    tc->last_off = -1;
     int16_t r = store(tc, t, m);
     if (r != BK_KERR_NONE) {
         meta_clear_parts(m);
         return r;
+    }
+    if (tc->last_off >= 0) {
+        t->stored_idx = tc->last_idx;
+        t->stored_off = tc->last_off;
     }
     set_meta(tc, t, m);
     return BK_KERR_NONE;
@@ -612,25 +640,52 @@ static int16_t transition(bk_tcoord *tc, txn *t, tmeta *m)
 
 /* ------------------------------------------------------------ ending transactions */
 
-/* Prepare*: write the markers still missing, then Complete*. */
+/* Is t's last write below the high watermark of its partition? (Always
+ * on a single node: the coordinator or its hook moves it at once.) */
+static bool write_durable(bk_tcoord *tc, const txn *t)
+{
+    if (t->stored_off < 0 || !tc->topics)
+        return true;
+    bk_topic *tp = bk_topics_get(tc->topics, BK_TXN_TOPIC, strlen(BK_TXN_TOPIC));
+    if (!tp || t->stored_idx >= tp->nparts)
+        return false;
+    const bk_partition *p = &tp->parts[t->stored_idx];
+    return p->log && p->log->hw > t->stored_off;
+}
+
+/* Prepare*: write the markers still missing, then Complete*. NONE when
+ * complete; BK_TXN_MARKER_PENDING while markers are on their way (or
+ * Prepare* is not replicated yet); COORDINATOR_NOT_AVAILABLE when some
+ * failed (retried from tick). */
 static int16_t complete(bk_tcoord *tc, txn *t)
 {
     bool commit = t->m.state == BK_TXN_PREPARE_COMMIT;
+    t->durable_wait = !write_durable(tc, t);
+    if (t->durable_wait)
+        return BK_TXN_MARKER_PENDING; /* the next tick looks again */
     int32_t ce = coord_epoch(tc, t);
-    int failed = 0;
+    int failed = 0, pending = 0;
     int16_t last = BK_KERR_NONE;
     for (int i = 0; i < t->m.nparts; i++) {
         bk_txn_part *p = &t->m.parts[i];
         if (p->marked)
             continue;
+        if (p->pending) {
+            pending++;
+            continue;
+        }
         int16_t r = BK_KERR_NONE;
+        bk_txn_marker mk = {t->id,       t->len,     p->topic, p->partition,
+                            t->m.pid,    t->m.epoch, ce,       commit};
         if (tc->hooks.write_marker)
-            r = tc->hooks.write_marker(tc->hooks.ud, p->topic, p->partition, t->m.pid, t->m.epoch,
-                                       ce, commit);
+            r = tc->hooks.write_marker(tc->hooks.ud, &mk);
         /* A partition that is gone (topic deleted) needs no marker: Kafka
          * drops it from the transaction too. */
         if (r == BK_KERR_NONE || r == BK_KERR_UNKNOWN_TOPIC_OR_PARTITION) {
             p->marked = true;
+        } else if (r == BK_TXN_MARKER_PENDING) {
+            p->pending = true;
+            pending++;
         } else {
             failed++;
             last = r;
@@ -642,10 +697,68 @@ static int16_t complete(bk_tcoord *tc, txn *t)
                   failed, commit ? "commit" : "abort", bk_kerr_name(last));
         return BK_KERR_COORDINATOR_NOT_AVAILABLE;
     }
+    if (pending)
+        return BK_TXN_MARKER_PENDING;
     tmeta m = meta_bare(&t->m);
     m.state = commit ? BK_TXN_COMPLETE_COMMIT : BK_TXN_COMPLETE_ABORT;
     m.update_ts = wall_ms(tc);
     return transition(tc, t, &m);
+}
+
+void bk_tcoord_marker_done(bk_tcoord *tc, const bk_txn_marker *mk, int16_t kerr)
+{
+    if (!tc)
+        return;
+    txn *t = find_id(tc, mk->txn_id, mk->len);
+    if (!t || !is_prepare(t->m.state) || t->m.pid != mk->pid || t->m.epoch != mk->epoch ||
+        (t->m.state == BK_TXN_PREPARE_COMMIT) != mk->commit)
+        return;
+    bk_txn_part *p = NULL;
+    for (int i = 0; i < t->m.nparts && !p; i++)
+        if (t->m.parts[i].partition == mk->partition && strcmp(t->m.parts[i].topic, mk->topic) == 0)
+            p = &t->m.parts[i];
+    if (!p || p->marked)
+        return;
+    p->pending = false;
+    if (kerr == BK_KERR_NONE || kerr == BK_KERR_UNKNOWN_TOPIC_OR_PARTITION) {
+        p->marked = true;
+    } else {
+        bk_log_rl(BK_LOG_INFO, "transactional id %s: %s marker for %s-%d failed (%s); will retry",
+                  t->id, mk->commit ? "commit" : "abort", mk->topic, mk->partition,
+                  bk_kerr_name(kerr));
+        t->retry_at = bk_now_ms() + MARKER_RETRY_MS;
+        return;
+    }
+    for (int i = 0; i < t->m.nparts; i++)
+        if (!t->m.parts[i].marked)
+            return;
+    int16_t r = complete(tc, t);
+    if (r == BK_KERR_NONE)
+        bk_log(BK_LOG_DEBUG, "transactional id %s: %s complete", t->id,
+               mk->commit ? "commit" : "abort");
+    else if (r != BK_TXN_MARKER_PENDING)
+        t->retry_at = bk_now_ms() + MARKER_RETRY_MS;
+}
+
+bool bk_tcoord_last_write(const bk_tcoord *tc, const char *txn_id, size_t len, int32_t *idx,
+                          int64_t *offset)
+{
+    txn *t = tc && txn_id ? find_id(tc, txn_id, len) : NULL;
+    if (!t || t->stored_off < 0)
+        return false;
+    *idx = t->stored_idx;
+    *offset = t->stored_off;
+    return true;
+}
+
+void bk_tcoord_kick(bk_tcoord *tc, const char *txn_id, size_t len)
+{
+    txn *t = tc && txn_id ? find_id(tc, txn_id, len) : NULL;
+    if (t && is_prepare(t->m.state)) {
+        int16_t r = complete(tc, t);
+        if (r != BK_KERR_NONE && r != BK_TXN_MARKER_PENDING)
+            t->retry_at = bk_now_ms() + MARKER_RETRY_MS;
+    }
 }
 
 /* Ongoing -> Prepare*. fence: the coordinator aborts on its own (timeout,
@@ -662,7 +775,7 @@ static int16_t prepare_end(bk_tcoord *tc, txn *t, bool commit, bool fence)
         m.last_epoch = NO_PRODUCER_EPOCH;
     }
     for (int i = 0; i < m.nparts; i++)
-        m.parts[i].marked = false;
+        m.parts[i].marked = m.parts[i].pending = false;
     m.update_ts = wall_ms(tc);
     return transition(tc, t, &m);
 }
@@ -672,7 +785,8 @@ static int16_t end_ongoing(bk_tcoord *tc, txn *t, bool commit, bool fence)
     int16_t r = prepare_end(tc, t, commit, fence);
     if (r != BK_KERR_NONE)
         return r;
-    return complete(tc, t);
+    r = complete(tc, t);
+    return r == BK_TXN_MARKER_PENDING ? BK_KERR_NONE : r;
 }
 
 /* ------------------------------------------------------------ InitProducerId */
@@ -891,8 +1005,11 @@ int16_t bk_tcoord_verify(bk_tcoord *tc, int64_t pid, int16_t epoch, const char *
     if (!tc)
         return BK_KERR_INVALID_TXN_STATE;
     txn *t = find_pid(tc, pid);
+    /* Cluster mode: another broker may coordinate pid. Kafka asks it
+     * (AddPartitionsToTxn v4, VerifyOnly); not done yet, so only the
+     * producers this broker coordinates are verified. */
     if (!t)
-        return BK_KERR_INVALID_TXN_STATE;
+        return tc->cluster ? BK_KERR_NONE : BK_KERR_INVALID_TXN_STATE;
     if (t->m.epoch != epoch)
         return BK_KERR_INVALID_PRODUCER_EPOCH;
     if (t->m.state != BK_TXN_ONGOING || !meta_has_part(&t->m, topic, tlen, partition))
@@ -952,11 +1069,12 @@ void bk_tcoord_tick(bk_tcoord *tc, int64_t now)
         if (!is_prepare(t->m.state) || now < t->retry_at)
             continue;
         bool commit = t->m.state == BK_TXN_PREPARE_COMMIT;
-        if (complete(tc, t) == BK_KERR_NONE)
+        int16_t r = complete(tc, t);
+        if (r == BK_KERR_NONE)
             bk_log(BK_LOG_INFO, "transactional id %s: %s completed after retrying markers", t->id,
                    commit ? "commit" : "abort");
-        else
-            t->retry_at = now + RETRY_MS;
+        else if (!t->durable_wait)
+            t->retry_at = now + RETRY_MS; /* failed, or in flight: their results drive it */
     }
     if (now >= tc->next_abort) {
         tc->next_abort = now + c->transaction_abort_timed_out_cleanup_interval_ms;
@@ -1042,6 +1160,10 @@ static int load_value(bk_tcoord *tc, const char *id, size_t idlen, bk_rd *v)
         return BK_ENOMEM;
     }
     set_meta(tc, t, &m);
+    if (tc->load_track) {
+        t->stored_idx = tc->load_idx;
+        t->stored_off = tc->load_off;
+    }
     return 0;
 }
 
@@ -1090,6 +1212,8 @@ static int load_batch(void *ud, const bk_batch_info *bi)
     while (bk_rec_iter_next(&it, &rec)) {
         if (bi->base_offset + rec.offset_delta < x->from)
             continue;
+        x->tc->load_idx = x->p->index;
+        x->tc->load_off = bi->base_offset + rec.offset_delta;
         int rc = load_record(x->tc, &rec);
         if (rc)
             return rc;
@@ -1177,7 +1301,9 @@ int bk_tcoord_load_partition(bk_tcoord *tc, int32_t idx)
     if (!p)
         return 0;
     uint64_t nrec = 0;
+    tc->load_track = tc->cluster;
     int r = load_partition(tc, p, &nrec);
+    tc->load_track = false;
     if (r)
         return r;
     int loaded = 0, pending = 0, done = 0;
@@ -1192,9 +1318,9 @@ int bk_tcoord_load_partition(bk_tcoord *tc, int32_t idx)
         done += complete(tc, t) == BK_KERR_NONE;
     }
     bk_log(BK_LOG_INFO,
-           "%s-%d: loaded %d transactional ids from %llu records; %d of %d transactions being "
-           "ended completed",
-           BK_TXN_TOPIC, idx, loaded, (unsigned long long)nrec, done, pending);
+           "%s-%d: loaded %d transactional ids from %llu records; %d transactions being ended "
+           "(markers sent again), %d completed at once",
+           BK_TXN_TOPIC, idx, loaded, (unsigned long long)nrec, pending, done);
     return 0;
 }
 
@@ -1226,6 +1352,12 @@ bk_tcoord *bk_tcoord_new(const bk_config *cfg, bk_topics *topics, const char *me
     bk_wr_init(&tc->k, 0);
     bk_wr_init(&tc->v, 0);
     return tc;
+}
+
+void bk_tcoord_set_cluster(bk_tcoord *tc, bool on)
+{
+    if (tc)
+        tc->cluster = on;
 }
 
 void bk_tcoord_set_pidstore(bk_tcoord *tc, bk_pidstore *store)

@@ -36,15 +36,20 @@ typedef struct fake {
     int n;
     int16_t fail;           /* returned for every marker when set */
     const char *fail_topic; /* only for this topic, when set */
+    bool pending;           /* answer BK_TXN_MARKER_PENDING (cluster mode) */
     int attempts;
     int appended;
     int64_t wall;
 } fake;
 
-static int16_t f_marker(void *ud, const char *topic, int32_t partition, int64_t pid, int16_t epoch,
-                        int32_t coord_epoch, bool commit)
+static int16_t f_marker(void *ud, const bk_txn_marker *w)
 {
     fake *f = ud;
+    const char *topic = w->topic;
+    int32_t partition = w->partition;
+    int64_t pid = w->pid;
+    int16_t epoch = w->epoch;
+    bool commit = w->commit;
     f->attempts++;
     if (f->fail && (!f->fail_topic || strcmp(f->fail_topic, topic) == 0))
         return f->fail;
@@ -56,7 +61,7 @@ static int16_t f_marker(void *ud, const char *topic, int32_t partition, int64_t 
         m->epoch = epoch;
         m->commit = commit;
     }
-    return BK_KERR_NONE;
+    return f->pending ? BK_TXN_MARKER_PENDING : BK_KERR_NONE;
 }
 
 static void f_appended(void *ud, bk_partition *p, uint64_t bytes)
@@ -71,7 +76,7 @@ static int64_t f_clock(void *ud)
 
 static bk_tcoord *tc_new(const bk_config *c, bk_topics *t, const char *dir, fake *f)
 {
-    bk_tcoord_hooks h = {f_marker, f_appended, f};
+    bk_tcoord_hooks h = {f_marker, f_appended, f, false};
     bk_tcoord *tc = bk_tcoord_new(c, t, dir, &h);
     if (tc)
         bk_tcoord_set_clock(tc, f_clock, f);
@@ -606,6 +611,67 @@ static void test_load_unload(void)
     rmdir_rf(rootc);
 }
 
+/* Cluster mode: markers answered later through bk_tcoord_marker_done. */
+static void test_async_markers(void)
+{
+    BK_TEST("tcoord: asynchronous markers (cluster mode): EndTxn after Prepare, retries, "
+            "completion on the last marker");
+    bk_config c;
+    cfg_init(&c, NULL);
+    fake f = {.wall = 1000000, .pending = true};
+    bk_tcoord *tc = tc_new(&c, NULL, NULL, &f);
+    bk_tcoord_set_cluster(tc, true);
+    int64_t pid;
+    int16_t epoch;
+    BK_CHECK(init(tc, "t", &pid, &epoch) == 0);
+    /* another broker's producer: not verifiable here, so not refused */
+    BK_CHECK(bk_tcoord_verify(tc, pid + 1000, 0, "a", 1, 0) == BK_KERR_NONE);
+    BK_CHECK(add(tc, "t", pid, epoch, "a", 0) == 0 && add(tc, "t", pid, epoch, "b", 3) == 0);
+    BK_CHECK(bk_tcoord_end_txn(tc, ID("t"), pid, epoch, true) == BK_KERR_NONE);
+    BK_CHECK(strcmp(state_of(tc, "t"), "PrepareCommit") == 0 && f.n == 2);
+    /* meanwhile: CONCURRENT_TRANSACTIONS, and no marker is sent twice */
+    BK_CHECK(add(tc, "t", pid, epoch, "a", 0) == BK_KERR_CONCURRENT_TRANSACTIONS);
+    BK_CHECK(bk_tcoord_end_txn(tc, ID("t"), pid, epoch, true) == BK_KERR_CONCURRENT_TRANSACTIONS);
+    bk_tcoord_tick(tc, bk_now_ms() + 5000);
+    BK_CHECK(f.n == 2);
+    bk_txn_marker ma = {"t", 1, "a", 0, pid, epoch, 0, true};
+    bk_txn_marker mb = {"t", 1, "b", 3, pid, epoch, 0, true};
+    /* a stale answer (other epoch, other result) changes nothing */
+    bk_txn_marker old = ma;
+    old.epoch = (int16_t)(epoch - 1);
+    bk_tcoord_marker_done(tc, &old, BK_KERR_NONE);
+    old = ma;
+    old.commit = false;
+    bk_tcoord_marker_done(tc, &old, BK_KERR_NONE);
+    /* a: the leader moved; b: written */
+    bk_tcoord_marker_done(tc, &ma, BK_KERR_NOT_LEADER_OR_FOLLOWER);
+    bk_tcoord_marker_done(tc, &mb, BK_KERR_NONE);
+    BK_CHECK(strcmp(state_of(tc, "t"), "PrepareCommit") == 0);
+    bk_txn_info in;
+    BK_CHECK(bk_tcoord_describe(tc, ID("t"), &in) == 0 && in.nparts == 2);
+    int marked = 0;
+    for (int i = 0; i < in.nparts; i++)
+        marked += in.parts[i].marked;
+    BK_CHECK(marked == 1);
+    /* the tick sends a's marker again (to whoever leads it now) */
+    bk_tcoord_tick(tc, bk_now_ms() + 10000);
+    BK_CHECK(f.n == 3 && strcmp(f.m[2].topic, "a") == 0 && f.m[2].commit);
+    bk_tcoord_marker_done(tc, &mb, BK_KERR_NONE); /* repeated: ignored */
+    BK_CHECK(strcmp(state_of(tc, "t"), "PrepareCommit") == 0);
+    bk_tcoord_marker_done(tc, &ma, BK_KERR_NONE);
+    BK_CHECK(strcmp(state_of(tc, "t"), "CompleteCommit") == 0);
+    BK_CHECK(bk_tcoord_end_txn(tc, ID("t"), pid, epoch, true) == BK_KERR_NONE);
+    /* the next transaction starts; an abort goes the same way */
+    BK_CHECK(add(tc, "t", pid, epoch, "a", 0) == 0);
+    BK_CHECK(bk_tcoord_end_txn(tc, ID("t"), pid, epoch, false) == BK_KERR_NONE);
+    BK_CHECK(strcmp(state_of(tc, "t"), "PrepareAbort") == 0 && f.n == 4 && !f.m[3].commit);
+    ma.commit = false;
+    bk_tcoord_marker_done(tc, &ma, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION); /* gone: done */
+    BK_CHECK(strcmp(state_of(tc, "t"), "CompleteAbort") == 0);
+    bk_tcoord_free(tc);
+    bk_config_fini(&c);
+}
+
 void bk_test_tcoord(void);
 void bk_test_tcoord(void)
 {
@@ -615,4 +681,5 @@ void bk_test_tcoord(void)
     test_timeouts();
     test_persistence();
     test_load_unload();
+    test_async_markers();
 }

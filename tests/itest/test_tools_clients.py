@@ -10,8 +10,9 @@ confluent-kafka (librdkafka 2.0.2) sees it.
                       with --offset, --group commits / no group no commits,
                       --isolation-level around an open transaction (skipped
                       while brookd has no transaction coordinator)
-  consumer-groups     --describe (CURRENT-OFFSET, LOG-END-OFFSET, LAG of an
-                      active and of an empty group), --members, --state,
+  consumer-groups     --describe (CURRENT-OFFSET, LOG-END-OFFSET, LAG and
+                      LAG-SECONDS of an active and of an empty group),
+                      --members, --state,
                       --list [--state], --reset-offsets dry-run vs --execute
                       (every scenario, --export, --from-file), refusal for
                       an active group,
@@ -320,6 +321,7 @@ def test_consumer_groups(brook, tmp_path):
 
     topic = uniq("grp")
     create_topic(brook, topic, 2)
+    t_produced = time.time()
     produce(brook, topic, [(None, b"m%d" % i, None, i % 2, 0) for i in range(10)])  # 5 per partition
     g = uniq("active")
     B = ["--bootstrap-server", brook.bootstrap]
@@ -336,15 +338,19 @@ def test_consumer_groups(brook, tmp_path):
         r = ok(["consumer-groups"] + B + ["--describe", "--group", g])
         rows = table(r.stdout)
         assert rows[0] == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
-                           "CONSUMER-ID", "HOST", "CLIENT-ID"]
+                           "CONSUMER-ID", "HOST", "CLIENT-ID", "LAG-SECONDS"]
         assert [row[:6] for row in rows[1:]] == [[g, topic, "0", "2", "5", "3"], [g, topic, "1", "4", "5", "1"]]
+        # LAG-SECONDS: the age of the message at the committed offset, produced
+        # during this test (so between 0 and the time elapsed since then).
+        for row in rows[1:]:
+            assert 0 <= float(row[9]) <= time.time() - t_produced + 1, row
         member = rows[1][6]  # librdkafka's member ids start with the client id
         assert member.startswith("cli-7-")
         for row in rows[1:]:
             assert row[6] == member and row[7].startswith("/") and row[8] == "cli-7"
         # Columns line up under the header (Kafka's fixed-width layout).
         lines = [ln for ln in r.stdout.decode().splitlines() if ln]
-        for col in ("TOPIC", "PARTITION", "CURRENT-OFFSET", "LAG", "CONSUMER-ID", "CLIENT-ID"):
+        for col in ("TOPIC", "PARTITION", "CURRENT-OFFSET", "LAG", "CONSUMER-ID", "CLIENT-ID", "LAG-SECONDS"):
             pos = lines[0].index(col)
             for ln in lines[1:]:
                 assert ln[pos - 1] == " " and ln[pos] != " ", (col, ln)
@@ -384,7 +390,9 @@ def test_consumer_groups(brook, tmp_path):
     r = ok(["consumer-groups"] + B + ["--describe", "--group", g])
     assert "Consumer group '%s' has no active members." % g in r.stderr.decode()
     rows = table(r.stdout)
-    assert rows[1:] == [[g, topic, "0", "2", "5", "3", "-", "-", "-"], [g, topic, "1", "4", "5", "1", "-", "-", "-"]]
+    assert [row[:9] for row in rows[1:]] == [[g, topic, "0", "2", "5", "3", "-", "-", "-"],
+                                             [g, topic, "1", "4", "5", "1", "-", "-", "-"]]
+    assert all(float(row[9]) > 0 for row in rows[1:])
 
     def reset(*args):
         r = ok(["consumer-groups"] + B + ["--reset-offsets", "--group", g] + list(args))

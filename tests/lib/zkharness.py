@@ -63,7 +63,10 @@ def _ruok(port, timeout=0.5):
 
 
 class Ensemble:
-    def __init__(self, workdir, nodes=1, start_timeout=60):
+    def __init__(self, workdir, nodes=1, start_timeout=60, client_addr="127.0.0.1"):
+        # client_addr: where clients connect ("0.0.0.0" also serves brokers
+        # in network namespaces, tests/lib/netns.py; see connect_via)
+        self.client_addr = client_addr
         self.workdir = str(workdir)
         self.n = nodes
         self.start_timeout = start_timeout
@@ -78,6 +81,11 @@ class Ensemble:
     def connect(self):
         return ",".join("127.0.0.1:%d" % p for p in self.client_ports)
 
+    def connect_via(self, host):
+        """The connect string through another address of this machine (the
+        bridge address seen from a network namespace)."""
+        return ",".join("%s:%d" % (host, p) for p in self.client_ports)
+
     def _dir(self, i):
         return os.path.join(self.workdir, "zk%d" % (i + 1))
 
@@ -90,7 +98,7 @@ class Ensemble:
             "syncLimit=10",
             "dataDir=%s" % os.path.join(d, "data"),
             "clientPort=%d" % self.client_ports[i],
-            "clientPortAddress=127.0.0.1",
+            "clientPortAddress=%s" % self.client_addr,
             "maxClientCnxns=0",
             "admin.enableServer=false",
             "4lw.commands.whitelist=srvr,ruok,stat,mntr",
