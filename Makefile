@@ -33,7 +33,7 @@ RECORDS_OBJS := $(patsubst %.c,$(BUILD)/%.o,src/core/buf.c src/core/err.c src/co
 
 BIN := $(BUILD)/bin
 
-.PHONY: cluster cluster-stop cluster-status bench-startup bench-storage bench-e2e all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
+.PHONY: cluster cluster-stop cluster-status bench-startup bench-storage bench-e2e bench-cleaner all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
 
 all: $(BIN)/brookd $(BIN)/brook $(BIN)/unit $(BIN)/bkcodec $(BIN)/mklog $(BIN)/bkrecords $(BIN)/crashwriter
 ifeq ($(SANITIZER),)
@@ -73,6 +73,15 @@ $(BIN)/bench-storage: $(BUILD)/bench/storage.o $(BUILD)/libbrook.a
 
 bench-storage: $(BIN)/bench-storage
 	bench/run-storage.sh
+
+# The log cleaner: cleaning MB/s per codec, append and produce latency
+# while it runs (bench/README.md).
+$(BIN)/bench-cleaner: $(BUILD)/bench/cleaner.o $(BUILD)/libbrook.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-cleaner: all $(BIN)/bench-cleaner
+	bench/run-cleaner.sh
 
 # Produce/consume/latency through librdkafka against brookd and against
 # librdkafka's mock cluster, one table (bench/e2e-README.md).
