@@ -15,6 +15,7 @@
     X(conn)                                                                                        \
     X(meta_props)                                                                                  \
     X(plog)                                                                                        \
+    X(cleaner)                                                                                     \
     X(logmgr)                                                                                      \
     X(pstate)                                                                                      \
     X(topics)                                                                                      \

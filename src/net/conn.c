@@ -633,6 +633,9 @@ int bk_conn_accept(bk_conns *cs, int fd, const struct sockaddr_storage *peer, so
     bk_arena_init(&c->arena, ARENA_BASE);
     c->last_active = bk_now_ms();
     snprintf(c->listener_name, sizeof c->listener_name, "%s", listener_name);
+    c->secproto = BK_SEC_PLAINTEXT;
+    c->authenticated = true;
+    snprintf(c->principal, sizeof c->principal, "User:ANONYMOUS");
     bk_sockaddr_str((const struct sockaddr *)peer, peerlen, c->peer, sizeof c->peer);
 
     struct sockaddr_storage local;

@@ -88,6 +88,9 @@
 typedef struct bk_conn bk_conn;
 typedef struct bk_conns bk_conns;
 
+/* Listener security protocols (Kafka's SecurityProtocol). */
+enum { BK_SEC_PLAINTEXT = 0, BK_SEC_SSL = 1, BK_SEC_SASL_PLAINTEXT = 2, BK_SEC_SASL_SSL = 3 };
+
 /* One request being handled. Embedded in its connection. */
 typedef struct bk_req {
     bk_conn *conn;     /* borrowed: valid until the request is done */
@@ -166,6 +169,14 @@ struct bk_conn {
     char local_host[64]; /* numeric local address the client connected to */
     int local_port;
     char listener_name[64]; /* listener the connection came in on */
+    /* Security (issue 11): the listener's protocol (BK_SEC_*, from
+     * listener.security.protocol.map) and the principal requests run as:
+     * "User:ANONYMOUS" until TLS client authentication or SASL sets it
+     * (Kafka's KafkaPrincipal, "User:<name>"); authenticated is false on
+     * SASL listeners until the SASL exchange succeeded. */
+    uint8_t secproto;
+    bool authenticated;
+    char principal[256];
 
     /* input: bytes [in_off, in_len) of in are unconsumed */
     uint8_t *in; /* owned */

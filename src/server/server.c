@@ -151,6 +151,10 @@ static int open_storage(bk_server *s, char *err, size_t errlen)
     lc.retention_check_ms = cfg->log_retention_check_interval_ms;
     lc.producer_expiration_ms = cfg->producer_id_expiration_ms;
     lc.producer_expiration_check_ms = cfg->producer_id_expiration_check_interval_ms;
+    lc.cleaner.threads = cfg->log_cleaner_enable ? cfg->log_cleaner_threads : 0;
+    lc.cleaner.dedupe_bytes = cfg->log_cleaner_dedupe_buffer_size;
+    lc.cleaner.io_max_bps = cfg->log_cleaner_io_max_bytes_per_second;
+    lc.cleaner.backoff_ms = cfg->log_cleaner_backoff_ms;
     lc.recovery_threads = bk_config_is_set(cfg, "num.recovery.threads.per.data.dir")
                               ? cfg->num_recovery_threads_per_data_dir
                               : 2;
