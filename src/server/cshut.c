@@ -6,20 +6,16 @@
 #include "../core/log.h"
 #include "../proto/api.h"
 #include "../proto/bkgen_msgs.h"
+#include "../broker/interbroker.h"
 
-#include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #define CSHUT_KEY        7
 #define CSHUT_VERSION    3
 #define CSHUT_TIMEOUT_MS 30000 /* Kafka's controller.socket.timeout.ms */
-#define CSHUT_MAX_FRAME  (16u << 20)
-#define CSHUT_QUICK_MS   300 /* retry when no controller is reachable (election) */
+#define CSHUT_QUICK_MS   300   /* retry when no controller is reachable (election) */
 #define CSHUT_QUICK_MAX  30
 
 struct bk_cshut {
@@ -31,40 +27,31 @@ struct bk_cshut {
     void *ud;
     int attempts_left;
     int quick_left; /* retries that wait for a controller, not counted above */
-    int attempt; /* current attempt number, from 1 */
+    int attempt;    /* current attempt number, from 1 */
     bool in_process_waiting;
     bool finished;
-    bool zombie; /* freed while an in-process attempt runs: local_done frees */
-    int fd;
-    bk_ev_io io;
-    bool connecting;
+    bool zombie;       /* freed while an in-process attempt runs: local_done frees */
+    bk_ib *ib;         /* borrowed: the broker's inter-broker client */
+    bool ib_waiting;   /* a ControlledShutdown is queued or in flight on ib */
     bk_ev_timer timer; /* retry backoff, attempt timeout, deferred finish */
     int timer_what;
-    bk_wr out;
-    size_t out_off;
-    uint8_t *in;
-    size_t in_len, in_cap;
-    bk_arena arena;
     int64_t settle_until; /* monotonic ms */
     int64_t deadline;     /* monotonic ms: the whole controlled shutdown */
 };
 
 enum { T_NONE, T_RETRY, T_TIMEOUT, T_FINISH, T_SETTLE };
 
-#define CSHUT_SETTLE_MS      20   /* poll period while the moves reach us */
-#define CSHUT_SETTLE_MAX_MS  2000 /* at most this long */
+#define CSHUT_SETTLE_MS     20   /* poll period while the moves reach us */
+#define CSHUT_SETTLE_MAX_MS 2000 /* at most this long */
 
 static void attempt(bk_cshut *s);
 
 static void conn_close(bk_cshut *s)
 {
-    if (s->fd >= 0) {
-        bk_ev_io_stop(s->ev, &s->io);
-        close(s->fd);
-        s->fd = -1;
+    if (s->ib_waiting) {
+        bk_ib_cancel(s->ib, s);
+        s->ib_waiting = false;
     }
-    s->in_len = 0;
-    s->connecting = false;
 }
 
 static void arm(bk_cshut *s, int what, int64_t delay_ms)
@@ -175,167 +162,32 @@ static void local_done(void *ud, int16_t err, const bk_ctl_part *parts, int n)
 
 /* ------------------------------------------------------------ the wire */
 
-static void on_frame(bk_cshut *s, const uint8_t *frame, size_t len)
+/* The controller's answer through the inter-broker client (interbroker.h). */
+static void on_ib_answer(void *arg, int rc, const void *resp)
 {
-    bk_rd rd;
-    bk_rd_init(&rd, frame, len);
-    int16_t rv = bk_resphdr_version(CSHUT_KEY, CSHUT_VERSION);
-    bk_ResponseHeader rh;
-    bk_arena_reset(&s->arena);
-    int rc = bk_codec_decode(&bk_desc_ResponseHeader, rv >= 1, rv, &rd, NULL, &rh);
-    bk_ControlledShutdownResponse rs;
-    bk_ControlledShutdownResponse_init(&rs);
-    if (rc == 0)
-        rc = bk_ControlledShutdownResponse_decode(&rd, CSHUT_VERSION, &s->arena, &rs);
-    if (rc != 0 || rh.CorrelationId != s->attempt) {
-        attempt_end(s, false, "bad response from the controller");
+    bk_cshut *s = arg;
+    s->ib_waiting = false;
+    if (rc == BK_EAGAIN) {
+        attempt_end(s, false, "no answer in time");
         return;
     }
+    if (rc != 0) {
+        attempt_end_q(s, false,
+                      rc == BK_ENOENT ? "the controller is not among the live brokers"
+                                      : "the connection to the controller failed",
+                      true);
+        return;
+    }
+    const bk_ControlledShutdownResponse *rs = resp;
     char topic[256] = "";
     int32_t part = -1;
-    int nremain = BK_MAX(rs.RemainingPartitions.n, 0);
+    int nremain = BK_MAX(rs->RemainingPartitions.n, 0);
     if (nremain > 0) {
-        bk_str t = rs.RemainingPartitions.a[0].TopicName;
+        bk_str t = rs->RemainingPartitions.a[0].TopicName;
         snprintf(topic, sizeof topic, "%.*s", (int)BK_MAX(t.len, 0), t.p ? t.p : "");
-        part = rs.RemainingPartitions.a[0].PartitionIndex;
+        part = rs->RemainingPartitions.a[0].PartitionIndex;
     }
-    bk_ev_timer_stop(s->ev, &s->timer);
-    on_answer(s, rs.ErrorCode, nremain, topic, part);
-}
-
-static void on_readable(bk_cshut *s)
-{
-    for (;;) {
-        if (s->in_cap - s->in_len < 4096) {
-            size_t ncap = s->in_cap ? s->in_cap * 2 : 16384;
-            uint8_t *nb = realloc(s->in, ncap);
-            if (!nb) {
-                attempt_end(s, false, "out of memory");
-                return;
-            }
-            s->in = nb;
-            s->in_cap = ncap;
-        }
-        ssize_t n = recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len, 0);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (n <= 0) {
-            attempt_end_q(s, false, "the controller closed the connection", true);
-            return;
-        }
-        s->in_len += (size_t)n;
-        if (s->in_len >= 4) {
-            uint32_t sz = bk_get_be32(s->in);
-            if (sz < 4 || sz > CSHUT_MAX_FRAME) {
-                attempt_end(s, false, "bad frame from the controller");
-                return;
-            }
-            if (s->in_len >= 4 + (size_t)sz) {
-                on_frame(s, s->in + 4, sz);
-                return;
-            }
-        }
-    }
-}
-
-static void flush_out(bk_cshut *s)
-{
-    while (s->out_off < s->out.len) {
-        ssize_t n = send(s->fd, s->out.buf + s->out_off, s->out.len - s->out_off, MSG_NOSIGNAL);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            (void)bk_ev_io_set(s->ev, &s->io, BK_EV_WRITE | BK_EV_READ);
-            return;
-        }
-        if (n == -1) {
-            attempt_end(s, false, strerror(errno));
-            return;
-        }
-        s->out_off += (size_t)n;
-    }
-    (void)bk_ev_io_set(s->ev, &s->io, BK_EV_READ);
-}
-
-static void on_io(bk_ev *ev, bk_ev_io *io, uint32_t events)
-{
-    bk_cshut *s = io->data;
-    if (s->connecting) {
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1 || soerr) {
-            attempt_end_q(s, false, strerror(soerr ? soerr : errno), true);
-            return;
-        }
-        s->connecting = false;
-    }
-    if (events & BK_EV_WRITE) {
-        flush_out(s);
-        if (s->fd < 0)
-            return;
-    }
-    if (events & (BK_EV_READ | BK_EV_ERROR))
-        on_readable(s);
-}
-
-static int encode_request(bk_cshut *s)
-{
-    const bk_apidef *d = bk_apidef_get(CSHUT_KEY);
-    int16_t hv = bk_reqhdr_version(CSHUT_KEY, CSHUT_VERSION);
-    char cid[64];
-    snprintf(cid, sizeof cid, "broker-%d-controlled-shutdown", s->node_id);
-    bk_RequestHeader h;
-    bk_RequestHeader_init(&h);
-    h.RequestApiKey = CSHUT_KEY;
-    h.RequestApiVersion = CSHUT_VERSION;
-    h.CorrelationId = s->attempt;
-    h.ClientId = bk_str_c(cid);
-    bk_ControlledShutdownRequest rq;
-    bk_ControlledShutdownRequest_init(&rq);
-    rq.BrokerId = s->node_id;
-    rq.BrokerEpoch = -1; /* not known here (see h_elect.c) */
-    bk_wr_reset(&s->out);
-    bk_wr_i32(&s->out, 0);
-    int rc = bk_codec_encode(&bk_desc_RequestHeader, hv >= 2, hv, &s->out, &h);
-    if (!rc)
-        rc = bk_codec_encode(d->req->desc, BK_V_IN(d->req->flexible, CSHUT_VERSION), CSHUT_VERSION,
-                             &s->out, &rq);
-    if (rc || s->out.err)
-        return rc ? rc : s->out.err;
-    bk_wr_patch_i32(&s->out, 0, (int32_t)(s->out.len - 4));
-    s->out_off = 0;
-    return 0;
-}
-
-static int connect_to(bk_cshut *s, const bk_zk_broker *to)
-{
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", to->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
-    if (!to->host[0] || getaddrinfo(to->host, ps, &hints, &res) != 0)
-        return BK_EIO;
-    int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd == -1) {
-        freeaddrinfo(res);
-        return BK_EIO;
-    }
-    if (connect(fd, res->ai_addr, res->ai_addrlen) == -1 && errno != EINPROGRESS) {
-        freeaddrinfo(res);
-        close(fd);
-        return BK_EIO;
-    }
-    freeaddrinfo(res);
-    s->fd = fd;
-    s->connecting = true;
-    bk_ev_io_init(&s->io, fd, on_io, s);
-    if (bk_ev_io_start(s->ev, &s->io, BK_EV_WRITE) != 0) {
-        close(fd);
-        s->fd = -1;
-        return BK_EIO;
-    }
-    return 0;
+    on_answer(s, rs->ErrorCode, nremain, topic, part);
 }
 
 /* ------------------------------------------------------------ attempts */
@@ -364,23 +216,17 @@ static void attempt(bk_cshut *s)
         bk_controller_controlled_shutdown(s->c->ctl, s->node_id, local_done, s);
         return;
     }
-    int nb;
-    const bk_zk_broker *live = bk_cluster_brokers(s->c, &nb);
-    const bk_zk_broker *to = NULL;
-    for (int i = 0; i < nb; i++)
-        if (live[i].id == cid)
-            to = &live[i];
-    if (!to) {
-        attempt_end_q(s, false, "the controller is not among the live brokers", true);
-        return;
+    bk_log(BK_LOG_INFO, "controlled shutdown: attempt %d, asking controller %d", s->attempt, cid);
+    bk_ControlledShutdownRequest rq;
+    bk_ControlledShutdownRequest_init(&rq);
+    rq.BrokerId = s->node_id;
+    rq.BrokerEpoch = -1; /* not known here (see h_elect.c) */
+    s->ib_waiting = true;
+    if (!s->ib || bk_ib_send(s->ib, cid, CSHUT_KEY, CSHUT_VERSION, &rq, (int32_t)attempt_timeout(s),
+                             on_ib_answer, s) != 0) {
+        s->ib_waiting = false;
+        attempt_end_q(s, false, "cannot send to the controller", true);
     }
-    bk_log(BK_LOG_INFO, "controlled shutdown: attempt %d, asking controller %d at %s:%d",
-           s->attempt, cid, to->host, to->port);
-    if (encode_request(s) != 0 || connect_to(s, to) != 0) {
-        attempt_end_q(s, false, "cannot connect to the controller", true);
-        return;
-    }
-    arm(s, T_TIMEOUT, attempt_timeout(s));
 }
 
 /* Partitions this broker still leads locally that another replica could
@@ -426,7 +272,7 @@ static void on_timer(bk_ev *ev, bk_ev_timer *t)
     }
 }
 
-bk_cshut *bk_cshut_start(bk_ev *ev, bk_cluster *c, const bk_config *cfg, int32_t node_id,
+bk_cshut *bk_cshut_start(bk_ev *ev, bk_cluster *c, bk_ib *ib, const bk_config *cfg, int32_t node_id,
                          bk_cshut_done_fn *done, void *ud)
 {
     bk_cshut *s = calloc(1, sizeof *s);
@@ -438,7 +284,7 @@ bk_cshut *bk_cshut_start(bk_ev *ev, bk_cluster *c, const bk_config *cfg, int32_t
     s->node_id = node_id;
     s->done = done;
     s->ud = ud;
-    s->fd = -1;
+    s->ib = ib;
     s->attempts_left = BK_MAX(cfg->controlled_shutdown_max_retries, 1);
     s->quick_left = CSHUT_QUICK_MAX;
     /* the waits between attempts plus 1 s: a controller that does not
@@ -446,10 +292,9 @@ bk_cshut *bk_cshut_start(bk_ev *ev, bk_cluster *c, const bk_config *cfg, int32_t
      * shutdown longer than that */
     int64_t backoff = BK_MAX(cfg->controlled_shutdown_retry_backoff_ms, 0);
     int64_t waits = (int64_t)(s->attempts_left - 1);
-    s->deadline = bk_now_ms() + 1000 +
-                  (backoff > 0 && waits > (INT64_MAX / 4) / backoff ? INT64_MAX / 4 : waits * backoff);
-    bk_wr_init(&s->out, 256);
-    bk_arena_init(&s->arena, 1u << 20);
+    s->deadline =
+        bk_now_ms() + 1000 +
+        (backoff > 0 && waits > (INT64_MAX / 4) / backoff ? INT64_MAX / 4 : waits * backoff);
     bk_ev_timer_init(&s->timer, on_timer, s);
     bk_log(BK_LOG_INFO, "starting controlled shutdown");
     arm(s, T_RETRY, 0); /* from the loop: done never runs inside start */
@@ -458,9 +303,6 @@ bk_cshut *bk_cshut_start(bk_ev *ev, bk_cluster *c, const bk_config *cfg, int32_t
 
 static void cshut_release(bk_cshut *s)
 {
-    bk_wr_fini(&s->out);
-    bk_arena_fini(&s->arena);
-    free(s->in);
     free(s);
 }
 

@@ -5,8 +5,8 @@
  * On SIGTERM/SIGINT in cluster mode with controlled.shutdown.enable, the
  * server starts one bk_cshut instead of stopping its loop. It sends
  * ControlledShutdown (v3, BrokerId = us) to the controller that
- * /controller names, on a non-blocking connection of its own (or calls the
- * controller in-process when we are it), and:
+ * /controller names, through the broker's inter-broker client
+ * (interbroker.h; or calls the controller in-process when we are it), and:
  *   - error NONE and no RemainingPartitions: once the state watches have
  *     made this broker follower of what moved (polled every 20 ms, at most
  *     2 s; requests in flight then get NOT_LEADER_OR_FOLLOWER and clients
@@ -25,8 +25,7 @@
  * Meanwhile the loop keeps running: fetches, acks=all completions and the
  * state watches that turn our leaderships into followerships go on.
  *
- * The client is self-contained so that a shared inter-broker client can
- * replace it later. Thread: loop thread.
+ * Thread: loop thread.
  */
 #ifndef BK_CSHUT_H
 #define BK_CSHUT_H
@@ -39,7 +38,8 @@ typedef struct bk_cshut bk_cshut;
 typedef void bk_cshut_done_fn(void *ud, bool ok);
 
 /* done is called once, from the loop (never from inside start). */
-bk_cshut *bk_cshut_start(bk_ev *ev, bk_cluster *c, const bk_config *cfg, int32_t node_id,
+typedef struct bk_ib bk_ib;
+bk_cshut *bk_cshut_start(bk_ev *ev, bk_cluster *c, bk_ib *ib, const bk_config *cfg, int32_t node_id,
                          bk_cshut_done_fn *done, void *ud);
 /* Stops whatever is in flight (no callback). */
 void bk_cshut_free(bk_cshut *s);

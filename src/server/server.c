@@ -64,8 +64,8 @@ static void signal_cb(bk_ev *ev, bk_ev_io *io, uint32_t events)
      * loop keeps serving meanwhile (cshut.h). */
     if (s->cluster && s->cluster->registered && s->cfg->controlled_shutdown_enable) {
         bk_log(BK_LOG_INFO, "received %s, controlled shutdown", strsignal((int)si.ssi_signo));
-        if ((s->cshut = bk_cshut_start(ev, s->cluster, s->cfg, s->broker.node_id, cshut_done,
-                                       s)) != NULL)
+        if ((s->cshut = bk_cshut_start(ev, s->cluster, s->broker.ib, s->cfg, s->broker.node_id,
+                                       cshut_done, s)) != NULL)
             return;
     }
     bk_log(BK_LOG_INFO, "received %s, shutting down", strsignal((int)si.ssi_signo));
