@@ -6,6 +6,7 @@
 #include "../group/coord.h"
 #include "../txn/tcoord.h"
 #include "api_table.h"
+#include "authz.h"
 #include "interbroker.h"
 #include "replica.h"
 #include "txn_markers.h"
@@ -193,6 +194,7 @@ void bk_broker_fini(bk_broker *b)
     if (b->started && b->logmgr)
         bk_logmgr_on_flushed(b->logmgr, NULL, NULL);
     bk_replica_fini(b);
+    bk_authz_close(b);
     /* the marker channel first (drops its answers), then the client */
     bk_txnmk_free(b->txnmk);
     b->txnmk = NULL;

@@ -149,6 +149,14 @@ typedef struct bk_config {
     int32_t zookeeper_session_timeout_ms;
     int32_t zookeeper_connection_timeout_ms; /* after finish: defaults to session timeout */
 
+    /* --- security: authorization, connection limits (issue 11) --- */
+    char *authorizer_class_name; /* "" = none */
+    char *super_users;           /* "User:a;User:b", NULL = none */
+    bool allow_everyone_if_no_acl_found;
+    int32_t max_connections;
+    int32_t max_connections_per_ip;
+    char *max_connections_per_ip_overrides; /* "host:count,..." */
+
     /* --- derived by bk_config_finish() --- */
     bk_endpoint *listener_eps; /* owned: one per listeners entry */
     int nlistener_eps;

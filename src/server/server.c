@@ -2,6 +2,7 @@
 #include "server.h"
 #include "cshut.h"
 
+#include "../broker/authz.h"
 #include "../broker/meta_props.h"
 #include "../broker/replica.h"
 #include "../core/clock.h"
@@ -405,6 +406,10 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         goto fail;
     }
     s->broker_ok = true;
+    if ((rc = bk_authz_open(&s->broker)) != 0) {
+        snprintf(err, errlen, "authorizer: cannot load the ACLs: %s", bk_strerror(rc));
+        goto fail;
+    }
 
     if ((rc = open_storage(s, err, errlen)) != 0)
         goto fail;

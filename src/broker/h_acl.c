@@ -1,0 +1,385 @@
+/*
+ * h_acl.c - the authorizer (authz.h) and the ACL APIs: CreateAcls (30),
+ * DescribeAcls (29), DeleteAcls (31), v0-3.
+ *
+ * As Kafka: without an authorizer the three APIs answer SECURITY_DISABLED;
+ * DescribeAcls needs DESCRIBE on the cluster, CreateAcls and DeleteAcls
+ * ALTER on the cluster (CLUSTER_AUTHORIZATION_FAILED). A binding that is
+ * not valid (unknown resource type, MATCH/ANY pattern on create, CLUSTER
+ * not named kafka-cluster, a principal without "Type:") is refused with
+ * INVALID_REQUEST for that creation only.
+ */
+#include "authz.h"
+
+#include "../core/log.h"
+#include "api_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ authorizer */
+
+static char *dupn(const char *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = 0;
+    }
+    return s;
+}
+
+int bk_authz_open(bk_broker *b)
+{
+    const bk_config *cfg = b->cfg;
+    if (!cfg->authorizer_class_name || !cfg->authorizer_class_name[0])
+        return 0;
+    bk_authz *az = calloc(1, sizeof *az);
+    if (!az)
+        return BK_ENOMEM;
+    bk_acls_init(&az->acls);
+    b->authz = az;
+    /* super.users: "User:a;User:b" */
+    const char *su = cfg->super_users ? cfg->super_users : "";
+    int cap = 1;
+    for (const char *p = su; *p; p++)
+        cap += *p == ';';
+    az->supers = calloc((size_t)cap, sizeof *az->supers);
+    if (!az->supers)
+        return BK_ENOMEM;
+    for (const char *p = su; *p;) {
+        const char *e = strchr(p, ';');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        while (n && (*p == ' ' || *p == '\t'))
+            p++, n--;
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n && !(az->supers[az->pol.nsuper++] = dupn(p, n)))
+            return BK_ENOMEM;
+        p = e ? e + 1 : p + strlen(p);
+    }
+    az->pol.super_users = (const char *const *)az->supers;
+    az->pol.allow_if_no_acl = cfg->allow_everyone_if_no_acl_found;
+    if (!b->cluster && cfg->log_dirs.n > 0) {
+        if (!(az->dir = strdup(cfg->log_dirs.v[0])))
+            return BK_ENOMEM;
+        int rc = bk_acls_load_file(&az->acls, az->dir);
+        if (rc != 0) {
+            bk_log(BK_LOG_ERROR, "cannot load %s/brook-acls: %s", az->dir, bk_strerror(rc));
+            return rc;
+        }
+    }
+    bk_log(BK_LOG_INFO, "authorizer %s: %d ACLs, %d super users, allow.everyone.if.no.acl.found=%s",
+           cfg->authorizer_class_name, az->acls.n, az->pol.nsuper,
+           az->pol.allow_if_no_acl ? "true" : "false");
+    return 0;
+}
+
+void bk_authz_close(bk_broker *b)
+{
+    bk_authz *az = b->authz;
+    if (!az)
+        return;
+    bk_acls_fini(&az->acls);
+    for (int i = 0; i < az->pol.nsuper; i++)
+        free(az->supers[i]);
+    free(az->supers);
+    free(az->dir);
+    free(az);
+    b->authz = NULL;
+}
+
+void bk_authz_replace(bk_broker *b, bk_acls *fresh)
+{
+    if (!b->authz)
+        return;
+    bk_acls_fini(&b->authz->acls);
+    b->authz->acls = *fresh;
+    bk_acls_init(fresh);
+}
+
+/* "ip:port" or "[v6]:port" -> the address */
+static void peer_host(const char *peer, char *out, size_t outlen)
+{
+    const char *colon = strrchr(peer, ':');
+    size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
+    if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']')
+        peer++, n -= 2;
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, peer, n);
+    out[n] = 0;
+}
+
+bool bk_authorized(bk_broker *b, const bk_req *req, int op, int rtype, const char *name,
+                   size_t namelen)
+{
+    bk_authz *az = b->authz;
+    if (!az)
+        return true;
+    const bk_conn *c = req->conn;
+    char host[64];
+    peer_host(c->peer, host, sizeof host);
+    bool ok = bk_acls_authorize(&az->acls, &az->pol, c->principal, host, op, rtype, name, namelen);
+    if (!ok)
+        bk_log_rl(BK_LOG_INFO, "authorizer: %s from %s denied %s on %s:%.*s", c->principal, host,
+                  bk_acl_op_name(op), bk_acl_rtype_name(rtype), (int)BK_MIN(namelen, 200), name);
+    return ok;
+}
+
+/* Make the current bindings durable. 0 or an error (the change is then
+ * reported failed, and undone by the caller reloading). */
+static int authz_persist(bk_broker *b)
+{
+    bk_authz *az = b->authz;
+    if (az->dir)
+        return bk_acls_save_file(&az->acls, az->dir);
+    return 0;
+}
+
+/* --------------------------------------------------------------- helpers */
+
+/* NUL-terminated copy in the request arena; NULL for a null string. */
+static char *cstr(bk_req *req, bk_str s)
+{
+    if (s.len < 0)
+        return NULL;
+    char *p = BK_ARENA_NEW(req, char, s.len + 1);
+    if (p) {
+        memcpy(p, s.p, (size_t)s.len);
+        p[s.len] = 0;
+    }
+    return p;
+}
+
+static bk_str mkstr(const char *s)
+{
+    return (bk_str){s, s ? (int32_t)strlen(s) : -1};
+}
+
+/* The same string in the arena (responses outlive a removed binding). */
+static bk_str arena_str(bk_req *req, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = BK_ARENA_NEW(req, char, n + 1);
+    if (!p)
+        return (bk_str){"", 0};
+    memcpy(p, s, n + 1);
+    return (bk_str){p, (int32_t)n};
+}
+
+static bool filter_valid(const bk_acl_filter *f)
+{
+    return f->rtype > BK_RES_UNKNOWN && f->rtype <= BK_RES_USER && f->ptype > BK_PAT_UNKNOWN &&
+           f->ptype <= BK_PAT_PREFIXED && f->op > BK_OP_UNKNOWN && f->op <= BK_OP_MAX &&
+           f->perm > BK_PERM_UNKNOWN && f->perm <= BK_PERM_ALLOW;
+}
+
+/* ------------------------------------------------------------ CreateAcls */
+
+int bk_h_create_acls(bk_broker *b, bk_req *req)
+{
+    bk_CreateAclsRequest m;
+    BK_DECODE(req, CreateAclsRequest, &m);
+    bk_CreateAclsResponse r;
+    bk_CreateAclsResponse_init(&r);
+    int n = m.Creations.n > 0 ? m.Creations.n : 0;
+    r.Results.n = n;
+    r.Results.a = BK_ARENA_NEW(req, bk_CreateAclsResponse_AclCreationResult, n);
+    if (n && !r.Results.a)
+        return BK_ENOMEM;
+    int16_t all = 0;
+    const char *allmsg = NULL;
+    if (!b->authz) {
+        all = BK_KERR_SECURITY_DISABLED;
+        allmsg = "No Authorizer is configured on the broker";
+    } else if (!bk_authz_cluster(b, req, BK_OP_ALTER)) {
+        all = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
+    bool changed = false;
+    for (int i = 0; i < n; i++) {
+        bk_CreateAclsResponse_AclCreationResult *res = &r.Results.a[i];
+        bk_codec_init(&bk_desc_CreateAclsResponse_AclCreationResult, res);
+        if (all) {
+            res->ErrorCode = all;
+            res->ErrorMessage = mkstr(allmsg);
+            continue;
+        }
+        const bk_CreateAclsRequest_AclCreation *c = &m.Creations.a[i];
+        bk_acl a = {c->ResourceType, c->ResourcePatternType, cstr(req, c->ResourceName),
+                    cstr(req, c->Principal), cstr(req, c->Host), c->Operation, c->PermissionType};
+        const char *why = bk_acl_invalid(&a);
+        if (why) {
+            res->ErrorCode = BK_KERR_INVALID_REQUEST;
+            res->ErrorMessage = mkstr(why);
+            continue;
+        }
+        if (bk_acls_add(&b->authz->acls, &a) != 0) {
+            res->ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+            continue;
+        }
+        changed = true;
+    }
+    if (changed && b->authz->zk) {
+        /* cluster mode: written to ZooKeeper; the cache follows the
+         * notification (zkacl.h) */
+    }
+    if (changed && authz_persist(b) != 0) {
+        bk_log(BK_LOG_ERROR, "cannot store ACLs");
+        for (int i = 0; i < n; i++)
+            if (!r.Results.a[i].ErrorCode)
+                r.Results.a[i].ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    return BK_RESPOND(req, CreateAclsResponse, req->hdr.api_version, &r);
+}
+
+/* ---------------------------------------------------------- DescribeAcls */
+
+int bk_h_describe_acls(bk_broker *b, bk_req *req)
+{
+    bk_DescribeAclsRequest m;
+    BK_DECODE(req, DescribeAclsRequest, &m);
+    bk_DescribeAclsResponse r;
+    bk_DescribeAclsResponse_init(&r);
+    r.Resources.n = 0;
+    bk_acl_filter f = {m.ResourceTypeFilter, m.PatternTypeFilter, cstr(req, m.ResourceNameFilter),
+                       cstr(req, m.PrincipalFilter), cstr(req, m.HostFilter), m.Operation,
+                       m.PermissionType};
+    if (!b->authz) {
+        r.ErrorCode = BK_KERR_SECURITY_DISABLED;
+        r.ErrorMessage = mkstr("No Authorizer is configured on the broker");
+    } else if (!bk_authz_cluster(b, req, BK_OP_DESCRIBE)) {
+        r.ErrorCode = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    } else if (!filter_valid(&f)) {
+        r.ErrorCode = BK_KERR_INVALID_REQUEST;
+        r.ErrorMessage = mkstr("invalid ACL filter");
+    }
+    if (r.ErrorCode)
+        return BK_RESPOND(req, DescribeAclsResponse, req->hdr.api_version, &r);
+
+    const bk_acls *s = &b->authz->acls;
+    /* group the matching bindings by resource (at most one resource per binding) */
+    r.Resources.a = BK_ARENA_NEW(req, bk_DescribeAclsResponse_DescribeAclsResource, s->n + 1);
+    int *owner = BK_ARENA_NEW(req, int, s->n + 1);
+    if (!r.Resources.a || !owner)
+        return BK_ENOMEM;
+    int nres = 0;
+    for (int i = 0; i < s->n; i++) {
+        const bk_acl *a = &s->v[i];
+        owner[i] = -1;
+        if (!bk_acl_filter_matches(&f, a))
+            continue;
+        int k = 0;
+        for (; k < nres; k++) {
+            bk_DescribeAclsResponse_DescribeAclsResource *x = &r.Resources.a[k];
+            if (x->ResourceType == a->rtype && x->PatternType == a->ptype &&
+                strcmp(x->ResourceName.p, a->name) == 0)
+                break;
+        }
+        if (k == nres) {
+            bk_DescribeAclsResponse_DescribeAclsResource *x = &r.Resources.a[nres++];
+            bk_codec_init(&bk_desc_DescribeAclsResponse_DescribeAclsResource, x);
+            x->ResourceType = a->rtype;
+            x->PatternType = a->ptype;
+            x->ResourceName = arena_str(req, a->name);
+            x->Acls.n = 0;
+        }
+        owner[i] = k;
+        r.Resources.a[k].Acls.n++;
+    }
+    r.Resources.n = nres;
+    for (int k = 0; k < nres; k++) {
+        bk_DescribeAclsResponse_DescribeAclsResource *x = &r.Resources.a[k];
+        int cnt = x->Acls.n;
+        x->Acls.a = BK_ARENA_NEW(req, bk_DescribeAclsResponse_AclDescription, cnt);
+        if (!x->Acls.a)
+            return BK_ENOMEM;
+        x->Acls.n = 0;
+    }
+    for (int i = 0; i < s->n; i++) {
+        if (owner[i] < 0)
+            continue;
+        bk_DescribeAclsResponse_DescribeAclsResource *x = &r.Resources.a[owner[i]];
+        bk_DescribeAclsResponse_AclDescription *d = &x->Acls.a[x->Acls.n++];
+        bk_codec_init(&bk_desc_DescribeAclsResponse_AclDescription, d);
+        d->Principal = arena_str(req, s->v[i].principal);
+        d->Host = arena_str(req, s->v[i].host);
+        d->Operation = s->v[i].op;
+        d->PermissionType = s->v[i].perm;
+    }
+    return BK_RESPOND(req, DescribeAclsResponse, req->hdr.api_version, &r);
+}
+
+/* ------------------------------------------------------------ DeleteAcls */
+
+typedef struct del_ctx {
+    bk_req *req;
+    bk_DeleteAclsResponse_DeleteAclsFilterResult *fr;
+    int cap;
+} del_ctx;
+
+static void on_removed(void *ud, const bk_acl *a)
+{
+    del_ctx *d = ud;
+    if (d->fr->MatchingAcls.n >= d->cap)
+        return;
+    bk_DeleteAclsResponse_DeleteAclsMatchingAcl *x = &d->fr->MatchingAcls.a[d->fr->MatchingAcls.n++];
+    bk_codec_init(&bk_desc_DeleteAclsResponse_DeleteAclsMatchingAcl, x);
+    x->ResourceType = a->rtype;
+    x->ResourceName = arena_str(d->req, a->name);
+    x->PatternType = a->ptype;
+    x->Principal = arena_str(d->req, a->principal);
+    x->Host = arena_str(d->req, a->host);
+    x->Operation = a->op;
+    x->PermissionType = a->perm;
+}
+
+int bk_h_delete_acls(bk_broker *b, bk_req *req)
+{
+    bk_DeleteAclsRequest m;
+    BK_DECODE(req, DeleteAclsRequest, &m);
+    bk_DeleteAclsResponse r;
+    bk_DeleteAclsResponse_init(&r);
+    int n = m.Filters.n > 0 ? m.Filters.n : 0;
+    r.FilterResults.n = n;
+    r.FilterResults.a = BK_ARENA_NEW(req, bk_DeleteAclsResponse_DeleteAclsFilterResult, n);
+    if (n && !r.FilterResults.a)
+        return BK_ENOMEM;
+    int16_t all = 0;
+    if (!b->authz)
+        all = BK_KERR_SECURITY_DISABLED;
+    else if (!bk_authz_cluster(b, req, BK_OP_ALTER))
+        all = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    bool changed = false;
+    for (int i = 0; i < n; i++) {
+        bk_DeleteAclsResponse_DeleteAclsFilterResult *fr = &r.FilterResults.a[i];
+        bk_codec_init(&bk_desc_DeleteAclsResponse_DeleteAclsFilterResult, fr);
+        fr->MatchingAcls.n = 0;
+        if (all) {
+            fr->ErrorCode = all;
+            continue;
+        }
+        const bk_DeleteAclsRequest_DeleteAclsFilter *q = &m.Filters.a[i];
+        bk_acl_filter f = {q->ResourceTypeFilter, q->PatternTypeFilter,
+                           cstr(req, q->ResourceNameFilter), cstr(req, q->PrincipalFilter),
+                           cstr(req, q->HostFilter), q->Operation, q->PermissionType};
+        if (!filter_valid(&f)) {
+            fr->ErrorCode = BK_KERR_INVALID_REQUEST;
+            fr->ErrorMessage = mkstr("invalid ACL filter");
+            continue;
+        }
+        int cap = b->authz->acls.n;
+        fr->MatchingAcls.a = BK_ARENA_NEW(req, bk_DeleteAclsResponse_DeleteAclsMatchingAcl, cap + 1);
+        if (!fr->MatchingAcls.a)
+            return BK_ENOMEM;
+        del_ctx d = {req, fr, cap};
+        if (bk_acls_remove(&b->authz->acls, &f, on_removed, &d) > 0)
+            changed = true;
+    }
+    if (changed && authz_persist(b) != 0) {
+        bk_log(BK_LOG_ERROR, "cannot store ACLs");
+        for (int i = 0; i < n; i++)
+            r.FilterResults.a[i].ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    return BK_RESPOND(req, DeleteAclsResponse, req->hdr.api_version, &r);
+}
