@@ -58,6 +58,7 @@
  * NOT_LEADER_OR_FOLLOWER before v6, which predates the code.
  */
 #include "api_table.h"
+#include "authz.h"
 
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -251,6 +252,13 @@ static uint64_t read_all(fetch_ctx *x, bool *errors)
         const bk_FetchRequest_FetchTopic *ft = &rq->Topics.a[i];
         bk_FetchResponse_FetchableTopicResponse *tr = &x->rs.Responses.a[i];
         bk_topic *tp = find_topic(x, ft);
+        /* authorization (authz.h): a replica needs CLUSTER_ACTION, a
+         * consumer READ on the topic (by id: the name it resolves to) */
+        bool allowed = replica_id >= 0 ? bk_authz_cluster(x->b, x->req, BK_OP_CLUSTER_ACTION)
+                       : x->ver >= 13 ? bk_authz_topic(x->b, x->req, BK_OP_READ,
+                                                      (bk_str){tp ? tp->name : "",
+                                                               tp ? (int32_t)strlen(tp->name) : 0})
+                                      : bk_authz_topic(x->b, x->req, BK_OP_READ, ft->Topic);
         for (int32_t j = 0; j < tr->Partitions.n; j++, k++) {
             const bk_FetchRequest_FetchPartition *fp = &ft->Partitions.a[j];
             bk_FetchResponse_PartitionData *pd = &tr->Partitions.a[j];
@@ -264,7 +272,8 @@ static uint64_t read_all(fetch_ctx *x, bool *errors)
             pd->LogStartOffset = -1;
             pd->PreferredReadReplica = -1;
             pd->Records = (bk_records){NULL, 0, -1, 0};
-            int16_t err = read_part(x, tp, fp, replica_id, &min_one, &left, pd, sl);
+            int16_t err = allowed ? read_part(x, tp, fp, replica_id, &min_one, &left, pd, sl)
+                                  : BK_KERR_TOPIC_AUTHORIZATION_FAILED;
             if (err != BK_KERR_NONE) {
                 *errors = true;
                 if (err == BK_KERR_KAFKA_STORAGE_ERROR && x->ver < 6)
