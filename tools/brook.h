@@ -6,6 +6,7 @@
 int bk_cmd_dump_log(int argc, char **argv);
 int bk_cmd_broker_api_versions(int argc, char **argv);
 int bk_cmd_topics(int argc, char **argv);
+int bk_cmd_acls(int argc, char **argv);
 int bk_cmd_configs(int argc, char **argv);
 int bk_cmd_delete_records(int argc, char **argv);
 int bk_cmd_log_dirs(int argc, char **argv);
