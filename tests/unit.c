@@ -35,7 +35,8 @@
     X(throttle)                                                                                    \
     X(controller)                                                                                  \
     X(controller_racks)                                                                            \
-    X(acl)
+    X(acl)                                                                                         \
+    X(zkacl)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

@@ -24,6 +24,7 @@ typedef struct bk_authz {
     bk_authz_policy pol;    /* points into supers */
     char *dir;              /* owned: file store directory; NULL in cluster mode */
     struct bk_zkacl *zk;    /* cluster mode store (zkacl.h), or NULL */
+    bool ready;             /* the bindings are loaded; before, only super users pass */
 } bk_authz;
 
 /* Create b->authz when authorizer.class.name is set (loads the file
@@ -32,6 +33,11 @@ typedef struct bk_authz {
  * through or refuse everything). */
 int bk_authz_open(bk_broker *b);
 void bk_authz_close(bk_broker *b);
+/* Cluster mode, once b->zkc is set: load the ACLs from ZooKeeper and
+ * follow their changes (zkacl.h). 0 or an error. */
+int bk_authz_attach_zk(bk_broker *b);
+/* Periodic (broker tick). */
+void bk_authz_tick(bk_broker *b);
 
 /* May the request's principal do op on the resource? Always true with no
  * authorizer. */

@@ -185,6 +185,7 @@ void bk_broker_tick(bk_broker *b, int64_t now_ms)
         bk_txnmk_tick(b->txnmk);
     if (b->ib)
         bk_ib_tick(b->ib, now_ms);
+    bk_authz_tick(b);
 }
 
 void bk_broker_fini(bk_broker *b)

@@ -11,6 +11,8 @@
  */
 #include "authz.h"
 
+#include "../cluster/cluster.h"
+#include "../cluster/zkacl.h"
 #include "../core/log.h"
 #include "api_table.h"
 
@@ -60,6 +62,7 @@ int bk_authz_open(bk_broker *b)
     }
     az->pol.super_users = (const char *const *)az->supers;
     az->pol.allow_if_no_acl = cfg->allow_everyone_if_no_acl_found;
+    az->ready = !b->cluster; /* cluster mode: once ZooKeeper was read */
     if (!b->cluster && cfg->log_dirs.n > 0) {
         if (!(az->dir = strdup(cfg->log_dirs.v[0])))
             return BK_ENOMEM;
@@ -75,11 +78,36 @@ int bk_authz_open(bk_broker *b)
     return 0;
 }
 
+static void zk_loaded(void *ud, bk_acls *fresh)
+{
+    bk_broker *b = ud;
+    if (b->authz && b->authz->acls.n != fresh->n)
+        bk_log(BK_LOG_INFO, "authorizer: %d ACLs from ZooKeeper", fresh->n);
+    bk_authz_replace(b, fresh);
+    if (b->authz)
+        b->authz->ready = true;
+}
+
+int bk_authz_attach_zk(bk_broker *b)
+{
+    if (!b->authz || !b->zkc || !b->zkc->zk)
+        return 0;
+    b->authz->zk = bk_zkacl_open(b->zkc->zk, zk_loaded, b);
+    return b->authz->zk ? 0 : BK_EIO;
+}
+
+void bk_authz_tick(bk_broker *b)
+{
+    if (b->authz && b->authz->zk)
+        bk_zkacl_tick(b->authz->zk);
+}
+
 void bk_authz_close(bk_broker *b)
 {
     bk_authz *az = b->authz;
     if (!az)
         return;
+    bk_zkacl_free(az->zk);
     bk_acls_fini(&az->acls);
     for (int i = 0; i < az->pol.nsuper; i++)
         free(az->supers[i]);
@@ -120,7 +148,12 @@ bool bk_authorized(bk_broker *b, const bk_req *req, int op, int rtype, const cha
     const bk_conn *c = req->conn;
     char host[64];
     peer_host(c->peer, host, sizeof host);
-    bool ok = bk_acls_authorize(&az->acls, &az->pol, c->principal, host, op, rtype, name, namelen);
+    bk_authz_policy pol = az->pol;
+    bk_acls none = {0};
+    if (!az->ready) /* ACLs not read yet: super users only */
+        pol.allow_if_no_acl = false;
+    bool ok = bk_acls_authorize(az->ready ? &az->acls : &none, &pol, c->principal, host, op, rtype,
+                                name, namelen);
     if (!ok)
         bk_log_rl(BK_LOG_INFO, "authorizer: %s from %s denied %s on %s:%.*s", c->principal, host,
                   bk_acl_op_name(op), bk_acl_rtype_name(rtype), (int)BK_MIN(namelen, 200), name);
@@ -219,10 +252,9 @@ int bk_h_create_acls(bk_broker *b, bk_req *req)
             continue;
         }
         changed = true;
-    }
-    if (changed && b->authz->zk) {
-        /* cluster mode: written to ZooKeeper; the cache follows the
-         * notification (zkacl.h) */
+        /* cluster mode: the resource's znode and a notification (zkacl.h) */
+        if (b->authz->zk)
+            bk_zkacl_write(b->authz->zk, &b->authz->acls, a.rtype, a.ptype, a.name);
     }
     if (changed && authz_persist(b) != 0) {
         bk_log(BK_LOG_ERROR, "cannot store ACLs");
@@ -312,10 +344,17 @@ int bk_h_describe_acls(bk_broker *b, bk_req *req)
 
 /* ------------------------------------------------------------ DeleteAcls */
 
+typedef struct del_res {
+    int8_t rtype, ptype;
+    const char *name;
+} del_res;
+
 typedef struct del_ctx {
     bk_req *req;
     bk_DeleteAclsResponse_DeleteAclsFilterResult *fr;
     int cap;
+    del_res *res; /* the resources whose bindings changed (cluster mode) */
+    int nres;
 } del_ctx;
 
 static void on_removed(void *ud, const bk_acl *a)
@@ -323,6 +362,11 @@ static void on_removed(void *ud, const bk_acl *a)
     del_ctx *d = ud;
     if (d->fr->MatchingAcls.n >= d->cap)
         return;
+    if (d->nres < d->cap) {
+        d->res[d->nres].rtype = a->rtype;
+        d->res[d->nres].ptype = a->ptype;
+        d->res[d->nres++].name = arena_str(d->req, a->name).p;
+    }
     bk_DeleteAclsResponse_DeleteAclsMatchingAcl *x = &d->fr->MatchingAcls.a[d->fr->MatchingAcls.n++];
     bk_codec_init(&bk_desc_DeleteAclsResponse_DeleteAclsMatchingAcl, x);
     x->ResourceType = a->rtype;
@@ -372,9 +416,14 @@ int bk_h_delete_acls(bk_broker *b, bk_req *req)
         fr->MatchingAcls.a = BK_ARENA_NEW(req, bk_DeleteAclsResponse_DeleteAclsMatchingAcl, cap + 1);
         if (!fr->MatchingAcls.a)
             return BK_ENOMEM;
-        del_ctx d = {req, fr, cap};
+        del_ctx d = {req, fr, cap, BK_ARENA_NEW(req, del_res, cap + 1), 0};
+        if (!d.res)
+            return BK_ENOMEM;
         if (bk_acls_remove(&b->authz->acls, &f, on_removed, &d) > 0)
             changed = true;
+        for (int k = 0; k < d.nres && b->authz->zk; k++)
+            bk_zkacl_write(b->authz->zk, &b->authz->acls, d.res[k].rtype, d.res[k].ptype,
+                           d.res[k].name);
     }
     if (changed && authz_persist(b) != 0) {
         bk_log(BK_LOG_ERROR, "cannot store ACLs");

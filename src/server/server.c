@@ -423,6 +423,10 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         s->broker.isr_change_ud = &s->broker;
         on_live_brokers(s->cluster, &s->broker);
         bk_cluster_attach_topics(s->cluster, s->topics);
+        if ((rc = bk_authz_attach_zk(&s->broker)) != 0) {
+            snprintf(err, errlen, "authorizer: cannot read the ACLs from ZooKeeper");
+            goto fail;
+        }
         bk_pidstore *ps;
         if (s->broker.tcoord && bk_pidstore_zk_open(&ps, s->cluster) == 0)
             bk_tcoord_set_pidstore(s->broker.tcoord, ps);
