@@ -12,6 +12,7 @@ has no right on any topic or group until a test grants one, and the
 cluster ACLs surviving the restart already show that ACLs persist.
 """
 
+import json
 import os
 import subprocess
 import time
@@ -275,3 +276,86 @@ def test_super_user_bypasses_deny(brook_factory):
     acls("--bootstrap-server", b.bootstrap, "--add", "--deny-principal", PRINCIPAL,
          "--operation", "All", "--topic", "*")
     assert produce_ck(b, "t") == []
+
+
+# ------------------------------------------------- 3 brokers on ZooKeeper
+
+def _cluster_mod():
+    import importlib
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    return importlib.import_module("test_cluster_zk")
+
+
+def listed(bootstrap, *args):
+    p = acls("--bootstrap-server", bootstrap, "--list", *args, check=False)
+    return p.stdout if p.returncode == 0 else ""
+
+
+def test_acls_reach_every_broker_through_zookeeper(tmp_path):
+    tz = _cluster_mod()
+    if not tz.zkharness.available():
+        pytest.skip("Debian's zookeeper package is not installed")
+    from confluent_kafka.admin import AdminClient, NewTopic
+    # allow.everyone.if.no.acl.found=true: the brokers' own requests
+    # (CLUSTER_ACTION, no ACL on the cluster) pass; a DENY on a topic bites
+    extra = dict(AUTHZ, **{"allow.everyone.if.no.acl.found": "true",
+                           "offsets.topic.replication.factor": 3})
+    with tz.Cluster(tmp_path) as c:
+        bs = [c.broker(i, extra) for i in range(3)]
+        tz.wait_for(lambda: tz.all_see_three(bs), 30, "three brokers")
+        a = AdminClient({"bootstrap.servers": bs[0].bootstrap})
+        a.create_topics([NewTopic("t", 1, 3)])["t"].result(30)
+        boot = ",".join(b.bootstrap for b in bs)
+        tz.wait_for(lambda: produce_ck(bs[0], "t", 1) == [], 30, "produce before any ACL")
+
+        acls("--bootstrap-server", bs[0].bootstrap, "--add", "--deny-principal", PRINCIPAL,
+             "--operation", "Write", "--topic", "t")
+        kz = c.zkc()
+        # the znode is written right after the answer (zkacl.h)
+        tz.wait_for(lambda: kz.exists("/kafka-acl/Topic/t"), 10, "/kafka-acl/Topic/t")
+        data, _ = tz.zk_json(kz, "/kafka-acl/Topic/t")
+        assert data == {"version": 1, "acls": [{"principal": PRINCIPAL, "permissionType": "Deny",
+                                                "operation": "Write", "host": "*"}]}, data
+        tz.wait_for(lambda: kz.get_children("/kafka-acl-changes"), 10, "a notification")
+        notes = kz.get_children("/kafka-acl-changes")
+        assert notes and all(n.startswith("acl_changes_") for n in notes), notes
+        assert kz.get("/kafka-acl-changes/" + sorted(notes)[-1])[0] == b"Topic:t"
+        for b in bs:
+            tz.wait_for(lambda: "permissionType=DENY" in listed(b.bootstrap, "--topic", "t"), 20,
+                        "the DENY on broker %d" % b.node_id)
+        errs = produce_ck(bs[1], "t", 2)
+        assert errs == ["TOPIC_AUTHORIZATION_FAILED"] * 2, errs
+
+        # prefixed, added through another broker
+        acls("--bootstrap-server", bs[1].bootstrap, "--add", "--deny-principal", PRINCIPAL,
+             "--operation", "Describe", "--topic", "hid", "--resource-pattern-type", "prefixed")
+        tz.wait_for(lambda: kz.exists("/kafka-acl-extended/prefixed/Topic/hid"), 10, "znode")
+        data, _ = tz.zk_json(kz, "/kafka-acl-extended/prefixed/Topic/hid")
+        assert data["acls"][0]["operation"] == "Describe", data
+        tz.wait_for(lambda: kz.get_children("/kafka-acl-extended-changes"), 10, "a notification")
+        note = sorted(kz.get_children("/kafka-acl-extended-changes"))[-1]
+        assert json.loads(kz.get("/kafka-acl-extended-changes/" + note)[0]) == {
+            "version": 1, "resourceType": "Topic", "name": "hid", "patternType": "PREFIXED"}
+        a.create_topics([NewTopic("hidden-1", 1, 1), NewTopic("open", 1, 1)])["open"].result(30)
+        for b in bs:
+            # (t has ACLs now, none allowing DESCRIBE: hidden too, as in Kafka)
+            tz.wait_for(lambda: "hidden-1" not in metadata_topics(b) and "open" in metadata_topics(b),
+                        20, "hidden-1 hidden on broker %d" % b.node_id)
+
+        # removed through the third broker: writes work again everywhere
+        acls("--bootstrap-server", bs[2].bootstrap, "--remove", "--force", "--deny-principal",
+             PRINCIPAL, "--operation", "Write", "--topic", "t")
+        tz.wait_for(lambda: not kz.exists("/kafka-acl/Topic/t"), 10, "the znode deleted")
+        for b in bs:
+            tz.wait_for(lambda: "name=t," not in listed(b.bootstrap, "--topic", "t"), 20,
+                        "the DENY gone from broker %d" % b.node_id)
+        tz.wait_for(lambda: produce_ck(bs[0], "t", 1) == [], 30, "produce after the removal")
+
+        # a restarted broker reads them from ZooKeeper
+        bs[0].restart()
+        tz.wait_for(lambda: "name=hid, patternType=PREFIXED" in listed(bs[0].bootstrap), 20,
+                    "the prefixed ACL after a restart")
+        assert "hidden-1" not in metadata_topics(bs[0])
