@@ -44,6 +44,9 @@ void bk_authz_tick(bk_broker *b);
 bool bk_authorized(bk_broker *b, const bk_req *req, int op, int rtype, const char *name,
                    size_t namelen);
 
+/* May it do op on some resource of rtype (Kafka's authorizeByResourceType)? */
+bool bk_authz_any(bk_broker *b, const bk_req *req, int op, int rtype);
+
 static inline bool bk_authz_topic(bk_broker *b, const bk_req *req, int op, bk_str topic)
 {
     return bk_authorized(b, req, op, BK_RES_TOPIC, topic.p ? topic.p : "",

@@ -139,12 +139,29 @@ static void peer_host(const char *peer, char *out, size_t outlen)
     out[n] = 0;
 }
 
+bool bk_authz_any(bk_broker *b, const bk_req *req, int op, int rtype)
+{
+    bk_authz *az = b->authz;
+    if (!az)
+        return true;
+    char host[64];
+    peer_host(req->conn->peer, host, sizeof host);
+    bk_acls none = {0};
+    bk_authz_policy pol = az->pol;
+    if (!az->ready)
+        pol.allow_if_no_acl = false;
+    return bk_acls_authorize_any(az->ready ? &az->acls : &none, &pol, req->conn->principal, host,
+                                 op, rtype);
+}
+
 bool bk_authorized(bk_broker *b, const bk_req *req, int op, int rtype, const char *name,
                    size_t namelen)
 {
     bk_authz *az = b->authz;
     if (!az)
         return true;
+    if (!name)
+        name = "";
     const bk_conn *c = req->conn;
     char host[64];
     peer_host(c->peer, host, sizeof host);

@@ -234,6 +234,29 @@ bool bk_acls_authorize(const bk_acls *s, const bk_authz_policy *pol, const char 
     return any ? allowed : pol->allow_if_no_acl;
 }
 
+bool bk_acls_authorize_any(const bk_acls *s, const bk_authz_policy *pol, const char *principal,
+                           const char *host, int op, int rtype)
+{
+    for (int i = 0; i < pol->nsuper; i++)
+        if (strcmp(pol->super_users[i], principal) == 0)
+            return true;
+    bool any = false, allowed = false;
+    for (int i = 0; i < s->n; i++) {
+        const bk_acl *a = &s->v[i];
+        if (a->rtype != rtype)
+            continue;
+        any = true;
+        if (!principal_matches(a, principal) || !host_matches(a, host))
+            continue;
+        if (a->perm == BK_PERM_DENY && (a->op == BK_OP_ALL || a->op == op) &&
+            a->ptype == BK_PAT_LITERAL && strcmp(a->name, BK_ACL_WILDCARD) == 0)
+            return false;
+        if (a->perm == BK_PERM_ALLOW && op_grants(a->op, op))
+            allowed = true;
+    }
+    return any ? allowed : pol->allow_if_no_acl;
+}
+
 /* ------------------------------------------------------------ file store */
 
 static void put_enc(FILE *f, const char *s)

@@ -140,6 +140,14 @@ typedef struct bk_authz_policy {
 bool bk_acls_authorize(const bk_acls *s, const bk_authz_policy *pol, const char *principal,
                        const char *host, int op, int rtype, const char *name, size_t namelen);
 
+/* Kafka's authorizeByResourceType (InitProducerId of an idempotent
+ * producer: WRITE on any topic): is op allowed on SOME resource of rtype?
+ * Super users yes; a matching DENY on literal "*" no; a matching ALLOW on
+ * any resource of the type yes; no binding of the type at all:
+ * allow.everyone.if.no.acl.found. */
+bool bk_acls_authorize_any(const bk_acls *s, const bk_authz_policy *pol, const char *principal,
+                           const char *host, int op, int rtype);
+
 /* File store: load <dir>/brook-acls (missing = empty) / save it. */
 int bk_acls_load_file(bk_acls *s, const char *dir);
 int bk_acls_save_file(const bk_acls *s, const char *dir);

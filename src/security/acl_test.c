@@ -78,6 +78,15 @@ void bk_test_acl(void)
     add(&s, BK_RES_TOPIC, BK_PAT_LITERAL, "*", "User:admin", "*", BK_OP_ALL, BK_PERM_DENY);
     BK_CHECK(az(&s, &pol, "User:admin", BK_OP_READ, BK_RES_TOPIC, "t"));
 
+    BK_TEST("acl: authorize on any resource of a type");
+    BK_CHECK(bk_acls_authorize_any(&s, &pol, "User:bob", "1.1.1.1", BK_OP_WRITE, BK_RES_TOPIC));
+    BK_CHECK(!bk_acls_authorize_any(&s, &pol, "User:alice", "1.1.1.1", BK_OP_WRITE, BK_RES_TOPIC));
+    BK_CHECK(!bk_acls_authorize_any(&s, &pol, "User:dave", "10.0.0.9", BK_OP_READ, BK_RES_TOPIC));
+    BK_CHECK(!bk_acls_authorize_any(&s, &pol, "User:x", "1.1.1.1", BK_OP_WRITE,
+                                    BK_RES_TRANSACTIONAL_ID));
+    BK_CHECK(bk_acls_authorize_any(&s, &open, "User:x", "1.1.1.1", BK_OP_WRITE,
+                                   BK_RES_TRANSACTIONAL_ID));
+
     BK_TEST("acl: validation and duplicates");
     bk_acl bad = {BK_RES_CLUSTER, BK_PAT_LITERAL, "c", "User:x", "*", BK_OP_ALTER, BK_PERM_ALLOW};
     BK_CHECK(bk_acl_invalid(&bad) != NULL);
