@@ -36,7 +36,8 @@
     X(controller)                                                                                  \
     X(controller_racks)                                                                            \
     X(acl)                                                                                         \
-    X(zkacl)
+    X(zkacl)                                                                                       \
+    X(connlimit)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

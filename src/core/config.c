@@ -313,7 +313,7 @@ const bk_config_key bk_config_keys[] = {
     {"max.connections.per.ip", BK_CFG_INT, OFF(max_connections_per_ip), "2147483647", 0, I32MAX,
      "Most connections from one IP address", NULL},
     {"max.connections.per.ip.overrides", BK_CFG_STRING, OFF(max_connections_per_ip_overrides), "",
-     NR, "Per-IP limits: host:count,host:count", NULL},
+     NR, "Per-IP limits: host:count,host:count (checked at start-up)", NULL},
 };
 const int bk_config_nkeys = (int)BK_ARRAY_LEN(bk_config_keys);
 
