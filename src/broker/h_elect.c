@@ -26,6 +26,7 @@
  * Thread: loop thread.
  */
 #include "api_table.h"
+#include "authz.h"
 
 #include "../cluster/cluster.h"
 #include "../core/err.h"
@@ -244,6 +245,10 @@ int bk_h_controlled_shutdown(bk_broker *b, bk_req *req)
     x->ver = req->hdr.api_version;
     x->broker = rq.BrokerId;
     bk_controller *ctl = active_controller(b);
+    if (!bk_authz_cluster(b, req, BK_OP_CLUSTER_ACTION)) {
+        cshut_done(x, BK_KERR_CLUSTER_AUTHORIZATION_FAILED, NULL, 0);
+        return x->rc;
+    }
     if (!ctl) {
         cshut_done(x, BK_KERR_NOT_CONTROLLER, NULL, 0);
         return x->rc;
