@@ -37,7 +37,8 @@
     X(controller_racks)                                                                            \
     X(acl)                                                                                         \
     X(zkacl)                                                                                       \
-    X(connlimit)
+    X(connlimit)                                                                                   \
+    X(quota)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)
