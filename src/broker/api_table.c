@@ -45,6 +45,8 @@ const bk_api_entry bk_api_table[] = {
     {BK_API_ALTER_PARTITION_REASSIGNMENTS, 0, 0, bk_h_alter_partition_reassignments, true},
     {BK_API_LIST_PARTITION_REASSIGNMENTS, 0, 0, bk_h_list_partition_reassignments, true},
     {BK_API_OFFSET_DELETE, 0, 0, bk_h_offset_delete},
+    {BK_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, bk_h_describe_client_quotas},
+    {BK_API_ALTER_CLIENT_QUOTAS, 0, 1, bk_h_alter_client_quotas},
     {BK_API_DESCRIBE_CLUSTER, 0, 1, bk_h_describe_cluster},
     {BK_API_DESCRIBE_TRANSACTIONS, 0, 0, bk_h_describe_transactions},
     {BK_API_LIST_TRANSACTIONS, 0, 1, bk_h_list_transactions},

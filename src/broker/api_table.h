@@ -63,6 +63,8 @@ enum {
     BK_API_ALTER_PARTITION_REASSIGNMENTS = 45,
     BK_API_LIST_PARTITION_REASSIGNMENTS = 46,
     BK_API_OFFSET_DELETE = 47,
+    BK_API_DESCRIBE_CLIENT_QUOTAS = 48,
+    BK_API_ALTER_CLIENT_QUOTAS = 49,
     BK_API_DESCRIBE_CLUSTER = 60,
     BK_API_DESCRIBE_TRANSACTIONS = 65,
     BK_API_LIST_TRANSACTIONS = 66,
@@ -136,6 +138,9 @@ bk_api_handler bk_h_list_transactions;
 bk_api_handler bk_h_describe_acls;
 bk_api_handler bk_h_create_acls;
 bk_api_handler bk_h_delete_acls;
+/* h_quota.c */
+bk_api_handler bk_h_describe_client_quotas;
+bk_api_handler bk_h_alter_client_quotas;
 /* h_reassign.c */
 bk_api_handler bk_h_alter_partition_reassignments;
 bk_api_handler bk_h_list_partition_reassignments;

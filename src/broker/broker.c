@@ -7,6 +7,7 @@
 #include "../txn/tcoord.h"
 #include "api_table.h"
 #include "authz.h"
+#include "quotas.h"
 #include "interbroker.h"
 #include "replica.h"
 #include "txn_markers.h"
@@ -196,6 +197,7 @@ void bk_broker_fini(bk_broker *b)
         bk_logmgr_on_flushed(b->logmgr, NULL, NULL);
     bk_replica_fini(b);
     bk_authz_close(b);
+    bk_quotas_close(b);
     /* the marker channel first (drops its answers), then the client */
     bk_txnmk_free(b->txnmk);
     b->txnmk = NULL;

@@ -102,6 +102,7 @@ typedef struct bk_broker {
     bool lead_fenced;     /* leading nothing until ZooKeeper confirms */
 
     struct bk_authz *authz; /* owned: the authorizer (authz.h); NULL = none */
+    struct bk_quotamgr *quotas; /* owned: client quotas (quotas.h) */
 
     /* Scratch reused by handlers (loop thread, one request at a time). */
     bk_validate_scratch vscratch; /* Produce: validation and recompression */

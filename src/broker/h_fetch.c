@@ -59,6 +59,7 @@
  */
 #include "api_table.h"
 #include "authz.h"
+#include "quotas.h"
 
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -83,6 +84,7 @@ typedef struct fetch_ctx {
     int32_t nparts;
     uint64_t gathered; /* bytes found by the last read + appended since */
     bool recorded;     /* a replica's fetch offsets were recorded (first read) */
+    int32_t throttle;  /* client quota throttle of the answer (quotas.h) */
 } fetch_ctx;
 
 static void close_fd(void *arg)
@@ -323,6 +325,13 @@ static int respond(fetch_ctx *x)
                 tr->Partitions.a[j].Records = (bk_records){NULL, (int32_t)sl->len, sl->fd, sl->pos};
         }
     }
+    /* client quota (quotas.h): the record bytes against consumer_byte_rate */
+    int32_t rid = x->ver >= 15 ? x->rq.ReplicaState.ReplicaId : x->rq.ReplicaId;
+    uint64_t bytes = 0;
+    for (k = 0; k < x->nparts; k++)
+        bytes += x->slices[k].len;
+    x->throttle = rid < 0 ? bk_quota_record(x->b, req, BK_QUOTA_FETCH, bytes) : 0;
+    x->rs.ThrottleTimeMs = x->throttle;
     int rc = BK_RESPOND(req, FetchResponse, x->ver, &x->rs);
     for (k = 0; k < x->nparts; k++) {
         bk_plog_slice *sl = &x->slices[k];
@@ -390,6 +399,12 @@ static int park(fetch_ctx *x)
     return rc;
 }
 
+/* A synchronous answer over consumer_byte_rate mutes the connection (KIP-219). */
+static int mute_after(fetch_ctx *x, int rc)
+{
+    return rc == 0 ? bk_quota_mute(x->b, x->req, x->throttle) : rc;
+}
+
 int bk_h_fetch(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
@@ -444,11 +459,11 @@ int bk_h_fetch(bk_broker *b, bk_req *req)
     x->gathered = read_all(x, &errors);
     if (rq->MaxWaitMs <= 0 || x->nparts == 0 || x->gathered >= (uint64_t)BK_MAX(rq->MinBytes, 0) ||
         errors || !b->started)
-        return respond(x);
+        return mute_after(x, respond(x));
     /* Not enough yet: wait. What was found is read again at completion. */
     drop_slices(x);
     if (park(x) == 0)
         return BK_EAGAIN;
     (void)read_all(x, &errors);
-    return respond(x);
+    return mute_after(x, respond(x));
 }

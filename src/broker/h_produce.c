@@ -58,6 +58,7 @@
  */
 #include "api_table.h"
 #include "authz.h"
+#include "quotas.h"
 
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -400,6 +401,9 @@ int bk_h_produce(bk_broker *b, bk_req *req)
         }
     }
 
+    /* client quota (quotas.h): the request's size against producer_byte_rate */
+    int32_t throttle = bk_quota_record(b, req, BK_QUOTA_PRODUCE, (uint64_t)req->frame_len);
+    rs.ThrottleTimeMs = throttle;
     if (rq.Acks == 0) {
         /* No response. A producer that gets none cannot learn about an
          * error, so Kafka closes the connection instead. */
@@ -427,5 +431,6 @@ int bk_h_produce(bk_broker *b, bk_req *req)
             pr->LogStartOffset = -1;
         }
     }
-    return BK_RESPOND(req, ProduceResponse, ver, &rs);
+    int rc = BK_RESPOND(req, ProduceResponse, ver, &rs);
+    return rc == 0 ? bk_quota_mute(b, req, throttle) : rc; /* KIP-219 */
 }

@@ -4,6 +4,7 @@
 
 #include "../security/connlimit.h"
 #include "../broker/authz.h"
+#include "../broker/quotas.h"
 #include "../broker/meta_props.h"
 #include "../broker/replica.h"
 #include "../core/clock.h"
@@ -436,6 +437,10 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
     }
     if ((rc = bk_authz_open(&s->broker)) != 0) {
         snprintf(err, errlen, "authorizer: cannot load the ACLs: %s", bk_strerror(rc));
+        goto fail;
+    }
+    if ((rc = bk_quotas_open(&s->broker)) != 0) {
+        snprintf(err, errlen, "cannot load the client quotas: %s", bk_strerror(rc));
         goto fail;
     }
 
