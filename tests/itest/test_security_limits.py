@@ -98,3 +98,93 @@ def test_bad_overrides_refuse_to_start(tmp_path):
                        timeout=30)
     assert p.returncode == 1, p
     assert "max.connections.per.ip.overrides" in p.stdout + p.stderr
+
+
+# ------------------------------------------------------------- client quotas
+
+import json
+import os
+import subprocess
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BROOK = os.environ.get("BROOK_TOOL", os.path.join(REPO, "build", "bin", "brook"))
+
+
+def configs(*args):
+    p = subprocess.run([BROOK, "configs"] + [str(a) for a in args], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, "brook configs %s: %s%s" % (args, p.stdout, p.stderr)
+    return p.stdout
+
+
+def test_client_quotas_round_trip_and_restart(brook):
+    b = brook.bootstrap
+    out = configs("--bootstrap-server", b, "--entity-type", "users", "--entity-name", "alice",
+                  "--alter", "--add-config", "producer_byte_rate=1024,consumer_byte_rate=2048")
+    assert out.strip() == "Completed updating config for user alice."
+    configs("--bootstrap-server", b, "--entity-type", "clients", "--entity-default", "--alter",
+            "--add-config", "request_percentage=50")
+    configs("--bootstrap-server", b, "--entity-type", "clients", "--entity-name", "app", "--alter",
+            "--add-config", "producer_byte_rate=10")
+    out = configs("--bootstrap-server", b, "--entity-type", "users", "--entity-name", "alice",
+                  "--describe")
+    assert out.strip() == ("Quota configs for user-principal 'alice' are "
+                           "producer_byte_rate=1024.0, consumer_byte_rate=2048.0"), out
+    out = configs("--bootstrap-server", b, "--entity-type", "clients", "--describe")
+    assert "Quota configs for the default client-id are request_percentage=50.0" in out, out
+    assert "Quota configs for client-id 'app' are producer_byte_rate=10.0" in out, out
+    brook.restart()
+    configs("--bootstrap-server", b, "--entity-type", "users", "--entity-name", "alice", "--alter",
+            "--delete-config", "consumer_byte_rate")
+    out = configs("--bootstrap-server", b, "--entity-type", "users", "--describe")
+    assert out.strip() == "Quota configs for user-principal 'alice' are producer_byte_rate=1024.0", out
+    # an unknown key is refused
+    p = subprocess.run([BROOK, "configs", "--bootstrap-server", b, "--entity-type", "users",
+                        "--entity-name", "x", "--alter", "--add-config", "bogus=1"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "INVALID_REQUEST" in p.stderr, p
+
+
+def _produce_rate(b, client_id, seconds, size=10000, queue=1000):
+    from confluent_kafka import Producer
+    stats = []
+    p = Producer({"bootstrap.servers": b.bootstrap, "client.id": client_id, "linger.ms": 5,
+                  "batch.size": 200000, "statistics.interval.ms": 500,
+                  "stats_cb": lambda s: stats.append(json.loads(s)),
+                  "queue.buffering.max.messages": queue})
+    payload = b"x" * size
+    sent = [0]
+
+    def dr(err, msg):
+        if err is None:
+            sent[0] += len(msg.value())
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        try:
+            p.produce("q", payload, on_delivery=dr)
+        except BufferError:
+            p.poll(0.05)
+        p.poll(0)
+    p.flush(60)
+    took = time.monotonic() - t0
+    p.poll(0.6)
+    throttle = max([br.get("throttle", {}).get("max", 0) for s in stats
+                    for br in s.get("brokers", {}).values()] or [0])
+    return sent[0] / took, throttle
+
+
+@pytest.mark.timeout(120)
+def test_producer_byte_rate_throttles(brook):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({"bootstrap.servers": brook.bootstrap})
+    a.create_topics([NewTopic("q", 1, 1)])["q"].result(30)
+    free_rate, free_thr = _produce_rate(brook, "free", 2)
+    configs("--bootstrap-server", brook.bootstrap, "--entity-type", "clients", "--entity-name",
+            "slow", "--alter", "--add-config", "producer_byte_rate=100000")
+    rate, thr = _produce_rate(brook, "slow", 6, queue=30)
+    print("unthrottled %.0f B/s (throttle max %s ms); producer_byte_rate=100000: %.0f B/s, "
+          "throttle max %s ms" % (free_rate, free_thr, rate, thr))
+    assert free_rate > 1000000, free_rate
+    assert rate < 300000, rate
+    assert thr > 0
+    brook.assert_alive()
