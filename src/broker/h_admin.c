@@ -1097,6 +1097,12 @@ int bk_h_describe_log_dirs(bk_broker *b, bk_req *req)
         return rc;
     bk_DescribeLogDirsResponse rs;
     bk_DescribeLogDirsResponse_init(&rs);
+    if (!bk_authz_cluster(b, req, BK_OP_DESCRIBE)) {
+        /* Kafka: v3+ the top-level error, older an empty answer */
+        rs.ErrorCode = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+        rs.Results.n = 0;
+        return BK_RESPOND(req, DescribeLogDirsResponse, ver, &rs);
+    }
     const bk_strlist *dirs = &b->cfg->log_dirs;
     rs.Results.n = dirs->n;
     rs.Results.a = BK_ARENA_NEW(req, bk_DescribeLogDirsResponse_DescribeLogDirsResult,

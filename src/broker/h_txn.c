@@ -412,6 +412,9 @@ int bk_h_describe_transactions(bk_broker *b, bk_req *req)
             st->ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
         } else if (id.len <= 0) {
             st->ErrorCode = BK_KERR_INVALID_REQUEST;
+        } else if (!bk_authorized(b, req, BK_OP_DESCRIBE, BK_RES_TRANSACTIONAL_ID, id.p,
+                                  (size_t)id.len)) {
+            st->ErrorCode = BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         } else if ((st->ErrorCode = bk_txn_coord_check(b, id.p, (size_t)id.len)) !=
                    BK_KERR_NONE) {
         } else if ((st->ErrorCode = bk_tcoord_describe(b->tcoord, id.p, (size_t)id.len, &in)) ==
@@ -482,6 +485,10 @@ int bk_h_list_transactions(bk_broker *b, bk_req *req)
                 continue;
         }
         if (duration >= 0 && now - in.start_ts <= duration)
+            continue;
+        /* authorization: only the ids it may DESCRIBE (Kafka) */
+        if (!bk_authorized(b, req, BK_OP_DESCRIBE, BK_RES_TRANSACTIONAL_ID, in.txn_id,
+                           strlen(in.txn_id)))
             continue;
         bk_ListTransactionsResponse_TransactionState *o =
             &rs.TransactionStates.a[rs.TransactionStates.n++];
