@@ -359,3 +359,31 @@ def test_acls_reach_every_broker_through_zookeeper(tmp_path):
         tz.wait_for(lambda: "name=hid, patternType=PREFIXED" in listed(bs[0].bootstrap), 20,
                     "the prefixed ACL after a restart")
         assert "hidden-1" not in metadata_topics(bs[0])
+
+
+def test_idempotent_and_transactional_producers(secured):
+    b = secured
+    from confluent_kafka import Producer, KafkaException
+    acls("--bootstrap-server", b.bootstrap, "--add", "--allow-principal", PRINCIPAL,
+         "--operation", "Write", "--topic", "t")
+    # idempotent: InitProducerId passes on WRITE on some topic (KIP-679)
+    errs = []
+    p = Producer({"bootstrap.servers": b.bootstrap, "enable.idempotence": True,
+                  "message.timeout.ms": 10000})
+    for i in range(3):
+        p.produce("t", b"i%d" % i, on_delivery=lambda e, m: errs.append(e))
+    p.flush(20)
+    assert errs == [None] * 3, errs
+    # transactional without rights on the transactional id
+    tp = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "tx-1"})
+    with pytest.raises(KafkaException) as ei:
+        tp.init_transactions(15)
+    assert ei.value.args[0].name() == "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", ei.value
+    # with WRITE on it: a transaction commits
+    acls("--bootstrap-server", b.bootstrap, "--add", "--allow-principal", PRINCIPAL,
+         "--operation", "Write", "--transactional-id", "tx-2")
+    tp = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "tx-2"})
+    tp.init_transactions(15)
+    tp.begin_transaction()
+    tp.produce("t", b"txn")
+    tp.commit_transaction(15)
