@@ -38,7 +38,8 @@
     X(acl)                                                                                         \
     X(zkacl)                                                                                       \
     X(connlimit)                                                                                   \
-    X(quota)
+    X(quota)                                                                                       \
+    X(zkquota)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

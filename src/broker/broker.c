@@ -187,6 +187,7 @@ void bk_broker_tick(bk_broker *b, int64_t now_ms)
     if (b->ib)
         bk_ib_tick(b->ib, now_ms);
     bk_authz_tick(b);
+    bk_quotas_tick(b);
 }
 
 void bk_broker_fini(bk_broker *b)

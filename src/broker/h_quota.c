@@ -10,6 +10,8 @@
  */
 #include "quotas.h"
 
+#include "../cluster/cluster.h"
+#include "../cluster/zkquota.h"
 #include "../core/clock.h"
 #include "../core/log.h"
 #include "api_table.h"
@@ -30,7 +32,33 @@ typedef struct bk_quotamgr {
     char *dir; /* owned: file store; NULL = cluster mode (not stored) */
     sensor *s; /* owned */
     int ns, caps;
+    bk_zkquota *zk; /* cluster mode store, or NULL */
 } bk_quotamgr;
+
+static void zk_loaded(void *ud, bk_quotas *fresh)
+{
+    bk_broker *b = ud;
+    bk_quotamgr *m = b->quotas;
+    if (!m)
+        return;
+    bk_quotas_fini(&m->q);
+    m->q = *fresh;
+    bk_quotas_init(fresh);
+}
+
+int bk_quotas_attach_zk(bk_broker *b)
+{
+    if (!b->quotas || !b->zkc || !b->zkc->zk)
+        return 0;
+    b->quotas->zk = bk_zkquota_open(b->zkc->zk, zk_loaded, b);
+    return b->quotas->zk ? 0 : BK_EIO;
+}
+
+void bk_quotas_tick(bk_broker *b)
+{
+    if (b->quotas && b->quotas->zk)
+        bk_zkquota_tick(b->quotas->zk);
+}
 
 int bk_quotas_open(bk_broker *b)
 {
@@ -56,6 +84,7 @@ void bk_quotas_close(bk_broker *b)
     bk_quotamgr *m = b->quotas;
     if (!m)
         return;
+    bk_zkquota_free(m->zk);
     bk_quotas_fini(&m->q);
     for (int i = 0; i < m->ns; i++) {
         free(m->s[i].user);
@@ -314,8 +343,8 @@ int bk_h_alter_client_quotas(bk_broker *b, bk_req *req)
         }
         if (!bad && !m)
             bad = "Client quotas are not available.";
-        if (!bad && b->cluster)
-            bad = "Client quotas are not stored in ZooKeeper yet (single-node mode only).";
+        if (!bad && b->cluster && !m->zk)
+            bad = "Client quotas need ZooKeeper in cluster mode.";
         if (bad) {
             e->ErrorCode = BK_KERR_INVALID_REQUEST;
             e->ErrorMessage = bk_str_c(bad);
@@ -330,6 +359,8 @@ int bk_h_alter_client_quotas(bk_broker *b, bk_req *req)
                 e->ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
             changed = true;
         }
+        if (m->zk) /* cluster mode: the entity's znode and a notification */
+            bk_zkquota_write(m->zk, &m->q, uk, u, ck, c);
     }
     if (changed && m->dir && bk_quotas_save_file(&m->q, m->dir) != 0) {
         bk_log(BK_LOG_ERROR, "cannot store the client quotas in %s", m->dir);

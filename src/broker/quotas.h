@@ -14,8 +14,8 @@
  * time. request_percentage, controller_mutation_rate and
  * connection_creation_rate are stored and described, not enforced.
  *
- * Storage: single node <first log dir>/brook-quotas. Cluster mode: not
- * stored in ZooKeeper yet (AlterClientQuotas answers INVALID_REQUEST).
+ * Storage: single node <first log dir>/brook-quotas; cluster mode
+ * ZooKeeper's /config/users and /config/clients (zkquota.h).
  *
  * Thread: loop thread.
  */
@@ -30,6 +30,10 @@ enum { BK_QUOTA_PRODUCE = 0, BK_QUOTA_FETCH = 1 };
 /* Create b->quotas (loads the file store on a single node). */
 int bk_quotas_open(bk_broker *b);
 void bk_quotas_close(bk_broker *b);
+/* Cluster mode, once b->zkc is set: read the quotas from ZooKeeper and
+ * follow /config/changes (zkquota.h). */
+int bk_quotas_attach_zk(bk_broker *b);
+void bk_quotas_tick(bk_broker *b);
 /* Record bytes for the request's (user, client id); the throttle time in
  * ms (0: within the quota or no quota). */
 int32_t bk_quota_record(bk_broker *b, const bk_req *req, int kind, uint64_t bytes);

@@ -460,6 +460,10 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "authorizer: cannot read the ACLs from ZooKeeper");
             goto fail;
         }
+        if ((rc = bk_quotas_attach_zk(&s->broker)) != 0) {
+            snprintf(err, errlen, "cannot read the client quotas from ZooKeeper");
+            goto fail;
+        }
         bk_pidstore *ps;
         if (s->broker.tcoord && bk_pidstore_zk_open(&ps, s->cluster) == 0)
             bk_tcoord_set_pidstore(s->broker.tcoord, ps);

@@ -188,3 +188,53 @@ def test_producer_byte_rate_throttles(brook):
     assert rate < 300000, rate
     assert thr > 0
     brook.assert_alive()
+
+
+def test_client_quotas_in_zookeeper_reach_every_broker(tmp_path):
+    import importlib
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    tz = importlib.import_module("test_cluster_zk")
+    if not tz.zkharness.available():
+        pytest.skip("Debian's zookeeper package is not installed")
+    with tz.Cluster(tmp_path) as c:
+        bs = [c.broker(i) for i in range(3)]
+        tz.wait_for(lambda: tz.all_see_three(bs), 30, "three brokers")
+        kz = c.zkc()
+        # a user znode with another key (as SCRAM credentials are kept) survives
+        kz.create("/config/users/alice",
+                  json.dumps({"version": 1, "config": {"SCRAM-SHA-256": "x"}}).encode(),
+                  makepath=True)
+        configs("--bootstrap-server", bs[0].bootstrap, "--entity-type", "users", "--entity-name",
+                "alice", "--alter", "--add-config", "producer_byte_rate=1024")
+        configs("--bootstrap-server", bs[1].bootstrap, "--entity-type", "clients",
+                "--entity-default", "--alter", "--add-config", "consumer_byte_rate=4096")
+
+        def znode(path):
+            d = kz.get(path)[0] if kz.exists(path) else None
+            return json.loads(d) if d else None
+        tz.wait_for(lambda: (znode("/config/users/alice") or {}).get("config", {}).get(
+            "producer_byte_rate") == "1024.0", 10, "/config/users/alice")
+        assert znode("/config/users/alice")["config"]["SCRAM-SHA-256"] == "x"
+        tz.wait_for(lambda: znode("/config/clients/<default>") == {
+            "version": 1, "config": {"consumer_byte_rate": "4096.0"}}, 10, "/config/clients/<default>")
+        notes = kz.get_children("/config/changes")
+        paths = {json.loads(kz.get("/config/changes/" + n)[0])["entity_path"] for n in notes}
+        assert {"users/alice", "clients/<default>"} <= paths, paths
+        for b in bs:
+            tz.wait_for(lambda: "producer_byte_rate=1024.0" in configs(
+                "--bootstrap-server", b.bootstrap, "--entity-type", "users", "--describe"), 20,
+                "alice's quota on broker %d" % b.node_id)
+            tz.wait_for(lambda: "Quota configs for the default client-id are consumer_byte_rate=4096.0"
+                        in configs("--bootstrap-server", b.bootstrap, "--entity-type", "clients",
+                                   "--describe"), 20, "the default on broker %d" % b.node_id)
+        # removed through the third broker
+        configs("--bootstrap-server", bs[2].bootstrap, "--entity-type", "users", "--entity-name",
+                "alice", "--alter", "--delete-config", "producer_byte_rate")
+        for b in bs:
+            tz.wait_for(lambda: "alice" not in configs(
+                "--bootstrap-server", b.bootstrap, "--entity-type", "users", "--describe"), 20,
+                "alice's quota gone from broker %d" % b.node_id)
+        assert znode("/config/users/alice") == {"version": 1, "config": {"SCRAM-SHA-256": "x"}}
