@@ -328,6 +328,8 @@ int bk_h_alter_client_quotas(bk_broker *b, bk_req *req)
                 bad = "Invalid or repeated entity type (user and client-id are supported).";
             }
         }
+        if ((u && strlen(u) > 255) || (c && strlen(c) > 255))
+            bad = "Entity names are limited to 255 bytes.";
         if (!bad && uk == BK_QPART_NONE && ck == BK_QPART_NONE)
             bad = "An entity needs a user or a client-id.";
         for (int j = 0; !bad && j < BK_MAX(q->Ops.n, 0); j++) {

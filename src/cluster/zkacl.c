@@ -114,8 +114,8 @@ typedef struct zctx {
     bk_zkacl *z;
     uint64_t gen;
     int rtype, ptype;
-    char path[600];
-    char name[300];
+    char path[1100];
+    char name[1024];
 } zctx;
 
 static void read_all(bk_zkacl *z);
@@ -320,7 +320,7 @@ void bk_zkacl_tick(bk_zkacl *z)
 
 typedef struct wctx {
     bk_zk *zk;
-    char path[512];
+    char path[1100];
     char *json; /* owned */
     int len;
     char *note; /* owned: the notification */

@@ -86,6 +86,10 @@ const char *bk_acl_invalid(const bk_acl *a)
         return "pattern type must be LITERAL or PREFIXED";
     if (!a->name || !a->name[0])
         return "empty resource name";
+    /* bounded so every binding fits the stores (a line, a znode name) */
+    if (strlen(a->name) > 1000 || (a->principal && strlen(a->principal) > 1000) ||
+        (a->host && strlen(a->host) > 255))
+        return "resource name, principal or host too long";
     if (a->rtype == BK_RES_CLUSTER && strcmp(a->name, BK_ACL_CLUSTER_NAME) != 0)
         return "the only valid name for the CLUSTER resource is kafka-cluster";
     if (a->op <= BK_OP_ANY || a->op > BK_OP_IDEMPOTENT_WRITE)

@@ -100,6 +100,12 @@ void bk_test_acl(void)
     bad.ptype = BK_PAT_LITERAL;
     bad.rtype = BK_RES_USER;
     BK_CHECK(bk_acl_invalid(&bad) != NULL);
+    char longname[1100];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    bad.rtype = BK_RES_TOPIC;
+    bad.name = longname;
+    BK_CHECK(bk_acl_invalid(&bad) != NULL);
     int n = s.n;
     add(&s, BK_RES_TOPIC, BK_PAT_LITERAL, "t", "User:alice", "*", BK_OP_READ, BK_PERM_ALLOW);
     BK_CHECK(s.n == n);

@@ -387,3 +387,59 @@ def test_idempotent_and_transactional_producers(secured):
     tp.begin_transaction()
     tp.produce("t", b"txn")
     tp.commit_transaction(15)
+
+
+def _s(v):
+    import struct
+    if v is None:
+        return struct.pack(">h", -1)
+    v = v.encode() if isinstance(v, str) else v
+    return struct.pack(">h", len(v)) + v
+
+
+@pytest.mark.brook_config(dict(AUTHZ, **{"super.users": PRINCIPAL}))
+def test_hostile_acl_requests_do_not_hurt_the_broker(brook, healthy):
+    import struct
+    import kwire
+    bad = [
+        (2, "t", 3, "", "*", 3, 3),            # empty principal
+        (2, "", 3, "User:a", "*", 3, 3),       # empty name
+        (99, "t", 3, "User:a", "*", 3, 3),     # unknown resource type
+        (2, "t", 2, "User:a", "*", 3, 3),      # MATCH on create
+        (2, "t", 3, "User:a", "*", 99, 3),     # unknown operation
+        (2, "t", 3, "User:a", "*", 1, 3),      # ANY operation
+        (2, "t", 3, "User:a", "*", 3, 7),      # unknown permission
+        (4, "other-cluster", 3, "User:a", "*", 7, 3),
+        (2, "x" * 5000, 3, "User:a", "*", 3, 3),
+        (2, "t", 3, "nocolon", "", 3, 3),
+        (2, b"t\x00u", 3, "User:\xff", "*", 3, 3),
+    ]
+    body = struct.pack(">i", len(bad))
+    for rt, name, pt, pr, host, op, perm in bad:
+        body += struct.pack(">b", rt) + _s(name) + struct.pack(">b", pt) + _s(pr) + _s(host) + \
+            struct.pack(">bb", op, perm)
+    with kwire.Conn(brook.host, brook.port, 10) as c:
+        got, resp = c.roundtrip(30, 1, 5, body)
+        assert got == 5
+        thr, n = struct.unpack(">ii", resp[:8])
+        assert n == len(bad)
+        off, codes = 8, []
+        for _ in range(n):
+            code, mlen = struct.unpack(">hh", resp[off:off + 4])
+            off += 4 + max(mlen, 0)
+            codes.append(code)
+        # the embedded NUL is cut at the NUL: "t" for User:\xff is valid
+        assert codes[:10] == [42] * 10, codes
+    # null in a non-nullable string, truncated and garbage bodies close the
+    # connection (Kafka's parse error), the broker stays up
+    nulls = struct.pack(">i", 1) + struct.pack(">b", 2) + _s(None) + struct.pack(">b", 3) + \
+        _s("User:a") + _s("*") + struct.pack(">bb", 3, 3)
+    for key, ver, junk in [(30, 1, nulls), (30, 1, b"\x00\x00\x00\x05\x02"), (29, 1, b"\xff" * 7),
+                           (31, 1, b"\x7f\xff\xff\xff"), (49, 0, b"\x00\x00\x00\x01"),
+                           (48, 0, b"\x00\x00\x10\x00")]:
+        with kwire.Conn(brook.host, brook.port, 5) as c:
+            c.send(kwire.request(key, ver, 9, junk))
+            c.wait_closed(5)
+    healthy("after hostile ACL and quota requests")
+    out = acls("--bootstrap-server", brook.bootstrap, "--list").stdout
+    assert "other-cluster" not in out and "nocolon" not in out
