@@ -238,3 +238,48 @@ def test_client_quotas_in_zookeeper_reach_every_broker(tmp_path):
                 "--bootstrap-server", b.bootstrap, "--entity-type", "users", "--describe"), 20,
                 "alice's quota gone from broker %d" % b.node_id)
         assert znode("/config/users/alice") == {"version": 1, "config": {"SCRAM-SHA-256": "x"}}
+
+
+@pytest.mark.timeout(120)
+def test_consumer_byte_rate_throttles(brook):
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({"bootstrap.servers": brook.bootstrap})
+    a.create_topics([NewTopic("cq", 1, 1)])["cq"].result(30)
+    # small batches: a fetch returns at least one whole batch (KIP-74)
+    p = Producer({"bootstrap.servers": brook.bootstrap, "linger.ms": 5, "batch.size": 20000})
+    for i in range(150):
+        p.produce("cq", b"y" * 10000)
+    assert p.flush(30) == 0
+    configs("--bootstrap-server", brook.bootstrap, "--entity-type", "clients", "--entity-name",
+            "slowc", "--alter", "--add-config", "consumer_byte_rate=300000")
+    stats = []
+
+    def consume(client_id, limit_s):
+        c = Consumer({"bootstrap.servers": brook.bootstrap, "group.id": client_id,
+                      "client.id": client_id, "auto.offset.reset": "earliest",
+                      "fetch.max.bytes": 1000000, "message.max.bytes": 100000,
+                      "max.partition.fetch.bytes": 100000,
+                      "statistics.interval.ms": 500,
+                      "stats_cb": lambda s: stats.append((client_id, json.loads(s)))})
+        c.subscribe(["cq"])
+        got, t0, first = 0, time.monotonic(), None
+        while got < 1500000 and time.monotonic() - t0 < limit_s:
+            m = c.poll(0.2)
+            if m is None or m.error():
+                continue
+            first = first or time.monotonic()
+            got += len(m.value())
+        took = time.monotonic() - (first or t0)
+        c.poll(0.6)
+        c.close()
+        return got, took
+    fgot, ftook = consume("fastc", 30)
+    sgot, stook = consume("slowc", 40)
+    thr = max([br.get("throttle", {}).get("max", 0) for cid, s in stats if cid == "slowc"
+               for br in s.get("brokers", {}).values()] or [0])
+    print("consumer: unthrottled %d B in %.2f s; consumer_byte_rate=300000: %d B in %.2f s "
+          "(%.0f B/s), throttle max %d ms" % (fgot, ftook, sgot, stook, sgot / max(stook, 0.001), thr))
+    assert fgot == 1500000 and sgot == 1500000
+    assert stook > 2.0  # 1.5 MB at 300 kB/s with one second of burst: about 4 s
+    assert thr > 0
