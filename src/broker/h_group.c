@@ -632,6 +632,7 @@ typedef struct ofcollect {
     bk_coord *co;
     bk_str group;
     bool stable; /* RequireStable */
+    bk_broker *b; /* authorization: topics it may not DESCRIBE are left out */
 } ofcollect;
 
 /* RequireStable (v7+, KIP-447): a partition with transactional offsets
@@ -655,6 +656,8 @@ static void set_unstable(bk_req *req, bk_OffsetFetchResponse_OffsetFetchResponse
 static void of_add(void *ud, const char *topic, int32_t partition, const bk_offset_info *oi)
 {
     ofcollect *c = ud;
+    if (c->b && !bk_authz_topic(c->b, c->req, BK_OP_DESCRIBE, bk_str_c(topic)))
+        return;
     bk_OffsetFetchResponse_OffsetFetchResponseTopics *t = c->nt ? &c->t[c->nt - 1] : NULL;
     if (!t || strlen(topic) != (size_t)t->Name.len || memcmp(t->Name.p, topic, strlen(topic))) {
         if (c->nt == c->capt) {
@@ -717,7 +720,7 @@ static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
         out->ErrorCode = ge;
         if (ge != BK_KERR_NONE)
             return 0;
-        ofcollect c = {.req = req, .co = coord(b), .group = group, .stable = stable};
+        ofcollect c = {.req = req, .co = coord(b), .group = group, .stable = stable, .b = b};
         bk_coord_each_offset(coord(b), S(group), of_add, &c);
         if (c.oom)
             return BK_ENOMEM;
