@@ -62,8 +62,9 @@ int bk_authz_open(bk_broker *b)
     }
     az->pol.super_users = (const char *const *)az->supers;
     az->pol.allow_if_no_acl = cfg->allow_everyone_if_no_acl_found;
-    az->ready = !b->cluster; /* cluster mode: once ZooKeeper was read */
-    if (!b->cluster && cfg->log_dirs.n > 0) {
+    /* ZooKeeper mode: ready once ZooKeeper was read */
+    az->ready = !(cfg->zookeeper_connect && cfg->zookeeper_connect[0]);
+    if (az->ready && cfg->log_dirs.n > 0) {
         if (!(az->dir = strdup(cfg->log_dirs.v[0])))
             return BK_ENOMEM;
         int rc = bk_acls_load_file(&az->acls, az->dir);

@@ -67,7 +67,8 @@ int bk_quotas_open(bk_broker *b)
         return BK_ENOMEM;
     bk_quotas_init(&m->q);
     b->quotas = m;
-    if (!b->cluster && b->cfg->log_dirs.n > 0) {
+    bool zk = b->cfg->zookeeper_connect && b->cfg->zookeeper_connect[0];
+    if (!zk && b->cfg->log_dirs.n > 0) {
         if (!(m->dir = strdup(b->cfg->log_dirs.v[0])))
             return BK_ENOMEM;
         int rc = bk_quotas_load_file(&m->q, m->dir);
@@ -345,8 +346,8 @@ int bk_h_alter_client_quotas(bk_broker *b, bk_req *req)
         }
         if (!bad && !m)
             bad = "Client quotas are not available.";
-        if (!bad && b->cluster && !m->zk)
-            bad = "Client quotas need ZooKeeper in cluster mode.";
+        if (!bad && !m->zk && !m->dir)
+            bad = "Client quotas cannot be stored (no log dir, no ZooKeeper).";
         if (bad) {
             e->ErrorCode = BK_KERR_INVALID_REQUEST;
             e->ErrorMessage = bk_str_c(bad);
