@@ -226,6 +226,80 @@ static bool filter_valid(const bk_acl_filter *f)
            f->perm > BK_PERM_UNKNOWN && f->perm <= BK_PERM_ALLOW;
 }
 
+/* ------------------------------------------- cluster mode: wait for ZooKeeper */
+
+typedef struct acl_res {
+    int8_t rtype, ptype;
+    const char *name; /* arena */
+} acl_res;
+
+/* A CreateAcls/DeleteAcls answer waiting for its ZooKeeper writes. */
+typedef struct acl_wait {
+    bk_req *req;
+    int pending; /* writes in flight + 1 while the handler runs */
+    bool failed, deferred;
+    int (*respond)(struct acl_wait *w); /* sets the errors when failed, answers */
+    void *resp;                         /* arena copy of the response */
+} acl_wait;
+
+static void acl_written(void *ud, bool ok)
+{
+    acl_wait *w = ud;
+    if (!ok)
+        w->failed = true;
+    if (--w->pending == 0 && w->deferred)
+        bk_req_done(w->req, w->respond(w));
+}
+
+/* Write the changed resources (each once) and answer when done: returns
+ * the handler's value (0 answered, BK_EAGAIN deferred). */
+static int zk_write_then_respond(bk_broker *b, acl_wait *w, const acl_res *res, int nres)
+{
+    w->pending = 1;
+    for (int i = 0; i < nres; i++) {
+        bool dup = false;
+        for (int k = 0; k < i && !dup; k++)
+            dup = res[k].rtype == res[i].rtype && res[k].ptype == res[i].ptype &&
+                  strcmp(res[k].name, res[i].name) == 0;
+        if (dup)
+            continue;
+        w->pending++;
+        if (bk_zkacl_write(b->authz->zk, &b->authz->acls, res[i].rtype, res[i].ptype, res[i].name,
+                           acl_written, w) != 0) {
+            w->pending--;
+            w->failed = true;
+        }
+    }
+    if (--w->pending == 0)
+        return w->respond(w);
+    w->deferred = true;
+    w->req->hctx = NULL; /* not cancellable: ZooKeeper always answers */
+    return BK_EAGAIN;
+}
+
+static int create_respond(acl_wait *w)
+{
+    bk_CreateAclsResponse *r = w->resp;
+    for (int i = 0; w->failed && i < r->Results.n; i++)
+        if (!r->Results.a[i].ErrorCode) {
+            r->Results.a[i].ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+            r->Results.a[i].ErrorMessage = bk_str_c("The ACLs could not be written to ZooKeeper.");
+        }
+    return BK_RESPOND(w->req, CreateAclsResponse, w->req->hdr.api_version, r);
+}
+
+static int delete_respond(acl_wait *w)
+{
+    bk_DeleteAclsResponse *r = w->resp;
+    for (int i = 0; w->failed && i < r->FilterResults.n; i++)
+        if (!r->FilterResults.a[i].ErrorCode) {
+            r->FilterResults.a[i].ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+            r->FilterResults.a[i].ErrorMessage =
+                bk_str_c("The ACLs could not be written to ZooKeeper.");
+        }
+    return BK_RESPOND(w->req, DeleteAclsResponse, w->req->hdr.api_version, r);
+}
+
 /* ------------------------------------------------------------ CreateAcls */
 
 int bk_h_create_acls(bk_broker *b, bk_req *req)
@@ -248,6 +322,10 @@ int bk_h_create_acls(bk_broker *b, bk_req *req)
         all = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
     }
     bool changed = false;
+    acl_res *changed_res = BK_ARENA_NEW(req, acl_res, n + 1);
+    int nchanged = 0;
+    if (!changed_res)
+        return BK_ENOMEM;
     for (int i = 0; i < n; i++) {
         bk_CreateAclsResponse_AclCreationResult *res = &r.Results.a[i];
         bk_codec_init(&bk_desc_CreateAclsResponse_AclCreationResult, res);
@@ -270,9 +348,17 @@ int bk_h_create_acls(bk_broker *b, bk_req *req)
             continue;
         }
         changed = true;
-        /* cluster mode: the resource's znode and a notification (zkacl.h) */
-        if (b->authz->zk)
-            bk_zkacl_write(b->authz->zk, &b->authz->acls, a.rtype, a.ptype, a.name);
+        changed_res[nchanged++] = (acl_res){a.rtype, a.ptype, a.name};
+    }
+    if (changed && b->authz->zk) {
+        /* cluster mode: the znodes and notifications first (zkacl.h) */
+        acl_wait *w = BK_ARENA_NEW(req, acl_wait, 1);
+        bk_CreateAclsResponse *rp = BK_ARENA_NEW(req, bk_CreateAclsResponse, 1);
+        if (!w || !rp)
+            return BK_ENOMEM;
+        *rp = r;
+        *w = (acl_wait){req, 0, false, false, create_respond, rp};
+        return zk_write_then_respond(b, w, changed_res, nchanged);
     }
     if (changed && authz_persist(b) != 0) {
         bk_log(BK_LOG_ERROR, "cannot store ACLs");
@@ -362,16 +448,11 @@ int bk_h_describe_acls(bk_broker *b, bk_req *req)
 
 /* ------------------------------------------------------------ DeleteAcls */
 
-typedef struct del_res {
-    int8_t rtype, ptype;
-    const char *name;
-} del_res;
-
 typedef struct del_ctx {
     bk_req *req;
     bk_DeleteAclsResponse_DeleteAclsFilterResult *fr;
     int cap;
-    del_res *res; /* the resources whose bindings changed (cluster mode) */
+    acl_res *res; /* the resources whose bindings changed (cluster mode) */
     int nres;
 } del_ctx;
 
@@ -413,6 +494,8 @@ int bk_h_delete_acls(bk_broker *b, bk_req *req)
     else if (!bk_authz_cluster(b, req, BK_OP_ALTER))
         all = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
     bool changed = false;
+    acl_res *all_res = NULL;
+    int nall = 0;
     for (int i = 0; i < n; i++) {
         bk_DeleteAclsResponse_DeleteAclsFilterResult *fr = &r.FilterResults.a[i];
         bk_codec_init(&bk_desc_DeleteAclsResponse_DeleteAclsFilterResult, fr);
@@ -434,14 +517,30 @@ int bk_h_delete_acls(bk_broker *b, bk_req *req)
         fr->MatchingAcls.a = BK_ARENA_NEW(req, bk_DeleteAclsResponse_DeleteAclsMatchingAcl, cap + 1);
         if (!fr->MatchingAcls.a)
             return BK_ENOMEM;
-        del_ctx d = {req, fr, cap, BK_ARENA_NEW(req, del_res, cap + 1), 0};
+        del_ctx d = {req, fr, cap, BK_ARENA_NEW(req, acl_res, cap + 1), 0};
         if (!d.res)
             return BK_ENOMEM;
         if (bk_acls_remove(&b->authz->acls, &f, on_removed, &d) > 0)
             changed = true;
-        for (int k = 0; k < d.nres && b->authz->zk; k++)
-            bk_zkacl_write(b->authz->zk, &b->authz->acls, d.res[k].rtype, d.res[k].ptype,
-                           d.res[k].name);
+        if (d.nres) { /* gather the changed resources of every filter */
+            acl_res *v = BK_ARENA_NEW(req, acl_res, nall + d.nres);
+            if (!v)
+                return BK_ENOMEM;
+            if (nall)
+                memcpy(v, all_res, sizeof *v * (size_t)nall);
+            memcpy(v + nall, d.res, sizeof *v * (size_t)d.nres);
+            all_res = v;
+            nall += d.nres;
+        }
+    }
+    if (changed && b->authz->zk) {
+        acl_wait *w = BK_ARENA_NEW(req, acl_wait, 1);
+        bk_DeleteAclsResponse *rp = BK_ARENA_NEW(req, bk_DeleteAclsResponse, 1);
+        if (!w || !rp)
+            return BK_ENOMEM;
+        *rp = r;
+        *w = (acl_wait){req, 0, false, false, delete_respond, rp};
+        return zk_write_then_respond(b, w, all_res, nall);
     }
     if (changed && authz_persist(b) != 0) {
         bk_log(BK_LOG_ERROR, "cannot store ACLs");

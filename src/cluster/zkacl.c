@@ -325,6 +325,9 @@ typedef struct wctx {
     int len;
     char *note; /* owned: the notification */
     int extended;
+    bool failed;
+    bk_zkacl_done_fn *done;
+    void *ud;
 } wctx;
 
 static void wctx_free(wctx *w)
@@ -337,8 +340,12 @@ static void wctx_free(wctx *w)
 static void on_noted(bk_zk *zk, const bk_zk_result *r, void *ud)
 {
     wctx *w = ud;
-    if (r->rc != ZOK)
+    if (r->rc != ZOK) {
         bk_log(BK_LOG_WARN, "ACL change notification for %s failed (zk %d)", w->path, r->rc);
+        w->failed = true;
+    }
+    if (w->done)
+        w->done(w->ud, !w->failed);
     wctx_free(w);
 }
 
@@ -352,8 +359,10 @@ static void notify(wctx *w)
 static void on_created(bk_zk *zk, const bk_zk_result *r, void *ud)
 {
     wctx *w = ud;
-    if (r->rc != ZOK && r->rc != ZNODEEXISTS)
+    if (r->rc != ZOK && r->rc != ZNODEEXISTS) {
         bk_log(BK_LOG_WARN, "cannot write ACL znode %s (zk %d)", w->path, r->rc);
+        w->failed = true;
+    }
     notify(w);
 }
 
@@ -364,24 +373,29 @@ static void on_set(bk_zk *zk, const bk_zk_result *r, void *ud)
         bk_zk_create(zk, w->path, w->json, w->len, 0, on_created, w);
         return;
     }
-    if (r->rc != ZOK)
+    if (r->rc != ZOK) {
         bk_log(BK_LOG_WARN, "cannot write ACL znode %s (zk %d)", w->path, r->rc);
+        w->failed = true;
+    }
     notify(w);
 }
 
 static void on_deleted(bk_zk *zk, const bk_zk_result *r, void *ud)
 {
     wctx *w = ud;
-    if (r->rc != ZOK && r->rc != ZNONODE)
+    if (r->rc != ZOK && r->rc != ZNONODE) {
         bk_log(BK_LOG_WARN, "cannot delete ACL znode %s (zk %d)", w->path, r->rc);
+        w->failed = true;
+    }
     notify(w);
 }
 
-void bk_zkacl_write(bk_zkacl *z, const bk_acls *all, int rtype, int ptype, const char *name)
+int bk_zkacl_write(bk_zkacl *z, const bk_acls *all, int rtype, int ptype, const char *name,
+                   bk_zkacl_done_fn *done, void *ud)
 {
     if (!z || !bk_zkacl_type_name(rtype) || strchr(name, '/')) {
         bk_log_rl(BK_LOG_WARN, "ACLs of resource '%s' cannot be stored in ZooKeeper", name);
-        return;
+        return BK_EINVAL;
     }
     wctx *w = calloc(1, sizeof *w);
     bk_jw j, note;
@@ -408,8 +422,10 @@ void bk_zkacl_write(bk_zkacl *z, const bk_acls *all, int rtype, int ptype, const
         bk_jw_fini(&j);
         bk_jw_fini(&note);
         free(w);
-        return;
+        return BK_ENOMEM;
     }
+    w->done = done;
+    w->ud = ud;
     w->json = j.p;
     w->len = (int)j.len;
     w->note = note.p;
@@ -417,4 +433,5 @@ void bk_zkacl_write(bk_zkacl *z, const bk_acls *all, int rtype, int ptype, const
         bk_zk_delete(z->zk, w->path, -1, on_deleted, w);
     else
         bk_zk_set(z->zk, w->path, w->json, w->len, -1, on_set, w);
+    return 0;
 }

@@ -18,9 +18,11 @@
  * broker) makes it read all ACL znodes again and replace its cache
  * (authz.h bk_authz_replace) when the whole read completed. The broker
  * that changed a resource updates its own cache at once, writes the
- * resource's znode (the full binding list of that resource from its cache,
- * so two brokers changing the same resource at the same moment may lose
- * one change: the last writer wins), then the notification. Watches lost
+ * resource's znode (the full binding list of that resource from its
+ * cache, so two brokers changing the same resource at the same moment may
+ * lose one change: the last writer wins) and the notification, and only
+ * then answers CreateAcls/DeleteAcls (UNKNOWN_SERVER_ERROR when ZooKeeper
+ * refused). Watches lost
  * with a ZooKeeper session are re-armed by bk_zkacl_tick().
  *
  * Thread: loop thread.
@@ -42,8 +44,12 @@ typedef void bk_zkacl_loaded_fn(void *ud, bk_acls *fresh);
 bk_zkacl *bk_zkacl_open(bk_zk *zk, bk_zkacl_loaded_fn *loaded, void *ud);
 void bk_zkacl_free(bk_zkacl *z);
 /* The bindings of resource (rtype, ptype, name) in `all` are now what the
- * cluster must have: write the znode and a change notification. */
-void bk_zkacl_write(bk_zkacl *z, const bk_acls *all, int rtype, int ptype, const char *name);
+ * cluster must have: write the znode and a change notification, then
+ * done(ud, ok) (may be NULL; it may run before this returns when
+ * ZooKeeper refuses at once). 0, or an error (done will not run). */
+typedef void bk_zkacl_done_fn(void *ud, bool ok);
+int bk_zkacl_write(bk_zkacl *z, const bk_acls *all, int rtype, int ptype, const char *name,
+                   bk_zkacl_done_fn *done, void *ud);
 /* Periodic: re-arm the watches and re-read after a lost session. */
 void bk_zkacl_tick(bk_zkacl *z);
 
