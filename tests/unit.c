@@ -36,7 +36,12 @@
     X(reassign_json)                                                                               \
     X(throttle)                                                                                    \
     X(controller)                                                                                  \
-    X(controller_racks)
+    X(controller_racks)                                                                            \
+    X(acl)                                                                                         \
+    X(zkacl)                                                                                       \
+    X(connlimit)                                                                                   \
+    X(quota)                                                                                       \
+    X(zkquota)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

@@ -14,6 +14,7 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *what;
 } cmds[] = {
+    {"acls", bk_cmd_acls, "add, remove and list ACLs (kafka-acls.sh)"},
     {"broker-api-versions", bk_cmd_broker_api_versions,
      "the API versions every broker supports (kafka-broker-api-versions.sh)"},
     {"configs", bk_cmd_configs, "describe and change topic and broker configs (kafka-configs.sh)"},

@@ -3,9 +3,16 @@
 #ifndef BK_TOOLS_BROOK_H
 #define BK_TOOLS_BROOK_H
 
+#include <stdbool.h>
+
 int bk_cmd_dump_log(int argc, char **argv);
 int bk_cmd_broker_api_versions(int argc, char **argv);
 int bk_cmd_topics(int argc, char **argv);
+int bk_cmd_acls(int argc, char **argv);
+/* configs_quota.c: `brook configs --entity-type users|clients` (client quotas).
+ * name: NULL = all, "" = the default entity. */
+int bk_configs_quotas(const char *bootstrap, const char *type, const char *name, bool describe,
+                      const char *add, const char *del);
 int bk_cmd_configs(int argc, char **argv);
 int bk_cmd_delete_records(int argc, char **argv);
 int bk_cmd_log_dirs(int argc, char **argv);

@@ -648,9 +648,15 @@ int bk_cmd_configs(int argc, char **argv)
     if (ntypes > 1 || nnames > 1)
         bk_tool_usage_error("give one entity: one --entity-type with at most one --entity-name "
                             "or --entity-default");
+    if (strcmp(o.type, "users") == 0 || strcmp(o.type, "clients") == 0) {
+        /* client quotas (configs_quota.c) */
+        if (o.alter && !o.name)
+            bk_tool_usage_error("an entity name (or --entity-default) must be specified with "
+                                "--alter of %s", o.type);
+        return bk_configs_quotas(o.bootstrap, o.type, o.name, o.describe, o.add, o.del);
+    }
     if (strcmp(o.type, "topics") != 0 && strcmp(o.type, "brokers") != 0) {
-        if (strcmp(o.type, "users") == 0 || strcmp(o.type, "clients") == 0 ||
-            strcmp(o.type, "ips") == 0 || strcmp(o.type, "broker-loggers") == 0)
+        if (strcmp(o.type, "ips") == 0 || strcmp(o.type, "broker-loggers") == 0)
             bk_tool_die("entity type %s is not supported by Brook", o.type);
         bk_tool_usage_error("Invalid entity type %s, the entity type must be one of topics, "
                             "brokers",

@@ -50,6 +50,9 @@ enum {
     BK_API_END_TXN = 26,
     BK_API_WRITE_TXN_MARKERS = 27,
     BK_API_TXN_OFFSET_COMMIT = 28,
+    BK_API_DESCRIBE_ACLS = 29,
+    BK_API_CREATE_ACLS = 30,
+    BK_API_DELETE_ACLS = 31,
     BK_API_DESCRIBE_CONFIGS = 32,
     BK_API_ALTER_CONFIGS = 33,
     BK_API_DESCRIBE_LOG_DIRS = 35,
@@ -60,6 +63,8 @@ enum {
     BK_API_ALTER_PARTITION_REASSIGNMENTS = 45,
     BK_API_LIST_PARTITION_REASSIGNMENTS = 46,
     BK_API_OFFSET_DELETE = 47,
+    BK_API_DESCRIBE_CLIENT_QUOTAS = 48,
+    BK_API_ALTER_CLIENT_QUOTAS = 49,
     BK_API_DESCRIBE_CLUSTER = 60,
     BK_API_DESCRIBE_TRANSACTIONS = 65,
     BK_API_LIST_TRANSACTIONS = 66,
@@ -129,6 +134,13 @@ bk_api_handler bk_h_add_offsets_to_txn;
 bk_api_handler bk_h_end_txn;
 bk_api_handler bk_h_describe_transactions;
 bk_api_handler bk_h_list_transactions;
+/* h_acl.c */
+bk_api_handler bk_h_describe_acls;
+bk_api_handler bk_h_create_acls;
+bk_api_handler bk_h_delete_acls;
+/* h_quota.c */
+bk_api_handler bk_h_describe_client_quotas;
+bk_api_handler bk_h_alter_client_quotas;
 /* h_reassign.c */
 bk_api_handler bk_h_alter_partition_reassignments;
 bk_api_handler bk_h_list_partition_reassignments;

@@ -7,6 +7,8 @@
 #include "../group/coord.h"
 #include "../txn/tcoord.h"
 #include "api_table.h"
+#include "authz.h"
+#include "quotas.h"
 #include "interbroker.h"
 #include "replica.h"
 #include "txn_markers.h"
@@ -185,6 +187,8 @@ void bk_broker_tick(bk_broker *b, int64_t now_ms)
         bk_txnmk_tick(b->txnmk);
     if (b->ib)
         bk_ib_tick(b->ib, now_ms);
+    bk_authz_tick(b);
+    bk_quotas_tick(b);
 }
 
 void bk_broker_fini(bk_broker *b)
@@ -194,6 +198,8 @@ void bk_broker_fini(bk_broker *b)
     if (b->started && b->logmgr)
         bk_logmgr_on_flushed(b->logmgr, NULL, NULL);
     bk_replica_fini(b);
+    bk_authz_close(b);
+    bk_quotas_close(b);
     /* the marker channel first (drops its answers), then the client */
     bk_txnmk_free(b->txnmk);
     b->txnmk = NULL;

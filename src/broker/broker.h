@@ -101,6 +101,9 @@ typedef struct bk_broker {
     int64_t tick_session; /* the ZooKeeper session id at the last tick */
     bool lead_fenced;     /* leading nothing until ZooKeeper confirms */
 
+    struct bk_authz *authz; /* owned: the authorizer (authz.h); NULL = none */
+    struct bk_quotamgr *quotas; /* owned: client quotas (quotas.h) */
+
     /* Scratch reused by handlers (loop thread, one request at a time). */
     bk_validate_scratch vscratch; /* Produce: validation and recompression */
     bk_zctx zctx;                 /* ListOffsets: decompression contexts */

@@ -21,6 +21,7 @@
 #include "../cluster/topics.h"
 #include "../core/uuid.h"
 #include "api_table.h"
+#include "authz.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,6 +36,17 @@
 #define RES_TOPIC         2
 #define RES_BROKER        4
 #define RES_BROKER_LOGGER 8
+
+/* Authorization of a config resource (authz.h): a topic, or a broker
+ * (and its loggers), which Kafka authorizes on the cluster. */
+static int16_t cfg_auth(bk_broker *b, bk_req *req, int8_t rtype, bk_str name, int op)
+{
+    if (rtype == RES_TOPIC)
+        return bk_authz_topic(b, req, op, name) ? 0 : BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+    if (rtype == RES_BROKER || rtype == RES_BROKER_LOGGER)
+        return bk_authz_cluster(b, req, op) ? 0 : BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+    return 0;
+}
 
 static char *arena_strdup(bk_req *req, const char *s, size_t n)
 {
@@ -262,7 +274,11 @@ int bk_h_create_topics(bk_broker *b, bk_req *req)
                 dup = true;
         int32_t nparts = t->NumPartitions;
         int16_t rf = t->ReplicationFactor;
-        if (dup) {
+        if (!bk_authz_cluster(b, req, BK_OP_CREATE) &&
+            !bk_authz_topic(b, req, BK_OP_CREATE, t->Name)) {
+            kerr = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+            snprintf(msg, sizeof msg, "Authorization failed.");
+        } else if (dup) {
             kerr = BK_KERR_INVALID_REQUEST;
             snprintf(msg, sizeof msg, "Create topics request contains multiple entries for %.*s",
                      (int)BK_MAX(t->Name.len, 0), t->Name.p);
@@ -438,11 +454,19 @@ int bk_h_delete_topics(bk_broker *b, bk_req *req)
         } else {
             r->Name = name;
             tp = name.len > 0 ? bk_topics_get(reg, name.p, (size_t)name.len) : NULL;
+            if (!bk_authz_topic(b, req, BK_OP_DELETE, name)) {
+                r->ErrorCode = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+                continue;
+            }
             if (!tp)
                 r->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
         if (!tp)
             continue;
+        if (by_id && !bk_authz_topic(b, req, BK_OP_DELETE, bk_str_c(tp->name))) {
+            r->ErrorCode = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+            continue;
+        }
         r->Name = arena_str(req, tp->name);
         r->TopicId = tp->id;
         if (!b->cfg->delete_topic_enable) {
@@ -521,7 +545,10 @@ int bk_h_create_partitions(bk_broker *b, bk_req *req)
         bk_topic *tp = t->Name.len > 0 ? bk_topics_get(reg, t->Name.p, (size_t)t->Name.len) : NULL;
         if (kerr)
             snprintf(msg, sizeof msg, "Duplicate topic in the request.");
-        else if (!tp) {
+        else if (!bk_authz_topic(b, req, BK_OP_ALTER, t->Name)) {
+            kerr = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+            snprintf(msg, sizeof msg, "Authorization failed.");
+        } else if (!tp) {
             kerr = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             snprintf(msg, sizeof msg, "The topic '%.*s' does not exist.",
                      (int)BK_MAX(t->Name.len, 0), t->Name.p);
@@ -716,6 +743,9 @@ int bk_h_describe_configs(bk_broker *b, bk_req *req)
         out->ResourceName = res->ResourceName;
         out->ErrorMessage = (bk_str){NULL, -1};
         out->Configs.n = 0;
+        if ((out->ErrorCode = cfg_auth(b, req, res->ResourceType, res->ResourceName,
+                                       BK_OP_DESCRIBE_CONFIGS)) != 0)
+            continue;
         if (res->ResourceType == RES_TOPIC)
             rc = describe_topic(req, BK_TOPICS(b), ver, synonyms, docs, res, out);
         else if (res->ResourceType == RES_BROKER)
@@ -814,6 +844,9 @@ int bk_h_alter_configs(bk_broker *b, bk_req *req)
             r->ErrorMessage = bk_str_c("Null value not supported in AlterConfigs.");
             continue;
         }
+        if ((r->ErrorCode = cfg_auth(b, req, res->ResourceType, res->ResourceName,
+                                     BK_OP_ALTER_CONFIGS)) != 0)
+            continue;
         r->ErrorCode = alter_one(b, req, res->ResourceType, res->ResourceName, kv, nkv, true,
                                  rq.ValidateOnly, &r->ErrorMessage);
     }
@@ -912,6 +945,9 @@ int bk_h_incremental_alter_configs(bk_broker *b, bk_req *req)
             r->ErrorMessage = bk_str_c(bad);
             continue;
         }
+        if ((r->ErrorCode = cfg_auth(b, req, res->ResourceType, res->ResourceName,
+                                     BK_OP_ALTER_CONFIGS)) != 0)
+            continue;
         r->ErrorCode = alter_one(b, req, res->ResourceType, res->ResourceName, kv, nkv, false,
                                  rq.ValidateOnly, &r->ErrorMessage);
     }
@@ -1061,6 +1097,12 @@ int bk_h_describe_log_dirs(bk_broker *b, bk_req *req)
         return rc;
     bk_DescribeLogDirsResponse rs;
     bk_DescribeLogDirsResponse_init(&rs);
+    if (!bk_authz_cluster(b, req, BK_OP_DESCRIBE)) {
+        /* Kafka: v3+ the top-level error, older an empty answer */
+        rs.ErrorCode = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+        rs.Results.n = 0;
+        return BK_RESPOND(req, DescribeLogDirsResponse, ver, &rs);
+    }
     const bk_strlist *dirs = &b->cfg->log_dirs;
     rs.Results.n = dirs->n;
     rs.Results.a = BK_ARENA_NEW(req, bk_DescribeLogDirsResponse_DescribeLogDirsResult,

@@ -21,6 +21,7 @@
  * topic, v3+ with a leader epoch and delete flag per partition.
  */
 #include "api_table.h"
+#include "authz.h"
 
 #include "../core/log.h"
 #include "replica.h"
@@ -56,8 +57,10 @@ int bk_h_leader_and_isr(bk_broker *b, bk_req *req)
         return rc;
     bk_LeaderAndIsrResponse rs;
     bk_LeaderAndIsrResponse_init(&rs);
-    int16_t top = bk_replica_check_controller(b, rq.ControllerId, rq.ControllerEpoch,
-                                              ver >= 2 ? rq.BrokerEpoch : -1);
+    int16_t top = !bk_authz_cluster(b, req, BK_OP_CLUSTER_ACTION)
+                      ? BK_KERR_CLUSTER_AUTHORIZATION_FAILED
+                      : bk_replica_check_controller(b, rq.ControllerId, rq.ControllerEpoch,
+                                                    ver >= 2 ? rq.BrokerEpoch : -1);
     rs.ErrorCode = top;
     if (top == BK_KERR_NONE)
         for (int32_t i = 0; i < rq.LiveLeaders.n; i++) {
@@ -175,8 +178,10 @@ int bk_h_update_metadata(bk_broker *b, bk_req *req)
         return rc;
     bk_UpdateMetadataResponse rs;
     bk_UpdateMetadataResponse_init(&rs);
-    rs.ErrorCode = bk_replica_check_controller(b, rq.ControllerId, rq.ControllerEpoch,
-                                               ver >= 5 ? rq.BrokerEpoch : -1);
+    rs.ErrorCode = !bk_authz_cluster(b, req, BK_OP_CLUSTER_ACTION)
+                       ? BK_KERR_CLUSTER_AUTHORIZATION_FAILED
+                       : bk_replica_check_controller(b, rq.ControllerId, rq.ControllerEpoch,
+                                                     ver >= 5 ? rq.BrokerEpoch : -1);
     if (rs.ErrorCode != BK_KERR_NONE)
         return BK_RESPOND(req, UpdateMetadataResponse, ver, &rs);
 
@@ -251,8 +256,10 @@ int bk_h_stop_replica(bk_broker *b, bk_req *req)
         return rc;
     bk_StopReplicaResponse rs;
     bk_StopReplicaResponse_init(&rs);
-    int16_t top = bk_replica_check_controller(b, rq.ControllerId, rq.ControllerEpoch,
-                                              ver >= 1 ? rq.BrokerEpoch : -1);
+    int16_t top = !bk_authz_cluster(b, req, BK_OP_CLUSTER_ACTION)
+                      ? BK_KERR_CLUSTER_AUTHORIZATION_FAILED
+                      : bk_replica_check_controller(b, rq.ControllerId, rq.ControllerEpoch,
+                                                    ver >= 1 ? rq.BrokerEpoch : -1);
     rs.ErrorCode = top;
     int32_t total = 0;
     if (ver == 0)

@@ -15,6 +15,7 @@
  * TimeoutMs is not used.
  */
 #include "api_table.h"
+#include "authz.h"
 
 #include "../core/log.h"
 #include "replica.h"
@@ -72,8 +73,10 @@ int bk_h_delete_records(bk_broker *b, bk_req *req)
             pr->PartitionIndex = qp->PartitionIndex;
             pr->LowWatermark = -1;
             bk_partition *p = bk_broker_partition(b, qt->Name, qp->PartitionIndex);
-            pr->ErrorCode = p ? delete_one(b, p, qp->Offset, &pr->LowWatermark)
-                              : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            pr->ErrorCode = !bk_authz_topic(b, req, BK_OP_DELETE, qt->Name)
+                                ? BK_KERR_TOPIC_AUTHORIZATION_FAILED
+                            : p ? delete_one(b, p, qp->Offset, &pr->LowWatermark)
+                                : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             if (pr->ErrorCode != BK_KERR_NONE)
                 pr->LowWatermark = -1;
         }

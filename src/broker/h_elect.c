@@ -26,6 +26,7 @@
  * Thread: loop thread.
  */
 #include "api_table.h"
+#include "authz.h"
 
 #include "../cluster/cluster.h"
 #include "../core/err.h"
@@ -110,7 +111,10 @@ static void elect_done(void *ud, int16_t err, const bk_ctl_part *parts, int n)
         err = BK_KERR_NONE;
     }
     if (x->ver >= 1)
-        rs.ErrorCode = err == BK_KERR_NOT_CONTROLLER ? err : BK_KERR_NONE;
+        rs.ErrorCode =
+            err == BK_KERR_NOT_CONTROLLER || err == BK_KERR_CLUSTER_AUTHORIZATION_FAILED
+                ? err
+                : BK_KERR_NONE;
     /* one result per run of the same topic */
     int ntopics = 0;
     for (int i = 0; i < n; i++)
@@ -188,6 +192,10 @@ int bk_h_elect_leaders(bk_broker *b, bk_req *req)
         x->nasked = n;
     }
     bk_controller *ctl = active_controller(b);
+    if (!bk_authz_cluster(b, req, BK_OP_ALTER)) {
+        elect_done(x, BK_KERR_CLUSTER_AUTHORIZATION_FAILED, NULL, 0);
+        return x->rc;
+    }
     if (!ctl || (type != BK_ELECT_PREFERRED && type != BK_ELECT_UNCLEAN)) {
         /* Kafka: an unknown election type is INVALID_REQUEST */
         elect_done(x, ctl ? BK_KERR_INVALID_REQUEST : BK_KERR_NOT_CONTROLLER, NULL, 0);
@@ -244,6 +252,10 @@ int bk_h_controlled_shutdown(bk_broker *b, bk_req *req)
     x->ver = req->hdr.api_version;
     x->broker = rq.BrokerId;
     bk_controller *ctl = active_controller(b);
+    if (!bk_authz_cluster(b, req, BK_OP_CLUSTER_ACTION)) {
+        cshut_done(x, BK_KERR_CLUSTER_AUTHORIZATION_FAILED, NULL, 0);
+        return x->rc;
+    }
     if (!ctl) {
         cshut_done(x, BK_KERR_NOT_CONTROLLER, NULL, 0);
         return x->rc;

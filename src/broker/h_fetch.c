@@ -58,6 +58,8 @@
  * NOT_LEADER_OR_FOLLOWER before v6, which predates the code.
  */
 #include "api_table.h"
+#include "authz.h"
+#include "quotas.h"
 
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -83,6 +85,7 @@ typedef struct fetch_ctx {
     int32_t nparts;
     uint64_t gathered; /* bytes found by the last read + appended since */
     bool recorded;     /* a replica's fetch offsets were recorded (first read) */
+    int32_t throttle;  /* client quota throttle of the answer (quotas.h) */
 } fetch_ctx;
 
 static void close_fd(void *arg)
@@ -252,6 +255,13 @@ static uint64_t read_all(fetch_ctx *x, bool *errors)
         const bk_FetchRequest_FetchTopic *ft = &rq->Topics.a[i];
         bk_FetchResponse_FetchableTopicResponse *tr = &x->rs.Responses.a[i];
         bk_topic *tp = find_topic(x, ft);
+        /* authorization (authz.h): a replica needs CLUSTER_ACTION, a
+         * consumer READ on the topic (by id: the name it resolves to) */
+        bool allowed = replica_id >= 0 ? bk_authz_cluster(x->b, x->req, BK_OP_CLUSTER_ACTION)
+                       : x->ver >= 13 ? bk_authz_topic(x->b, x->req, BK_OP_READ,
+                                                      (bk_str){tp ? tp->name : "",
+                                                               tp ? (int32_t)strlen(tp->name) : 0})
+                                      : bk_authz_topic(x->b, x->req, BK_OP_READ, ft->Topic);
         for (int32_t j = 0; j < tr->Partitions.n; j++, k++) {
             const bk_FetchRequest_FetchPartition *fp = &ft->Partitions.a[j];
             bk_FetchResponse_PartitionData *pd = &tr->Partitions.a[j];
@@ -265,7 +275,8 @@ static uint64_t read_all(fetch_ctx *x, bool *errors)
             pd->LogStartOffset = -1;
             pd->PreferredReadReplica = -1;
             pd->Records = (bk_records){NULL, 0, -1, 0};
-            int16_t err = read_part(x, tp, fp, replica_id, &min_one, &left, pd, sl);
+            int16_t err = allowed ? read_part(x, tp, fp, replica_id, &min_one, &left, pd, sl)
+                                  : BK_KERR_TOPIC_AUTHORIZATION_FAILED;
             if (err != BK_KERR_NONE) {
                 *errors = true;
                 if (err == BK_KERR_KAFKA_STORAGE_ERROR && x->ver < 6)
@@ -344,6 +355,13 @@ static int respond(fetch_ctx *x)
                 tr->Partitions.a[j].Records = (bk_records){NULL, (int32_t)sl->len, sl->fd, sl->pos};
         }
     }
+    /* client quota (quotas.h): the record bytes against consumer_byte_rate */
+    int32_t rid = x->ver >= 15 ? x->rq.ReplicaState.ReplicaId : x->rq.ReplicaId;
+    uint64_t bytes = 0;
+    for (k = 0; k < x->nparts; k++)
+        bytes += x->slices[k].len;
+    x->throttle = rid < 0 ? bk_quota_record(x->b, req, BK_QUOTA_FETCH, bytes) : 0;
+    x->rs.ThrottleTimeMs = x->throttle;
     int rc = BK_RESPOND(req, FetchResponse, x->ver, &x->rs);
     if (rc == 0)
         count_fetch(x);
@@ -414,6 +432,12 @@ static int park(fetch_ctx *x)
     return rc;
 }
 
+/* A synchronous answer over consumer_byte_rate mutes the connection (KIP-219). */
+static int mute_after(fetch_ctx *x, int rc)
+{
+    return rc == 0 ? bk_quota_mute(x->b, x->req, x->throttle) : rc;
+}
+
 int bk_h_fetch(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
@@ -468,11 +492,11 @@ int bk_h_fetch(bk_broker *b, bk_req *req)
     x->gathered = read_all(x, &errors);
     if (rq->MaxWaitMs <= 0 || x->nparts == 0 || x->gathered >= (uint64_t)BK_MAX(rq->MinBytes, 0) ||
         errors || !b->started)
-        return respond(x);
+        return mute_after(x, respond(x));
     /* Not enough yet: wait. What was found is read again at completion. */
     drop_slices(x);
     if (park(x) == 0)
         return BK_EAGAIN;
     (void)read_all(x, &errors);
-    return respond(x);
+    return mute_after(x, respond(x));
 }

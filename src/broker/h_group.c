@@ -27,6 +27,7 @@
  * arena, and the request answers REBALANCE_IN_PROGRESS if it still can.
  */
 #include "api_table.h"
+#include "authz.h"
 #include "durable.h"
 #include "replica.h"
 
@@ -73,6 +74,14 @@ static int16_t gcheck(bk_broker *b, bk_str group)
 }
 
 #define S(x) (x).p, (size_t)BK_MAX((x).len, 0)
+
+/* Authorization of op on the group (authz.h), then gcheck(). */
+static int16_t gauth(bk_broker *b, bk_req *req, bk_str group, int op)
+{
+    if (!bk_authz_group(b, req, op, group))
+        return BK_KERR_GROUP_AUTHORIZATION_FAILED;
+    return gcheck(b, group);
+}
 
 /* ------------------------------------------------------------ FindCoordinator
  */
@@ -127,7 +136,14 @@ int bk_h_find_coordinator(bk_broker *b, bk_req *req)
     bool tok = txn_key && b->tcoord && bk_tcoord_ensure_topic(b->tcoord, &tkerr) == 0;
     bool ok = !txn_key && coord(b) && bk_coord_ensure_topic(coord(b), &kerr) == 0;
     if (ver < 4) {
-        if (txn_key ? !tok : (!ok || (ver >= 1 && rq.KeyType != 0))) {
+        if (!(txn_key ? bk_authorized(b, req, BK_OP_DESCRIBE, BK_RES_TRANSACTIONAL_ID, S(rq.Key))
+                      : rq.KeyType != 0 || bk_authz_group(b, req, BK_OP_DESCRIBE, rq.Key))) {
+            rs.ErrorCode = txn_key ? BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                                   : BK_KERR_GROUP_AUTHORIZATION_FAILED;
+            rs.NodeId = -1;
+            rs.Host = bk_str_c("");
+            rs.Port = -1;
+        } else if (txn_key ? !tok : (!ok || (ver >= 1 && rq.KeyType != 0))) {
             rs.ErrorCode =
                 rq.KeyType > 1 ? BK_KERR_INVALID_REQUEST : BK_KERR_COORDINATOR_NOT_AVAILABLE;
             rs.NodeId = -1;
@@ -159,6 +175,16 @@ int bk_h_find_coordinator(bk_broker *b, bk_req *req)
         const char *h = host;
         int pt = port;
         int16_t e = BK_KERR_NONE;
+        if (rq.KeyType == 0 ? !bk_authz_group(b, req, BK_OP_DESCRIBE, c->Key)
+            : rq.KeyType == 1 &&
+                  !bk_authorized(b, req, BK_OP_DESCRIBE, BK_RES_TRANSACTIONAL_ID, S(c->Key))) {
+            c->NodeId = -1;
+            c->Host = bk_str_c("");
+            c->Port = -1;
+            c->ErrorCode = rq.KeyType == 0 ? BK_KERR_GROUP_AUTHORIZATION_FAILED
+                                           : BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+            continue;
+        }
         if ((rq.KeyType == 0 && ok) || (rq.KeyType == 1 && tok))
             e = coordinator_of(b, rq.KeyType == 1, c->Key, &node, &h, &pt);
         if (((rq.KeyType == 0 && ok) || (rq.KeyType == 1 && tok)) && e == BK_KERR_NONE) {
@@ -341,7 +367,7 @@ int bk_h_join_group(bk_broker *b, bk_req *req)
         x->jrs.MemberId = rq.MemberId;
         return respond_ctx(x);
     }
-    if ((x->jrs.ErrorCode = gcheck(b, rq.GroupId)) != BK_KERR_NONE) {
+    if ((x->jrs.ErrorCode = gauth(b, req, rq.GroupId, BK_OP_READ)) != BK_KERR_NONE) {
         x->jrs.GenerationId = -1;
         x->jrs.MemberId = rq.MemberId;
         return respond_ctx(x);
@@ -401,7 +427,7 @@ int bk_h_sync_group(bk_broker *b, bk_req *req)
         x->srs.ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
         return respond_ctx(x);
     }
-    if ((x->srs.ErrorCode = gcheck(b, rq.GroupId)) != BK_KERR_NONE)
+    if ((x->srs.ErrorCode = gauth(b, req, rq.GroupId, BK_OP_READ)) != BK_KERR_NONE)
         return respond_ctx(x);
     int na = BK_MAX(rq.Assignments.n, 0);
     bk_sync_assign *as = na ? BK_ARENA_NEW(req, bk_sync_assign, na) : NULL;
@@ -434,7 +460,7 @@ int bk_h_heartbeat(bk_broker *b, bk_req *req)
     bk_HeartbeatResponse rs;
     bk_HeartbeatResponse_init(&rs);
     bool inst = ver >= 3 && rq.GroupInstanceId.len > 0;
-    if ((rs.ErrorCode = gcheck(b, rq.GroupId)) != BK_KERR_NONE)
+    if ((rs.ErrorCode = gauth(b, req, rq.GroupId, BK_OP_READ)) != BK_KERR_NONE)
         return BK_RESPOND(req, HeartbeatResponse, ver, &rs);
     rs.ErrorCode = coord(b) ? bk_coord_heartbeat(coord(b), S(rq.GroupId), rq.GenerationId,
                                                  S(rq.MemberId), inst ? rq.GroupInstanceId.p : NULL,
@@ -456,7 +482,7 @@ int bk_h_leave_group(bk_broker *b, bk_req *req)
         rs.ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
         return BK_RESPOND(req, LeaveGroupResponse, ver, &rs);
     }
-    if ((rs.ErrorCode = gcheck(b, rq.GroupId)) != BK_KERR_NONE)
+    if ((rs.ErrorCode = gauth(b, req, rq.GroupId, BK_OP_READ)) != BK_KERR_NONE)
         return BK_RESPOND(req, LeaveGroupResponse, ver, &rs);
     if (ver < 3) {
         rs.ErrorCode = bk_coord_leave(coord(b), S(rq.GroupId), S(rq.MemberId), NULL, 0);
@@ -537,14 +563,16 @@ int bk_h_offset_commit(bk_broker *b, bk_req *req)
             } else if (retention != -1) {
                 c->expire_ts = now + retention;
             }
-            c->error = known && bk_broker_partition(b, t->Name, p->PartitionIndex)
+            c->error = !bk_authz_topic(b, req, BK_OP_READ, t->Name)
+                           ? BK_KERR_TOPIC_AUTHORIZATION_FAILED
+                       : known && bk_broker_partition(b, t->Name, p->PartitionIndex)
                            ? BK_KERR_NONE
                            : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
     }
     bool inst = ver >= 7 && rq.GroupInstanceId.len > 0;
     int32_t gen = ver >= 1 ? rq.GenerationIdOrMemberEpoch : -1;
-    int16_t ge = gcheck(b, rq.GroupId);
+    int16_t ge = gauth(b, req, rq.GroupId, BK_OP_READ);
     if (ge != BK_KERR_NONE) {
         for (int i = 0; i < total; i++)
             if (parts[i].error == BK_KERR_NONE)
@@ -604,6 +632,7 @@ typedef struct ofcollect {
     bk_coord *co;
     bk_str group;
     bool stable; /* RequireStable */
+    bk_broker *b; /* authorization: topics it may not DESCRIBE are left out */
 } ofcollect;
 
 /* RequireStable (v7+, KIP-447): a partition with transactional offsets
@@ -627,6 +656,8 @@ static void set_unstable(bk_req *req, bk_OffsetFetchResponse_OffsetFetchResponse
 static void of_add(void *ud, const char *topic, int32_t partition, const bk_offset_info *oi)
 {
     ofcollect *c = ud;
+    if (c->b && !bk_authz_topic(c->b, c->req, BK_OP_DESCRIBE, bk_str_c(topic)))
+        return;
     bk_OffsetFetchResponse_OffsetFetchResponseTopics *t = c->nt ? &c->t[c->nt - 1] : NULL;
     if (!t || strlen(topic) != (size_t)t->Name.len || memcmp(t->Name.p, topic, strlen(topic))) {
         if (c->nt == c->capt) {
@@ -680,7 +711,7 @@ static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
         out->ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
         return 0;
     }
-    int16_t ge = gcheck(b, group);
+    int16_t ge = gauth(b, req, group, BK_OP_DESCRIBE);
     if (ge != BK_KERR_NONE && !per_part_errors) {
         out->ErrorCode = ge;
         return 0;
@@ -689,7 +720,7 @@ static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
         out->ErrorCode = ge;
         if (ge != BK_KERR_NONE)
             return 0;
-        ofcollect c = {.req = req, .co = coord(b), .group = group, .stable = stable};
+        ofcollect c = {.req = req, .co = coord(b), .group = group, .stable = stable, .b = b};
         bk_coord_each_offset(coord(b), S(group), of_add, &c);
         if (c.oom)
             return BK_ENOMEM;
@@ -719,6 +750,14 @@ static int fetch_group(bk_broker *b, bk_req *req, bk_str group,
                 p->CommittedLeaderEpoch = -1;
                 p->Metadata = bk_str_c("");
                 p->ErrorCode = ge;
+                continue;
+            }
+            if (!bk_authz_topic(b, req, BK_OP_DESCRIBE, qt->Name)) {
+                p->PartitionIndex = qt->PartitionIndexes.a[j];
+                p->CommittedOffset = -1;
+                p->CommittedLeaderEpoch = -1;
+                p->Metadata = bk_str_c("");
+                p->ErrorCode = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
                 continue;
             }
             bk_offset_info oi;
@@ -846,6 +885,8 @@ int bk_h_list_groups(bk_broker *b, bk_req *req)
     bk_ListGroupsResponse_init(&rs);
     int n = coord(b) ? bk_coord_ngroups(coord(b)) : 0;
     rs.Groups.n = 0;
+    /* authorization: DESCRIBE on the cluster lists all, else the groups it may describe */
+    bool all = bk_authz_cluster(b, req, BK_OP_DESCRIBE);
     if (n && !(rs.Groups.a = BK_ARENA_NEW(req, bk_ListGroupsResponse_ListedGroup, n)))
         return BK_ENOMEM;
     for (int i = 0; i < n; i++) {
@@ -854,6 +895,8 @@ int bk_h_list_groups(bk_broker *b, bk_req *req)
         if (bk_group_coord_check(b, s.group_id, strlen(s.group_id)) != BK_KERR_NONE)
             continue;
         if (!state_match(&rq, ver, s.state) || !type_match(&rq, ver))
+            continue;
+        if (!all && !bk_authz_group(b, req, BK_OP_DESCRIBE, bk_str_c(s.group_id)))
             continue;
         bk_ListGroupsResponse_ListedGroup *g = &rs.Groups.a[rs.Groups.n++];
         bk_codec_init(&bk_desc_ListGroupsResponse_ListedGroup, g);
@@ -890,7 +933,7 @@ int bk_h_describe_groups(bk_broker *b, bk_req *req)
         d->AuthorizedOperations =
             ver >= 3 && rq.IncludeAuthorizedOperations ? GROUP_OPS : INT32_MIN;
         bk_group *g = coord(b) ? bk_coord_group_get(coord(b), S(rq.Groups.a[i])) : NULL;
-        int16_t ge = coord(b) ? gcheck(b, rq.Groups.a[i]) : BK_KERR_NONE;
+        int16_t ge = coord(b) ? gauth(b, req, rq.Groups.a[i], BK_OP_DESCRIBE) : BK_KERR_NONE;
         if (!coord(b) || ge != BK_KERR_NONE) {
             d->ErrorCode = ge != BK_KERR_NONE ? ge : BK_KERR_COORDINATOR_NOT_AVAILABLE;
             d->GroupState = bk_str_c("");
@@ -946,7 +989,7 @@ int bk_h_delete_groups(bk_broker *b, bk_req *req)
         return BK_ENOMEM;
     for (int32_t i = 0; i < n; i++) {
         rs.Results.a[i].GroupId = rq.GroupsNames.a[i];
-        int16_t ge = gcheck(b, rq.GroupsNames.a[i]);
+        int16_t ge = gauth(b, req, rq.GroupsNames.a[i], BK_OP_DELETE);
         rs.Results.a[i].ErrorCode = ge != BK_KERR_NONE ? ge
                                     : coord(b)
                                         ? bk_coord_delete_group(coord(b), S(rq.GroupsNames.a[i]))
@@ -982,7 +1025,7 @@ int bk_h_offset_delete(bk_broker *b, bk_req *req)
                                  : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
     }
-    int16_t ge = gcheck(b, rq.GroupId);
+    int16_t ge = gauth(b, req, rq.GroupId, BK_OP_DELETE);
     rs.ErrorCode = ge != BK_KERR_NONE ? ge
                    : coord(b) ? bk_coord_delete_offsets(coord(b), S(rq.GroupId), parts, total)
                             : BK_KERR_COORDINATOR_NOT_AVAILABLE;

@@ -29,6 +29,7 @@
  * log, or a read failed during a search).
  */
 #include "api_table.h"
+#include "authz.h"
 
 #include "../core/log.h"
 #include "../storage/compress.h"
@@ -234,7 +235,9 @@ int bk_h_list_offsets(bk_broker *b, bk_req *req)
             bk_partition *p = bk_broker_partition(b, qt->Name, qp->PartitionIndex);
             found f = {-1, -1, -1};
             int16_t err;
-            if (!p)
+            if (!bk_authz_topic(b, req, BK_OP_DESCRIBE, qt->Name))
+                err = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+            else if (!p)
                 err = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else if ((err = bk_leader_check(b, p)) != BK_KERR_NONE)
                 ;

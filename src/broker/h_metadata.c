@@ -37,6 +37,7 @@
  *  for: without an authorizer everything is allowed, as in Kafka.
  */
 #include "api_table.h"
+#include "authz.h"
 
 #include "../cluster/cluster.h"
 #include "../core/log.h"
@@ -195,7 +196,8 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
         bk_codec_init(&bk_desc_MetadataResponse_MetadataResponseTopic, t);
         if (all) {
             bk_topic *tp = bk_topics_at(b->topics, i);
-            if (!tp)
+            /* authorization: topics the principal may not describe are hidden */
+            if (!tp || !bk_authz_topic(b, req, BK_OP_DESCRIBE, bk_str_c(tp->name)))
                 continue;
             if ((rc = fill_topic(b, req, t, tp, ver, want_ops)) != 0)
                 return rc;
@@ -208,12 +210,19 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
         if (by_id && uuid_is_zero(&q->TopicId))
             continue; /* neither name nor id: Kafka ignores the entry */
         rs.Topics.n++;
+        if (!by_id && !bk_authz_topic(b, req, BK_OP_DESCRIBE, q->Name)) {
+            t->Name = q->Name;
+            t->ErrorCode = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+            continue;
+        }
         bk_topic *tp = NULL;
         if (b->topics)
             tp = by_id
                      ? bk_topics_get_id(b->topics, &q->TopicId)
                      : (q->Name.len >= 0 ? bk_topics_get(b->topics, q->Name.p, (size_t)q->Name.len)
                                          : NULL);
+        if (tp && by_id && !bk_authz_topic(b, req, BK_OP_DESCRIBE, bk_str_c(tp->name)))
+            tp = NULL; /* by id: an undescribable topic is an unknown one */
         if (tp) {
             if ((rc = fill_topic(b, req, t, tp, ver, want_ops)) != 0)
                 return rc;
@@ -234,6 +243,11 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
         }
         if (!may_create) {
             t->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        if (!bk_authz_cluster(b, req, BK_OP_CREATE) &&
+            !bk_authz_topic(b, req, BK_OP_CREATE, q->Name)) {
+            t->ErrorCode = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
             continue;
         }
         int16_t kerr = BK_KERR_NONE;

@@ -14,6 +14,7 @@
  * LeaderEpoch in the answer exists from v1; v0 carries only EndOffset.
  */
 #include "api_table.h"
+#include "authz.h"
 
 #include "leader_epoch.h"
 #include "replica.h"
@@ -48,6 +49,11 @@ int bk_h_offset_for_leader_epoch(bk_broker *b, bk_req *req)
             pr->LeaderEpoch = BK_UNDEFINED_EPOCH;
             pr->EndOffset = BK_UNDEFINED_EPOCH_OFFSET;
             bk_partition *p = bk_broker_partition(b, qt->Topic, qp->Partition);
+            if (rq.ReplicaId >= 0 ? !bk_authz_cluster(b, req, BK_OP_CLUSTER_ACTION)
+                                  : !bk_authz_topic(b, req, BK_OP_DESCRIBE, qt->Topic)) {
+                pr->ErrorCode = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+                continue;
+            }
             if (!p) {
                 pr->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;

@@ -57,6 +57,8 @@
  * LogStartOffset -1, as Kafka's PartitionResponse(error).
  */
 #include "api_table.h"
+#include "authz.h"
+#include "quotas.h"
 
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -324,11 +326,20 @@ int bk_h_produce(bk_broker *b, bk_req *req)
     bool failed = false;
     durable_part *durable = NULL;
     int ndurable = 0, capdurable = 0;
+    /* authorization (authz.h): WRITE on the transactional id, then on each topic */
+    int16_t denied_all = 0;
+    if (rq.TransactionalId.len >= 0 &&
+        !bk_authorized(b, req, BK_OP_WRITE, BK_RES_TRANSACTIONAL_ID, rq.TransactionalId.p,
+                       (size_t)rq.TransactionalId.len))
+        denied_all = BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 
     for (int32_t i = 0; i < nt; i++) {
         const bk_ProduceRequest_TopicProduceData *td = &rq.TopicData.a[i];
         bk_ProduceResponse_TopicProduceResponse *tr = &rs.Responses.a[i];
         tr->Name = td->Name;
+        int16_t denied = denied_all;
+        if (!denied && !bk_authz_topic(b, req, BK_OP_WRITE, td->Name))
+            denied = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
         int32_t np = BK_MAX(td->PartitionData.n, 0);
         tr->PartitionResponses.n = np;
         if (np > 0 && !(tr->PartitionResponses.a =
@@ -347,6 +358,8 @@ int bk_h_produce(bk_broker *b, bk_req *req)
             bk_partition *p = bk_broker_partition(b, td->Name, pd->Index);
             if (ver < 3)
                 err = BK_KERR_UNSUPPORTED_VERSION;
+            else if (denied)
+                err = denied;
             else if (!p)
                 err = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else if (!acks_ok)
@@ -414,6 +427,9 @@ int bk_h_produce(bk_broker *b, bk_req *req)
         }
     }
 
+    /* client quota (quotas.h): the request's size against producer_byte_rate */
+    int32_t throttle = bk_quota_record(b, req, BK_QUOTA_PRODUCE, (uint64_t)req->frame_len);
+    rs.ThrottleTimeMs = throttle;
     if (rq.Acks == 0) {
         /* No response. A producer that gets none cannot learn about an
          * error, so Kafka closes the connection instead. */
@@ -441,5 +457,6 @@ int bk_h_produce(bk_broker *b, bk_req *req)
             pr->LogStartOffset = -1;
         }
     }
-    return BK_RESPOND(req, ProduceResponse, ver, &rs);
+    int rc = BK_RESPOND(req, ProduceResponse, ver, &rs);
+    return rc == 0 ? bk_quota_mute(b, req, throttle) : rc; /* KIP-219 */
 }

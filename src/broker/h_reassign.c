@@ -11,6 +11,7 @@
  * controller is carrying out, all of them or the asked partitions.
  */
 #include "api_table.h"
+#include "authz.h"
 
 #include "../cluster/cluster.h"
 #include "../core/err.h"
@@ -48,6 +49,11 @@ int bk_h_alter_partition_reassignments(bk_broker *b, bk_req *req)
                      nt > 0 ? nt : 1);
     if (!tr)
         return BK_ENOMEM;
+    if (!bk_authz_cluster(b, req, BK_OP_ALTER)) {
+        rs.ErrorCode = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+        rs.Responses.n = 0;
+        return BK_RESPOND(req, AlterPartitionReassignmentsResponse, ver, &rs);
+    }
     if (!ctl) {
         /* Kafka: the top-level error, no per-partition answers */
         rs.ErrorCode = BK_KERR_NOT_CONTROLLER;
@@ -118,6 +124,10 @@ int bk_h_list_partition_reassignments(bk_broker *b, bk_req *req)
     bk_ListPartitionReassignmentsResponse_init(&rs);
     bk_controller *ctl = active_ctl(b);
     rs.Topics.n = 0;
+    if (!bk_authz_cluster(b, req, BK_OP_DESCRIBE)) {
+        rs.ErrorCode = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+        return BK_RESPOND(req, ListPartitionReassignmentsResponse, ver, &rs);
+    }
     if (!ctl) {
         rs.ErrorCode = BK_KERR_NOT_CONTROLLER;
         rs.ErrorMessage = bk_str_c("This broker is not the controller.");

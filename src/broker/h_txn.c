@@ -27,6 +27,7 @@
  * (the client retries; a retry finds the state already written).
  */
 #include "api_table.h"
+#include "authz.h"
 #include "durable.h"
 #include "replica.h"
 
@@ -144,6 +145,13 @@ int bk_h_init_producer_id(bk_broker *b, bk_req *req)
     /* v3+: -1/-1 = no producer to bump; one of them -1 is malformed */
     if ((rq.ProducerId == -1) != (rq.ProducerEpoch == -1))
         err = BK_KERR_INVALID_REQUEST;
+    else if (rq.TransactionalId.len >= 0 &&
+             !bk_authorized(b, req, BK_OP_WRITE, BK_RES_TRANSACTIONAL_ID,
+                            str_or_null(rq.TransactionalId), str_len(rq.TransactionalId)))
+        err = BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    else if (rq.TransactionalId.len < 0 && !bk_authz_cluster(b, req, BK_OP_IDEMPOTENT_WRITE) &&
+             !bk_authz_any(b, req, BK_OP_WRITE, BK_RES_TOPIC))
+        err = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
     else if ((err = bk_txn_coord_check(b, str_or_null(rq.TransactionalId),
                                        str_len(rq.TransactionalId))) != BK_KERR_NONE)
         ;
@@ -196,7 +204,9 @@ int bk_h_add_partitions_to_txn(bk_broker *b, bk_req *req)
         for (int32_t j = 0; j < np; j++) {
             tr->ResultsByPartition.a[j].PartitionIndex = t->Partitions.a[j];
             bk_partition *p = bk_broker_partition(b, t->Name, t->Partitions.a[j]);
-            int16_t e = !p                   ? BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
+            int16_t e = !bk_authz_topic(b, req, BK_OP_WRITE, t->Name)
+                            ? BK_KERR_TOPIC_AUTHORIZATION_FAILED
+                        : !p                 ? BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
                         : p->topic->internal ? BK_KERR_TOPIC_AUTHORIZATION_FAILED
                                              : BK_KERR_NONE;
             tr->ResultsByPartition.a[j].PartitionErrorCode = e;
@@ -209,6 +219,15 @@ int bk_h_add_partitions_to_txn(bk_broker *b, bk_req *req)
     int16_t err = BK_KERR_OPERATION_NOT_ATTEMPTED;
     int16_t cerr = bk_txn_coord_check(b, str_or_null(rq.V3AndBelowTransactionalId),
                                       str_len(rq.V3AndBelowTransactionalId));
+    if (!bk_authorized(b, req, BK_OP_WRITE, BK_RES_TRANSACTIONAL_ID,
+                       str_or_null(rq.V3AndBelowTransactionalId),
+                       str_len(rq.V3AndBelowTransactionalId))) {
+        cerr = BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED; /* every partition (Kafka) */
+        for (int32_t i = 0; i < nt; i++)
+            for (int32_t j = 0; j < rs.ResultsByTopicV3AndBelow.a[i].ResultsByPartition.n; j++)
+                rs.ResultsByTopicV3AndBelow.a[i].ResultsByPartition.a[j].PartitionErrorCode = cerr;
+        bad = true;
+    }
     if (cerr != BK_KERR_NONE && !bad && total > 0) {
         err = cerr;
     } else if (!bad && total > 0) {
@@ -263,7 +282,12 @@ int bk_h_add_offsets_to_txn(bk_broker *b, bk_req *req)
     bk_topic *tp = NULL;
     if (b->coord && b->topics && bk_coord_ensure_topic(b->coord, &kerr) == 0)
         tp = bk_topics_get(b->topics, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC));
-    if (!tp || tp->nparts <= 0 || !b->tcoord) {
+    if (!bk_authorized(b, req, BK_OP_WRITE, BK_RES_TRANSACTIONAL_ID,
+                       str_or_null(rq.TransactionalId), str_len(rq.TransactionalId))) {
+        rs.ErrorCode = BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else if (!bk_authz_group(b, req, BK_OP_READ, rq.GroupId)) {
+        rs.ErrorCode = BK_KERR_GROUP_AUTHORIZATION_FAILED;
+    } else if (!tp || tp->nparts <= 0 || !b->tcoord) {
         rs.ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
     } else if ((rs.ErrorCode = bk_txn_coord_check(b, str_or_null(rq.TransactionalId),
                                                   str_len(rq.TransactionalId))) != BK_KERR_NONE) {
@@ -297,6 +321,10 @@ int bk_h_end_txn(bk_broker *b, bk_req *req)
     bk_EndTxnResponse_init(&rs);
     rs.ErrorCode = bk_txn_coord_check(b, str_or_null(rq.TransactionalId),
                                       str_len(rq.TransactionalId));
+    if (rs.ErrorCode == BK_KERR_NONE &&
+        !bk_authorized(b, req, BK_OP_WRITE, BK_RES_TRANSACTIONAL_ID,
+                       str_or_null(rq.TransactionalId), str_len(rq.TransactionalId)))
+        rs.ErrorCode = BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     if (rs.ErrorCode != BK_KERR_NONE)
         return BK_RESPOND(req, EndTxnResponse, ver, &rs);
     rs.ErrorCode = fenced(bk_tcoord_end_txn(b->tcoord, str_or_null(rq.TransactionalId),
@@ -384,6 +412,9 @@ int bk_h_describe_transactions(bk_broker *b, bk_req *req)
             st->ErrorCode = BK_KERR_COORDINATOR_NOT_AVAILABLE;
         } else if (id.len <= 0) {
             st->ErrorCode = BK_KERR_INVALID_REQUEST;
+        } else if (!bk_authorized(b, req, BK_OP_DESCRIBE, BK_RES_TRANSACTIONAL_ID, id.p,
+                                  (size_t)id.len)) {
+            st->ErrorCode = BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         } else if ((st->ErrorCode = bk_txn_coord_check(b, id.p, (size_t)id.len)) !=
                    BK_KERR_NONE) {
         } else if ((st->ErrorCode = bk_tcoord_describe(b->tcoord, id.p, (size_t)id.len, &in)) ==
@@ -454,6 +485,10 @@ int bk_h_list_transactions(bk_broker *b, bk_req *req)
                 continue;
         }
         if (duration >= 0 && now - in.start_ts <= duration)
+            continue;
+        /* authorization: only the ids it may DESCRIBE (Kafka) */
+        if (!bk_authorized(b, req, BK_OP_DESCRIBE, BK_RES_TRANSACTIONAL_ID, in.txn_id,
+                           strlen(in.txn_id)))
             continue;
         bk_ListTransactionsResponse_TransactionState *o =
             &rs.TransactionStates.a[rs.TransactionStates.n++];

@@ -22,6 +22,7 @@
  * every client may send it, as with Kafka's default authorizer off.
  */
 #include "api_table.h"
+#include "authz.h"
 #include "txn_markers.h"
 
 #include <string.h>
@@ -91,6 +92,8 @@ int bk_h_write_txn_markers(bk_broker *b, bk_req *req)
     if (nm && !(rs.Markers.a = BK_ARENA_NEW(req, bk_WriteTxnMarkersResponse_WritableTxnMarkerResult,
                                             nm)))
         return BK_ENOMEM;
+    /* authorization: only brokers (CLUSTER_ACTION) write markers */
+    bool allowed = bk_authz_cluster(b, req, BK_OP_CLUSTER_ACTION);
     int total = 0;
     for (int32_t i = 0; i < nm; i++)
         for (int32_t t = 0; t < BK_MAX(rq.Markers.a[i].Topics.n, 0); t++)
@@ -129,6 +132,10 @@ int bk_h_write_txn_markers(bk_broker *b, bk_req *req)
                 bk_WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult *pr =
                     &rt->Partitions.a[k];
                 pr->PartitionIndex = idx;
+                if (!allowed) {
+                    pr->ErrorCode = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+                    continue;
+                }
                 if (qt->Name.len < 0 || memchr(name, 0, tl)) {
                     pr->ErrorCode = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                     continue;

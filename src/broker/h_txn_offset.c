@@ -28,6 +28,7 @@
  * before it looks at the group's members.
  */
 #include "api_table.h"
+#include "authz.h"
 #include "replica.h"
 
 #include "../core/clock.h"
@@ -73,7 +74,9 @@ int bk_h_txn_offset_commit(bk_broker *b, bk_req *req)
             c->metadata_len = (size_t)BK_MAX(p->CommittedMetadata.len, 0);
             c->commit_ts = now;
             c->expire_ts = -1; /* transactional commits carry no retention */
-            c->error = bk_broker_partition(b, t->Name, p->PartitionIndex)
+            c->error = !bk_authz_topic(b, req, BK_OP_READ, t->Name)
+                           ? BK_KERR_TOPIC_AUTHORIZATION_FAILED
+                       : bk_broker_partition(b, t->Name, p->PartitionIndex)
                            ? BK_KERR_NONE
                            : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             any |= c->error == BK_KERR_NONE;
@@ -84,6 +87,10 @@ int bk_h_txn_offset_commit(bk_broker *b, bk_req *req)
     int16_t gerr = BK_KERR_NONE;
     if (!co)
         gerr = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    else if (!bk_authorized(b, req, BK_OP_WRITE, BK_RES_TRANSACTIONAL_ID, S(rq.TransactionalId)))
+        gerr = BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    else if (!bk_authz_group(b, req, BK_OP_READ, rq.GroupId))
+        gerr = BK_KERR_GROUP_AUTHORIZATION_FAILED;
     else if ((gerr = bk_group_coord_check(b, S(rq.GroupId))) != BK_KERR_NONE)
         ;
     else if (any && rq.GroupId.len > 0 && b->tcoord &&

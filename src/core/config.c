@@ -67,6 +67,17 @@ static int check_one_of(const char *v, const char *const *allowed, const char **
     return BK_EINVAL;
 }
 
+static int check_authorizer(const char *v, const char **why)
+{
+    static const char *const ok[] = {"", "kafka.security.authorizer.AclAuthorizer",
+                                     "kafka.security.auth.SimpleAclAuthorizer",
+                                     "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                                     NULL};
+    return check_one_of(v, ok, why,
+                        "Must be empty, kafka.security.authorizer.AclAuthorizer or "
+                        "org.apache.kafka.metadata.authorizer.StandardAuthorizer");
+}
+
 static int check_ts_type(const char *v, const char **why)
 {
     static const char *const ok[] = {"CreateTime", "LogAppendTime", NULL};
@@ -343,6 +354,19 @@ const bk_config_key bk_config_keys[] = {
     {"request.slow.ms", BK_CFG_LONG, OFF(request_slow_ms), "1000", -1, I64MAX,
      "Brook: log requests slower than this (Fetch: without its long-poll wait); -1 = off",
      NULL},
+    /* security: authorization and connection limits (issue 11) */
+    {"authorizer.class.name", BK_CFG_STRING, OFF(authorizer_class_name), "", NR,
+     "ACL authorizer (Kafka's class names accepted); empty = no authorization", check_authorizer},
+    {"super.users", BK_CFG_STRING, OFF(super_users), NULL, NR,
+     "Principals allowed everything, separated by ';' (User:admin;User:ops)", NULL},
+    {"allow.everyone.if.no.acl.found", BK_CFG_BOOL, OFF(allow_everyone_if_no_acl_found), "false",
+     NR, "Allow a request when no ACL matches its resource", NULL},
+    {"max.connections", BK_CFG_INT, OFF(max_connections), "2147483647", 0, I32MAX,
+     "Most connections the broker accepts; more are closed at accept", NULL},
+    {"max.connections.per.ip", BK_CFG_INT, OFF(max_connections_per_ip), "2147483647", 0, I32MAX,
+     "Most connections from one IP address", NULL},
+    {"max.connections.per.ip.overrides", BK_CFG_STRING, OFF(max_connections_per_ip_overrides), "",
+     NR, "Per-IP limits: host:count,host:count (checked at start-up)", NULL},
 };
 const int bk_config_nkeys = (int)BK_ARRAY_LEN(bk_config_keys);
 

@@ -163,6 +163,13 @@ typedef struct bk_config {
     char *metrics_listener;  /* metrics.listener: http://host:port; NULL/empty = off */
     char *log_level;         /* log.level */
     int64_t request_slow_ms; /* request.slow.ms; -1 = off */
+    /* --- security: authorization, connection limits (issue 11) --- */
+    char *authorizer_class_name; /* "" = none */
+    char *super_users;           /* "User:a;User:b", NULL = none */
+    bool allow_everyone_if_no_acl_found;
+    int32_t max_connections;
+    int32_t max_connections_per_ip;
+    char *max_connections_per_ip_overrides; /* "host:count,..." */
 
     /* --- derived by bk_config_finish() --- */
     bk_endpoint *listener_eps; /* owned: one per listeners entry */

@@ -2,6 +2,9 @@
 #include "server.h"
 #include "cshut.h"
 
+#include "../security/connlimit.h"
+#include "../broker/authz.h"
+#include "../broker/quotas.h"
 #include "../broker/meta_props.h"
 #include "../broker/replica.h"
 #include "../core/clock.h"
@@ -76,6 +79,27 @@ static void on_accept(bk_listener *l, int fd, const struct sockaddr_storage *pee
                       socklen_t peerlen)
 {
     bk_server *s = l->data;
+    /* connection limits (security/connlimit.h), before any byte is read */
+    const bk_config *cfg = s->cfg;
+    char addr[64], ip[64];
+    bk_sockaddr_str((const struct sockaddr *)peer, peerlen, addr, sizeof addr);
+    bk_peer_ip(addr, ip, sizeof ip);
+    int32_t per_ip = bk_connlimit_for(cfg->max_connections_per_ip_overrides, ip,
+                                      cfg->max_connections_per_ip);
+    int same = 0;
+    if (per_ip != INT32_MAX)
+        for (bk_conn *c = s->conns.head; c; c = c->next) {
+            char cip[64];
+            bk_peer_ip(c->peer, cip, sizeof cip);
+            same += !c->closing && strcmp(cip, ip) == 0;
+        }
+    if (s->conns.n >= cfg->max_connections || same >= per_ip) {
+        bk_log_rl(BK_LOG_INFO, "closing connection from %s: %s reached (%d)", addr,
+                  same >= per_ip ? "max.connections.per.ip" : "max.connections",
+                  same >= per_ip ? per_ip : cfg->max_connections);
+        close(fd);
+        return;
+    }
     (void)bk_conn_accept(&s->conns, fd, peer, peerlen, l->ep.name);
 }
 
@@ -426,6 +450,20 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         goto fail;
     }
     s->broker_ok = true;
+    if (bk_connlimit_check(cfg->max_connections_per_ip_overrides) != 0) {
+        snprintf(err, errlen, "Invalid value %s for configuration max.connections.per.ip.overrides: "
+                 "must be a list of host:count", cfg->max_connections_per_ip_overrides);
+        rc = BK_EINVAL;
+        goto fail;
+    }
+    if ((rc = bk_authz_open(&s->broker)) != 0) {
+        snprintf(err, errlen, "authorizer: cannot load the ACLs: %s", bk_strerror(rc));
+        goto fail;
+    }
+    if ((rc = bk_quotas_open(&s->broker)) != 0) {
+        snprintf(err, errlen, "cannot load the client quotas: %s", bk_strerror(rc));
+        goto fail;
+    }
 
     if ((rc = open_storage(s, err, errlen)) != 0)
         goto fail;
@@ -439,6 +477,14 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         s->broker.isr_change_ud = &s->broker;
         on_live_brokers(s->cluster, &s->broker);
         bk_cluster_attach_topics(s->cluster, s->topics);
+        if ((rc = bk_authz_attach_zk(&s->broker)) != 0) {
+            snprintf(err, errlen, "authorizer: cannot read the ACLs from ZooKeeper");
+            goto fail;
+        }
+        if ((rc = bk_quotas_attach_zk(&s->broker)) != 0) {
+            snprintf(err, errlen, "cannot read the client quotas from ZooKeeper");
+            goto fail;
+        }
         bk_pidstore *ps;
         if (s->broker.tcoord && bk_pidstore_zk_open(&ps, s->cluster) == 0)
             bk_tcoord_set_pidstore(s->broker.tcoord, ps);

@@ -1,0 +1,374 @@
+/*
+ * h_quota.c - client quotas (quotas.h): the manager, the throttle mute and
+ * DescribeClientQuotas / AlterClientQuotas v0-1.
+ *
+ * Entities on the wire: components {EntityType "user" | "client-id",
+ * EntityName (null = the default entity)}. Describe filters match a
+ * component exactly (MatchType 0), the default (1) or any specified
+ * entity (2); Strict asks for entities with no other component. Both APIs
+ * need DESCRIBE_CONFIGS / ALTER_CONFIGS on the cluster (authz.h).
+ */
+#include "quotas.h"
+
+#include "../cluster/cluster.h"
+#include "../cluster/zkquota.h"
+#include "../core/clock.h"
+#include "../core/log.h"
+#include "api_table.h"
+#include "authz.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SENSORS 4096
+
+typedef struct sensor {
+    char *user, *client; /* owned */
+    bk_rate rate[2];     /* BK_QUOTA_PRODUCE, BK_QUOTA_FETCH */
+} sensor;
+
+typedef struct bk_quotamgr {
+    bk_quotas q;
+    char *dir; /* owned: file store; NULL = cluster mode (not stored) */
+    sensor *s; /* owned */
+    int ns, caps;
+    bk_zkquota *zk; /* cluster mode store, or NULL */
+} bk_quotamgr;
+
+static void zk_loaded(void *ud, bk_quotas *fresh)
+{
+    bk_broker *b = ud;
+    bk_quotamgr *m = b->quotas;
+    if (!m)
+        return;
+    bk_quotas_fini(&m->q);
+    m->q = *fresh;
+    bk_quotas_init(fresh);
+}
+
+int bk_quotas_attach_zk(bk_broker *b)
+{
+    if (!b->quotas || !b->zkc || !b->zkc->zk)
+        return 0;
+    b->quotas->zk = bk_zkquota_open(b->zkc->zk, zk_loaded, b);
+    return b->quotas->zk ? 0 : BK_EIO;
+}
+
+void bk_quotas_tick(bk_broker *b)
+{
+    if (b->quotas && b->quotas->zk)
+        bk_zkquota_tick(b->quotas->zk);
+}
+
+int bk_quotas_open(bk_broker *b)
+{
+    bk_quotamgr *m = calloc(1, sizeof *m);
+    if (!m)
+        return BK_ENOMEM;
+    bk_quotas_init(&m->q);
+    b->quotas = m;
+    bool zk = b->cfg->zookeeper_connect && b->cfg->zookeeper_connect[0];
+    if (!zk && b->cfg->log_dirs.n > 0) {
+        if (!(m->dir = strdup(b->cfg->log_dirs.v[0])))
+            return BK_ENOMEM;
+        int rc = bk_quotas_load_file(&m->q, m->dir);
+        if (rc != 0)
+            return rc;
+        if (m->q.n)
+            bk_log(BK_LOG_INFO, "client quotas: %d values", m->q.n);
+    }
+    return 0;
+}
+
+void bk_quotas_close(bk_broker *b)
+{
+    bk_quotamgr *m = b->quotas;
+    if (!m)
+        return;
+    bk_zkquota_free(m->zk);
+    bk_quotas_fini(&m->q);
+    for (int i = 0; i < m->ns; i++) {
+        free(m->s[i].user);
+        free(m->s[i].client);
+    }
+    free(m->s);
+    free(m->dir);
+    free(m);
+    b->quotas = NULL;
+}
+
+/* "User:alice" -> "alice" */
+static const char *user_of(const bk_conn *c)
+{
+    const char *p = strchr(c->principal, ':');
+    return p ? p + 1 : c->principal;
+}
+
+static sensor *sensor_for(bk_quotamgr *m, const char *user, const char *client)
+{
+    for (int i = 0; i < m->ns; i++)
+        if (strcmp(m->s[i].user, user) == 0 && strcmp(m->s[i].client, client) == 0)
+            return &m->s[i];
+    if (m->ns >= MAX_SENSORS) /* bounded: recycle the oldest slot */
+        m->ns = 0;
+    if (m->ns == m->caps) {
+        int cap = m->caps ? m->caps * 2 : 16;
+        sensor *v = realloc(m->s, sizeof *v * (size_t)cap);
+        if (!v)
+            return NULL;
+        m->s = v;
+        m->caps = cap;
+    }
+    sensor *s = &m->s[m->ns];
+    if (s < m->s + m->ns) {
+        free(s->user);
+        free(s->client);
+    }
+    memset(s, 0, sizeof *s);
+    s->user = strdup(user);
+    s->client = strdup(client);
+    if (!s->user || !s->client) {
+        free(s->user);
+        free(s->client);
+        return NULL;
+    }
+    m->ns++;
+    return s;
+}
+
+int32_t bk_quota_record(bk_broker *b, const bk_req *req, int kind, uint64_t bytes)
+{
+    bk_quotamgr *m = b->quotas;
+    if (!m || m->q.n == 0)
+        return 0;
+    char client[256];
+    int cl = req->hdr.client_id.len > 0 ? (int)BK_MIN(req->hdr.client_id.len, 255) : 0;
+    memcpy(client, req->hdr.client_id.p ? req->hdr.client_id.p : "", (size_t)cl);
+    client[cl] = 0;
+    const char *user = user_of(req->conn);
+    double rate = bk_quotas_resolve(&m->q, user, client,
+                                    kind == BK_QUOTA_PRODUCE ? "producer_byte_rate"
+                                                             : "consumer_byte_rate");
+    if (rate <= 0)
+        return 0;
+    sensor *s = sensor_for(m, user, client);
+    return s ? bk_rate_record(&s->rate[kind], rate, bytes, bk_now_ms()) : 0;
+}
+
+typedef struct mute {
+    bk_delayed d; /* first: complete() gets &d */
+    bk_req *req;
+} mute;
+
+static bool mute_event(bk_delayed *d, unsigned what, uint64_t bytes) { return false; }
+
+static void mute_done(bk_delayed *d, bool expired)
+{
+    bk_req_done(((mute *)d)->req, 0);
+}
+
+int bk_quota_mute(bk_broker *b, bk_req *req, int32_t ms)
+{
+    if (ms <= 0 || !b->started)
+        return 0;
+    mute *x = BK_ARENA_NEW(req, mute, 1);
+    if (!x)
+        return 0;
+    x->req = req;
+    x->d.on_event = mute_event;
+    x->d.complete = mute_done;
+    if (bk_delayed_park(&b->purg, &x->d, bk_now_ms() + ms, NULL, NULL, 0) != 0)
+        return 0;
+    req->hctx = &x->d;
+    return BK_EAGAIN;
+}
+
+/* ------------------------------------------------------------ the APIs */
+
+static bool is_user(bk_str t) { return t.len == 4 && memcmp(t.p, "user", 4) == 0; }
+static bool is_client(bk_str t) { return t.len == 9 && memcmp(t.p, "client-id", 9) == 0; }
+
+static char *cstr(bk_req *req, bk_str s)
+{
+    char *p = BK_ARENA_NEW(req, char, BK_MAX(s.len, 0) + 1);
+    if (p && s.len > 0)
+        memcpy(p, s.p, (size_t)s.len);
+    return p;
+}
+
+/* A filter component against one part of a stored entity. */
+static bool comp_match(int8_t mt, const char *name, int kind, const char *have)
+{
+    switch (mt) {
+    case 0: return kind == BK_QPART_NAME && strcmp(have, name) == 0;
+    case 1: return kind == BK_QPART_DEFAULT;
+    case 2: return kind != BK_QPART_NONE;
+    default: return false;
+    }
+}
+
+int bk_h_describe_client_quotas(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_DescribeClientQuotasRequest rq;
+    BK_DECODE(req, DescribeClientQuotasRequest, &rq);
+    bk_DescribeClientQuotasResponse rs;
+    bk_DescribeClientQuotasResponse_init(&rs);
+    rs.Entries.n = 0;
+    bk_quotamgr *m = b->quotas;
+    if (!bk_authz_cluster(b, req, BK_OP_DESCRIBE_CONFIGS)) {
+        rs.ErrorCode = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+        rs.Entries.n = -1;
+        return BK_RESPOND(req, DescribeClientQuotasResponse, ver, &rs);
+    }
+    /* the filter: per part, -1 = not constrained, else the match type */
+    int8_t umt = -1, cmt = -1;
+    const char *uname = "", *cname = "";
+    for (int i = 0; i < BK_MAX(rq.Components.n, 0); i++) {
+        const bk_DescribeClientQuotasRequest_ComponentData *c = &rq.Components.a[i];
+        bool u = is_user(c->EntityType), cl = is_client(c->EntityType);
+        if ((!u && !cl) || c->MatchType < 0 || c->MatchType > 2 || (u ? umt : cmt) >= 0) {
+            rs.ErrorCode = BK_KERR_INVALID_REQUEST;
+            rs.ErrorMessage = bk_str_c("Invalid or repeated entity type in the filter.");
+            rs.Entries.n = -1;
+            return BK_RESPOND(req, DescribeClientQuotasResponse, ver, &rs);
+        }
+        *(u ? &umt : &cmt) = c->MatchType;
+        *(u ? &uname : &cname) = cstr(req, c->Match);
+    }
+    int n = m ? m->q.n : 0;
+    /* one entry per distinct entity */
+    int *ent = BK_ARENA_NEW(req, int, n + 1);
+    rs.Entries.a = BK_ARENA_NEW(req, bk_DescribeClientQuotasResponse_EntryData, n + 1);
+    if (!ent || !rs.Entries.a)
+        return BK_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const bk_quota_val *v = &m->q.v[i];
+        ent[i] = -1;
+        if (umt >= 0 && !comp_match(umt, uname, v->ukind, v->user))
+            continue;
+        if (cmt >= 0 && !comp_match(cmt, cname, v->ckind, v->client))
+            continue;
+        if (rq.Strict && ((umt < 0 && v->ukind != BK_QPART_NONE) ||
+                          (cmt < 0 && v->ckind != BK_QPART_NONE)))
+            continue;
+        int k = 0;
+        for (; k < i; k++)
+            if (ent[k] >= 0 && m->q.v[k].ukind == v->ukind && m->q.v[k].ckind == v->ckind &&
+                (v->ukind != BK_QPART_NAME || strcmp(m->q.v[k].user, v->user) == 0) &&
+                (v->ckind != BK_QPART_NAME || strcmp(m->q.v[k].client, v->client) == 0))
+                break;
+        ent[i] = k < i ? ent[k] : rs.Entries.n++;
+        bk_DescribeClientQuotasResponse_EntryData *e = &rs.Entries.a[ent[i]];
+        if (k < i)
+            continue;
+        bk_codec_init(&bk_desc_DescribeClientQuotasResponse_EntryData, e);
+        int ne = (v->ukind != BK_QPART_NONE) + (v->ckind != BK_QPART_NONE);
+        e->Entity.n = ne;
+        e->Entity.a = BK_ARENA_NEW(req, bk_DescribeClientQuotasResponse_EntityData, ne + 1);
+        e->Values.n = 0;
+        e->Values.a = BK_ARENA_NEW(req, bk_DescribeClientQuotasResponse_ValueData, n + 1);
+        if (!e->Entity.a || !e->Values.a)
+            return BK_ENOMEM;
+        int j = 0;
+        if (v->ukind != BK_QPART_NONE)
+            e->Entity.a[j++] = (bk_DescribeClientQuotasResponse_EntityData){
+                bk_str_c("user"),
+                v->ukind == BK_QPART_NAME ? bk_str_c(v->user) : (bk_str){NULL, -1}};
+        if (v->ckind != BK_QPART_NONE)
+            e->Entity.a[j++] = (bk_DescribeClientQuotasResponse_EntityData){
+                bk_str_c("client-id"),
+                v->ckind == BK_QPART_NAME ? bk_str_c(v->client) : (bk_str){NULL, -1}};
+    }
+    for (int i = 0; i < n; i++) {
+        if (ent[i] < 0)
+            continue;
+        bk_DescribeClientQuotasResponse_EntryData *e = &rs.Entries.a[ent[i]];
+        e->Values.a[e->Values.n++] =
+            (bk_DescribeClientQuotasResponse_ValueData){bk_str_c(m->q.v[i].key), m->q.v[i].value};
+    }
+    return BK_RESPOND(req, DescribeClientQuotasResponse, ver, &rs);
+}
+
+int bk_h_alter_client_quotas(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_AlterClientQuotasRequest rq;
+    BK_DECODE(req, AlterClientQuotasRequest, &rq);
+    bk_AlterClientQuotasResponse rs;
+    bk_AlterClientQuotasResponse_init(&rs);
+    int n = BK_MAX(rq.Entries.n, 0);
+    rs.Entries.n = n;
+    rs.Entries.a = BK_ARENA_NEW(req, bk_AlterClientQuotasResponse_EntryData, n + 1);
+    if (!rs.Entries.a)
+        return BK_ENOMEM;
+    bk_quotamgr *m = b->quotas;
+    bool authorized = bk_authz_cluster(b, req, BK_OP_ALTER_CONFIGS);
+    bool changed = false;
+    for (int i = 0; i < n; i++) {
+        const bk_AlterClientQuotasRequest_EntryData *q = &rq.Entries.a[i];
+        bk_AlterClientQuotasResponse_EntryData *e = &rs.Entries.a[i];
+        bk_codec_init(&bk_desc_AlterClientQuotasResponse_EntryData, e);
+        e->Entity.n = BK_MAX(q->Entity.n, 0);
+        e->Entity.a = BK_ARENA_NEW(req, bk_AlterClientQuotasResponse_EntityData, e->Entity.n + 1);
+        if (!e->Entity.a)
+            return BK_ENOMEM;
+        int uk = BK_QPART_NONE, ck = BK_QPART_NONE;
+        const char *u = NULL, *c = NULL, *bad = NULL;
+        for (int j = 0; j < e->Entity.n; j++) {
+            const bk_AlterClientQuotasRequest_EntityData *d = &q->Entity.a[j];
+            e->Entity.a[j] = (bk_AlterClientQuotasResponse_EntityData){d->EntityType, d->EntityName};
+            int kind = d->EntityName.len < 0 ? BK_QPART_DEFAULT : BK_QPART_NAME;
+            if (is_user(d->EntityType) && uk == BK_QPART_NONE) {
+                uk = kind;
+                u = cstr(req, d->EntityName);
+            } else if (is_client(d->EntityType) && ck == BK_QPART_NONE) {
+                ck = kind;
+                c = cstr(req, d->EntityName);
+            } else {
+                bad = "Invalid or repeated entity type (user and client-id are supported).";
+            }
+        }
+        if ((u && strlen(u) > 255) || (c && strlen(c) > 255))
+            bad = "Entity names are limited to 255 bytes.";
+        if (!bad && uk == BK_QPART_NONE && ck == BK_QPART_NONE)
+            bad = "An entity needs a user or a client-id.";
+        for (int j = 0; !bad && j < BK_MAX(q->Ops.n, 0); j++) {
+            char *key = cstr(req, q->Ops.a[j].Key);
+            if (!key || !bk_quota_key_valid(key))
+                bad = "Unknown quota key.";
+            else if (!q->Ops.a[j].Remove && !(q->Ops.a[j].Value > 0))
+                bad = "Quota values must be positive.";
+        }
+        if (!authorized) {
+            e->ErrorCode = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+            continue;
+        }
+        if (!bad && !m)
+            bad = "Client quotas are not available.";
+        if (!bad && !m->zk && !m->dir)
+            bad = "Client quotas cannot be stored (no log dir, no ZooKeeper).";
+        if (bad) {
+            e->ErrorCode = BK_KERR_INVALID_REQUEST;
+            e->ErrorMessage = bk_str_c(bad);
+            continue;
+        }
+        if (rq.ValidateOnly)
+            continue;
+        for (int j = 0; j < BK_MAX(q->Ops.n, 0); j++) {
+            const bk_AlterClientQuotasRequest_OpData *op = &q->Ops.a[j];
+            if (bk_quotas_set(&m->q, uk, u, ck, c, cstr(req, op->Key), op->Value, op->Remove) !=
+                0)
+                e->ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+            changed = true;
+        }
+        if (m->zk) /* cluster mode: the entity's znode and a notification */
+            bk_zkquota_write(m->zk, &m->q, uk, u, ck, c);
+    }
+    if (changed && m->dir && bk_quotas_save_file(&m->q, m->dir) != 0) {
+        bk_log(BK_LOG_ERROR, "cannot store the client quotas in %s", m->dir);
+        for (int i = 0; i < n; i++)
+            rs.Entries.a[i].ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    return BK_RESPOND(req, AlterClientQuotasResponse, ver, &rs);
+}

@@ -1,0 +1,44 @@
+/*
+ * quotas.h - client quotas in the broker (Kafka's ClientQuotaManager with
+ * KIP-219 throttling): the configured values (security/quota.h), one rate
+ * sensor per (user, client id), and the DescribeClientQuotas (48) /
+ * AlterClientQuotas (49) APIs (h_quota.c).
+ *
+ * Enforcement: producer_byte_rate on Produce (the request's size) and
+ * consumer_byte_rate on Fetch (the record bytes returned). A request over
+ * the quota is answered at once with throttle_time_ms set, and its
+ * connection reads nothing more for that long: the handler parks a
+ * delayed op with no partitions (purgatory.h) after responding, so the
+ * connection stays busy (conn.h: one request in flight) until it expires.
+ * Only synchronous answers mute; a deferred Produce/Fetch only reports the
+ * time. request_percentage, controller_mutation_rate and
+ * connection_creation_rate are stored and described, not enforced.
+ *
+ * Storage: single node <first log dir>/brook-quotas; cluster mode
+ * ZooKeeper's /config/users and /config/clients (zkquota.h).
+ *
+ * Thread: loop thread.
+ */
+#ifndef BK_QUOTAS_H
+#define BK_QUOTAS_H
+
+#include "../security/quota.h"
+#include "broker.h"
+
+enum { BK_QUOTA_PRODUCE = 0, BK_QUOTA_FETCH = 1 };
+
+/* Create b->quotas (loads the file store on a single node). */
+int bk_quotas_open(bk_broker *b);
+void bk_quotas_close(bk_broker *b);
+/* Cluster mode, once b->zkc is set: read the quotas from ZooKeeper and
+ * follow /config/changes (zkquota.h). */
+int bk_quotas_attach_zk(bk_broker *b);
+void bk_quotas_tick(bk_broker *b);
+/* Record bytes for the request's (user, client id); the throttle time in
+ * ms (0: within the quota or no quota). */
+int32_t bk_quota_record(bk_broker *b, const bk_req *req, int kind, uint64_t bytes);
+/* After a synchronous response: keep the connection muted for ms.
+ * Returns BK_EAGAIN (the request completes when the time is up) or 0. */
+int bk_quota_mute(bk_broker *b, bk_req *req, int32_t ms);
+
+#endif

@@ -1,0 +1,285 @@
+"""Issue 11 (limits): max.connections, max.connections.per.ip (with
+max.connections.per.ip.overrides) and connections.max.idle.ms, with raw
+sockets (tests/lib/kwire.py). A connection over a limit is accepted by the
+kernel and closed by the broker before it reads a byte; connections under
+the limit keep working, and a slot frees when one of them closes.
+"""
+
+import time
+
+import pytest
+
+import kwire
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def conn_ok(b, corr=1):
+    """A new connection that answers ApiVersions (kept open)."""
+    c = kwire.Conn(b.host, b.port, 5)
+    got, _ = c.roundtrip(kwire.API_API_VERSIONS, 0, corr, kwire.api_versions_body(0))
+    assert got == corr
+    return c
+
+
+def refused(b):
+    """A new connection the broker closes without answering."""
+    c = kwire.Conn(b.host, b.port, 5)
+    try:
+        try:
+            c.send(kwire.request(kwire.API_API_VERSIONS, 0, 7, kwire.api_versions_body(0)))
+        except OSError:
+            return True
+        closed, data = c.wait_closed(5)
+        return closed and data == b""
+    finally:
+        c.close()
+
+
+def limit_holds(b, n):
+    held = [conn_ok(b, i + 1) for i in range(n)]
+    try:
+        assert refused(b), "connection %d was not closed" % (n + 1)
+        # the held ones still work
+        got, _ = held[0].roundtrip(kwire.API_API_VERSIONS, 0, 99, kwire.api_versions_body(0))
+        assert got == 99
+        # one closes: a new one is let in (the broker sees the close first)
+        held.pop().close()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                held.append(conn_ok(b, 50))
+                break
+            except (OSError, kwire.ParseError, EOFError, ConnectionError):
+                assert time.monotonic() < deadline, "no slot after a close"
+                time.sleep(0.1)
+        assert refused(b)
+    finally:
+        for c in held:
+            c.close()
+
+
+@pytest.mark.brook_config({"max.connections.per.ip": 3})
+def test_max_connections_per_ip(brook):
+    limit_holds(brook, 3)
+    brook.assert_alive()
+
+
+@pytest.mark.brook_config({"max.connections.per.ip": 100,
+                           "max.connections.per.ip.overrides": "10.9.9.9:50,127.0.0.1:2"})
+def test_max_connections_per_ip_override(brook):
+    limit_holds(brook, 2)
+
+
+@pytest.mark.brook_config({"max.connections": 4})
+def test_max_connections(brook):
+    limit_holds(brook, 4)
+
+
+@pytest.mark.brook_config({"connections.max.idle.ms": 1000})
+def test_idle_connections_are_closed(brook):
+    c = conn_ok(brook)
+    t0 = time.monotonic()
+    closed, _ = c.wait_closed(10)
+    took = time.monotonic() - t0
+    print("idle connection closed after %.2f s (connections.max.idle.ms=1000)" % took)
+    assert closed
+    c.close()
+
+
+def test_bad_overrides_refuse_to_start(tmp_path):
+    import subprocess
+    import brookharness
+    cfg = tmp_path / "server.properties"
+    cfg.write_text("listeners=PLAINTEXT://127.0.0.1:%d\nlog.dirs=%s\n"
+                   "max.connections.per.ip.overrides=nonsense\n"
+                   % (brookharness.free_port(), tmp_path / "data"))
+    p = subprocess.run([brookharness.brookd_path(), str(cfg)], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 1, p
+    assert "max.connections.per.ip.overrides" in p.stdout + p.stderr
+
+
+# ------------------------------------------------------------- client quotas
+
+import json
+import os
+import subprocess
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BROOK = os.environ.get("BROOK_TOOL", os.path.join(REPO, "build", "bin", "brook"))
+
+
+def configs(*args):
+    p = subprocess.run([BROOK, "configs"] + [str(a) for a in args], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, "brook configs %s: %s%s" % (args, p.stdout, p.stderr)
+    return p.stdout
+
+
+def test_client_quotas_round_trip_and_restart(brook):
+    b = brook.bootstrap
+    out = configs("--bootstrap-server", b, "--entity-type", "users", "--entity-name", "alice",
+                  "--alter", "--add-config", "producer_byte_rate=1024,consumer_byte_rate=2048")
+    assert out.strip() == "Completed updating config for user alice."
+    configs("--bootstrap-server", b, "--entity-type", "clients", "--entity-default", "--alter",
+            "--add-config", "request_percentage=50")
+    configs("--bootstrap-server", b, "--entity-type", "clients", "--entity-name", "app", "--alter",
+            "--add-config", "producer_byte_rate=10")
+    out = configs("--bootstrap-server", b, "--entity-type", "users", "--entity-name", "alice",
+                  "--describe")
+    assert out.strip() == ("Quota configs for user-principal 'alice' are "
+                           "producer_byte_rate=1024.0, consumer_byte_rate=2048.0"), out
+    out = configs("--bootstrap-server", b, "--entity-type", "clients", "--describe")
+    assert "Quota configs for the default client-id are request_percentage=50.0" in out, out
+    assert "Quota configs for client-id 'app' are producer_byte_rate=10.0" in out, out
+    brook.restart()
+    configs("--bootstrap-server", b, "--entity-type", "users", "--entity-name", "alice", "--alter",
+            "--delete-config", "consumer_byte_rate")
+    out = configs("--bootstrap-server", b, "--entity-type", "users", "--describe")
+    assert out.strip() == "Quota configs for user-principal 'alice' are producer_byte_rate=1024.0", out
+    # an unknown key is refused
+    p = subprocess.run([BROOK, "configs", "--bootstrap-server", b, "--entity-type", "users",
+                        "--entity-name", "x", "--alter", "--add-config", "bogus=1"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "INVALID_REQUEST" in p.stderr, p
+
+
+def _produce_rate(b, client_id, seconds, size=10000, queue=1000):
+    from confluent_kafka import Producer
+    stats = []
+    p = Producer({"bootstrap.servers": b.bootstrap, "client.id": client_id, "linger.ms": 5,
+                  "batch.size": 200000, "statistics.interval.ms": 500,
+                  "stats_cb": lambda s: stats.append(json.loads(s)),
+                  "queue.buffering.max.messages": queue})
+    payload = b"x" * size
+    sent = [0]
+
+    def dr(err, msg):
+        if err is None:
+            sent[0] += len(msg.value())
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        try:
+            p.produce("q", payload, on_delivery=dr)
+        except BufferError:
+            p.poll(0.05)
+        p.poll(0)
+    p.flush(60)
+    took = time.monotonic() - t0
+    p.poll(0.6)
+    throttle = max([br.get("throttle", {}).get("max", 0) for s in stats
+                    for br in s.get("brokers", {}).values()] or [0])
+    return sent[0] / took, throttle
+
+
+@pytest.mark.timeout(120)
+def test_producer_byte_rate_throttles(brook):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({"bootstrap.servers": brook.bootstrap})
+    a.create_topics([NewTopic("q", 1, 1)])["q"].result(30)
+    free_rate, free_thr = _produce_rate(brook, "free", 2)
+    configs("--bootstrap-server", brook.bootstrap, "--entity-type", "clients", "--entity-name",
+            "slow", "--alter", "--add-config", "producer_byte_rate=100000")
+    rate, thr = _produce_rate(brook, "slow", 6, queue=30)
+    print("unthrottled %.0f B/s (throttle max %s ms); producer_byte_rate=100000: %.0f B/s, "
+          "throttle max %s ms" % (free_rate, free_thr, rate, thr))
+    assert free_rate > 1000000, free_rate
+    assert rate < 300000, rate
+    assert thr > 0
+    brook.assert_alive()
+
+
+def test_client_quotas_in_zookeeper_reach_every_broker(tmp_path):
+    import importlib
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    tz = importlib.import_module("test_cluster_zk")
+    if not tz.zkharness.available():
+        pytest.skip("Debian's zookeeper package is not installed")
+    with tz.Cluster(tmp_path) as c:
+        bs = [c.broker(i) for i in range(3)]
+        tz.wait_for(lambda: tz.all_see_three(bs), 30, "three brokers")
+        kz = c.zkc()
+        # a user znode with another key (as SCRAM credentials are kept) survives
+        kz.create("/config/users/alice",
+                  json.dumps({"version": 1, "config": {"SCRAM-SHA-256": "x"}}).encode(),
+                  makepath=True)
+        configs("--bootstrap-server", bs[0].bootstrap, "--entity-type", "users", "--entity-name",
+                "alice", "--alter", "--add-config", "producer_byte_rate=1024")
+        configs("--bootstrap-server", bs[1].bootstrap, "--entity-type", "clients",
+                "--entity-default", "--alter", "--add-config", "consumer_byte_rate=4096")
+
+        def znode(path):
+            d = kz.get(path)[0] if kz.exists(path) else None
+            return json.loads(d) if d else None
+        tz.wait_for(lambda: (znode("/config/users/alice") or {}).get("config", {}).get(
+            "producer_byte_rate") == "1024.0", 10, "/config/users/alice")
+        assert znode("/config/users/alice")["config"]["SCRAM-SHA-256"] == "x"
+        tz.wait_for(lambda: znode("/config/clients/<default>") == {
+            "version": 1, "config": {"consumer_byte_rate": "4096.0"}}, 10, "/config/clients/<default>")
+        notes = kz.get_children("/config/changes")
+        paths = {json.loads(kz.get("/config/changes/" + n)[0])["entity_path"] for n in notes}
+        assert {"users/alice", "clients/<default>"} <= paths, paths
+        for b in bs:
+            tz.wait_for(lambda: "producer_byte_rate=1024.0" in configs(
+                "--bootstrap-server", b.bootstrap, "--entity-type", "users", "--describe"), 20,
+                "alice's quota on broker %d" % b.node_id)
+            tz.wait_for(lambda: "Quota configs for the default client-id are consumer_byte_rate=4096.0"
+                        in configs("--bootstrap-server", b.bootstrap, "--entity-type", "clients",
+                                   "--describe"), 20, "the default on broker %d" % b.node_id)
+        # removed through the third broker
+        configs("--bootstrap-server", bs[2].bootstrap, "--entity-type", "users", "--entity-name",
+                "alice", "--alter", "--delete-config", "producer_byte_rate")
+        for b in bs:
+            tz.wait_for(lambda: "alice" not in configs(
+                "--bootstrap-server", b.bootstrap, "--entity-type", "users", "--describe"), 20,
+                "alice's quota gone from broker %d" % b.node_id)
+        assert znode("/config/users/alice") == {"version": 1, "config": {"SCRAM-SHA-256": "x"}}
+
+
+@pytest.mark.timeout(120)
+def test_consumer_byte_rate_throttles(brook):
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({"bootstrap.servers": brook.bootstrap})
+    a.create_topics([NewTopic("cq", 1, 1)])["cq"].result(30)
+    # small batches: a fetch returns at least one whole batch (KIP-74)
+    p = Producer({"bootstrap.servers": brook.bootstrap, "linger.ms": 5, "batch.size": 20000})
+    for i in range(150):
+        p.produce("cq", b"y" * 10000)
+    assert p.flush(30) == 0
+    configs("--bootstrap-server", brook.bootstrap, "--entity-type", "clients", "--entity-name",
+            "slowc", "--alter", "--add-config", "consumer_byte_rate=300000")
+    stats = []
+
+    def consume(client_id, limit_s):
+        c = Consumer({"bootstrap.servers": brook.bootstrap, "group.id": client_id,
+                      "client.id": client_id, "auto.offset.reset": "earliest",
+                      "fetch.max.bytes": 1000000, "message.max.bytes": 100000,
+                      "max.partition.fetch.bytes": 100000,
+                      "statistics.interval.ms": 500,
+                      "stats_cb": lambda s: stats.append((client_id, json.loads(s)))})
+        c.subscribe(["cq"])
+        got, t0, first = 0, time.monotonic(), None
+        while got < 1500000 and time.monotonic() - t0 < limit_s:
+            m = c.poll(0.2)
+            if m is None or m.error():
+                continue
+            first = first or time.monotonic()
+            got += len(m.value())
+        took = time.monotonic() - (first or t0)
+        c.poll(0.6)
+        c.close()
+        return got, took
+    fgot, ftook = consume("fastc", 30)
+    sgot, stook = consume("slowc", 40)
+    thr = max([br.get("throttle", {}).get("max", 0) for cid, s in stats if cid == "slowc"
+               for br in s.get("brokers", {}).values()] or [0])
+    print("consumer: unthrottled %d B in %.2f s; consumer_byte_rate=300000: %d B in %.2f s "
+          "(%.0f B/s), throttle max %d ms" % (fgot, ftook, sgot, stook, sgot / max(stook, 0.001), thr))
+    assert fgot == 1500000 and sgot == 1500000
+    assert stook > 2.0  # 1.5 MB at 300 kB/s with one second of burst: about 4 s
+    assert thr > 0
