@@ -56,7 +56,7 @@ typedef struct bk_endpoint {
  * EndPoint regex). 0, or BK_EINVAL with *why set to a static reason. */
 int bk_endpoint_parse(const char *s, bk_endpoint *ep, const char **why);
 
-#define BK_CONFIG_MAX_KEYS 128
+#define BK_CONFIG_MAX_KEYS 256
 
 typedef struct bk_config {
     /* --- broker identity --- */
