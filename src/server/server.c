@@ -64,7 +64,10 @@ static void on_accept(bk_listener *l, int fd, const struct sockaddr_storage *pee
                       socklen_t peerlen)
 {
     bk_server *s = l->data;
-    (void)bk_conn_accept(&s->conns, fd, peer, peerlen, l->ep.name);
+    int sec = bk_config_listener_secproto(s->cfg, l->ep.name);
+    bool tls = sec == BK_SEC_SSL || sec == BK_SEC_SASL_SSL;
+    (void)bk_conn_accept_sec(&s->conns, fd, peer, peerlen, l->ep.name, sec < 0 ? 0 : sec,
+                             tls ? s->tls : NULL);
 }
 
 static int setup_signals(bk_server *s, char *err, size_t errlen)
@@ -427,6 +430,7 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         .max_request_bytes = cfg->socket_request_max_bytes,
         .idle_ms = cfg->connections_max_idle_ms,
         .out_high_water = OUT_HIGH_WATER,
+        .preauth_max_bytes = cfg->sasl_server_max_receive_size,
         .on_request = bk_broker_on_request,
         .on_close = NULL,
         .on_cancel = bk_broker_on_cancel,
@@ -445,6 +449,14 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         registered = true;
     }
 
+    for (int i = 0; i < cfg->nlistener_eps && !s->tls; i++) {
+        int sec = bk_config_listener_secproto(cfg, cfg->listener_eps[i].name);
+        if ((sec == BK_SEC_SSL || sec == BK_SEC_SASL_SSL) &&
+            !(s->tls = bk_tls_ctx_new(cfg, err, errlen))) {
+            rc = BK_EINVAL;
+            goto fail;
+        }
+    }
     s->listeners = calloc((size_t)cfg->nlistener_eps, sizeof *s->listeners);
     if (!s->listeners) {
         rc = BK_ENOMEM;
@@ -506,6 +518,8 @@ void bk_server_fini(bk_server *s)
     }
     if (s->ev_ok)
         bk_conns_close_all(&s->conns);
+    bk_tls_ctx_free(s->tls);
+    s->tls = NULL;
     /* The session goes before the broker: parked CreateTopics complete
      * (with an error) and our ephemerals vanish at once. */
     if (s->cluster)
