@@ -209,6 +209,8 @@ void bk_broker_fini(bk_broker *b)
     bk_zctx_fini(&b->zctx);
     bk_wr_fini(&b->batch);
     bk_wr_fini(&b->dec);
+    bk_sasl_state_free(b->sasl);
+    b->sasl = NULL;
     free(b->adv);
     b->adv = NULL;
     b->nadv = 0;
@@ -280,7 +282,11 @@ int bk_broker_on_request(bk_req *req, void *ud)
         bk_conn_fail(req->conn, BK_LOG_INFO, why);
         return BK_EVERSION;
     }
-    int rc = e->handler(b, req);
+    /* SASL listeners: nothing but the authentication before it succeeded */
+    int rc = bk_sasl_gate(b, req);
+    if (rc < 0)
+        return rc;
+    rc = e->handler(b, req);
     if (rc < 0 && rc != BK_EAGAIN) {
         snprintf(why, sizeof why, "%s v%d request (client id '%.*s'): %s",
                  bk_apidef_get(h->api_key)->name, h->api_version,

@@ -78,6 +78,7 @@ typedef struct bk_broker {
     bool started;
     /* Cluster mode (zookeeper.connect): membership, live brokers, the
      * controller (cluster/cluster.h). Borrowed; NULL on a single node. */
+    struct bk_sasl_state *sasl; /* owned: SASL users and credentials (h_sasl.c) */
     struct bk_cluster *zkc;
 
     /* Cluster mode (zookeeper.connect, or brook.controller.requests.enable):

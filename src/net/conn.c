@@ -45,6 +45,11 @@ void bk_conns_init(bk_conns *cs, bk_ev *ev, const bk_conn_opts *opts)
     cs->next_id = 1;
 }
 
+void bk_conn_close_after_output(bk_conn *c)
+{
+    c->linger = true;
+}
+
 uint64_t bk_conn_unsent(const bk_conn *c)
 {
     return bk_wr_wire_len(&c->out) - c->out_wire_sent;
@@ -64,19 +69,20 @@ void bk_conn_fail(bk_conn *c, int level, const char *why)
 static void leave(bk_conn *c)
 {
     bk_conns *cs = c->owner;
-    /* Quiescing: nothing more will be handled; go once all is out. */
-    if (cs->quiescing && !c->closing && !c->busy && !bk_conn_unsent(c))
+    /* Quiescing or lingering: nothing more will be handled; go once all
+     * is out. */
+    if ((cs->quiescing || c->linger) && !c->closing && !c->busy && !bk_conn_unsent(c))
         bk_conn_fail(c, BK_LOG_DEBUG, NULL);
     if (!c->closing) {
         uint32_t mask = 0;
         uint64_t unsent = bk_conn_unsent(c);
-        if (!c->busy && !c->eof && unsent <= c->owner->opts.out_high_water)
+        if (!c->busy && !c->eof && !c->linger && unsent <= c->owner->opts.out_high_water)
             mask |= BK_EV_READ;
         /* Writable also when complete frames wait unhandled (conn_progress
          * stopped after its round limit): the socket is writable at once,
          * so the next tick comes back for them without new input. The same
          * for decrypted bytes OpenSSL holds that epoll cannot see. */
-        if (unsent || (!c->busy && frame_complete(c)))
+        if (unsent || (!c->busy && !c->linger && frame_complete(c)))
             mask |= BK_EV_WRITE;
         if (c->tls)
             mask = tls_mask(c, mask);
@@ -476,7 +482,7 @@ static void dispatch(bk_conn *c, int32_t size)
 /* Handle buffered frames while allowed. */
 static void process_input(bk_conn *c)
 {
-    while (!c->closing && !c->busy && !c->owner->quiescing &&
+    while (!c->closing && !c->busy && !c->owner->quiescing && !c->linger &&
            bk_conn_unsent(c) <= c->owner->opts.out_high_water) {
         int32_t size;
         if (!peek_size(c, &size))
@@ -625,7 +631,7 @@ static void conn_progress(bk_conn *c)
         int rc = bk_conn_unsent(c) ? flush_out(c) : 0;
         if (rc != 0)
             break; /* EAGAIN: wait for EPOLLOUT; errors: closing is set */
-        if (c->busy || c->owner->quiescing || !frame_complete(c))
+        if (c->busy || c->owner->quiescing || c->linger || !frame_complete(c))
             break;
     }
     if (!c->closing && c->eof && !c->busy && !bk_conn_unsent(c) && !frame_complete(c)) {

@@ -205,6 +205,7 @@ struct bk_conn {
     bool eof;       /* the peer finished sending */
     bool closing;   /* failed or finished; destroyed at the end of the callback */
     bool cancelled; /* on_cancel was called for the deferred request */
+    bool linger;    /* bk_conn_close_after_output: close once all is sent */
 
     void *udata; /* the handler layer's per-connection state */
 };
@@ -243,6 +244,10 @@ void bk_req_done(bk_req *req, int rc);
 /* Mark the connection failed; it is closed once control returns to the
  * loop. why is logged at level (NULL: nothing logged). */
 void bk_conn_fail(bk_conn *c, int level, const char *why);
+
+/* Close c once everything queued on it is sent; no further request is
+ * handled (a failed authentication answers, then closes). */
+void bk_conn_close_after_output(bk_conn *c);
 
 /* Unsent bytes (memory + file). */
 uint64_t bk_conn_unsent(const bk_conn *c);
