@@ -34,7 +34,8 @@
     X(reassign_json)                                                                               \
     X(throttle)                                                                                    \
     X(controller)                                                                                  \
-    X(controller_racks)
+    X(controller_racks)                                                                            \
+    X(sasl)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

@@ -21,8 +21,10 @@ const bk_api_entry bk_api_table[] = {
     {BK_API_SYNC_GROUP, 0, 5, bk_h_sync_group},
     {BK_API_DESCRIBE_GROUPS, 0, 5, bk_h_describe_groups},
     {BK_API_LIST_GROUPS, 0, 5, bk_h_list_groups},
-    /* v0 would carry raw SASL tokens outside Kafka framing: v1 only */
-    {BK_API_SASL_HANDSHAKE, 1, 1, bk_h_sasl_handshake},
+    /* v0 is advertised (librdkafka requires it to see SASL at all) but
+     * answered UNSUPPORTED_VERSION: it would carry raw SASL tokens outside
+     * Kafka framing (h_sasl.c) */
+    {BK_API_SASL_HANDSHAKE, 0, 1, bk_h_sasl_handshake},
     {BK_API_API_VERSIONS, 0, 4, bk_h_api_versions},
     {BK_API_CREATE_TOPICS, 0, 7, bk_h_create_topics},
     {BK_API_DELETE_TOPICS, 0, 6, bk_h_delete_topics},

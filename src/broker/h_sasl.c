@@ -163,7 +163,11 @@ int bk_h_sasl_handshake(bk_broker *b, bk_req *req)
     if (!sc)
         return BK_ENOMEM;
     bool sasl_listener = c->secproto == BK_SEC_SASL_PLAINTEXT || c->secproto == BK_SEC_SASL_SSL;
-    if (!sasl_listener || (c->authenticated && b->cfg->connections_max_reauth_ms <= 0)) {
+    if (ver == 0) {
+        /* v0 is followed by raw SASL tokens outside Kafka framing, which
+         * Brook does not read; clients that know v1 use it */
+        rs.ErrorCode = BK_KERR_UNSUPPORTED_VERSION;
+    } else if (!sasl_listener || (c->authenticated && b->cfg->connections_max_reauth_ms <= 0)) {
         rs.ErrorCode = BK_KERR_ILLEGAL_SASL_STATE;
     } else if (mech == BK_SASL_NONE || !mech_enabled(b, mech)) {
         rs.ErrorCode = BK_KERR_UNSUPPORTED_SASL_MECHANISM;

@@ -449,7 +449,13 @@ int bk_scram_server_final(bk_scram_sess *s, const uint8_t *msg, size_t len, char
         return rc;
     char gs2b64[100];
     if (bk_b64_encode((const uint8_t *)s->gs2, strlen(s->gs2), gs2b64, sizeof gs2b64) < 0 ||
-        strcmp(gs2b64, f.cbind) != 0 || strcmp(f.nonce, s->nonce) != 0)
+        strcmp(gs2b64, f.cbind) != 0)
+        return BK_EINVAL;
+    /* The nonce must end with the server's (Kafka's ScramSaslServer checks
+     * endsWith: librdkafka up to 2.x sends the client nonce once more in
+     * front). */
+    size_t fl = strlen(f.nonce), nl = strlen(s->nonce);
+    if (fl < nl || strcmp(f.nonce + fl - nl, s->nonce) != 0)
         return BK_EINVAL;
     int h = bk_scram_hlen(s->mech);
     if (f.prooflen != h || s->authlen + f.without_proof > sizeof s->auth)

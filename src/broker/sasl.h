@@ -14,7 +14,10 @@
  *                                               "a=<authzid>" must name the
  *                                               user; "tokenauth" refused)
  *   server-first  "r=<cnonce><snonce>,s=<salt b64>,i=<iterations>"
- *   client-final  "c=<b64 gs2 header>,r=<nonce>,p=<proof b64>"
+ *   client-final  "c=<b64 gs2 header>,r=<nonce>,p=<proof b64>" (the nonce
+ *                                               must END with the server's,
+ *                                               as Kafka checks: librdkafka
+ *                                               2.0 repeats the client nonce)
  *   server-final  "v=<server signature b64>"
  * A credential is what Kafka keeps per user and mechanism: salt, StoredKey
  * = H(HMAC(SaltedPassword, "Client Key")), ServerKey = HMAC(SaltedPassword,
