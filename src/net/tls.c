@@ -152,6 +152,12 @@ static int load_trust(SSL_CTX *ctx, const char *pem, size_t len, char *err, size
     return 0;
 }
 
+/* An empty value counts as not given (Kafka's null). */
+static const char *opt(const char *v)
+{
+    return v && v[0] ? v : NULL;
+}
+
 bk_tls_ctx *bk_tls_ctx_new(const bk_config *cfg, char *err, size_t errlen)
 {
     if ((cfg->ssl_keystore_type && strcasecmp(cfg->ssl_keystore_type, "PEM") != 0) ||
@@ -200,7 +206,7 @@ bk_tls_ctx *bk_tls_ctx_new(const bk_config *cfg, char *err, size_t errlen)
     static const unsigned char sid[] = "brook";
     SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
 
-    if (cfg->ssl_keystore_location) {
+    if (opt(cfg->ssl_keystore_location)) {
         chain = slurp(cfg->ssl_keystore_location, &chainlen);
         if (!chain) {
             snprintf(err, errlen, "ssl.keystore.location %s: cannot read: %s",
@@ -210,7 +216,7 @@ bk_tls_ctx *bk_tls_ctx_new(const bk_config *cfg, char *err, size_t errlen)
         if (load_keystore(ctx, chain, chainlen, chain, chainlen, cfg->ssl_key_password, err,
                           errlen) != 0)
             goto fail;
-    } else if (cfg->ssl_keystore_certificate_chain && cfg->ssl_keystore_key) {
+    } else if (opt(cfg->ssl_keystore_certificate_chain) && opt(cfg->ssl_keystore_key)) {
         if (load_keystore(ctx, cfg->ssl_keystore_certificate_chain,
                           strlen(cfg->ssl_keystore_certificate_chain), cfg->ssl_keystore_key,
                           strlen(cfg->ssl_keystore_key), cfg->ssl_key_password, err, errlen) != 0)
@@ -224,7 +230,7 @@ bk_tls_ctx *bk_tls_ctx_new(const bk_config *cfg, char *err, size_t errlen)
 
     const char *auth = cfg->ssl_client_auth ? cfg->ssl_client_auth : "none";
     bool want_trust = strcasecmp(auth, "none") != 0;
-    if (cfg->ssl_truststore_location) {
+    if (opt(cfg->ssl_truststore_location)) {
         trust = slurp(cfg->ssl_truststore_location, &trustlen);
         if (!trust) {
             snprintf(err, errlen, "ssl.truststore.location %s: cannot read: %s",
@@ -233,7 +239,7 @@ bk_tls_ctx *bk_tls_ctx_new(const bk_config *cfg, char *err, size_t errlen)
         }
         if (load_trust(ctx, trust, trustlen, err, errlen) != 0)
             goto fail;
-    } else if (cfg->ssl_truststore_certificates) {
+    } else if (opt(cfg->ssl_truststore_certificates)) {
         if (load_trust(ctx, cfg->ssl_truststore_certificates,
                        strlen(cfg->ssl_truststore_certificates), err, errlen) != 0)
             goto fail;
