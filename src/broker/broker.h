@@ -39,6 +39,7 @@ typedef struct bk_live_broker {
     int32_t port;
     char rack[128];
     bool has_rack;
+    char eps[1024]; /* every listener's endpoint, "NAME://host:port,..." (issue 11) */
 } bk_live_broker;
 
 /*

@@ -165,6 +165,14 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
             br[i].NodeId = lb->id;
             br[i].Host = bk_str_c(lb->host);
             br[i].Port = lb->port;
+            /* the endpoint of the listener the client came in on (Kafka) */
+            char *h = bk_arena_alloc(req->arena, 256);
+            int p;
+            if (h && lb->eps[0] &&
+                bk_zkj_endpoint_of(lb->eps, req->conn->listener_name, h, 256, &p) == 0) {
+                br[i].Host = bk_str_c(h);
+                br[i].Port = p;
+            }
             br[i].Rack = lb->has_rack ? bk_str_c(lb->rack) : (bk_str){NULL, -1};
         }
         rs.Brokers.n = b->nlive;
