@@ -1,6 +1,7 @@
 /* broker.c - broker context and dispatch. See broker.h. */
 #include "broker.h"
 
+#include "../cluster/zkjson.h"
 #include "../core/clock.h"
 #include "../core/log.h"
 #include "../group/coord.h"
@@ -236,6 +237,20 @@ void bk_broker_self_endpoint(const bk_broker *b, const bk_conn *c, const char **
     else
         *host = c->local_host[0] ? c->local_host : "127.0.0.1";
     *port = ep && ep->port ? ep->port : c->local_port;
+}
+
+const char *bk_broker_live_endpoint(const bk_live_broker *lb, const bk_conn *c, bk_arena *a,
+                                    int32_t *port)
+{
+    *port = lb->port;
+    if (!lb->eps[0] || !c)
+        return lb->host;
+    char *h = bk_arena_alloc(a, 256);
+    int p;
+    if (!h || bk_zkj_endpoint_of(lb->eps, c->listener_name, h, 256, &p) != 0)
+        return lb->host;
+    *port = p;
+    return h;
 }
 
 /* -------------------------------------------------------------- dispatch */

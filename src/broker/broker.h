@@ -152,6 +152,12 @@ void bk_broker_on_cancel(bk_req *req, void *ud);
  * address c connected to (127.0.0.1 if unknown), port 0 the bound port.
  * *host is borrowed from b or c. */
 void bk_broker_self_endpoint(const bk_broker *b, const bk_conn *c, const char **host, int *port);
+/* Host and port of live broker lb for a client on connection c: lb's
+ * endpoint of c's listener (Kafka answers with the listener the client
+ * came in on), else lb's inter-broker host/port. The host is allocated
+ * from arena a when it comes from the endpoint list (issue 11). */
+const char *bk_broker_live_endpoint(const bk_live_broker *lb, const bk_conn *c, bk_arena *a,
+                                    int32_t *port);
 
 /* The partition named by a request, or NULL (unknown topic or partition). */
 static inline bk_partition *bk_broker_partition(bk_broker *b, bk_str topic, int32_t index)

@@ -959,8 +959,8 @@ int bk_h_describe_cluster(bk_broker *b, bk_req *req)
                 return BK_ENOMEM;
             for (int i = 0; i < b->nlive; i++) {
                 br[i].BrokerId = b->live[i].id;
-                br[i].Host = bk_str_c(b->live[i].host);
-                br[i].Port = b->live[i].port;
+                br[i].Host = bk_str_c(
+                    bk_broker_live_endpoint(&b->live[i], req->conn, req->arena, &br[i].Port));
                 br[i].Rack = b->live[i].has_rack ? bk_str_c(b->live[i].rack) : (bk_str){NULL, -1};
             }
             rs.Brokers.n = b->nlive;

@@ -210,3 +210,70 @@ def test_garbage_and_stalled_handshakes_do_not_hurt(brook_factory, pki):
     assert res["error_code"] == 0
     for s in socks:
         s.close()
+
+
+def test_cluster_inter_broker_listener_and_per_listener_metadata(tmp_path, pki):
+    """Two brokers with an INTERNAL (PLAINTEXT, inter-broker) and an SSL
+    listener: /brokers/ids lists both endpoints with the protocol map as
+    Kafka writes them, replication runs over INTERNAL, and Metadata names
+    every broker's endpoint of the listener the client connected on."""
+    import json
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import zkharness
+    if not zkharness.available():
+        pytest.skip("Debian's zookeeper package is not installed")
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from test_cluster_zk import Cluster, wait_for
+
+    with Cluster(tmp_path) as c:
+        ports = {}
+        for nid in (1, 2):
+            internal, tls = free_port(), free_port()
+            ports[nid] = (internal, tls)
+            b = c.broker(nid, {
+                "listeners": "INTERNAL://127.0.0.1:%d,SSL://127.0.0.1:%d" % (internal, tls),
+                "listener.security.protocol.map": "INTERNAL:PLAINTEXT,SSL:SSL",
+                "inter.broker.listener.name": "INTERNAL",
+                "ssl.keystore.location": pki["broker.pem"],
+                "ssl.client.auth": "none",
+            }, start=False)
+            b.port = internal
+            b.start()
+        zk = c.zkc()
+        reg = json.loads(wait_for(lambda: zk.get("/brokers/ids/2")[0], 30, "registration"))
+        assert reg["listener_security_protocol_map"] == {"INTERNAL": "PLAINTEXT", "SSL": "SSL"}
+        assert reg["endpoints"] == ["INTERNAL://127.0.0.1:%d" % ports[2][0], "SSL://127.0.0.1:%d" % ports[2][1]]
+        assert reg["port"] == ports[2][0]
+
+        ssl_conf = {"bootstrap.servers": "127.0.0.1:%d" % ports[1][1], "security.protocol": "ssl",
+                    "ssl.ca.location": pki["ca.crt"]}
+        a = AdminClient(ssl_conf)
+        wait_for(lambda: len(a.list_topics(timeout=5).brokers) == 2, 30, "2 brokers over SSL")
+        md = a.list_topics(timeout=5)
+        assert {bid: (bm.host, bm.port) for bid, bm in md.brokers.items()} == {
+            1: ("127.0.0.1", ports[1][1]), 2: ("127.0.0.1", ports[2][1])}
+        ai = AdminClient({"bootstrap.servers": "127.0.0.1:%d" % ports[2][0]})
+        md = ai.list_topics(timeout=10)
+        assert {bid: bm.port for bid, bm in md.brokers.items()} == {1: ports[1][0], 2: ports[2][0]}
+        fs = a.create_topics([NewTopic("rep", num_partitions=2, replication_factor=2)])
+        fs["rep"].result(30)
+        wait_for(lambda: all(len(p.isrs) == 2 for p in a.list_topics("rep", timeout=5).topics["rep"].partitions.values()),
+                 60, "ISR of 2 (replication over INTERNAL)")
+        p = Producer(dict(ssl_conf, **{"acks": "all"}))
+        for i in range(100):
+            p.produce("rep", value=b"r%d" % i)
+        assert p.flush(60) == 0
+        cons = Consumer(dict(ssl_conf, **{"group.id": "g-rep", "auto.offset.reset": "earliest"}))
+        cons.subscribe(["rep"])
+        got = set()
+        deadline = time.monotonic() + 60
+        while len(got) < 100 and time.monotonic() < deadline:
+            m = cons.poll(1.0)
+            if m is not None and not m.error():
+                got.add(m.value())
+        cons.close()
+        assert got == {b"r%d" % i for i in range(100)}
