@@ -125,6 +125,8 @@ int bk_b64_decode(const char *in, size_t len, uint8_t *out, size_t outcap)
         uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
                      (uint32_t)v[3];
         int n = 3 - pad;
+        if ((pad == 1 && (x & 0xff)) || (pad == 2 && (x & 0xffff)))
+            return -1; /* non-canonical: bits set past the end */
         if (o + (size_t)n > outcap)
             return -1;
         out[o++] = (uint8_t)(x >> 16);
