@@ -158,7 +158,7 @@ static const char *opt(const char *v)
     return v && v[0] ? v : NULL;
 }
 
-bk_tls_ctx *bk_tls_ctx_new(const bk_config *cfg, char *err, size_t errlen)
+bk_tls_ctx *bk_tls_ctx_new(const bk_config *cfg, bool sasl, char *err, size_t errlen)
 {
     if ((cfg->ssl_keystore_type && strcasecmp(cfg->ssl_keystore_type, "PEM") != 0) ||
         (cfg->ssl_truststore_type && strcasecmp(cfg->ssl_truststore_type, "PEM") != 0)) {
@@ -228,7 +228,7 @@ bk_tls_ctx *bk_tls_ctx_new(const bk_config *cfg, char *err, size_t errlen)
         goto fail;
     }
 
-    const char *auth = cfg->ssl_client_auth ? cfg->ssl_client_auth : "none";
+    const char *auth = cfg->ssl_client_auth && !sasl ? cfg->ssl_client_auth : "none";
     bool want_trust = strcasecmp(auth, "none") != 0;
     if (opt(cfg->ssl_truststore_location)) {
         trust = slurp(cfg->ssl_truststore_location, &trustlen);

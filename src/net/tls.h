@@ -37,8 +37,10 @@
 typedef struct bk_tls_ctx bk_tls_ctx;
 typedef struct bk_tls bk_tls;
 
-/* NULL on failure with a message in err (file names, OpenSSL's reason). */
-bk_tls_ctx *bk_tls_ctx_new(const bk_config *cfg, char *err, size_t errlen);
+/* NULL on failure with a message in err (file names, OpenSSL's reason).
+ * sasl: the context of SASL_SSL listeners, where ssl.client.auth does not
+ * apply (Kafka, KIP-684: clients authenticate with SASL there). */
+bk_tls_ctx *bk_tls_ctx_new(const bk_config *cfg, bool sasl, char *err, size_t errlen);
 void bk_tls_ctx_free(bk_tls_ctx *x);
 
 /* Server side of the accepted socket fd (not owned). NULL: out of memory. */

@@ -67,7 +67,7 @@ static void on_accept(bk_listener *l, int fd, const struct sockaddr_storage *pee
     int sec = bk_config_listener_secproto(s->cfg, l->ep.name);
     bool tls = sec == BK_SEC_SSL || sec == BK_SEC_SASL_SSL;
     (void)bk_conn_accept_sec(&s->conns, fd, peer, peerlen, l->ep.name, sec < 0 ? 0 : sec,
-                             tls ? s->tls : NULL);
+                             !tls ? NULL : sec == BK_SEC_SSL ? s->tls : s->tls_sasl);
 }
 
 static int setup_signals(bk_server *s, char *err, size_t errlen)
@@ -494,10 +494,10 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         registered = true;
     }
 
-    for (int i = 0; i < cfg->nlistener_eps && !s->tls; i++) {
+    for (int i = 0; i < cfg->nlistener_eps; i++) {
         int sec = bk_config_listener_secproto(cfg, cfg->listener_eps[i].name);
-        if ((sec == BK_SEC_SSL || sec == BK_SEC_SASL_SSL) &&
-            !(s->tls = bk_tls_ctx_new(cfg, err, errlen))) {
+        bk_tls_ctx **x = sec == BK_SEC_SSL ? &s->tls : sec == BK_SEC_SASL_SSL ? &s->tls_sasl : NULL;
+        if (x && !*x && !(*x = bk_tls_ctx_new(cfg, sec == BK_SEC_SASL_SSL, err, errlen))) {
             rc = BK_EINVAL;
             goto fail;
         }
@@ -564,7 +564,8 @@ void bk_server_fini(bk_server *s)
     if (s->ev_ok)
         bk_conns_close_all(&s->conns);
     bk_tls_ctx_free(s->tls);
-    s->tls = NULL;
+    bk_tls_ctx_free(s->tls_sasl);
+    s->tls = s->tls_sasl = NULL;
     /* The session goes before the broker: parked CreateTopics complete
      * (with an error) and our ephemerals vanish at once. */
     if (s->cluster)

@@ -53,6 +53,9 @@ def start_sasl_broker(brook_factory, pki, tmp_path, extra=None):
         % (plain, sp, ss),
         "ssl.keystore.type": "PEM",
         "ssl.keystore.location": pki["broker.pem"],
+        # applies to SSL listeners only: SASL_SSL clients need no certificate
+        "ssl.truststore.location": pki["ca.crt"],
+        "ssl.client.auth": "required",
         "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
         "sasl.plain.users.file": str(users),
     }
