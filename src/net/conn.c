@@ -235,9 +235,11 @@ static void idle_cb(bk_ev *ev, bk_ev_timer *t)
 static ssize_t send_mem(bk_conn *c, const uint8_t *p, size_t len, bool more)
 {
     if (c->tls) {
-        ssize_t n = bk_tls_write(c->tls, p, len, &c->tls_want);
+        uint32_t want = 0;
+        ssize_t n = bk_tls_write(c->tls, p, len, &want);
         if (n == BK_EIO)
             bk_conn_fail(c, BK_LOG_DEBUG, "TLS write failed");
+        c->tls_want = n == BK_EAGAIN ? want : 0; /* never a stale interest */
         return n;
     }
     ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0));
@@ -298,8 +300,9 @@ static ssize_t send_file_tls(bk_conn *c, const bk_splice *s)
         c->tls_foff = 0;
         c->tls_flen = (uint32_t)r;
     }
-    ssize_t n = bk_tls_write(c->tls, c->tls_fbuf + c->tls_foff, c->tls_flen - c->tls_foff,
-                             &c->tls_want);
+    uint32_t want = 0;
+    ssize_t n = bk_tls_write(c->tls, c->tls_fbuf + c->tls_foff, c->tls_flen - c->tls_foff, &want);
+    c->tls_want = n == BK_EAGAIN ? want : 0;
     if (n == BK_EIO)
         bk_conn_fail(c, BK_LOG_DEBUG, "TLS write failed");
     if (n > 0) {
@@ -655,8 +658,10 @@ static void io_cb(bk_ev *ev, bk_ev_io *io, uint32_t events)
             leave(c);
             return;
         }
-    } else if ((events & BK_EV_READ) ||
-               (c->tls && (c->tls_want == BK_EV_READ || bk_tls_pending(c->tls)))) {
+    } else if (!c->busy && ((events & BK_EV_READ) ||
+                            (c->tls && (c->tls_want || bk_tls_pending(c->tls))))) {
+        /* never while a deferred request borrows the input buffer (plain
+         * connections get no read interest then; TLS may still signal) */
         do_read(c);
     }
     if ((events & BK_EV_ERROR) && !c->closing) {
