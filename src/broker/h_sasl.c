@@ -21,13 +21,21 @@
  * it ends (the principal must not change). A connection whose session has
  * expired is closed on its next request other than the three above.
  *
- * Credentials: PLAIN from sasl.plain.users.file (sasl.h); SCRAM in the
- * broker's bk_scram_db, persisted in <log.dirs[0]>/brook-scram-credentials
- * (single-node mode). Cluster mode does not store SCRAM credentials yet
- * (AlterUserScramCredentials answers an error there; see docs/security.md).
+ * Credentials: PLAIN from sasl.plain.users.file (sasl.h). SCRAM single
+ * node: the broker's bk_scram_db, persisted in
+ * <log.dirs[0]>/brook-scram-credentials. SCRAM cluster mode: where Kafka's
+ * ZooKeeper mode keeps them, /config/users/<sanitized user> =
+ * {"version":1,"config":{"SCRAM-SHA-512":"salt=...,stored_key=...,..."}};
+ * a login reads the znode (the SaslAuthenticate is deferred until ZooKeeper
+ * answers), AlterUserScramCredentials rewrites it (version-checked) and
+ * writes Kafka's change notification /config/changes/config_change_<seq>
+ * {"version":2,"entity_path":"users/<user>"}. DescribeUserScramCredentials
+ * in cluster mode is not served yet (answers an error).
  *
  * Thread: loop thread.
  */
+#include "../cluster/cluster.h"
+#include "../cluster/zk.h"
 #include "../core/clock.h"
 #include "../core/log.h"
 #include "api_table.h"
@@ -223,6 +231,109 @@ static int auth_ok(bk_broker *b, bk_req *req, int16_t ver, bk_SaslAuthenticateRe
     return BK_RESPOND(req, SaslAuthenticateResponse, ver, rs);
 }
 
+static const char *fail_msg(int mech, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "Authentication failed during authentication due to invalid credentials with SASL "
+             "mechanism %s",
+             bk_sasl_mech_name(mech));
+    return buf;
+}
+
+/* The server-first message for cred (NULL: unknown user, fail). */
+static int scram_first_reply(bk_req *req, int16_t ver, const bk_scram_cred *cred)
+{
+    sasl_conn *sc = req->conn->sasl;
+    bk_SaslAuthenticateResponse rs;
+    bk_SaslAuthenticateResponse_init(&rs);
+    char fail[160], out[1024];
+    size_t outlen = 0;
+    if (!cred)
+        return auth_fail(req, ver, &rs, BK_KERR_SASL_AUTHENTICATION_FAILED,
+                         fail_msg(sc->mech, fail, sizeof fail));
+    uint8_t rnd[24];
+    char snonce[40];
+    if (RAND_bytes(rnd, sizeof rnd) != 1 ||
+        bk_b64_encode(rnd, sizeof rnd, snonce, sizeof snonce) < 0)
+        return BK_EIO;
+    if (bk_scram_server_first(&sc->scram, cred, snonce, out, sizeof out, &outlen) != 0)
+        return auth_fail(req, ver, &rs, BK_KERR_SASL_AUTHENTICATION_FAILED,
+                         "Invalid SCRAM client first message");
+    sc->busy = true;
+    rs.AuthBytes = (bk_bytes){(const uint8_t *)out, (int32_t)outlen};
+    return BK_RESPOND(req, SaslAuthenticateResponse, ver, &rs);
+}
+
+/* Kafka's Sanitizer: URL-encode the user for its znode name. */
+static void sanitize(const char *u, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *u && o + 4 < cap; u++) {
+        unsigned char ch = (unsigned char)*u;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '.' || ch == '-' || ch == '_')
+            out[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "%%%02X", ch);
+    }
+    out[o] = 0;
+}
+
+/* A SCRAM credential of one mechanism from a /config/users znode. */
+static bool cred_from_znode(const char *data, int len, int mech, bk_scram_cred *out)
+{
+    char **keys, **vals;
+    int n;
+    bool ok = false;
+    if (!data || len <= 0 || bk_zkj_config_parse(data, (size_t)len, &keys, &vals, &n) != 0)
+        return false;
+    for (int i = 0; i < n; i++) {
+        if (!ok && strcmp(keys[i], bk_sasl_mech_name(mech)) == 0)
+            ok = bk_scram_cred_parse(mech, vals[i], strlen(vals[i]), out) == 0;
+        free(keys[i]);
+        free(vals[i]);
+    }
+    free(keys);
+    free(vals);
+    return ok;
+}
+
+typedef struct zk_login {
+    bk_req *req;
+    int16_t ver;
+} zk_login;
+
+static void zk_login_got(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    zk_login *x = ud;
+    bk_req *req = x->req;
+    sasl_conn *sc = req->conn->sasl;
+    bk_scram_cred cred;
+    bool found = r->rc == ZOK && cred_from_znode(r->data, r->len, sc->mech, &cred);
+    if (r->rc != ZOK && r->rc != ZNONODE)
+        bk_log_rl(BK_LOG_WARN, "SCRAM login: reading /config/users failed (zk rc %d)", r->rc);
+    int rc = req->conn->closing ? 0 : scram_first_reply(req, x->ver, found ? &cred : NULL);
+    free(x);
+    bk_req_done(req, rc);
+}
+
+/* Cluster mode: read the user's credential from ZooKeeper, answer later. */
+static int zk_lookup(bk_broker *b, bk_req *req, int16_t ver, const char *user)
+{
+    zk_login *x = calloc(1, sizeof *x);
+    if (!x || !b->zkc || !b->zkc->zk) {
+        free(x);
+        return scram_first_reply(req, ver, NULL);
+    }
+    x->req = req;
+    x->ver = ver;
+    char path[64 + 3 * BK_SASL_NAME_MAX], san[3 * BK_SASL_NAME_MAX];
+    sanitize(user, san, sizeof san);
+    snprintf(path, sizeof path, "/config/users/%s", san);
+    bk_zk_get(b->zkc->zk, path, NULL, NULL, zk_login_got, x);
+    return BK_EAGAIN;
+}
+
 int bk_h_sasl_authenticate(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
@@ -271,22 +382,10 @@ int bk_h_sasl_authenticate(bk_broker *b, bk_req *req)
             return auth_fail(req, ver, &rs, BK_KERR_SASL_AUTHENTICATION_FAILED,
                              r == BK_EINVAL ? "Authentication failed: unsupported SCRAM request"
                                             : "Invalid SCRAM client first message");
-        const bk_scram_cred *cred = bk_scram_db_get(st->scram, f.user, sc->mech);
-        if (!cred)
-            return auth_fail(req, ver, &rs, BK_KERR_SASL_AUTHENTICATION_FAILED, fail);
-        uint8_t rnd[24];
-        char snonce[40];
-        if (RAND_bytes(rnd, sizeof rnd) != 1 ||
-            bk_b64_encode(rnd, sizeof rnd, snonce, sizeof snonce) < 0)
-            return BK_EIO;
-        r = bk_scram_server_first(&sc->scram, cred, snonce, out, sizeof out, &outlen);
-        if (r != 0)
-            return auth_fail(req, ver, &rs, BK_KERR_SASL_AUTHENTICATION_FAILED,
-                             "Invalid SCRAM client first message");
-        sc->busy = true;
-        rs.AuthBytes = (bk_bytes){(const uint8_t *)out, (int32_t)outlen};
         snprintf(sc->user, sizeof sc->user, "%s", f.user);
-        return BK_RESPOND(req, SaslAuthenticateResponse, ver, &rs);
+        if (b->cluster)
+            return zk_lookup(b, req, ver, f.user);
+        return scram_first_reply(req, ver, bk_scram_db_get(st->scram, f.user, sc->mech));
     }
     int r = bk_scram_server_final(&sc->scram, msg, len, out, sizeof out, &outlen);
     if (r != 0)
@@ -391,6 +490,205 @@ int bk_h_describe_user_scram_credentials(bk_broker *b, bk_req *req)
     return BK_RESPOND(req, DescribeUserScramCredentialsResponse, ver, &rs);
 }
 
+/* ---- cluster mode: AlterUserScramCredentials against /config/users ---- */
+
+typedef bk_AlterUserScramCredentialsResponse_AlterUserScramCredentialsResult alter_res;
+
+typedef struct alter_op {
+    int user;      /* index into the results (one per user) */
+    int mech;
+    bool del;
+    bk_scram_cred cred;
+} alter_op;
+
+typedef struct zk_alter {
+    bk_broker *b;
+    bk_req *req;
+    int16_t ver;
+    alter_res *res;
+    int nres;
+    alter_op *ops;
+    int nops;
+    int cur;          /* the user being written */
+    char path[64 + 3 * BK_SASL_NAME_MAX];
+    char *json;       /* owned: the new znode */
+    int version;      /* of the znode read; -1: it did not exist */
+} zk_alter;
+
+static void alter_next(zk_alter *x);
+
+static void alter_finish(zk_alter *x)
+{
+    bk_req *req = x->req;
+    int rc = 0;
+    if (!req->conn->closing) {
+        bk_AlterUserScramCredentialsResponse rs;
+        bk_AlterUserScramCredentialsResponse_init(&rs);
+        rs.Results.n = x->nres;
+        rs.Results.a = x->res;
+        rc = BK_RESPOND(req, AlterUserScramCredentialsResponse, x->ver, &rs);
+    }
+    free(x->ops);
+    free(x->json);
+    free(x);
+    bk_req_done(req, rc);
+}
+
+static void alter_user_failed(zk_alter *x, int zrc)
+{
+    alter_res *r = &x->res[x->cur];
+    if (!r->ErrorCode) {
+        r->ErrorCode = BK_KERR_UNKNOWN_SERVER_ERROR;
+        r->ErrorMessage = bk_str_c("Could not write the credential to ZooKeeper");
+        bk_log_rl(BK_LOG_WARN, "AlterUserScramCredentials: %s: zk rc %d", x->path, zrc);
+    }
+    x->cur++;
+    alter_next(x);
+}
+
+static void alter_notified(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    zk_alter *x = ud;
+    x->cur++;
+    alter_next(x);
+}
+
+static void alter_written(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    zk_alter *x = ud;
+    if (r->rc != ZOK) {
+        alter_user_failed(x, r->rc);
+        return;
+    }
+    /* Kafka's change notification, so every broker rereads the entity */
+    char san[3 * BK_SASL_NAME_MAX], note[80 + 3 * BK_SASL_NAME_MAX];
+    sanitize(x->res[x->cur].User.p, san, sizeof san);
+    bk_jw w;
+    bk_jw_init(&w);
+    bk_jw_raw(&w, "{\"version\":2,\"entity_path\":");
+    snprintf(note, sizeof note, "users/%s", san);
+    bk_jw_str(&w, note);
+    bk_jw_raw(&w, "}");
+    bk_zk_create(zk, "/config/changes/config_change_", w.p, (int)w.len, ZOO_SEQUENCE,
+                 alter_notified, x);
+    bk_jw_fini(&w);
+}
+
+static void alter_parent(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    (void)r; /* ZNODEEXISTS is fine */
+}
+
+static void alter_got(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    zk_alter *x = ud;
+    if (r->rc != ZOK && r->rc != ZNONODE) {
+        alter_user_failed(x, r->rc);
+        return;
+    }
+    char **keys = NULL, **vals = NULL;
+    int n = 0;
+    if (r->rc == ZOK && r->data && r->len > 0 &&
+        bk_zkj_config_parse(r->data, (size_t)r->len, &keys, &vals, &n) != 0) {
+        alter_user_failed(x, ZOK);
+        return;
+    }
+    x->version = r->rc == ZOK && r->stat ? r->stat->version : -1;
+    /* apply this user's operations to the config map (room for 2 more) */
+    char **nk = realloc(keys, (size_t)(n + 2) * sizeof *nk);
+    if (nk)
+        keys = nk;
+    char **nv = realloc(vals, (size_t)(n + 2) * sizeof *nv);
+    if (nv)
+        vals = nv;
+    alter_res *res = &x->res[x->cur];
+    for (int i = 0; nk && nv && i < x->nops && !res->ErrorCode; i++) {
+        alter_op *op = &x->ops[i];
+        if (op->user != x->cur)
+            continue;
+        const char *mn = bk_sasl_mech_name(op->mech);
+        int at = -1;
+        for (int k = 0; k < n; k++)
+            if (strcmp(keys[k], mn) == 0)
+                at = k;
+        if (op->del) {
+            if (at < 0) {
+                res->ErrorCode = BK_KERR_RESOURCE_NOT_FOUND;
+                res->ErrorMessage =
+                    bk_str_c("Attempt to delete a user credential that does not exist");
+                break;
+            }
+            free(keys[at]);
+            free(vals[at]);
+            keys[at] = keys[n - 1];
+            vals[at] = vals[n - 1];
+            n--;
+        } else {
+            char txt[600];
+            if (bk_scram_cred_format(&op->cred, txt, sizeof txt) != 0)
+                continue;
+            if (at < 0) {
+                keys[n] = strdup(mn);
+                vals[n] = strdup(txt);
+                n++;
+            } else {
+                free(vals[at]);
+                vals[at] = strdup(txt);
+            }
+        }
+    }
+    bool ok = nk && nv && !res->ErrorCode;
+    for (int k = 0; ok && k < n; k++)
+        ok = keys[k] && vals[k];
+    if (ok) {
+        bk_jw w;
+        bk_jw_init(&w);
+        bk_zkj_config(&w, keys, vals, n);
+        free(x->json);
+        x->json = w.err ? NULL : strndup(w.p, w.len);
+        bk_jw_fini(&w);
+        ok = x->json != NULL;
+    }
+    for (int k = 0; k < n; k++) {
+        free(keys[k]);
+        free(vals[k]);
+    }
+    free(keys);
+    free(vals);
+    if (res->ErrorCode) { /* nothing written for this user */
+        x->cur++;
+        alter_next(x);
+        return;
+    }
+    if (!ok) {
+        alter_user_failed(x, ZOK);
+        return;
+    }
+    if (x->version >= 0) {
+        bk_zk_set(zk, x->path, x->json, (int)strlen(x->json), x->version, alter_written, x);
+    } else {
+        bk_zk_create(zk, "/config", NULL, -1, 0, alter_parent, NULL);
+        bk_zk_create(zk, "/config/users", NULL, -1, 0, alter_parent, NULL);
+        bk_zk_create(zk, "/config/changes", NULL, -1, 0, alter_parent, NULL);
+        bk_zk_create(zk, x->path, x->json, (int)strlen(x->json), 0, alter_written, x);
+    }
+}
+
+/* The next user with operations and no error yet, or the answer. */
+static void alter_next(zk_alter *x)
+{
+    for (; x->cur < x->nres; x->cur++) {
+        if (x->res[x->cur].ErrorCode)
+            continue;
+        char san[3 * BK_SASL_NAME_MAX];
+        sanitize(x->res[x->cur].User.p, san, sizeof san);
+        snprintf(x->path, sizeof x->path, "/config/users/%s", san);
+        bk_zk_get(x->b->zkc->zk, x->path, NULL, NULL, alter_got, x);
+        return;
+    }
+    alter_finish(x);
+}
+
 static char *arena_str(bk_req *req, bk_str s)
 {
     size_t n = s.len > 0 ? (size_t)s.len : 0;
@@ -401,6 +699,17 @@ static char *arena_str(bk_req *req, bk_str s)
         p[n] = 0;
     }
     return p;
+}
+
+static bool zx_add(zk_alter *x, int user, int mech, bool del, const bk_scram_cred *c)
+{
+    alter_op *op = &x->ops[x->nops++];
+    op->user = user;
+    op->mech = mech;
+    op->del = del;
+    if (c)
+        op->cred = *c;
+    return true;
 }
 
 int bk_h_alter_user_scram_credentials(bk_broker *b, bk_req *req)
@@ -422,6 +731,18 @@ int bk_h_alter_user_scram_credentials(bk_broker *b, bk_req *req)
         return BK_ENOMEM;
     int n = 0;
     bool changed = false;
+    zk_alter *zx = NULL;
+    if (b->cluster) {
+        if (!b->zkc || !b->zkc->zk || !(zx = calloc(1, sizeof *zx)) ||
+            !(zx->ops = calloc((size_t)(nd + nu + 1), sizeof *zx->ops))) {
+            if (zx)
+                free(zx);
+            return BK_ENOMEM;
+        }
+        zx->b = b;
+        zx->req = req;
+        zx->ver = ver;
+    }
     /* one result per user; the first error of a user wins */
     for (int i = 0; i < nd + nu; i++) {
         bool del = i < nd;
@@ -445,15 +766,15 @@ int bk_h_alter_user_scram_credentials(bk_broker *b, bk_req *req)
         int16_t err = 0;
         const char *msg = NULL;
         bk_scram_cred cred;
-        if (b->cluster) {
-            err = BK_KERR_UNSUPPORTED_VERSION;
-            msg = "Brook stores SCRAM credentials in single-node mode only (for now)";
-        } else if (!user[0]) {
+        if (!user[0]) {
             err = BK_KERR_UNACCEPTABLE_CREDENTIAL;
             msg = "Username must not be empty";
         } else if (mech != BK_SCRAM_SHA_256 && mech != BK_SCRAM_SHA_512) {
             err = BK_KERR_UNSUPPORTED_SASL_MECHANISM;
             msg = "Unknown SCRAM mechanism";
+        } else if (del && b->cluster) {
+            if (!zx_add(zx, (int)(r - res), mech, true, NULL))
+                return BK_ENOMEM;
         } else if (del) {
             if (bk_scram_db_del(st->scram, user, mech) != 0) {
                 err = BK_KERR_RESOURCE_NOT_FOUND;
@@ -476,6 +797,9 @@ int bk_h_alter_user_scram_credentials(bk_broker *b, bk_req *req)
                                                  (size_t)u->Salt.len, u->Iterations, &cred) != 0) {
                 err = BK_KERR_UNACCEPTABLE_CREDENTIAL;
                 msg = "Invalid salt or salted password";
+            } else if (b->cluster) {
+                if (!zx_add(zx, (int)(r - res), mech, false, &cred))
+                    return BK_ENOMEM;
             } else if (bk_scram_db_put(st->scram, user, &cred) != 0) {
                 return BK_ENOMEM;
             } else {
@@ -485,6 +809,13 @@ int bk_h_alter_user_scram_credentials(bk_broker *b, bk_req *req)
         r->ErrorCode = err;
         if (msg)
             r->ErrorMessage = bk_str_c(msg);
+    }
+    if (zx) {
+        /* cluster mode: write each user's znode in turn, then answer */
+        zx->res = res;
+        zx->nres = n;
+        alter_next(zx);
+        return BK_EAGAIN;
     }
     if (changed && st->path[0] && (rc = bk_scram_db_save(st->scram, st->path)) != 0) {
         bk_log(BK_LOG_ERROR, "cannot write SCRAM credentials to %s: %s", st->path,

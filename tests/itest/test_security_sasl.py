@@ -382,3 +382,60 @@ def test_reauthentication_session_lifetime(brook_factory, pki, tmp_path):
         err, _, _ = authenticate(s, b"\x00bob\x00bob-pw", corr=21)
         assert err == SASL_AUTHENTICATION_FAILED
         assert closed(s)
+
+
+def test_cluster_scram_credentials_in_zookeeper(tmp_path):
+    """Cluster mode: AlterUserScramCredentials writes /config/users/<user> in
+    Kafka's format plus a /config/changes notification; every broker reads
+    the credential from ZooKeeper at login."""
+    import json
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import zkharness
+    if not zkharness.available():
+        pytest.skip("Debian's zookeeper package is not installed")
+    from test_cluster_zk import Cluster, wait_for
+
+    with Cluster(tmp_path) as c:
+        ports = {}
+        for nid in (1, 2):
+            internal, sasl = free_port(), free_port()
+            ports[nid] = (internal, sasl)
+            b = c.broker(nid, {
+                "listeners": "INTERNAL://127.0.0.1:%d,SASL_PLAINTEXT://127.0.0.1:%d" % (internal, sasl),
+                "listener.security.protocol.map": "INTERNAL:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+                "inter.broker.listener.name": "INTERNAL",
+                "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            }, start=False)
+            b.port = internal
+            b.start()
+        zk = c.zkc()
+        wait_for(lambda: zk.exists("/brokers/ids/2"), 30, "broker 2 registered")
+        r = subprocess.run([BROOK, "configs", "--bootstrap-server", "127.0.0.1:%d" % ports[1][0],
+                            "--entity-type", "users", "--entity-name", "alice", "--alter", "--add-config",
+                            "SCRAM-SHA-512=[iterations=8192,password=alice-secret]"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=T)
+        assert r.returncode == 0, r.stderr
+        data = json.loads(zk.get("/config/users/alice")[0])
+        assert data["version"] == 1 and list(data["config"]) == ["SCRAM-SHA-512"]
+        v = data["config"]["SCRAM-SHA-512"]
+        assert v.startswith("salt=") and ",stored_key=" in v and ",server_key=" in v and v.endswith(",iterations=8192")
+        notes = [json.loads(zk.get("/config/changes/" + n)[0]) for n in zk.get_children("/config/changes")]
+        assert {"version": 2, "entity_path": "users/alice"} in notes
+        # log in on broker 2, which never saw the AlterUserScramCredentials
+        with socket.create_connection(("127.0.0.1", ports[2][1]), timeout=10) as s:
+            assert scram_client(s, "alice", "alice-secret", mech="SCRAM-SHA-512")[0] == 0
+        with socket.create_connection(("127.0.0.1", ports[2][1]), timeout=10) as s:
+            assert scram_client(s, "alice", "nope", mech="SCRAM-SHA-512")[0] == SASL_AUTHENTICATION_FAILED
+        produce_consume({"bootstrap.servers": "127.0.0.1:%d" % ports[2][1], "security.protocol": "SASL_PLAINTEXT",
+                         "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "alice",
+                         "sasl.password": "alice-secret"}, "zkscram", n=50)
+        # deleting the credential: logins fail at once on every broker
+        r = subprocess.run([BROOK, "configs", "--bootstrap-server", "127.0.0.1:%d" % ports[2][0],
+                            "--entity-type", "users", "--entity-name", "alice", "--alter", "--delete-config",
+                            "SCRAM-SHA-512"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=T)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(zk.get("/config/users/alice")[0])["config"] == {}
+        with socket.create_connection(("127.0.0.1", ports[1][1]), timeout=10) as s:
+            assert scram_client(s, "alice", "alice-secret", mech="SCRAM-SHA-512")[0] == SASL_AUTHENTICATION_FAILED
