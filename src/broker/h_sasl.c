@@ -30,7 +30,7 @@
  * answers), AlterUserScramCredentials rewrites it (version-checked) and
  * writes Kafka's change notification /config/changes/config_change_<seq>
  * {"version":2,"entity_path":"users/<user>"}. DescribeUserScramCredentials
- * in cluster mode is not served yet (answers an error).
+ * reads the znodes the same way.
  *
  * Thread: loop thread.
  */
@@ -400,24 +400,19 @@ int bk_h_sasl_authenticate(bk_broker *b, bk_req *req)
 
 /* ------------------------------------------------- SCRAM credential admin */
 
-int bk_h_describe_user_scram_credentials(bk_broker *b, bk_req *req)
+/* The answer from the credentials in db. */
+static int describe_reply(bk_req *req, int16_t ver, const bk_DescribeUserScramCredentialsRequest *rqp,
+                          const bk_scram_db *db)
 {
-    int16_t ver = req->hdr.api_version;
-    bk_DescribeUserScramCredentialsRequest rq;
-    int rc = bk_DescribeUserScramCredentialsRequest_decode(&req->body, ver, req->arena, &rq);
-    if (rc)
-        return rc;
+    bk_DescribeUserScramCredentialsRequest rq = *rqp;
     bk_DescribeUserScramCredentialsResponse rs;
     bk_DescribeUserScramCredentialsResponse_init(&rs);
-    bk_sasl_state *st = state(b);
-    if (!st)
-        return BK_ENOMEM;
     typedef bk_DescribeUserScramCredentialsResponse_DescribeUserScramCredentialsResult res_t;
     typedef bk_DescribeUserScramCredentialsResponse_CredentialInfo info_t;
     const char *u;
     const bk_scram_cred *c;
     int total = 0;
-    while (bk_scram_db_at(st->scram, total, &u, &c))
+    while (bk_scram_db_at(db, total, &u, &c))
         total++;
     /* the users asked for, or every user with a credential (null/empty list) */
     int nask = rq.Users.n > 0 ? rq.Users.n : 0;
@@ -454,7 +449,7 @@ int bk_h_describe_user_scram_credentials(bk_broker *b, bk_req *req)
                 return BK_ENOMEM;
             int k = 0;
             for (int m = BK_SCRAM_SHA_256; m <= BK_SCRAM_SHA_512; m++)
-                if ((c = bk_scram_db_get(st->scram, nm, m)) != NULL)
+                if ((c = bk_scram_db_get(db, nm, m)) != NULL)
                     inf[k++] = (info_t){(int8_t)m, c->iterations};
             if (!k) {
                 r->ErrorCode = BK_KERR_RESOURCE_NOT_FOUND;
@@ -466,7 +461,7 @@ int bk_h_describe_user_scram_credentials(bk_broker *b, bk_req *req)
         }
     } else {
         for (int i = 0; i < total; i++) {
-            bk_scram_db_at(st->scram, i, &u, &c);
+            bk_scram_db_at(db, i, &u, &c);
             int j;
             for (j = 0; j < n; j++)
                 if (strcmp(res[j].User.p, u) == 0)
@@ -488,6 +483,117 @@ int bk_h_describe_user_scram_credentials(bk_broker *b, bk_req *req)
     rs.Results.n = n;
     rs.Results.a = res;
     return BK_RESPOND(req, DescribeUserScramCredentialsResponse, ver, &rs);
+}
+
+/* Cluster mode: the users' znodes read into a temporary db, then the same
+ * answer. */
+typedef struct zk_describe {
+    bk_broker *b;
+    bk_req *req;
+    int16_t ver;
+    bk_DescribeUserScramCredentialsRequest rq;
+    bk_scram_db *db;
+    char **names; /* owned: users to read */
+    int n, i;
+} zk_describe;
+
+static void describe_next(zk_describe *x);
+
+static void describe_got(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    zk_describe *x = ud;
+    for (int m = BK_SCRAM_SHA_256; r->rc == ZOK && m <= BK_SCRAM_SHA_512; m++) {
+        bk_scram_cred c;
+        if (cred_from_znode(r->data, r->len, m, &c))
+            (void)bk_scram_db_put(x->db, x->names[x->i], &c);
+    }
+    x->i++;
+    describe_next(x);
+}
+
+static void describe_next(zk_describe *x)
+{
+    if (x->i < x->n) {
+        char san[3 * BK_SASL_NAME_MAX], path[64 + 3 * BK_SASL_NAME_MAX];
+        sanitize(x->names[x->i], san, sizeof san);
+        snprintf(path, sizeof path, "/config/users/%s", san);
+        bk_zk_get(x->b->zkc->zk, path, NULL, NULL, describe_got, x);
+        return;
+    }
+    bk_req *req = x->req;
+    int rc = req->conn->closing ? 0 : describe_reply(req, x->ver, &x->rq, x->db);
+    for (int i = 0; i < x->n; i++)
+        free(x->names[i]);
+    free(x->names);
+    bk_scram_db_free(x->db);
+    free(x);
+    bk_req_done(req, rc);
+}
+
+/* "%XX" of a sanitized znode name back to the user name. */
+static char *unsanitize(const char *s)
+{
+    char *out = malloc(strlen(s) + 1);
+    size_t o = 0;
+    for (; out && *s; s++) {
+        unsigned v;
+        if (*s == '%' && s[1] && s[2] && sscanf(s + 1, "%2x", &v) == 1) {
+            out[o++] = (char)v;
+            s += 2;
+        } else {
+            out[o++] = *s;
+        }
+    }
+    if (out)
+        out[o] = 0;
+    return out;
+}
+
+static void describe_children(bk_zk *zk, const bk_zk_result *r, void *ud)
+{
+    zk_describe *x = ud;
+    if (r->rc == ZOK && r->nkids > 0 && (x->names = calloc((size_t)r->nkids, sizeof *x->names)))
+        for (int i = 0; i < r->nkids; i++)
+            if ((x->names[x->n] = unsanitize(r->kids[i])) != NULL)
+                x->n++;
+    describe_next(x);
+}
+
+int bk_h_describe_user_scram_credentials(bk_broker *b, bk_req *req)
+{
+    int16_t ver = req->hdr.api_version;
+    bk_DescribeUserScramCredentialsRequest rq;
+    int rc = bk_DescribeUserScramCredentialsRequest_decode(&req->body, ver, req->arena, &rq);
+    if (rc)
+        return rc;
+    bk_sasl_state *st = state(b);
+    if (!st)
+        return BK_ENOMEM;
+    if (!b->cluster)
+        return describe_reply(req, ver, &rq, st->scram);
+    zk_describe *x = calloc(1, sizeof *x);
+    if (!x || !(x->db = bk_scram_db_new()) || !b->zkc || !b->zkc->zk) {
+        if (x)
+            bk_scram_db_free(x->db);
+        free(x);
+        return BK_ENOMEM;
+    }
+    x->b = b;
+    x->req = req;
+    x->ver = ver;
+    x->rq = rq;
+    if (rq.Users.n > 0) {
+        x->names = calloc((size_t)rq.Users.n, sizeof *x->names);
+        for (int i = 0; x->names && i < rq.Users.n; i++) {
+            bk_str nm = rq.Users.a[i].Name;
+            if ((x->names[x->n] = strndup(nm.len > 0 ? nm.p : "", nm.len > 0 ? (size_t)nm.len : 0)))
+                x->n++;
+        }
+        describe_next(x);
+    } else {
+        bk_zk_children(b->zkc->zk, "/config/users", NULL, NULL, describe_children, x);
+    }
+    return BK_EAGAIN;
 }
 
 /* ---- cluster mode: AlterUserScramCredentials against /config/users ---- */

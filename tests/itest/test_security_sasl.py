@@ -423,6 +423,14 @@ def test_cluster_scram_credentials_in_zookeeper(tmp_path):
         assert v.startswith("salt=") and ",stored_key=" in v and ",server_key=" in v and v.endswith(",iterations=8192")
         notes = [json.loads(zk.get("/config/changes/" + n)[0]) for n in zk.get_children("/config/changes")]
         assert {"version": 2, "entity_path": "users/alice"} in notes
+        # described by any broker (from ZooKeeper), by name and all users
+        for args in (["--entity-name", "alice"], []):
+            r = subprocess.run([BROOK, "configs", "--bootstrap-server", "127.0.0.1:%d" % ports[2][0],
+                                "--entity-type", "users", *args, "--describe"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=T)
+            assert r.returncode == 0, r.stderr
+            assert r.stdout.strip() == "SCRAM credential configs for user-principal 'alice' are " \
+                                       "SCRAM-SHA-512=iterations=8192", r.stdout
         # log in on broker 2, which never saw the AlterUserScramCredentials
         with socket.create_connection(("127.0.0.1", ports[2][1]), timeout=10) as s:
             assert scram_client(s, "alice", "alice-secret", mech="SCRAM-SHA-512")[0] == 0
