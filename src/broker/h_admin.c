@@ -675,7 +675,9 @@ static int describe_broker(bk_broker *b, bk_req *req, int16_t ver, bool synonyms
         if (ver == 0)
             c->IsDefault = !set;
         c->ConfigSource = (int8_t)src;
-        c->IsSensitive = false;
+        c->IsSensitive = bk_config_key_sensitive(k->name);
+        if (c->IsSensitive)
+            c->Value = (bk_str){NULL, -1}; /* Kafka: passwords and keys are never shown */
         c->ConfigType = (int8_t)config_type_of(k->type);
         c->Documentation = docs ? bk_str_c(k->doc) : (bk_str){NULL, -1};
         c->Synonyms.n = 0;

@@ -1030,6 +1030,18 @@ static int parse_eps(const bk_strlist *l, bk_endpoint **out, int *nout, const ch
     return 0;
 }
 
+bool bk_config_key_sensitive(const char *name)
+{
+    static const char *const keys[] = {"ssl.key.password", "ssl.keystore.key",
+                                       "ssl.keystore.certificate.chain",
+                                       "ssl.truststore.certificates", "ssl.keystore.password",
+                                       "ssl.truststore.password", NULL};
+    for (int i = 0; keys[i]; i++)
+        if (strcmp(name, keys[i]) == 0)
+            return true;
+    return false;
+}
+
 int bk_config_listener_secproto(const bk_config *c, const char *listener)
 {
     static const char *const protos[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};

@@ -57,6 +57,9 @@ typedef struct bk_endpoint {
  * -1 when the map has no entry for it. */
 struct bk_config;
 int bk_config_listener_secproto(const struct bk_config *c, const char *listener);
+/* Kafka's PASSWORD-type keys (private keys, passwords, inline key
+ * material): never shown by DescribeConfigs (value null, IsSensitive). */
+bool bk_config_key_sensitive(const char *name);
 
 /* Parse "NAME://host:port" / "NAME://[v6addr]:port" (Kafka's
  * EndPoint regex). 0, or BK_EINVAL with *why set to a static reason. */

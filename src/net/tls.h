@@ -12,10 +12,8 @@
  *   ssl.truststore.certificates     the same inline,
  *   ssl.client.auth                 none | requested | required,
  *   ssl.enabled.protocols           subset of TLSv1.2,TLSv1.3,
- *   ssl.protocol                    TLSv1.2 or TLSv1.3 (only the minimum
- *                                   version it implies is used: Kafka's
- *                                   SSLContext.getInstance(protocol) plus
- *                                   the enabled list decide the same).
+ *   ssl.protocol                    TLSv1.2 or TLSv1.3, checked only: the
+ *                                   enabled list decides the versions.
  *
  * Each connection gets a bk_tls (an SSL object on the accepted socket).
  * Everything is non-blocking: the handshake, reads and writes report

@@ -118,6 +118,14 @@ def test_tls12_only_and_inline_pem(brook_factory, pki):
             t.sendall(kwire.request(kwire.API_API_VERSIONS, 0, 7))
             size = int.from_bytes(t.recv(4), "big")
             assert 6 < size < 10000
+    # the inline private key is never shown by DescribeConfigs (Kafka: PASSWORD type)
+    from confluent_kafka.admin import AdminClient, ConfigResource
+    a = AdminClient({"bootstrap.servers": b.bootstrap})
+    res = ConfigResource(ConfigResource.Type.BROKER, "0")
+    cfg = a.describe_configs([res])[res].result(20)
+    assert cfg["ssl.keystore.key"].is_sensitive and cfg["ssl.keystore.key"].value is None
+    assert "PRIVATE KEY" not in repr({k: v.value for k, v in cfg.items()})
+    assert cfg["ssl.enabled.protocols"].value == "TLSv1.2"
     ctx13 = ssl.create_default_context(cafile=pki["ca.crt"])
     ctx13.minimum_version = ssl.TLSVersion.TLSv1_3
     with socket.create_connection(("127.0.0.1", b.tls_port), timeout=10) as s:
