@@ -261,7 +261,9 @@ def connect(b):
     return socket.create_connection(("127.0.0.1", b.sasl_port), timeout=10)
 
 
-def test_raw_scram_and_gate(brook_factory, pki, tmp_path):
+@pytest.mark.smoke
+def test_raw_scram_and_gate(brook_factory, pki, tmp_path, monkeypatch):
+    monkeypatch.setenv("BROOK_LOG_LEVEL", "debug")
     b = start_sasl_broker(brook_factory, pki, tmp_path)
     # a correct exchange from Python's own SCRAM, then Metadata is served
     with connect(b) as s:
@@ -270,6 +272,7 @@ def test_raw_scram_and_gate(brook_factory, pki, tmp_path):
         send_req(s, 3, 1, 9, struct.pack(">i", 0))
         corr, _ = recv_resp(s)
         assert corr == 9
+    assert "authenticated as User:alice" in b.log_text()
     # Metadata before authentication: closed without an answer
     with connect(b) as s:
         send_req(s, 3, 1, 1, struct.pack(">i", 0))
@@ -304,6 +307,7 @@ def test_tampered_scram_rejected_and_closed(brook_factory, pki, tmp_path, tamper
         assert closed(s)
 
 
+@pytest.mark.smoke
 def test_hostile_sasl_exchanges(brook_factory, pki, tmp_path):
     b = start_sasl_broker(brook_factory, pki, tmp_path)
     garbage = [b"", b"\x00" * 100, b"n,,", b"n,,n=alice", b"p=tls-unique,,n=alice,r=x", b"n,,n=alice,r=,,,",

@@ -184,6 +184,7 @@ def test_kafka_python_over_ssl(brook_factory, pki):
     assert got == [b"v%d" % i for i in range(50)]
 
 
+@pytest.mark.smoke
 def test_garbage_and_stalled_handshakes_do_not_hurt(brook_factory, pki):
     b = start_tls_broker(brook_factory, pki)
     socks = []
@@ -285,3 +286,17 @@ def test_cluster_inter_broker_listener_and_per_listener_metadata(tmp_path, pki):
                 got.add(m.value())
         cons.close()
         assert got == {b"r%d" % i for i in range(100)}
+
+
+@pytest.mark.smoke
+def test_principal_from_client_certificate(brook_factory, pki, monkeypatch):
+    """The principal ACLs will see: Kafka's default mapping of the verified
+    certificate's subject, RFC 2253 order (logged at debug level)."""
+    monkeypatch.setenv("BROOK_LOG_LEVEL", "debug")
+    b = start_tls_broker(brook_factory, pki, client_auth="requested")
+    boot = "127.0.0.1:%d" % b.tls_port
+    assert run(["kcat", "-b", boot, *kcat_ssl(pki), "-L"]).returncode == 0
+    assert run(["kcat", "-b", boot, *kcat_ssl(pki, cert=False), "-L"]).returncode == 0
+    log = b.log_text()
+    assert "principal User:CN=client1,OU=test,O=brook" in log
+    assert "principal User:ANONYMOUS" in log
