@@ -33,7 +33,11 @@ RECORDS_OBJS := $(patsubst %.c,$(BUILD)/%.o,src/core/buf.c src/core/err.c src/co
 
 BIN := $(BUILD)/bin
 
-.PHONY: cluster cluster-stop cluster-status bench-startup bench-storage bench-e2e all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
+# brook_build_info{commit=...} (server/mon.c); "unknown" outside a git checkout.
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+$(BUILD)/src/server/mon.o: CFLAGS += -DBK_GIT_COMMIT='"$(GIT_COMMIT)"'
+
+.PHONY: cluster cluster-stop cluster-status bench-metrics bench-startup bench-storage bench-e2e bench-cleaner all run test unit itest san-test gen gen-check fuzz fuzz-build fuzz-corpus deps clean check-layers
 
 all: $(BIN)/brookd $(BIN)/brook $(BIN)/unit $(BIN)/bkcodec $(BIN)/mklog $(BIN)/bkrecords $(BIN)/crashwriter
 ifeq ($(SANITIZER),)
@@ -73,6 +77,23 @@ $(BIN)/bench-storage: $(BUILD)/bench/storage.o $(BUILD)/libbrook.a
 
 bench-storage: $(BIN)/bench-storage
 	bench/run-storage.sh
+
+# Cost of the request-path metrics accounting (core/metrics.h), ns/request.
+$(BIN)/bench-metrics: $(BUILD)/bench/metrics_cost.o $(BUILD)/libbrook.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-metrics: $(BIN)/bench-metrics
+	$(BIN)/bench-metrics
+
+# The log cleaner: cleaning MB/s per codec, append and produce latency
+# while it runs (bench/README.md).
+$(BIN)/bench-cleaner: $(BUILD)/bench/cleaner.o $(BUILD)/libbrook.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-cleaner: all $(BIN)/bench-cleaner
+	bench/run-cleaner.sh
 
 # Produce/consume/latency through librdkafka against brookd and against
 # librdkafka's mock cluster, one table (bench/e2e-README.md).

@@ -15,7 +15,16 @@ cd "$(dirname "$0")/.." || exit 1
 PY=/usr/bin/python3   # Debian's interpreter: it has pytest and the Kafka clients
 limit=${ITEST_TIMEOUT:-900}
 
-timeout -k 15 "$limit" "$PY" -m pytest tests/itest -q "$@"
+# Most of the run is waiting (ZooKeeper session timeouts, broker restarts,
+# linger), not CPU: test files run in ITEST_JOBS parallel workers
+# (pytest-xdist, Debian python3-pytest-xdist; one file stays on one
+# worker). ITEST_JOBS=1 runs them one after another.
+jobs=${ITEST_JOBS:-3}
+par=()
+if [ "$jobs" -gt 1 ] && "$PY" -c "import xdist" 2>/dev/null; then
+    par=(-n "$jobs" --dist loadfile)
+fi
+timeout -k 15 "$limit" "$PY" -m pytest tests/itest -q "${par[@]}" "$@"
 rc=$?
 case $rc in
     124|137) echo "run-itest: global timeout of ${limit}s reached" >&2 ;;

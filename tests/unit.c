@@ -10,10 +10,12 @@
     X(codec)                                                                                       \
     X(config)                                                                                      \
     X(log)                                                                                         \
+    X(metrics)                                                                                     \
     X(ev)                                                                                          \
     X(conn)                                                                                        \
     X(meta_props)                                                                                  \
     X(plog)                                                                                        \
+    X(cleaner)                                                                                     \
     X(logmgr)                                                                                      \
     X(pstate)                                                                                      \
     X(topics)                                                                                      \

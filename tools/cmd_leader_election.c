@@ -19,6 +19,7 @@
  * no security settings to take from it (Brook listens in PLAINTEXT).
  */
 #include "brook.h"
+#include "jsonfile.h"
 #include "tool.h"
 #include "wire.h"
 
@@ -34,249 +35,14 @@
 
 #define TIMEOUT_MS 30000
 
-/* ------------------------------------------------------------ tiny JSON */
-
-typedef struct jrd {
-    const char *p, *end;
-} jrd;
-
-static void ws(jrd *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-static bool eat(jrd *j, char c)
-{
-    ws(j);
-    if (j->p < j->end && *j->p == c) {
-        j->p++;
-        return true;
-    }
-    return false;
-}
-
-__attribute__((noreturn)) static void bad_json(void)
-{
-    bk_tool_die("The input string is not a valid JSON");
-}
-
-/* A string; escapes are decoded for ASCII (\uXXXX above 0x7f is kept as
- * '?': topic names are ASCII). Returns a malloc'd copy. */
-static char *jstring(jrd *j)
-{
-    if (!eat(j, '"'))
-        bad_json();
-    size_t cap = 16, n = 0;
-    char *s = malloc(cap);
-    if (!s)
-        bk_tool_die("out of memory");
-    while (j->p < j->end && *j->p != '"') {
-        char c = *j->p++;
-        if (c == '\\') {
-            if (j->p >= j->end)
-                bad_json();
-            char e = *j->p++;
-            switch (e) {
-            case 'n':
-                c = '\n';
-                break;
-            case 't':
-                c = '\t';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case 'b':
-                c = '\b';
-                break;
-            case 'f':
-                c = '\f';
-                break;
-            case 'u': {
-                if (j->end - j->p < 4)
-                    bad_json();
-                char hex[5] = {j->p[0], j->p[1], j->p[2], j->p[3], 0};
-                long v = strtol(hex, NULL, 16);
-                c = v < 0x80 ? (char)v : '?';
-                j->p += 4;
-                break;
-            }
-            default:
-                c = e;
-                break;
-            }
-        }
-        if (n + 1 >= cap) {
-            cap *= 2;
-            char *ns = realloc(s, cap);
-            if (!ns)
-                bk_tool_die("out of memory");
-            s = ns;
-        }
-        s[n++] = c;
-    }
-    if (!eat(j, '"'))
-        bad_json();
-    s[n] = 0;
-    return s;
-}
-
-static bool jint(jrd *j, int64_t *v)
-{
-    ws(j);
-    char buf[32];
-    size_t n = 0;
-    while (j->p < j->end && n < sizeof buf - 1 &&
-           (*j->p == '-' || *j->p == '+' || (*j->p >= '0' && *j->p <= '9') || *j->p == '.' ||
-            *j->p == 'e' || *j->p == 'E'))
-        buf[n++] = *j->p++;
-    buf[n] = 0;
-    if (!n)
-        return false;
-    char *end;
-    errno = 0;
-    long long x = strtoll(buf, &end, 10);
-    if (errno || *end)
-        return false;
-    *v = x;
-    return true;
-}
-
-static void jskip(jrd *j)
-{
-    ws(j);
-    if (j->p >= j->end)
-        bad_json();
-    char c = *j->p;
-    if (c == '"') {
-        free(jstring(j));
-    } else if (c == '{' || c == '[') {
-        char close = c == '{' ? '}' : ']';
-        j->p++;
-        if (eat(j, close))
-            return;
-        do {
-            if (c == '{') {
-                free(jstring(j));
-                if (!eat(j, ':'))
-                    bad_json();
-            }
-            jskip(j);
-        } while (eat(j, ','));
-        if (!eat(j, close))
-            bad_json();
-    } else {
-        while (j->p < j->end && !strchr(",}] \t\r\n", *j->p))
-            j->p++;
-    }
-}
-
-typedef struct tp {
-    char *topic;
-    int64_t partition;
-} tp;
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        bk_tool_die("cannot read %s: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0, r;
-    char *buf = malloc(cap);
-    if (!buf)
-        bk_tool_die("out of memory");
-    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            cap *= 2;
-            char *nb = realloc(buf, cap);
-            if (!nb)
-                bk_tool_die("out of memory");
-            buf = nb;
-        }
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
+typedef bk_tool_tp tp;
 
 /* {"partitions": [{"topic": "t", "partition": 0}, ...]} */
 static int parse_file(const char *path, tp **out)
 {
-    size_t len;
-    char *buf = read_file(path, &len);
-    jrd j = {buf, buf + len};
-    int n = 0, ncap = 8;
-    tp *v = calloc((size_t)ncap, sizeof *v);
-    bool have_parts = false;
-    if (!v)
-        bk_tool_die("out of memory");
-    if (!eat(&j, '{'))
-        bad_json();
-    if (!eat(&j, '}')) {
-        do {
-            char *key = jstring(&j);
-            if (!eat(&j, ':'))
-                bad_json();
-            if (strcmp(key, "partitions") == 0) {
-                have_parts = true;
-                if (!eat(&j, '['))
-                    bad_json();
-                if (!eat(&j, ']')) {
-                    do {
-                        if (n == ncap) {
-                            ncap *= 2;
-                            tp *nv = realloc(v, sizeof *v * (size_t)ncap);
-                            if (!nv)
-                                bk_tool_die("out of memory");
-                            v = nv;
-                        }
-                        tp *e = &v[n++];
-                        *e = (tp){NULL, -1};
-                        if (!eat(&j, '{'))
-                            bad_json();
-                        if (!eat(&j, '}')) {
-                            do {
-                                char *k = jstring(&j);
-                                if (!eat(&j, ':'))
-                                    bad_json();
-                                if (strcmp(k, "topic") == 0) {
-                                    free(e->topic);
-                                    e->topic = jstring(&j);
-                                } else if (strcmp(k, "partition") == 0) {
-                                    if (!jint(&j, &e->partition) || e->partition < 0 ||
-                                        e->partition > INT32_MAX)
-                                        bk_tool_die("bad \"partition\" in %s", path);
-                                } else {
-                                    jskip(&j);
-                                }
-                                free(k);
-                            } while (eat(&j, ','));
-                            if (!eat(&j, '}'))
-                                bad_json();
-                        }
-                        if (!e->topic || e->partition < 0)
-                            bk_tool_die("%s: each partition needs \"topic\" and \"partition\"",
-                                        path);
-                    } while (eat(&j, ','));
-                    if (!eat(&j, ']'))
-                        bad_json();
-                }
-            } else {
-                jskip(&j);
-            }
-            free(key);
-        } while (eat(&j, ','));
-        if (!eat(&j, '}'))
-            bad_json();
-    }
-    ws(&j);
-    if (j.p != j.end)
-        bad_json();
-    free(buf);
-    if (!have_parts)
-        bk_tool_die("Missing partitions field");
+    int64_t version;
+    tp *v;
+    int n = bk_tool_json_partitions(path, false, &version, &v);
     for (int a = 0; a < n; a++)
         for (int b = a + 1; b < n; b++)
             if (v[a].partition == v[b].partition && strcmp(v[a].topic, v[b].topic) == 0)
@@ -427,7 +193,7 @@ int bk_cmd_leader_election(int argc, char **argv)
         bk_tool_usage_error("Option partition is only allowed if topic is used");
     if (admcfg) { /* must at least be readable, as Kafka's */
         size_t l;
-        free(read_file(admcfg, &l));
+        free(bk_tool_read_file(admcfg, &l));
     }
 
     tp *parts = NULL;

@@ -4,6 +4,7 @@
 #include "../cluster/zkjson.h"
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../group/coord.h"
 #include "../txn/tcoord.h"
 #include "api_table.h"
@@ -255,8 +256,36 @@ const char *bk_broker_live_endpoint(const bk_live_broker *lb, const bk_conn *c, 
 
 /* -------------------------------------------------------------- dispatch */
 
+/* Count every ErrorCode in a response (Kafka's Errors map: one per
+ * top-level and per-partition code, NONE included), walking the message
+ * through its descriptor. */
+static void count_errors(int api_key, const bk_msgdesc *d, int16_t ver, const void *m, int depth)
+{
+    if (depth > 6)
+        return;
+    for (uint16_t i = 0; i < d->nfields; i++) {
+        const bk_field *f = &d->fields[i];
+        if (!BK_V_IN(f->versions, ver))
+            continue;
+        const char *at = (const char *)m + f->off;
+        if (f->type == BK_T_INT16 && strcmp(f->name, "ErrorCode") == 0) {
+            bk_metrics_error(api_key, *(const int16_t *)at);
+        } else if (f->type == BK_T_STRUCT && f->sub) {
+            if (!(f->has_null_flag && *(const bool *)((const char *)m + f->null_off)))
+                count_errors(api_key, f->sub, ver, at, depth + 1);
+        } else if (f->type == BK_T_ARRAY && f->elem == BK_T_STRUCT && f->sub) {
+            const bk_array_any *arr = (const bk_array_any *)at;
+            size_t es = bk_codec_elem_size(f);
+            for (int32_t k = 0; k < arr->n; k++)
+                count_errors(api_key, f->sub, ver, (const char *)arr->a + (size_t)k * es,
+                             depth + 1);
+        }
+    }
+}
+
 int bk_respond(bk_req *req, const bk_msginfo *mi, int16_t ver, const void *m)
 {
+    count_errors(req->hdr.api_key, mi->desc, ver, m, 0);
     bool flex = BK_V_IN(mi->flexible, ver);
     size_t size = bk_codec_size(mi->desc, flex, ver, m);
     bk_wr *w = bk_req_respond_begin(req, bk_resphdr_version(req->hdr.api_key, ver), size);
@@ -301,6 +330,7 @@ int bk_broker_on_request(bk_req *req, void *ud)
     int rc = bk_sasl_gate(b, req);
     if (rc < 0)
         return rc;
+    bk_metrics_request(h->api_key, h->api_version);
     rc = e->handler(b, req);
     if (rc < 0 && rc != BK_EAGAIN) {
         snprintf(why, sizeof why, "%s v%d request (client id '%.*s'): %s",
@@ -310,4 +340,49 @@ int bk_broker_on_request(bk_req *req, void *ud)
         bk_conn_fail(req->conn, BK_LOG_INFO, why);
     }
     return rc;
+}
+
+static const char *api_name(int key)
+{
+    const bk_apidef *d = bk_apidef_get((int16_t)key);
+    return d ? d->name : "Unknown";
+}
+
+void bk_broker_on_timing(bk_conn *c, int16_t api_key, int16_t api_version, const uint64_t *us,
+                         void *ud)
+{
+    bk_broker *b = ud;
+    int64_t now = bk_now_ms();
+    bk_metrics_timing(api_key, us, now);
+    /* Kafka's request logger (kafka.request.logger at DEBUG): every request
+     * with its times, only when debug is on (SIGUSR2 or log.level). */
+    if (BK_UNLIKELY(bk_log_enabled(BK_LOG_DEBUG)))
+        bk_log(BK_LOG_DEBUG,
+               "completed request %s v%d from %s: total %.3f ms (request queue %.3f, local %.3f, "
+               "remote %.3f, response queue %.3f, response send %.3f)",
+               api_name(api_key), api_version, c->peer, us[BK_RT_TOTAL] / 1000.0,
+               us[BK_RT_REQ_QUEUE] / 1000.0, us[BK_RT_LOCAL] / 1000.0, us[BK_RT_REMOTE] / 1000.0,
+               us[BK_RT_RESP_QUEUE] / 1000.0, us[BK_RT_RESP_SEND] / 1000.0);
+    /* Slow requests (request.slow.ms): the remote time of a Fetch is its
+     * long poll (MaxWaitMs), asked for by the client, so it does not count. */
+    int64_t slow = b->cfg->request_slow_ms;
+    if (slow < 0)
+        return;
+    uint64_t t = us[BK_RT_TOTAL];
+    if (api_key == BK_API_FETCH)
+        t = t > us[BK_RT_REMOTE] ? t - us[BK_RT_REMOTE] : 0;
+    if (t < (uint64_t)slow * 1000)
+        return;
+    bk_metrics_g.slow_requests++;
+    bk_log_rl(BK_LOG_WARN,
+              "slow request %s v%d from %s: total %.3f ms (request queue %.3f, local %.3f, "
+              "remote %.3f, response queue %.3f, response send %.3f)",
+              api_name(api_key), api_version, c->peer, us[BK_RT_TOTAL] / 1000.0,
+              us[BK_RT_REQ_QUEUE] / 1000.0, us[BK_RT_LOCAL] / 1000.0, us[BK_RT_REMOTE] / 1000.0,
+              us[BK_RT_RESP_QUEUE] / 1000.0, us[BK_RT_RESP_SEND] / 1000.0);
+}
+
+const char *bk_broker_api_name(int key)
+{
+    return api_name(key);
 }

@@ -141,6 +141,15 @@ int16_t bk_broker_write_marker(bk_broker *b, const char *topic, int32_t partitio
 int bk_broker_on_request(bk_req *req, void *ud);
 /* bk_conn_opts.on_cancel: a deferred request's connection failed. */
 void bk_broker_on_cancel(bk_req *req, void *ud);
+/* bk_conn_opts.on_timing: record RequestMetrics times (core/metrics.h) and
+ * log requests slower than request.slow.ms (rate-limited). */
+void bk_broker_on_timing(bk_conn *c, int16_t api_key, int16_t api_version, const uint64_t *us,
+                         void *ud);
+/* Kafka's name of an API key ("Produce"), "Unknown" if none. */
+const char *bk_broker_api_name(int key);
+/* Append the broker's state gauges (partitions, replicas, controller,
+ * logs, purgatory) in Prometheus text (broker/bmetrics.c). */
+void bk_broker_prometheus(bk_broker *b, bk_wr *w, int64_t now_ms);
 
 /* Accessors for handlers (the admin handlers use these). */
 #define BK_TOPICS(b) ((b)->topics)

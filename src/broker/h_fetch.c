@@ -61,6 +61,7 @@
 
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "replica.h"
 #include "../cluster/cluster.h"
 #include "../core/clock.h"
@@ -300,6 +301,35 @@ static void drop_slices(fetch_ctx *x)
     }
 }
 
+/* BrokerTopicMetrics of an answered fetch (metrics.h): per partition;
+ * bytes out only to consumers (Kafka counts followers' bytes apart). */
+static void count_fetch(fetch_ctx *x)
+{
+    const bk_FetchRequest *rq = &x->rq;
+    bool replica = (x->ver >= 15 ? rq->ReplicaState.ReplicaId : rq->ReplicaId) >= 0;
+    bk_topic_counters *all = &bk_metrics_g.all;
+    for (int32_t i = 0; i < x->rs.Responses.n; i++) {
+        const bk_FetchResponse_FetchableTopicResponse *tr = &x->rs.Responses.a[i];
+        bk_topic *tp = find_topic(x, &rq->Topics.a[i]);
+        bk_topic_counters *tc = tp ? bk_metrics_topic(tp->name, strlen(tp->name)) : NULL;
+        for (int32_t j = 0; j < tr->Partitions.n; j++) {
+            const bk_FetchResponse_PartitionData *pd = &tr->Partitions.a[j];
+            uint64_t n = !replica && pd->Records.len > 0 ? (uint64_t)pd->Records.len : 0;
+            if (replica && pd->Records.len > 0) /* ReplicationBytesOutPerSec */
+                bk_metrics_g.replication_bytes_out += (uint64_t)pd->Records.len;
+            bool bad = pd->ErrorCode != BK_KERR_NONE;
+            all->fetch_reqs++;
+            all->failed_fetch += bad;
+            all->bytes_out += n;
+            if (tc) {
+                tc->fetch_reqs++;
+                tc->failed_fetch += bad;
+                tc->bytes_out += n;
+            }
+        }
+    }
+}
+
 /* Encode and queue the response; each record range is sent from its own
  * descriptor, closed by a connection hold once the bytes are out. */
 static int respond(fetch_ctx *x)
@@ -315,6 +345,8 @@ static int respond(fetch_ctx *x)
         }
     }
     int rc = BK_RESPOND(req, FetchResponse, x->ver, &x->rs);
+    if (rc == 0)
+        count_fetch(x);
     for (k = 0; k < x->nparts; k++) {
         bk_plog_slice *sl = &x->slices[k];
         if (sl->len == 0)
@@ -372,6 +404,7 @@ static int park(fetch_ctx *x)
      * HW, which in cluster mode moves after the append */
     int32_t rid = x->ver >= 15 ? x->rq.ReplicaState.ReplicaId : x->rq.ReplicaId;
     x->d.wants = x->b->cluster && rid < 0 ? BK_WAKE_HW : BK_WAKE_DATA;
+    x->d.kind = BK_DELAYED_FETCH;
     x->d.on_event = on_event;
     x->d.complete = on_complete;
     int64_t deadline = req->recv_ms + x->rq.MaxWaitMs;

@@ -60,12 +60,13 @@
 
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../txn/tcoord.h"
 #include "replica.h"
 
 static int16_t append_one(bk_broker *b, bk_req *req, int16_t ver, int16_t acks, bk_partition *p,
                           const bk_records *recs, bk_ProduceResponse_PartitionProduceResponse *pr,
-                          int64_t *last)
+                          int64_t *last, int64_t *appended)
 {
     const bk_topic *tp = p->topic;
     bk_plog *l = p->log;
@@ -157,6 +158,8 @@ static int16_t append_one(bk_broker *b, bk_req *req, int16_t ver, int16_t acks, 
 
     int r = bk_plog_append(l, res.data, res.len, res.first_offset, res.last_offset,
                            res.max_timestamp, res.offset_of_max_timestamp, now);
+    if (r == 0)
+        *appended = res.last_offset - res.first_offset + 1;
     if (r != 0) {
         bk_log_rl(BK_LOG_ERROR, "append to %s-%d failed: %s%s", tp->name, p->index, bk_strerror(r),
                   l->offline ? " (log now offline)" : "");
@@ -291,6 +294,7 @@ static int park_durable(bk_broker *b, bk_req *req, int16_t ver, const bk_Produce
     for (int i = 0; i < n; i++)
         any_flush |= parts[i].flush;
     x->d.wants = BK_WAKE_FLUSH | BK_WAKE_HW;
+    x->d.kind = BK_DELAYED_PRODUCE;
     x->d.on_event = durable_on_event;
     x->d.complete = durable_complete;
     /* a flush gets at least 30 s; replication gets the request's timeout */
@@ -339,6 +343,7 @@ int bk_h_produce(bk_broker *b, bk_req *req)
             pr->LogAppendTimeMs = -1;
             pr->LogStartOffset = -1;
             int16_t err;
+            int64_t appended = 0;
             bk_partition *p = bk_broker_partition(b, td->Name, pd->Index);
             if (ver < 3)
                 err = BK_KERR_UNSUPPORTED_VERSION;
@@ -348,7 +353,7 @@ int bk_h_produce(bk_broker *b, bk_req *req)
                 err = BK_KERR_INVALID_REQUIRED_ACKS;
             else {
                 int64_t last = -1;
-                err = append_one(b, req, ver, rq.Acks, p, &pd->Records, pr, &last);
+                err = append_one(b, req, ver, rq.Acks, p, &pd->Records, pr, &last, &appended);
                 bk_plog *l = p->log;
                 bool flush = false, repl = false;
                 if (err == BK_KERR_NONE && l->cfg.flush_messages != INT64_MAX &&
@@ -379,7 +384,28 @@ int bk_h_produce(bk_broker *b, bk_req *req)
             if (err == BK_KERR_KAFKA_STORAGE_ERROR && ver < 4)
                 err = BK_KERR_NOT_LEADER_OR_FOLLOWER;
             pr->ErrorCode = err;
+            /* BrokerTopicMetrics (metrics.h): plain loop-thread counters */
+            bk_topic_counters *tc =
+                p ? bk_metrics_topic(p->topic->name, strlen(p->topic->name)) : NULL;
+            uint64_t inb = pd->Records.len > 0 ? (uint64_t)pd->Records.len : 0;
+            bk_metrics_g.all.produce_reqs++;
+            if (tc)
+                tc->produce_reqs++;
+            if (appended > 0) {
+                bk_metrics_g.all.messages_in += (uint64_t)appended;
+                bk_metrics_g.all.bytes_in += inb;
+                if (tc) {
+                    tc->messages_in += (uint64_t)appended;
+                    tc->bytes_in += inb;
+                }
+            }
             if (err != BK_KERR_NONE) {
+                bk_metrics_g.all.failed_produce++;
+                bk_metrics_g.all.bytes_rejected += inb;
+                if (tc) {
+                    tc->failed_produce++;
+                    tc->bytes_rejected += inb;
+                }
                 failed = true;
                 pr->BaseOffset = -1;
                 pr->LogAppendTimeMs = -1;

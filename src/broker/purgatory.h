@@ -48,6 +48,9 @@ enum {
     BK_WAKE_FLUSH = 0x4 /* a flush of the partition's log completed */
 };
 
+/* What a parked op is, for kafka_server_delayedoperationpurgatory_purgatorysize. */
+enum { BK_DELAYED_OTHER = 0, BK_DELAYED_PRODUCE = 1, BK_DELAYED_FETCH = 2 };
+
 typedef struct bk_purgatory bk_purgatory;
 typedef struct bk_delayed bk_delayed;
 typedef struct bk_watch bk_watch;
@@ -77,6 +80,7 @@ struct bk_delayed {
     unsigned wants; /* BK_WAKE_* this op reacts to */
     bool parked;
     bool completing;         /* the timer was moved to "now" */
+    uint8_t kind;            /* BK_DELAYED_*: PurgatorySize by operation (metrics) */
     bk_delayed *prev, *next; /* the purgatory's parked list */
 
     /* A wake-up on partition p (with `bytes` appended, for DATA): return

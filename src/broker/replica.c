@@ -5,6 +5,7 @@
 #include "../cluster/partition.h"
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../group/coord.h"
 #include "../txn/tcoord.h"
 #include "../proto/records.h"
@@ -150,6 +151,11 @@ static void apply_isr(bk_broker *b, bk_partition *p, const int32_t *isr, int32_t
     buf[o] = 0;
     bk_log(BK_LOG_INFO, "%s-%d: ISR now [%s] (partition epoch %d)", p->topic->name, p->index, buf,
            new_epoch);
+    /* IsrShrinksPerSec / IsrExpandsPerSec (core/metrics.h) */
+    if (nisr < p->nisr)
+        bk_metrics_g.isr_shrinks++;
+    else if (nisr > p->nisr)
+        bk_metrics_g.isr_expands++;
     if (bk_ids_set(&p->isr, &p->nisr, isr, nisr) != 0)
         return;
     p->partition_epoch = new_epoch;
@@ -456,7 +462,7 @@ int16_t bk_replica_leader_and_isr(bk_broker *b, const char *topic, size_t len,
     if (!bk_ids_has(st->replicas, st->nreplicas, b->node_id))
         return BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     bool was_hosted = p->hosted;
-    int32_t old_leader = p->leader, old_epoch = p->leader_epoch;
+    int32_t old_leader = p->leader, old_epoch = p->leader_epoch, old_nisr = p->nisr;
     if ((r = bk_topics_host(b->topics, p)) != 0) {
         bk_log(BK_LOG_ERROR, "%s-%d: cannot open the log: %s", tp->name, partition,
                bk_strerror(r));
@@ -466,6 +472,15 @@ int16_t bk_replica_leader_and_isr(bk_broker *b, const char *topic, size_t len,
         return BK_KERR_KAFKA_STORAGE_ERROR;
     p->isr_pending = false;
     bool new_epoch = !was_hosted || st->leader_epoch != old_epoch;
+    /* IsrShrinks/IsrExpands of a partition we keep leading whose ISR the
+     * controller changed (a dead broker removed); our own changes were
+     * counted in apply_isr and come back here unchanged. */
+    if (was_hosted && old_leader == b->node_id && st->leader == b->node_id) {
+        if (st->nisr < old_nisr)
+            bk_metrics_g.isr_shrinks++;
+        else if (st->nisr > old_nisr)
+            bk_metrics_g.isr_expands++;
+    }
     if (st->leader == b->node_id)
         make_leader(b, p, new_epoch || old_leader != b->node_id);
     else
@@ -646,5 +661,6 @@ int bk_replica_append_as_follower(bk_broker *b, bk_partition *p, const uint8_t *
     if (epochs_changed)
         (void)bk_partition_write_epochs(p);
     *appended = off - start;
+    bk_metrics_g.replication_bytes_in += off - start; /* ReplicationBytesInPerSec */
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "../core/clock.h"
 #include "../core/err.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../core/uuid.h"
 #include "cluster.h"
 
@@ -661,6 +662,8 @@ static void fo_got(bk_zk *zk, const bk_zk_result *r, void *ud)
     }
     ns.leader_epoch = st.leader_epoch + 1;
     ns.controller_epoch = ctl->epoch;
+    if (was_unclean)
+        bk_metrics_g.unclean_elections++; /* UncleanLeaderElectionsPerSec */
     bk_log(BK_LOG_INFO,
            "controller: %s-%d: leader %d -> %d, leader epoch %d, ISR %d -> %d "
            "replicas%s",

@@ -49,7 +49,7 @@ static const tdef tdefs[] = {
      "The retention policy for old segments: delete and/or compact."},
     {"compression.type", S, "producer", {"compression.type"}, 0, 0, V_COMPRESSION,
      "Final compression of the topic's data: uncompressed, zstd, lz4, snappy, gzip, producer."},
-    {"delete.retention.ms", L, "86400000", {NULL}, 0, LMAX, V_NONE,
+    {"delete.retention.ms", L, "86400000", {"log.cleaner.delete.retention.ms"}, 0, LMAX, V_NONE,
      "How long delete tombstones are kept for compacted topics."},
     {"file.delete.delay.ms", L, "60000", {NULL}, 0, LMAX, V_NONE,
      "Time to wait before deleting a file from the filesystem."},
@@ -67,7 +67,7 @@ static const tdef tdefs[] = {
      "Local retention with tiered storage (not supported: -2 = same as retention.bytes)."},
     {"local.retention.ms", L, "-2", {NULL}, -2, LMAX, V_NONE,
      "Local retention with tiered storage (not supported: -2 = same as retention.ms)."},
-    {"max.compaction.lag.ms", L, "9223372036854775807", {NULL}, 1, LMAX, V_NONE,
+    {"max.compaction.lag.ms", L, "9223372036854775807", {"log.cleaner.max.compaction.lag.ms"}, 1, LMAX, V_NONE,
      "Longest time a message stays uncompacted."},
     {"max.message.bytes", I, "1048588", {"message.max.bytes"}, 0, IMAX, V_NONE,
      "Largest record batch size allowed."},
@@ -85,7 +85,7 @@ static const tdef tdefs[] = {
      "CreateTime or LogAppendTime."},
     {"min.cleanable.dirty.ratio", D, "0.5", {"log.cleaner.min.cleanable.ratio"}, 0, 1, V_NONE,
      "Dirty ratio that triggers compaction."},
-    {"min.compaction.lag.ms", L, "0", {NULL}, 0, LMAX, V_NONE,
+    {"min.compaction.lag.ms", L, "0", {"log.cleaner.min.compaction.lag.ms"}, 0, LMAX, V_NONE,
      "Shortest time a message stays uncompacted."},
     {"min.insync.replicas", I, "1", {"min.insync.replicas"}, 1, IMAX, V_NONE,
      "Replicas that must acknowledge an acks=all write."},
@@ -275,6 +275,16 @@ static void apply(bk_topic_config *c, const tdef *d, const char *v)
     if (!strcmp(n, "cleanup.policy")) {
         c->cleanup_delete = strstr(v, "delete") != NULL;
         c->cleanup_compact = strstr(v, "compact") != NULL;
+        c->log.cleanup_delete = c->cleanup_delete;
+        c->log.cleanup_compact = c->cleanup_compact;
+    } else if (!strcmp(n, "delete.retention.ms")) {
+        c->log.delete_retention_ms = i64_of(v);
+    } else if (!strcmp(n, "max.compaction.lag.ms")) {
+        c->log.max_compaction_lag_ms = i64_of(v);
+    } else if (!strcmp(n, "min.compaction.lag.ms")) {
+        c->log.min_compaction_lag_ms = i64_of(v);
+    } else if (!strcmp(n, "min.cleanable.dirty.ratio")) {
+        c->log.min_cleanable_ratio = strtod(v, NULL);
     } else if (!strcmp(n, "compression.type")) {
         c->compression = !strcmp(v, "producer")   ? BK_TCOMP_PRODUCER
                          : !strcmp(v, "gzip")     ? BK_TCOMP_GZIP

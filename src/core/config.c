@@ -25,6 +25,29 @@ static int check_endpoint(const char *v, const char **why)
     return bk_endpoint_parse(v, &ep, why);
 }
 
+static int check_http_url(const char *v, const char **why)
+{
+    bk_endpoint ep;
+    if (!*v)
+        return 0;
+    if (bk_endpoint_parse(v, &ep, why) != 0)
+        return BK_EINVAL;
+    if (strcmp(ep.name, "HTTP") != 0) {
+        *why = "expected http://host:port";
+        return BK_EINVAL;
+    }
+    return 0;
+}
+
+static int check_log_level(const char *v, const char **why)
+{
+    if (bk_log_level_parse(v) < 0) {
+        *why = "expected debug, info, warn, error or off";
+        return BK_EINVAL;
+    }
+    return 0;
+}
+
 static int check_path(const char *v, const char **why)
 {
     if (!*v) {
@@ -237,6 +260,23 @@ const bk_config_key bk_config_keys[] = {
      "delete and/or compact", check_cleanup},
     {"log.cleaner.min.cleanable.ratio", BK_CFG_DOUBLE, OFF(log_cleaner_min_cleanable_ratio), "0.5",
      0, 1, "Dirty ratio that triggers compaction", NULL},
+    {"log.cleaner.enable", BK_CFG_BOOL, OFF(log_cleaner_enable), "true", NR,
+     "Run the log cleaner for compacted topics", NULL},
+    {"log.cleaner.threads", BK_CFG_INT, OFF(log_cleaner_threads), "1", 0, 64,
+     "Log cleaner threads", NULL},
+    {"log.cleaner.dedupe.buffer.size", BK_CFG_LONG, OFF(log_cleaner_dedupe_buffer_size),
+     "134217728", 1048576, I64MAX, "Memory of the cleaners' offset maps, all threads", NULL},
+    {"log.cleaner.io.max.bytes.per.second", BK_CFG_DOUBLE,
+     OFF(log_cleaner_io_max_bytes_per_second), "1.7976931348623157E308", NR,
+     "Cleaner I/O throttle (read plus written bytes)", NULL},
+    {"log.cleaner.backoff.ms", BK_CFG_LONG, OFF(log_cleaner_backoff_ms), "15000", 0, I64MAX,
+     "Sleep of the cleaner when no log is cleanable", NULL},
+    {"log.cleaner.delete.retention.ms", BK_CFG_LONG, OFF(log_cleaner_delete_retention_ms),
+     "86400000", 0, I64MAX, "Default delete.retention.ms", NULL},
+    {"log.cleaner.min.compaction.lag.ms", BK_CFG_LONG, OFF(log_cleaner_min_compaction_lag_ms), "0",
+     0, I64MAX, "Default min.compaction.lag.ms", NULL},
+    {"log.cleaner.max.compaction.lag.ms", BK_CFG_LONG, OFF(log_cleaner_max_compaction_lag_ms),
+     "9223372036854775807", 1, I64MAX, "Default max.compaction.lag.ms", NULL},
     {"log.message.timestamp.type", BK_CFG_STRING, OFF(log_message_timestamp_type), "CreateTime", NR,
      "CreateTime or LogAppendTime", check_ts_type},
     {"compression.type", BK_CFG_STRING, OFF(compression_type), "producer", NR,
@@ -297,6 +337,8 @@ const bk_config_key bk_config_keys[] = {
      INT16_MAX, "Replication factor of __consumer_offsets", NULL},
     {"offsets.topic.num.partitions", BK_CFG_INT, OFF(offsets_topic_num_partitions), "50", 1, I32MAX,
      "Partitions of __consumer_offsets", NULL},
+    {"offsets.topic.segment.bytes", BK_CFG_INT, OFF(offsets_topic_segment_bytes), "104857600", 1,
+     I32MAX, "segment.bytes of __consumer_offsets", NULL},
     {"offsets.retention.minutes", BK_CFG_INT, OFF(offsets_retention_minutes), "10080", 1, I32MAX,
      "Committed offsets of empty groups expire after this", NULL},
     {"transaction.state.log.replication.factor", BK_CFG_INT,
@@ -306,6 +348,8 @@ const bk_config_key bk_config_keys[] = {
      I32MAX, "min.insync.replicas of __transaction_state", NULL},
     {"transaction.state.log.num.partitions", BK_CFG_INT, OFF(transaction_state_log_num_partitions),
      "50", 1, I32MAX, "Partitions of __transaction_state", NULL},
+    {"transaction.state.log.segment.bytes", BK_CFG_INT, OFF(transaction_state_log_segment_bytes),
+     "104857600", 1, I32MAX, "segment.bytes of __transaction_state", NULL},
     {"transaction.max.timeout.ms", BK_CFG_INT, OFF(transaction_max_timeout_ms), "900000", 1,
      I32MAX, "Largest transaction.timeout.ms a producer may ask for", NULL},
     {"transactional.id.expiration.ms", BK_CFG_INT, OFF(transactional_id_expiration_ms),
@@ -340,6 +384,16 @@ const bk_config_key bk_config_keys[] = {
      I32MAX, "ZooKeeper session timeout", NULL},
     {"zookeeper.connection.timeout.ms", BK_CFG_INT, OFF(zookeeper_connection_timeout_ms), NULL, 1,
      I32MAX, "Connect timeout; defaults to the session timeout", NULL},
+
+    /* monitoring (docs/metrics.md) */
+    {"metrics.listener", BK_CFG_STRING, OFF(metrics_listener), NULL, NR,
+     "Brook: http://host:port serving /metrics (Prometheus), /health and /ready; empty = off",
+     check_http_url},
+    {"log.level", BK_CFG_STRING, OFF(log_level), "info", NR,
+     "Brook: debug, info, warn, error or off (BROOK_LOG_LEVEL overrides)", check_log_level},
+    {"request.slow.ms", BK_CFG_LONG, OFF(request_slow_ms), "1000", -1, I64MAX,
+     "Brook: log requests slower than this (Fetch: without its long-poll wait); -1 = off",
+     NULL},
 };
 const int bk_config_nkeys = (int)BK_ARRAY_LEN(bk_config_keys);
 

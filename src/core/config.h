@@ -111,6 +111,14 @@ typedef struct bk_config {
     int32_t log_index_interval_bytes;
     bk_strlist log_cleanup_policy;
     double log_cleaner_min_cleanable_ratio;
+    bool log_cleaner_enable;
+    int32_t log_cleaner_threads;
+    int64_t log_cleaner_dedupe_buffer_size;
+    double log_cleaner_io_max_bytes_per_second;
+    int64_t log_cleaner_backoff_ms;
+    int64_t log_cleaner_delete_retention_ms;
+    int64_t log_cleaner_min_compaction_lag_ms;
+    int64_t log_cleaner_max_compaction_lag_ms;
     char *log_message_timestamp_type;
     char *compression_type;
     int32_t num_recovery_threads_per_data_dir;
@@ -137,10 +145,12 @@ typedef struct bk_config {
     /* --- internal topics, groups, transactions --- */
     int32_t offsets_topic_replication_factor;
     int32_t offsets_topic_num_partitions;
+    int32_t offsets_topic_segment_bytes;
     int32_t offsets_retention_minutes;
     int32_t transaction_state_log_replication_factor;
     int32_t transaction_state_log_min_isr;
     int32_t transaction_state_log_num_partitions;
+    int32_t transaction_state_log_segment_bytes;
     int32_t transaction_max_timeout_ms;
     int32_t transactional_id_expiration_ms;
     int32_t transaction_abort_timed_out_cleanup_interval_ms;
@@ -176,6 +186,11 @@ typedef struct bk_config {
     char *zookeeper_connect;
     int32_t zookeeper_session_timeout_ms;
     int32_t zookeeper_connection_timeout_ms; /* after finish: defaults to session timeout */
+
+    /* --- monitoring (issue 10) --- */
+    char *metrics_listener;  /* metrics.listener: http://host:port; NULL/empty = off */
+    char *log_level;         /* log.level */
+    int64_t request_slow_ms; /* request.slow.ms; -1 = off */
 
     /* --- derived by bk_config_finish() --- */
     bk_endpoint *listener_eps; /* owned: one per listeners entry */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,8 +45,17 @@ void bk_log_set_hook(bk_log_hook_fn *fn, void *ud)
 }
 
 /* Format "[date time.ms] LEVEL " + message + "\n" and write it at once. */
-BK_PRINTF(3, 0)
-static void log_va(int level, uint32_t suppressed, const char *fmt, va_list ap)
+const char *bk_log_component(const char *file, size_t *n)
+{
+    const char *p = strstr(file, "src/");
+    p = p ? p + 4 : file;
+    const char *dot = strrchr(p, '.');
+    *n = dot && dot > p ? (size_t)(dot - p) : strlen(p);
+    return p;
+}
+
+BK_PRINTF(4, 0)
+static void log_va(int level, uint32_t suppressed, const char *file, const char *fmt, va_list ap)
 {
     if (level < log_level || level < BK_LOG_DEBUG || level > BK_LOG_ERROR)
         return;
@@ -73,6 +83,13 @@ static void log_va(int level, uint32_t suppressed, const char *fmt, va_list ap)
         if (w > 0)
             n = BK_MIN(n + (size_t)w, sizeof line - 2);
     }
+    if (file && !log_hook && n < sizeof line - 2) {
+        size_t cl;
+        const char *comp = bk_log_component(file, &cl);
+        w = snprintf(line + n, sizeof line - n, " (%.*s)", (int)cl, comp);
+        if (w > 0)
+            n = BK_MIN(n + (size_t)w, sizeof line - 2);
+    }
 
     if (log_hook) {
         line[n] = '\0';
@@ -86,11 +103,11 @@ static void log_va(int level, uint32_t suppressed, const char *fmt, va_list ap)
     errno = saved_errno;
 }
 
-void bk_log(int level, const char *fmt, ...)
+void bk_log_at(int level, const char *file, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    log_va(level, 0, fmt, ap);
+    log_va(level, 0, file, fmt, ap);
     va_end(ap);
 }
 
@@ -111,13 +128,13 @@ bool bk_ratelimit_allow(bk_ratelimit *rl, int64_t now_ms, uint32_t burst, int64_
     return true;
 }
 
-void bk_log_rl_emit(bk_ratelimit *rl, int level, const char *fmt, ...)
+void bk_log_rl_emit(bk_ratelimit *rl, int level, const char *file, const char *fmt, ...)
 {
     uint32_t suppressed;
     if (!bk_ratelimit_allow(rl, bk_now_ms(), BK_LOG_RL_BURST, BK_LOG_RL_INTERVAL_MS, &suppressed))
         return;
     va_list ap;
     va_start(ap, fmt);
-    log_va(level, suppressed, fmt, ap);
+    log_va(level, suppressed, file, fmt, ap);
     va_end(ap);
 }

@@ -3,7 +3,10 @@
  *
  *   bk_log(BK_LOG_WARN, "closing %s: %s", peer, why);
  *
- * One line per call: "[2024-05-01 12:34:56.789] WARN closing ...". The
+ * One line per call, in Kafka's log4j layout ("[%d] %p %m (%c)"):
+ *   [2024-05-01 12:34:56.789] WARN closing ... (net/conn)
+ * time, level, message, and the component that logged it (the source
+ * file under src/, taken from __FILE__ by the macros below). The
  * line is formatted into a stack buffer and written with a single write(2),
  * so lines from different threads never interleave (lines longer than
  * BK_LOG_LINE_MAX are truncated). stdout is reserved for the one start-up
@@ -30,7 +33,11 @@ enum { BK_LOG_DEBUG = 0, BK_LOG_INFO = 1, BK_LOG_WARN = 2, BK_LOG_ERROR = 3, BK_
 
 #define BK_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
-/* Messages below this level are dropped. Default BK_LOG_INFO. */
+/* Messages below this level are dropped. Default BK_LOG_INFO; set from
+ * log.level at start-up (BROOK_LOG_LEVEL wins), and at run time by
+ * SIGUSR2 (one level more verbose each time, wrapping from debug back
+ * to the configured level); the loop thread reads it, any thread may
+ * set it (a plain int: a stale read costs one line too many or few). */
 void bk_log_set_level(int level);
 int bk_log_get_level(void);
 /* "debug", "info", "warn", "error", "off" -> level, or -1. */
@@ -41,7 +48,10 @@ static inline bool bk_log_enabled(int level)
     return level >= bk_log_get_level();
 }
 
-void bk_log(int level, const char *fmt, ...) BK_PRINTF(2, 3);
+void bk_log_at(int level, const char *file, const char *fmt, ...) BK_PRINTF(3, 4);
+#define bk_log(level, ...) bk_log_at((level), __FILE__, __VA_ARGS__)
+/* "src/net/conn.c" -> "net/conn" (n bytes at *out). */
+const char *bk_log_component(const char *file, size_t *n);
 
 /* Redirect complete lines (without the trailing newline and timestamp) to
  * fn instead of stderr, e.g. to assert on warnings in unit tests. NULL
@@ -61,7 +71,8 @@ typedef struct bk_ratelimit {
 bool bk_ratelimit_allow(bk_ratelimit *rl, int64_t now_ms, uint32_t burst, int64_t interval_ms,
                         uint32_t *suppressed);
 
-void bk_log_rl_emit(bk_ratelimit *rl, int level, const char *fmt, ...) BK_PRINTF(3, 4);
+void bk_log_rl_emit(bk_ratelimit *rl, int level, const char *file, const char *fmt, ...)
+    BK_PRINTF(4, 5);
 
 /* Rate-limited bk_log(): at most BK_LOG_RL_BURST lines per interval from
  * this call site. The level check comes first so a disabled debug line
@@ -70,7 +81,7 @@ void bk_log_rl_emit(bk_ratelimit *rl, int level, const char *fmt, ...) BK_PRINTF
     do {                                                                                           \
         static bk_ratelimit bk_rl_;                                                                \
         if (bk_log_enabled(level))                                                                 \
-            bk_log_rl_emit(&bk_rl_, (level), __VA_ARGS__);                                         \
+            bk_log_rl_emit(&bk_rl_, (level), __FILE__, __VA_ARGS__);                                         \
     } while (0)
 
 #endif

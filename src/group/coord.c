@@ -574,9 +574,11 @@ int bk_coord_ensure_topic(bk_coord *co, int16_t *kerr)
                rf, maxrf, BK_OFFSETS_TOPIC, maxrf);
         rf = (int16_t)maxrf;
     }
+    char segb[16];
+    snprintf(segb, sizeof segb, "%d", (int)co->cfg->offsets_topic_segment_bytes);
     bk_kv kv[] = {{"cleanup.policy", "compact"},
                   {"compression.type", "producer"},
-                  {"segment.bytes", "104857600"}};
+                  {"segment.bytes", segb}};
     char msg[256];
     int r = bk_topics_create(co->topics, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC),
                              co->cfg->offsets_topic_num_partitions, rf, kv, 3, false, kerr, msg,

@@ -10,6 +10,7 @@
 
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "listener.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@ static void conn_progress(bk_conn *c);
 static bool frame_complete(const bk_conn *c);
 static void release_holds(bk_conn *c, bool all);
 static uint32_t tls_mask(const bk_conn *c, uint32_t mask);
+static void tim_progress(bk_conn *c, bool all);
 
 /* ------------------------------------------------------------ life cycle */
 
@@ -115,6 +117,10 @@ static void conn_destroy(bk_conn *c)
     bk_ev_timer_stop(cs->ev, &c->idle);
     bk_ev_io_stop(cs->ev, &c->io);
     release_holds(c, true);
+    /* Responses that will never be sent still count (as Kafka updates
+     * the request metrics of in-flight responses on disconnect). */
+    if (c->ntim)
+        tim_progress(c, true);
     free(c->holds);
     if (c->fd >= 0)
         close(c->fd);
@@ -228,6 +234,64 @@ static void idle_cb(bk_ev *ev, bk_ev_timer *t)
     leave(c);
 }
 
+/* ---------------------------------------------------------------- timing */
+
+static void tim_report(bk_conn *c, bk_conn_timing *t, uint64_t now)
+{
+    /* us[BK_RT_TOTAL] holds the request's start (receipt) until now */
+    t->us[BK_RT_TOTAL] = now > t->us[BK_RT_TOTAL] ? now - t->us[BK_RT_TOTAL] : 0;
+    c->owner->opts.on_timing(c, t->api_key, t->api_version, t->us, c->owner->opts.ud);
+}
+
+/* Stamp the responses whose writing starts, report the ones fully sent
+ * (all: everything queued is out). */
+static void tim_progress(bk_conn *c, bool all)
+{
+    uint64_t now = 0;
+    while (c->ntim) {
+        bk_conn_timing *t = &c->tim[c->tim_head];
+        if (!t->send_us && (all || c->out_wire_sent >= t->start_mark)) {
+            if (!now)
+                now = bk_metrics_now_us();
+            t->send_us = now;
+            t->us[BK_RT_RESP_QUEUE] = now - t->done_us;
+        }
+        if (!all && c->out_wire_sent < t->end_mark)
+            return;
+        if (!now)
+            now = bk_metrics_now_us();
+        t->us[BK_RT_RESP_SEND] = now - t->send_us;
+        tim_report(c, t, now);
+        c->tim_head = (c->tim_head + 1) % BK_CONN_TIMINGS;
+        c->ntim--;
+    }
+}
+
+/* The request in c->req is finished: report its times now, or once its
+ * response is out. */
+static void tim_finish(bk_conn *c, bk_req *r)
+{
+    if (!c->owner->opts.on_timing || !r->t_start_us)
+        return;
+    uint64_t now = bk_metrics_now_us();
+    bk_conn_timing t = {.api_key = r->hdr.api_key, .api_version = r->hdr.api_version};
+    t.us[BK_RT_TOTAL] = r->t_start_us - r->t_queue_us;
+    t.us[BK_RT_REQ_QUEUE] = r->t_queue_us;
+    t.us[BK_RT_LOCAL] = r->t_local_us;
+    if (r->deferred && now > r->t_start_us + r->t_local_us)
+        t.us[BK_RT_REMOTE] = now - r->t_start_us - r->t_local_us;
+    t.done_us = now;
+    if (!r->resp_wire_end || c->closing || c->ntim == BK_CONN_TIMINGS ||
+        r->resp_wire_end <= c->out_wire_sent) {
+        tim_report(c, &t, now);
+        return;
+    }
+    t.start_mark = r->resp_wire_start;
+    t.end_mark = r->resp_wire_end;
+    c->tim[(c->tim_head + c->ntim) % BK_CONN_TIMINGS] = t;
+    c->ntim++;
+}
+
 /* ---------------------------------------------------------------- output */
 
 /* One write of memory bytes: > 0 sent, SEND_RETRY (retry), BK_EAGAIN (the
@@ -318,6 +382,8 @@ static ssize_t send_file_tls(bk_conn *c, const bk_splice *s)
 static int flush_out(bk_conn *c)
 {
     bk_wr *w = &c->out;
+    if (c->ntim)
+        tim_progress(c, false);
     for (;;) {
         bk_splice *s = c->out_spl < w->nspl ? &w->spl[c->out_spl] : NULL;
         size_t mem_end = s ? s->at : w->len;
@@ -330,6 +396,8 @@ static int flush_out(bk_conn *c)
             c->out_sent += (size_t)n;
             c->out_wire_sent += (uint64_t)n;
             c->last_active = bk_now_ms();
+            if (c->ntim)
+                tim_progress(c, false);
             if (c->hold_head < c->nholds && c->holds[c->hold_head].mark <= c->out_wire_sent)
                 release_holds(c, false);
             continue;
@@ -344,6 +412,8 @@ static int flush_out(bk_conn *c)
         c->last_active = bk_now_ms();
         c->out_spl_sent += (uint32_t)n;
         c->out_wire_sent += (uint64_t)n;
+        if (c->ntim)
+            tim_progress(c, false);
         if (c->out_spl_sent == s->len) {
             c->out_spl++;
             c->out_spl_sent = 0;
@@ -354,6 +424,8 @@ static int flush_out(bk_conn *c)
     /* Everything is out: every hold's bytes are sent (their marks refer to
      * this buffer, which starts over now). */
     release_holds(c, true);
+    if (c->ntim)
+        tim_progress(c, true);
     /* Everything is out: start the buffer over (and give back a big one). */
     if (w->cap > OUT_SHRINK) {
         bk_wr_fini(w);
@@ -403,6 +475,8 @@ int bk_req_respond_end(bk_req *req, int rc)
             rc = BK_ELIMIT;
         } else {
             bk_wr_patch_i32(w, req->resp_at, (int32_t)size);
+            req->resp_wire_start = at_wire;
+            req->resp_wire_end = bk_wr_wire_len(w);
             return 0;
         }
     }
@@ -446,6 +520,7 @@ static void req_finish(bk_conn *c, int rc)
                  r->hdr.api_key, r->hdr.api_version, r->hdr.correlation_id, bk_strerror(rc));
         bk_conn_fail(c, BK_LOG_INFO, why);
     }
+    tim_finish(c, r);
     c->in_off += 4 + (size_t)r->frame_len;
     c->busy = false;
     bk_arena_reset(&c->arena);
@@ -476,9 +551,19 @@ static void dispatch(bk_conn *c, int32_t size)
         req_finish(c, 0);
         return;
     }
+    if (c->owner->opts.on_timing) {
+        r->t_start_us = bk_metrics_now_us();
+        r->t_queue_us = c->last_read_us && r->t_start_us > c->last_read_us
+                            ? r->t_start_us - c->last_read_us
+                            : 0;
+    }
     int rc = c->owner->opts.on_request(r, c->owner->opts.ud);
-    if (rc == BK_EAGAIN)
+    if (r->t_start_us)
+        r->t_local_us = bk_metrics_now_us() - r->t_start_us;
+    if (rc == BK_EAGAIN) {
+        r->deferred = true;
         return; /* deferred: bk_req_done() */
+    }
     req_finish(c, rc);
 }
 
@@ -614,6 +699,8 @@ static void do_read(bk_conn *c)
     if (n > 0) {
         c->in_len += (size_t)n;
         c->last_active = bk_now_ms();
+        if (c->owner->opts.on_timing)
+            c->last_read_us = bk_metrics_now_us();
     } else if (n == 0) {
         c->eof = true;
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {

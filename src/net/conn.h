@@ -83,6 +83,17 @@
  * connection; a connection is closed as soon as it has no request in
  * flight and no unsent output, so answers already produced still leave.
  *
+ * Timing (Kafka's RequestMetrics split). Each request is timed in
+ * microseconds: request queue (the last read before its handling started,
+ * to the start: frames that waited behind a deferred request or in a
+ * pipelined batch), local (the handler's synchronous run), remote (from
+ * BK_EAGAIN to bk_req_done: purgatory), response queue (response complete
+ * to the first attempt to write it: it waits behind earlier responses),
+ * response send (to its last byte written). opts.on_timing gets them once
+ * the response is out (at once for a request without a response). At most
+ * BK_CONN_TIMINGS responses per connection are tracked while unsent; the
+ * others are reported with a zero send time.
+ *
  * Thread: loop thread only.
  */
 #ifndef BK_CONN_H
@@ -111,6 +122,10 @@ typedef struct bk_req {
     int64_t recv_ms;   /* monotonic ms when the frame was complete */
     void *hctx;        /* the handler layer's state of a deferred request */
 
+    /* private to conn.c: timing (monotonic us) */
+    uint64_t t_start_us, t_local_us, t_queue_us;
+    bool deferred;
+    uint64_t resp_wire_start, resp_wire_end; /* of the answer; end 0 = none */
     /* private to conn.c: where the response being written starts */
     size_t resp_at;
     int resp_nspl;
@@ -129,8 +144,21 @@ typedef struct bk_conn_opts {
     void (*on_close)(bk_conn *c, void *ud);
     /* The connection of a deferred request failed (see above). May be NULL. */
     void (*on_cancel)(bk_req *req, void *ud);
+    /* A request's times, microseconds, indexed by BK_RT_* (core/metrics.h);
+     * called when its response is out. May be NULL. */
+    void (*on_timing)(bk_conn *c, int16_t api_key, int16_t api_version, const uint64_t *us,
+                      void *ud);
     void *ud;
 } bk_conn_opts;
+
+#define BK_CONN_TIMINGS 8
+/* A response on its way out, for its send times. */
+typedef struct bk_conn_timing {
+    uint64_t start_mark, end_mark; /* wire positions of the response in out */
+    uint64_t done_us, send_us;     /* complete; first write attempt (0 = not yet) */
+    uint64_t us[6];                /* BK_RT_*: total, queue, local, remote filled so far */
+    int16_t api_key, api_version;
+} bk_conn_timing;
 
 /* Something the bytes queued on a connection depend on (see Holds). */
 typedef void bk_conn_release_fn(void *arg);
@@ -198,6 +226,11 @@ struct bk_conn {
     /* holds [hold_head, nholds) of holds are pending, in mark order */
     bk_conn_hold_ent *holds; /* owned */
     int hold_head, nholds, capholds;
+
+    /* responses being sent, for their timing: [tim_head, tim_head+ntim) mod */
+    bk_conn_timing tim[BK_CONN_TIMINGS];
+    int tim_head, ntim;
+    uint64_t last_read_us; /* monotonic us of the last read that brought bytes */
 
     bk_arena arena;
     bk_req req;     /* the request in flight (at most one) */

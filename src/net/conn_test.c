@@ -7,6 +7,7 @@
 #include "../../tests/unit.h"
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,6 +195,76 @@ static void test_deferred(void)
     BK_CHECK(drain(&f, resp, sizeof resp) == 24);
     BK_CHECK(bk_get_be32(resp + 4) == 1 && bk_get_be32(resp + 8) == 111);
     BK_CHECK(bk_get_be32(resp + 16) == 2 && bk_get_be32(resp + 20) == 4);
+    teardown(&f);
+}
+
+/* on_timing: remember the last request's times. */
+static int ntimings;
+static uint64_t last_us[BK_RT_N];
+static int16_t last_key;
+
+static void timing_cb(bk_conn *c, int16_t key, int16_t ver, const uint64_t *us, void *ud)
+{
+    ntimings++;
+    last_key = key;
+    memcpy(last_us, us, sizeof last_us);
+}
+
+static void test_timing(void)
+{
+    fixture f;
+    uint8_t req[14 * 21], resp[4096];
+    BK_TEST("conn: on_timing: once per request, remote time of a deferred one, send time");
+    setup(&f, -1, 1 << 20);
+    f.cs.opts.on_timing = timing_cb;
+    ntimings = 0;
+    size_t n = 0;
+    for (int i = 0; i < 21; i++)
+        n += request(req + n, 18, i);
+    BK_CHECK(write(f.cli, req, n) == (ssize_t)n);
+    pump(&f, 3);
+    BK_CHECK(drain(&f, resp, sizeof resp) == 21 * 12);
+    BK_CHECK(ntimings == 21 && last_key == 18);
+    BK_CHECK(last_us[BK_RT_TOTAL] >= last_us[BK_RT_LOCAL] && last_us[BK_RT_REMOTE] == 0);
+
+    /* deferred ~20 ms: remote time, total covers it */
+    f.t.defer = true;
+    n = request(req, 18, 99);
+    BK_CHECK(write(f.cli, req, n) == (ssize_t)n);
+    pump(&f, 2);
+    BK_CHECK(f.t.deferred && ntimings == 21);
+    usleep(20000);
+    bk_req *r = f.t.deferred;
+    bk_wr *w = bk_req_respond_begin(r, 0, 0);
+    bk_wr_i32(w, 1);
+    BK_CHECK(bk_req_respond_end(r, 0) == 0);
+    bk_req_done(r, 0);
+    pump(&f, 2);
+    BK_CHECK(ntimings == 22);
+    BK_CHECK(last_us[BK_RT_REMOTE] >= 15000 && last_us[BK_RT_TOTAL] >= last_us[BK_RT_REMOTE]);
+    (void)drain(&f, resp, sizeof resp);
+
+    /* a response bigger than the socket buffer: reported once it is out */
+    f.t.big = 4 << 20;
+    n = request(req, 18, 5);
+    BK_CHECK(write(f.cli, req, n) == (ssize_t)n);
+    pump(&f, 3);
+    BK_CHECK(ntimings == 22); /* the client has not read it yet */
+    usleep(10000);
+    size_t got = 0;
+    uint8_t *big = malloc(f.t.big + 64);
+    for (int i = 0; i < 2000 && got < f.t.big + 8; i++) {
+        pump(&f, 1);
+        ssize_t k = read(f.cli, big, f.t.big + 64);
+        if (k > 0)
+            got += (size_t)k;
+    }
+    pump(&f, 2);
+    BK_CHECK(got == f.t.big + 8);
+    BK_CHECK(ntimings == 23 && last_us[BK_RT_RESP_SEND] >= 5000);
+    BK_CHECK(last_us[BK_RT_TOTAL] >= last_us[BK_RT_RESP_SEND]);
+    free(big);
+    f.t.big = 0;
     teardown(&f);
 }
 
@@ -422,6 +493,7 @@ void bk_test_conn(void)
     bk_log_set_level(BK_LOG_OFF); /* the closes below are expected */
     test_basic_and_pipelined();
     test_deferred();
+    test_timing();
     test_splice();
     test_backpressure();
     test_many_small_rounds();

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EV_BATCH 256 /* events per epoll_wait; more are reported next time */
@@ -227,7 +228,17 @@ int bk_ev_run_once(bk_ev *ev, int max_wait_ms)
             timeout = (int)d;
     }
 
+    /* Idle accounting (NetworkProcessorAvgIdlePercent): only when the
+     * loop would actually sleep. */
+    struct timespec t0, t1;
+    if (timeout != 0)
+        clock_gettime(CLOCK_MONOTONIC, &t0);
     int n = epoll_wait(ev->epfd, ev->events, EV_BATCH, timeout);
+    if (timeout != 0) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ev->idle_us += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000LL +
+                                  (t1.tv_nsec - t0.tv_nsec) / 1000);
+    }
     if (n == -1) {
         if (errno == EINTR)
             n = 0;

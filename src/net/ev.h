@@ -77,6 +77,7 @@ struct bk_ev {
     int nheap, capheap;
     bk_ev_hook_cb *before_sleep;
     void *before_sleep_ud;
+    uint64_t idle_us; /* time spent waiting in epoll_wait (the loop's idle time) */
 };
 
 int bk_ev_init(bk_ev *ev);

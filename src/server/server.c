@@ -41,7 +41,19 @@ static void signal_cb(bk_ev *ev, bk_ev_io *io, uint32_t events)
     ssize_t n = read(s->sigfd, &si, sizeof si);
     if (n != (ssize_t)sizeof si)
         return;
+    if (si.ssi_signo == SIGUSR2) {
+        /* log.level at run time: one step more verbose, from debug back to
+         * the configured level */
+        int cur = bk_log_get_level(), base = bk_log_level_parse(s->cfg->log_level);
+        int next = cur > BK_LOG_DEBUG ? cur - 1 : (base >= 0 ? base : BK_LOG_INFO);
+        bk_log_set_level(BK_LOG_INFO);
+        bk_log(BK_LOG_INFO, "SIGUSR2: log level now %s",
+               (const char *[]){"debug", "info", "warn", "error", "off"}[next]);
+        bk_log_set_level(next);
+        return;
+    }
     s->stop_signal = (int)si.ssi_signo;
+    s->serving = false; /* /ready: 503 from now on */
     if (s->cshut) {
         bk_log(BK_LOG_INFO, "received %s during the controlled shutdown, shutting down now",
                strsignal((int)si.ssi_signo));
@@ -78,6 +90,7 @@ static int setup_signals(bk_server *s, char *err, size_t errlen)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR2); /* log level (signal_cb) */
     /* Blocked before any thread exists, so every later thread inherits
      * the mask and only the signalfd sees these signals. */
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
@@ -141,6 +154,10 @@ static int open_storage(bk_server *s, char *err, size_t errlen)
     lc.retention_check_ms = cfg->log_retention_check_interval_ms;
     lc.producer_expiration_ms = cfg->producer_id_expiration_ms;
     lc.producer_expiration_check_ms = cfg->producer_id_expiration_check_interval_ms;
+    lc.cleaner.threads = cfg->log_cleaner_enable ? cfg->log_cleaner_threads : 0;
+    lc.cleaner.dedupe_bytes = cfg->log_cleaner_dedupe_buffer_size;
+    lc.cleaner.io_max_bps = cfg->log_cleaner_io_max_bytes_per_second;
+    lc.cleaner.backoff_ms = cfg->log_cleaner_backoff_ms;
     lc.recovery_threads = bk_config_is_set(cfg, "num.recovery.threads.per.data.dir")
                               ? cfg->num_recovery_threads_per_data_dir
                               : 2;
@@ -440,6 +457,10 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
     s->ev_ok = true;
     if ((rc = setup_signals(s, err, errlen)) != 0)
         goto fail;
+    if (cfg->log_level && !getenv("BROOK_LOG_LEVEL") && bk_log_level_parse(cfg->log_level) >= 0)
+        bk_log_set_level(bk_log_level_parse(cfg->log_level));
+    if ((rc = bk_mon_open(s, err, errlen)) != 0)
+        goto fail;
     if (cfg->zookeeper_connect) {
         if ((rc = cluster_identity(s, &node_id, cluster_id, sizeof cluster_id, err, errlen)) != 0)
             goto fail;
@@ -479,6 +500,7 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         .on_request = bk_broker_on_request,
         .on_close = NULL,
         .on_cancel = bk_broker_on_cancel,
+        .on_timing = bk_broker_on_timing,
         .ud = &s->broker,
     };
     bk_conns_init(&s->conns, &s->ev, &opts);
@@ -521,6 +543,7 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
     if (s->cluster && !registered && (rc = cluster_register(s, err, errlen)) != 0)
         goto fail;
     bk_log(BK_LOG_INFO, "broker.id=%d cluster.id=%s", node_id, cluster_id);
+    s->serving = true;
     return 0;
 
 fail:
@@ -549,6 +572,9 @@ void bk_server_fini(bk_server *s)
     bk_cshut_free(s->cshut);
     s->cshut = NULL;
     /* Listeners first: no new clients while the others go away. */
+    s->serving = false;
+    if (s->ev_ok)
+        bk_mon_close(s);
     for (int i = 0; i < s->nlisteners; i++)
         bk_listener_close(&s->listeners[i]);
     free(s->listeners);

@@ -47,6 +47,7 @@
 #include "../core/config.h"
 #include "../net/conn.h"
 #include "../net/ev.h"
+#include "../net/http.h"
 #include "../net/listener.h"
 #include "../storage/logmgr.h"
 
@@ -72,12 +73,22 @@ typedef struct bk_server {
     bk_ev_timer tick;  /* ~100 ms: logmgr and purgatory housekeeping */
     bk_cluster *cluster; /* owned: cluster mode (zookeeper.connect) only */
     struct bk_cshut *cshut; /* owned: the controlled shutdown under way (cshut.h) */
+    /* Monitoring (server/mon.c): metrics.listener, readiness. */
+    bk_http_server http;
+    bool serving;           /* listeners open, start-up complete */
+    uint64_t mon_idle_us;   /* ev.idle_us at the previous scrape */
+    uint64_t mon_at_us;     /* monotonic us of the previous scrape */
 } bk_server;
 
 int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen);
 /* Serve until SIGTERM/SIGINT. 0, or BK_EIO if the loop itself failed. */
 int bk_server_run(bk_server *s);
 void bk_server_fini(bk_server *s);
+
+/* Monitoring endpoints (mon.c): open metrics.listener if set (0, or an
+ * error in err), close it. */
+int bk_mon_open(bk_server *s, char *err, size_t errlen);
+void bk_mon_close(bk_server *s);
 
 /* "127.0.0.1:9092, [::1]:9093" - the bound addresses, for the start-up line. */
 void bk_server_describe_listeners(const bk_server *s, char *buf, size_t len);

@@ -26,6 +26,7 @@
 #define RP_FILE  "recovery-point-offset-checkpoint"
 #define LSO_FILE "log-start-offset-checkpoint"
 #define HW_FILE  "replication-offset-checkpoint"
+#define CLN_FILE "cleaner-offset-checkpoint"
 /* Kafka's marker of a clean shutdown: written last by a clean close,
  * removed at start-up. Without it every active segment is scanned. */
 #define CLEAN_FILE ".kafka_cleanshutdown"
@@ -45,6 +46,7 @@ struct bk_logmgr {
     uint32_t cap, n;
     int64_t next_retention_ms, next_checkpoint_ms, next_pexpire_ms;
     int ckpt_inflight;
+    bk_cleaner *cleaner; /* NULL: log.cleaner.enable=false */
     void (*on_flushed)(void *arg, bk_plog *l);
     void *on_flushed_arg;
 };
@@ -58,6 +60,7 @@ void bk_logmgr_cfg_defaults(bk_logmgr_cfg *c)
     c->recovery_threads = 2;
     c->producer_expiration_ms = 86400000;
     c->producer_expiration_check_ms = 600000;
+    bk_cleaner_cfg_defaults(&c->cleaner);
 }
 
 static void errf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -185,7 +188,7 @@ typedef struct pending {
     int32_t partition;
     int dir;
     bool clean;
-    int64_t rp, lso, hw;
+    int64_t rp, lso, hw, cln;
     bk_plog *log;
     bk_plog_open_stats st;
     int err;
@@ -217,6 +220,8 @@ static void *open_worker(void *arg)
                               p->lso, p->clean, o->now_ms, &p->st);
         if (!p->err && p->hw >= 0 && p->hw < p->log->hw)
             p->log->hw = p->hw;
+        if (!p->err)
+            p->log->clean_upto = p->cln;
     }
 }
 
@@ -298,8 +303,8 @@ int bk_logmgr_open(bk_logmgr **out, const bk_logmgr_cfg *cfg, int64_t now_ms,
                 goto fail;
             }
         }
-        bk_ckpt_tpo *rp = NULL, *lso = NULL, *hw = NULL;
-        int nrp = 0, nlso = 0, nhw = 0;
+        bk_ckpt_tpo *rp = NULL, *lso = NULL, *hw = NULL, *cln = NULL;
+        int nrp = 0, nlso = 0, nhw = 0, ncln = 0;
         snprintf(path, sizeof path, "%s/" RP_FILE, dir);
         int cr = bk_ckpt_read_offsets(path, &rp, &nrp);
         if (cr && cr != BK_ENOENT) {
@@ -313,6 +318,9 @@ int bk_logmgr_open(bk_logmgr **out, const bk_logmgr_cfg *cfg, int64_t now_ms,
         snprintf(path, sizeof path, "%s/" HW_FILE, dir);
         if (bk_ckpt_read_offsets(path, &hw, &nhw) != 0)
             hw = NULL, nhw = 0;
+        snprintf(path, sizeof path, "%s/" CLN_FILE, dir);
+        if (bk_ckpt_read_offsets(path, &cln, &ncln) != 0)
+            cln = NULL, ncln = 0;
 
         DIR *dd = opendir(dir);
         if (!dd) {
@@ -356,11 +364,13 @@ int bk_logmgr_open(bk_logmgr **out, const bk_logmgr_cfg *cfg, int64_t now_ms,
             p->rp = ckpt_lookup(rp, nrp, topic, part, 0);
             p->lso = ckpt_lookup(lso, nlso, topic, part, 0);
             p->hw = ckpt_lookup(hw, nhw, topic, part, -1);
+            p->cln = ckpt_lookup(cln, ncln, topic, part, -1);
         }
         closedir(dd);
         bk_ckpt_free_offsets(rp, nrp);
         bk_ckpt_free_offsets(lso, nlso);
         bk_ckpt_free_offsets(hw, nhw);
+        bk_ckpt_free_offsets(cln, ncln);
     }
 
     /* open them all, in parallel */
@@ -404,6 +414,10 @@ int bk_logmgr_open(bk_logmgr **out, const bk_logmgr_cfg *cfg, int64_t now_ms,
         goto fail;
     }
     free(items);
+    if (cfg->cleaner.threads > 0 && (r = bk_cleaner_start(&m->cleaner, &cfg->cleaner))) {
+        errf(errbuf, errlen, "cannot start the log cleaner: %s", bk_strerror(r));
+        goto fail;
+    }
     m->next_retention_ms = now_ms + cfg->retention_check_ms;
     m->next_checkpoint_ms = now_ms + cfg->checkpoint_ms;
     m->next_pexpire_ms = now_ms + cfg->producer_expiration_check_ms;
@@ -526,6 +540,7 @@ int bk_logmgr_delete(bk_logmgr *m, const char *topic, int32_t partition)
     bk_plog *l = e->log;
     if (l->flushing)
         bk_bio_wait_idle(); /* its flush job points at it */
+    bk_cleaner_forget(m->cleaner, l); /* a cleaning of it is dropped */
     size_t plen = strlen(l->dir) + 48;
     rm_job *rj = malloc(sizeof *rj + plen);
     if (!rj)
@@ -554,9 +569,9 @@ typedef struct ckpt_job {
     bk_logmgr *m;
     int ndirs;
     /* per dir and file: entries */
-    bk_ckpt_tpo *e[3];
-    int n[3];
-    char *path[3];
+    bk_ckpt_tpo *e[4];
+    int n[4];
+    char *path[4];
     int result;
     struct ckpt_job *next_dir;
 } ckpt_job;
@@ -565,7 +580,7 @@ static void ckpt_run(bk_bio_job *j)
 {
     ckpt_job *c = (ckpt_job *)j;
     for (ckpt_job *d = c; d; d = d->next_dir)
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 4; k++)
             if (bk_ckpt_write_offsets(d->path[k], d->e[k], d->n[k]))
                 c->result = BK_EIO;
 }
@@ -574,7 +589,7 @@ static void ckpt_free(ckpt_job *c)
 {
     while (c) {
         ckpt_job *n = c->next_dir;
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 4; k++) {
             bk_ckpt_free_offsets(c->e[k], c->n[k]);
             free(c->path[k]);
         }
@@ -602,8 +617,8 @@ static ckpt_job *ckpt_snapshot(bk_logmgr *m)
         c->m = m;
         c->next_dir = head;
         head = c;
-        static const char *const names[3] = {RP_FILE, LSO_FILE, HW_FILE};
-        for (int k = 0; k < 3; k++) {
+        static const char *const names[4] = {RP_FILE, LSO_FILE, HW_FILE, CLN_FILE};
+        for (int k = 0; k < 4; k++) {
             c->e[k] = calloc((size_t)m->counts[d] + 1, sizeof(bk_ckpt_tpo));
             size_t pl = strlen(m->dirs[d]) + 64;
             c->path[k] = malloc(pl);
@@ -615,9 +630,9 @@ static ckpt_job *ckpt_snapshot(bk_logmgr *m)
             if (!e->log || e->dir != d)
                 continue;
             bk_plog *l = e->log;
-            int64_t v[3] = {l->recovery_point, l->log_start, l->hw};
-            for (int k = 0; k < 3; k++)
-                if (c->e[k] && c->n[k] < m->counts[d])
+            int64_t v[4] = {l->recovery_point, l->log_start, l->hw, l->clean_upto};
+            for (int k = 0; k < 4; k++)
+                if (c->e[k] && c->n[k] < m->counts[d] && (k < 3 || v[k] >= 0))
                     c->e[k][c->n[k]++] = (bk_ckpt_tpo){strdup(l->topic), l->partition, v[k]};
         }
     }
@@ -633,6 +648,19 @@ static int ckpt_write_now(bk_logmgr *m)
     int r = c->result;
     ckpt_free(c);
     return r;
+}
+
+static void cleaner_each(void *arg, void (*cb)(void *ud, bk_plog *l), void *ud)
+{
+    bk_logmgr *m = arg;
+    for (uint32_t i = 0; i < m->cap; i++)
+        if (m->tab[i].log)
+            cb(ud, m->tab[i].log);
+}
+
+void bk_logmgr_cleaner_stats(bk_logmgr *m, bk_cleaner_stats *st)
+{
+    bk_cleaner_get_stats(m->cleaner, st);
 }
 
 void bk_logmgr_tick(bk_logmgr *m, int64_t now_ms)
@@ -655,6 +683,12 @@ void bk_logmgr_tick(bk_logmgr *m, int64_t now_ms)
             if (m->tab[i].log)
                 bk_plog_expire_producers(m->tab[i].log, now_ms, m->cfg.producer_expiration_ms);
     }
+    if (m->cleaner) {
+        bk_cleaner_tick(m->cleaner, now_ms, cleaner_each, m);
+        /* a swap moved a cleaner checkpoint: write it soon */
+        if (bk_cleaner_swapped(m->cleaner) > 0)
+            m->next_checkpoint_ms = BK_MIN(m->next_checkpoint_ms, now_ms + 1000);
+    }
     if (now_ms >= m->next_checkpoint_ms && m->ckpt_inflight == 0) {
         m->next_checkpoint_ms = now_ms + m->cfg.checkpoint_ms;
         ckpt_job *c = ckpt_snapshot(m);
@@ -669,6 +703,8 @@ void bk_logmgr_tick(bk_logmgr *m, int64_t now_ms)
 
 int bk_logmgr_close(bk_logmgr *m)
 {
+    bk_cleaner_stop(m->cleaner); /* unfinished cleanings are dropped */
+    m->cleaner = NULL;
     bk_bio_wait_idle();
     int r = 0;
     for (uint32_t i = 0; i < m->cap; i++) {

@@ -11,6 +11,8 @@
  *                                      fsynced (start-up scans from there)
  *   log-start-offset-checkpoint        per partition: log start offset
  *   replication-offset-checkpoint      per partition: high watermark
+ *   cleaner-offset-checkpoint          per compacted partition: offsets
+ *                                      below are cleaned (cleaner.h)
  * (meta.properties is the broker's; see broker/meta_props.)
  *
  * Start-up opens all partitions on recovery_threads threads: segments below
@@ -28,6 +30,7 @@
 #ifndef BK_LOGMGR_H
 #define BK_LOGMGR_H
 
+#include "cleaner.h"
 #include "plog.h"
 
 typedef struct bk_logmgr_cfg {
@@ -42,6 +45,7 @@ typedef struct bk_logmgr_cfg {
     int recovery_threads;       /* num.recovery.threads.per.data.dir */
     int64_t producer_expiration_ms;       /* producer.id.expiration.ms */
     int64_t producer_expiration_check_ms; /* producer.id.expiration.check.interval.ms */
+    bk_cleaner_cfg cleaner;     /* log.cleaner.*; threads 0 = log.cleaner.enable=false */
 } bk_logmgr_cfg;
 
 void bk_logmgr_cfg_defaults(bk_logmgr_cfg *c);
@@ -72,7 +76,8 @@ int bk_logmgr_create(bk_logmgr *m, const char *topic, int32_t partition, const b
 int bk_logmgr_delete(bk_logmgr *m, const char *topic, int32_t partition);
 
 /* Schedule due flushes, retention, producer id expiration
- * (bk_plog_expire_producers) and checkpoints. */
+ * (bk_plog_expire_producers), checkpoints and the log cleaner (cleaner.h:
+ * a job is started, finished ones are swapped in). */
 void bk_logmgr_tick(bk_logmgr *m, int64_t now_ms);
 
 /* Start a background flush of l now if it has unflushed data and none is
@@ -87,6 +92,9 @@ void bk_logmgr_on_flushed(bk_logmgr *m, void (*fn)(void *arg, bk_plog *l), void 
 /* Call fn for every partition log (order unspecified). */
 void bk_logmgr_foreach(bk_logmgr *m, void (*fn)(void *arg, bk_plog *l), void *arg);
 int bk_logmgr_count(const bk_logmgr *m);
+
+/* The log cleaner's totals (all zero without a cleaner). */
+void bk_logmgr_cleaner_stats(bk_logmgr *m, bk_cleaner_stats *st);
 
 /* Which log directory a partition lives in. */
 const char *bk_logmgr_dir_of(const bk_logmgr *m, const bk_plog *l);

@@ -2,6 +2,7 @@
  * plog.c - a partition's log (see plog.h).
  */
 #include "plog.h"
+#include "cleaner.h"
 #include "../core/vec.h"
 
 #include "../core/log.h"
@@ -29,6 +30,12 @@ void bk_logcfg_defaults(bk_logcfg *c)
     c->retention_bytes = -1;
     c->flush_messages = INT64_MAX;
     c->flush_ms = INT64_MAX;
+    c->cleanup_delete = true;
+    c->cleanup_compact = false;
+    c->min_cleanable_ratio = 0.5;
+    c->min_compaction_lag_ms = 0;
+    c->max_compaction_lag_ms = INT64_MAX;
+    c->delete_retention_ms = 86400000; /* 1 day */
 }
 
 void bk_plog_dirname(char *out, size_t cap, const char *logdir, const char *topic, int32_t part)
@@ -64,6 +71,7 @@ static bk_plog *plog_new(const char *logdir, const char *topic, int32_t partitio
     bk_plog_dirname(l->dir, cap, logdir, topic, partition);
     l->partition = partition;
     l->snap_pending = -1;
+    l->clean_upto = -1;
     l->cfg = *cfg;
     return l;
 }
@@ -553,7 +561,14 @@ int bk_plog_load(bk_plog **out, const char *logdir, const char *topic, int32_t p
         return BK_ENOMEM;
     int64_t *bases = NULL, *txb = NULL;
     int nb = 0, ntx = 0;
-    int r = list_segments(l->dir, &bases, &nb, &l->ps, &txb, &ntx);
+    /* an interrupted cleaner swap: back to the old or on to the new
+     * segments (cleaner.h) */
+    int r = bk_cleaner_recover_dir(l->dir);
+    if (r) {
+        bk_plog_free(l);
+        return r;
+    }
+    r = list_segments(l->dir, &bases, &nb, &l->ps, &txb, &ntx);
     if (r) {
         bk_plog_free(l);
         return r;
@@ -910,6 +925,8 @@ int bk_plog_truncate_to(bk_plog *l, int64_t offset)
         return 0;
     if (offset < l->segs[0]->base)
         return BK_EINVAL;
+    if (l->cleaning)
+        bk_cleaner_abort(l); /* its segments are about to change */
     int i = find_seg(l, offset);
     int r = 0;
     if (i + 1 < l->nsegs)
@@ -947,6 +964,8 @@ int bk_plog_truncate_fully(bk_plog *l, int64_t offset, int64_t now_ms)
 {
     if (l->flushing)
         return BK_EAGAIN;
+    if (l->cleaning)
+        bk_cleaner_abort(l);
     int r = drop_tail_segments(l, 0);
     bk_segment *s = calloc(1, sizeof *s);
     if (!s)
@@ -979,6 +998,8 @@ static int drop_head_segments(bk_plog *l, int n)
         n = l->nsegs - 1;
     if (n <= 0)
         return 0;
+    if (l->cleaning)
+        bk_cleaner_abort(l);
     int r = 0;
     for (int i = 0; i < n; i++) {
         if (bk_seg_delete_files(l->segs[i]))
@@ -1018,7 +1039,7 @@ int bk_plog_retention(bk_plog *l, int64_t now_ms)
     /* segments wholly below the log start offset (DeleteRecords) */
     while (n < l->nsegs - 1 && l->segs[n]->next <= l->log_start)
         n++;
-    if (l->cfg.retention_ms >= 0) {
+    if (l->cfg.retention_ms >= 0 && l->cfg.cleanup_delete) {
         while (n < l->nsegs - 1) {
             bk_segment *s = l->segs[n];
             if (bk_seg_load_indexes(s) != 0)
@@ -1029,7 +1050,7 @@ int bk_plog_retention(bk_plog *l, int64_t now_ms)
             n++;
         }
     }
-    if (l->cfg.retention_bytes >= 0) {
+    if (l->cfg.retention_bytes >= 0 && l->cfg.cleanup_delete) {
         uint64_t total = bk_plog_size(l);
         for (int i = 0; i < n; i++)
             total -= l->segs[i]->size;

@@ -42,6 +42,13 @@ typedef struct bk_logcfg {
     int64_t retention_bytes; /* retention.bytes; -1 = no limit */
     int64_t flush_messages;  /* flush.messages; INT64_MAX = leave it to the OS */
     int64_t flush_ms;        /* flush.ms; INT64_MAX = leave it to the OS */
+    /* cleanup.policy and the log cleaner's topic settings (cleaner.h) */
+    bool cleanup_delete;           /* "delete": retention.ms / retention.bytes apply */
+    bool cleanup_compact;          /* "compact": the log cleaner keeps the latest per key */
+    double min_cleanable_ratio;    /* min.cleanable.dirty.ratio */
+    int64_t min_compaction_lag_ms; /* min.compaction.lag.ms */
+    int64_t max_compaction_lag_ms; /* max.compaction.lag.ms */
+    int64_t delete_retention_ms;   /* delete.retention.ms: tombstones and markers */
 } bk_logcfg;
 
 void bk_logcfg_defaults(bk_logcfg *c);
@@ -68,6 +75,11 @@ typedef struct bk_plog {
                             * offsets of the .snapshot files (pstate.h) */
     int64_t snap_pending;  /* offset of the snapshot taken at the last roll,
                             * published by the next flush (plog.c); -1 */
+    int64_t clean_upto;    /* log cleaner: offsets below it are cleaned (the
+                            * cleaner-offset-checkpoint entry); -1 never */
+    bool cleaning;         /* a cleaner job works on this log's sealed
+                            * segments (cleaner.h) */
+    void *clean_job;       /* that job until it comes back (bk_cleaner_abort) */
 } bk_plog;
 
 /* "<dir>/<topic>-<partition>" into out. */

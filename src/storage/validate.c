@@ -289,7 +289,7 @@ int bk_validate_records(uint8_t *records, size_t len, const bk_validate_cfg *cfg
         }
 
         /* walk the records (step 4) */
-        bool ts_err = false;
+        bool ts_err = false, key_err = false;
         int64_t batch_max = BK_NO_TIMESTAMP, off_of_max = -1;
         bk_rec_iter it;
         bk_record r;
@@ -304,6 +304,7 @@ int bk_validate_records(uint8_t *records, size_t len, const bk_validate_cfg *cfg
             }
             if (!bad && cfg->compacted && r.key_len < 0) {
                 record_error(res, i, &ts_err, false);
+                key_err = true;
                 bad = true;
             }
             if (!bad && cfg->timestamp_type == BK_TIMESTAMP_CREATE && ts != BK_NO_TIMESTAMP) {
@@ -329,9 +330,10 @@ int bk_validate_records(uint8_t *records, size_t len, const bk_validate_cfg *cfg
         if (res->n_record_errors) {
             res->error = ts_err ? BK_KERR_INVALID_TIMESTAMP : BK_KERR_INVALID_RECORD;
             res->error_batch = idx;
-            res->error_message = ts_err ? "One or more records have been rejected due to "
-                                          "invalid timestamp"
-                                        : "One or more records have been rejected";
+            res->error_message = ts_err    ? "One or more records have been rejected due to "
+                                             "invalid timestamp"
+                                 : key_err ? "Compacted topic cannot accept message without key"
+                                           : "One or more records have been rejected";
             res->data = NULL;
             res->len = 0;
             return BK_EINVAL;

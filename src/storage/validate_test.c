@@ -353,6 +353,8 @@ static void test_rejections(void)
     c.compacted = true;
     BK_CHECK(verr(&w, &c, &s, &r) == BK_KERR_INVALID_RECORD);
     BK_CHECK(r.n_record_errors == 1 && r.record_errors[0] == 1);
+    BK_CHECK(r.error_message &&
+             strstr(r.error_message, "Compacted topic cannot accept message without key"));
     c.compacted = false;
     /* offsetDeltas not 0..n-1: rewrite record 1's delta (1 -> 0) */
     bk_wr_reset(&w);

@@ -484,10 +484,12 @@ int bk_tcoord_ensure_topic(bk_tcoord *tc, int16_t *kerr)
                rf, maxrf, BK_TXN_TOPIC, maxrf);
         rf = (int16_t)maxrf;
     }
+    char segb[16];
+    snprintf(segb, sizeof segb, "%d", (int)tc->cfg->transaction_state_log_segment_bytes);
     bk_kv kv[] = {{"cleanup.policy", "compact"},
                   {"compression.type", "uncompressed"},
                   {"min.insync.replicas", "1"},
-                  {"segment.bytes", "104857600"},
+                  {"segment.bytes", segb},
                   {"unclean.leader.election.enable", "false"}};
     char msg[256];
     int r = bk_topics_create(tc->topics, BK_TXN_TOPIC, strlen(BK_TXN_TOPIC),
