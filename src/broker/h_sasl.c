@@ -21,7 +21,8 @@
  * it ends (the principal must not change). A connection whose session has
  * expired is closed on its next request other than the three above.
  *
- * Credentials: PLAIN from sasl.plain.users.file (sasl.h). SCRAM single
+ * Credentials: PLAIN from sasl.plain.users.file and Kafka's
+ * listener.name.<l>.plain.sasl.jaas.config user_<name> options (sasl.h). SCRAM single
  * node: the broker's bk_scram_db, persisted in
  * <log.dirs[0]>/brook-scram-credentials. SCRAM cluster mode: where Kafka's
  * ZooKeeper mode keeps them, /config/users/<sanitized user> =
@@ -76,7 +77,16 @@ static bk_sasl_state *state(bk_broker *b)
         char err[512];
         s->plain = bk_plain_users_load(cfg->sasl_plain_users_file, err, sizeof err);
         if (!s->plain)
-            bk_log(BK_LOG_ERROR, "SASL/PLAIN disabled: %s", err);
+            bk_log(BK_LOG_ERROR, "SASL/PLAIN users file not loaded: %s", err);
+    }
+    if (cfg->plain_jaas) {
+        char err[256] = "";
+        if (bk_plain_users_add_text(&s->plain, cfg->plain_jaas, err, sizeof err) != 0) {
+            bk_log(BK_LOG_ERROR, "SASL/PLAIN disabled: listener.name.*.plain.sasl.jaas.config: %s",
+                   err);
+            bk_plain_users_free(s->plain);
+            s->plain = NULL;
+        }
     }
     if (!b->cluster && cfg->log_dirs.n > 0) {
         snprintf(s->path, sizeof s->path, "%s/%s", cfg->log_dirs.v[0], SCRAM_FILE);

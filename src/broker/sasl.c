@@ -560,6 +560,47 @@ bk_plain_users *bk_plain_users_load(const char *path, char *err, size_t errlen)
     return u;
 }
 
+int bk_plain_users_add_text(bk_plain_users **up, const char *text, char *err, size_t errlen)
+{
+    if (!*up && !(*up = calloc(1, sizeof **up)))
+        return BK_ENOMEM;
+    bk_plain_users *u = *up;
+    const char *p = text;
+    while ((p = strstr(p, "user_")) != NULL) {
+        /* only at the start of an option (after a blank, newline or start) */
+        if (p != text && !strchr(" \t\r\n;", p[-1])) {
+            p += 5;
+            continue;
+        }
+        const char *name = p + 5, *eq = strchr(name, '=');
+        if (!eq || eq == name || eq[1] != '"' || strchr(" \t\r\n", *name)) {
+            snprintf(err, errlen, "JAAS config: expected user_<name>=\"<password>\"");
+            return BK_EPARSE;
+        }
+        const char *q2 = strchr(eq + 2, '"');
+        if (!q2) {
+            snprintf(err, errlen, "JAAS config: unterminated password of user_%.*s",
+                     (int)(eq - name), name);
+            return BK_EPARSE;
+        }
+        char **nu = realloc(u->user, (size_t)(u->n + 1) * sizeof *nu);
+        if (nu)
+            u->user = nu;
+        char **np = realloc(u->pass, (size_t)(u->n + 1) * sizeof *np);
+        if (np)
+            u->pass = np;
+        if (!nu || !np)
+            return BK_ENOMEM;
+        u->user[u->n] = strndup(name, (size_t)(eq - name));
+        u->pass[u->n] = strndup(eq + 2, (size_t)(q2 - eq - 2));
+        u->n++;
+        if (!u->user[u->n - 1] || !u->pass[u->n - 1])
+            return BK_ENOMEM;
+        p = q2 + 1;
+    }
+    return 0;
+}
+
 bool bk_plain_users_check(const bk_plain_users *u, const char *user, const char *pass)
 {
     if (!u)

@@ -126,6 +126,10 @@ int bk_b64_decode(const char *in, size_t len, uint8_t *out, size_t outcap);
  * and '#' comments are ignored, so a whole JAAS section can be pasted. */
 typedef struct bk_plain_users bk_plain_users;
 bk_plain_users *bk_plain_users_load(const char *path, char *err, size_t errlen);
+/* The same entries from text (a JAAS config value: entries separated by
+ * blanks or newlines, `user_<name>="<password>"`), added to *u (created if
+ * NULL). 0, or BK_EPARSE / BK_ENOMEM with err set. */
+int bk_plain_users_add_text(bk_plain_users **u, const char *text, char *err, size_t errlen);
 void bk_plain_users_free(bk_plain_users *u);
 /* true when user/pass match an entry (constant time on the password). */
 bool bk_plain_users_check(const bk_plain_users *u, const char *user, const char *pass);

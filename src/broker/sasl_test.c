@@ -91,4 +91,19 @@ void bk_test_sasl(void)
     BK_CHECK(bk_sasl_plain_parse((const uint8_t *)"\0bob", 4, u, p) == BK_EPARSE);
     BK_CHECK(bk_sasl_plain_parse((const uint8_t *)"\0\0pw", 4, u, p) == BK_EPARSE);
     BK_CHECK(bk_sasl_plain_parse((const uint8_t *)"\0bob\0", 5, u, p) == BK_EPARSE);
+
+    BK_TEST("sasl: PLAIN users from a JAAS config value");
+    bk_plain_users *pu = NULL;
+    char err[128];
+    BK_CHECK(bk_plain_users_add_text(&pu,
+                                     "org.apache.kafka.common.security.plain.PlainLoginModule "
+                                     "required username=\"admin\" password=\"admin-secret\" "
+                                     "user_admin=\"admin-secret\"\n  user_alice=\"a b=c\";",
+                                     err, sizeof err) == 0);
+    BK_CHECK(bk_plain_users_check(pu, "admin", "admin-secret"));
+    BK_CHECK(bk_plain_users_check(pu, "alice", "a b=c"));
+    BK_CHECK(!bk_plain_users_check(pu, "alice", "a b=") && !bk_plain_users_check(pu, "x", ""));
+    BK_CHECK(bk_plain_users_add_text(&pu, "user_bob=\"unterminated", err, sizeof err) ==
+             BK_EPARSE);
+    bk_plain_users_free(pu);
 }

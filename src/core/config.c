@@ -739,15 +739,40 @@ void bk_config_fini(bk_config *c)
     }
     free(c->listener_eps);
     free(c->advertised_eps);
+    free(c->plain_jaas);
+    c->plain_jaas = NULL;
     c->listener_eps = c->advertised_eps = NULL;
     c->nlistener_eps = c->nadvertised_eps = 0;
+}
+
+/* listener.name.<listener>.plain.sasl.jaas.config (any listener): kept in
+ * c->plain_jaas. 1 if key is one, 0 if not, BK_ENOMEM. */
+static int set_plain_jaas(bk_config *c, const char *key, const char *value)
+{
+    static const char pre[] = "listener.name.", suf[] = ".plain.sasl.jaas.config";
+    size_t kl = strlen(key), pl = sizeof pre - 1, sl = sizeof suf - 1;
+    if (kl <= pl + sl || strncasecmp(key, pre, pl) != 0 || strcasecmp(key + kl - sl, suf) != 0)
+        return 0;
+    size_t old = c->plain_jaas ? strlen(c->plain_jaas) : 0;
+    char *n = realloc(c->plain_jaas, old + strlen(value) + 2);
+    if (!n)
+        return BK_ENOMEM;
+    if (old)
+        n[old++] = '\n';
+    strcpy(n + old, value);
+    c->plain_jaas = n;
+    return 1;
 }
 
 int bk_config_set(bk_config *c, const char *key, const char *value, char *err, size_t errlen)
 {
     const bk_config_key *k = bk_config_key_find(key);
-    if (!k)
-        return BK_ENOENT;
+    if (!k) {
+        int r = set_plain_jaas(c, key, value);
+        if (r < 0)
+            return fail(err, errlen, "out of memory setting %s", key), BK_ENOMEM;
+        return r ? 0 : BK_ENOENT;
+    }
     int rc = parse_into(c, k, value, err, errlen);
     if (rc == BK_ENOMEM) {
         fail(err, errlen, "out of memory setting %s", key);

@@ -198,6 +198,10 @@ typedef struct bk_config {
     bk_endpoint *advertised_eps; /* owned: one per advertised.listeners entry */
     int nadvertised_eps;
     int inter_broker_ep; /* index into advertised_eps: the inter-broker listener */
+    /* listener.name.<l>.plain.sasl.jaas.config values (Kafka's way of giving
+     * PLAIN users: user_<name>="<password>" options), joined by newlines;
+     * owned, NULL if none. Brook applies them to every SASL listener. */
+    char *plain_jaas;
 
     bool set[BK_CONFIG_MAX_KEYS]; /* by table index: given in the file or an override */
 } bk_config;

@@ -205,6 +205,15 @@ static void test_bad_values(void)
     bk_config_fini(&c);
 
     BK_CHECK(bk_config_init(&c) == 0);
+    BK_CHECK(bk_config_set(&c, "listener.name.sasl_plaintext.plain.sasl.jaas.config",
+                           "x required user_a=\"b\";", err, sizeof err) == 0);
+    BK_CHECK(bk_config_set(&c, "listener.name.SASL_SSL.plain.sasl.jaas.config", "user_c=\"d\"", err,
+                           sizeof err) == 0);
+    BK_CHECK(c.plain_jaas && strcmp(c.plain_jaas, "x required user_a=\"b\";\nuser_c=\"d\"") == 0);
+    BK_CHECK(bk_config_set(&c, "listener.name.x.other", "1", err, sizeof err) == BK_ENOENT);
+    bk_config_fini(&c);
+
+    BK_CHECK(bk_config_init(&c) == 0);
     BK_CHECK(bk_config_set(&c, "advertised.listeners", "OTHER://h:1", err, sizeof err) == 0);
     BK_CHECK(bk_config_finish(&c, err, sizeof err) == BK_EINVAL && strstr(err, "not in listeners"));
     bk_config_fini(&c);

@@ -451,3 +451,27 @@ def test_cluster_scram_credentials_in_zookeeper(tmp_path):
         assert json.loads(zk.get("/config/users/alice")[0])["config"] == {}
         with socket.create_connection(("127.0.0.1", ports[1][1]), timeout=10) as s:
             assert scram_client(s, "alice", "alice-secret", mech="SCRAM-SHA-512")[0] == SASL_AUTHENTICATION_FAILED
+
+
+def test_plain_users_from_kafka_jaas_property(brook_factory, tmp_path):
+    """PLAIN users given the way Kafka brokers take them:
+    listener.name.<listener>.plain.sasl.jaas.config with user_<name> options."""
+    plain, sp = free_port(), free_port()
+    b = brook_factory({
+        "listeners": "PLAINTEXT://127.0.0.1:%d,SASL_PLAINTEXT://127.0.0.1:%d" % (plain, sp),
+        "sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config":
+            'org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" '
+            'password="admin-secret" user_admin="admin-secret" user_carol="carol-pw";',
+    }, start=False)
+    b.port = plain
+    b.start()
+    base = ["kcat", "-b", "127.0.0.1:%d" % sp, "-X", "security.protocol=sasl_plaintext",
+            "-X", "sasl.mechanisms=PLAIN", "-X", "sasl.username=carol"]
+    r = subprocess.run(base + ["-X", "sasl.password=carol-pw", "-L"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=T)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(base + ["-X", "sasl.password=wrong", "-m", "5", "-L"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=T)
+    assert r.returncode != 0 and "Authentication" in r.stderr, r.stderr
+    assert "unknown configuration" not in b.log_text()
