@@ -117,7 +117,7 @@ $(BIN)/bkcodec: $(BUILD)/tests/bkcodec.o $(CODEC_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-FUZZ_TARGETS := fuzz_request fuzz_response fuzz_records fuzz_zkjson
+FUZZ_TARGETS := fuzz_request fuzz_response fuzz_records fuzz_zkjson fuzz_sasl
 
 $(BIN)/bkrecords: $(BUILD)/tests/bkrecords.o $(RECORDS_OBJS)
 	@mkdir -p $(dir $@)
@@ -129,6 +129,7 @@ $(BIN)/mkrecords: $(BUILD)/fuzz/mkrecords.o $(RECORDS_OBJS)
 
 $(BIN)/fuzz_records: $(filter-out $(CODEC_OBJS),$(RECORDS_OBJS))
 $(BIN)/fuzz_zkjson: $(BUILD)/src/cluster/zkjson.o $(BUILD)/src/core/uuid.o
+$(BIN)/fuzz_sasl: $(BUILD)/src/broker/sasl.o
 
 $(BIN)/mkcorpus: $(BUILD)/fuzz/mkcorpus.o $(BUILD)/tests/populate.o $(CODEC_OBJS)
 	@mkdir -p $(dir $@)

@@ -11,6 +11,9 @@
  *                               checks and producer state on every batch)
  *   produce 1 KiB lz4 acks=1    N1K messages, 6 partitions, linger.ms=5
  *   consume from beginning      the acks=1 topic above, all partitions
+ *   TLS rows (--brook-tls HOST:PORT --tls-ca FILE: Brook's SSL listener):
+ *   produce 100 B acks=1 / 1 KiB acks=1 and consume the 1 KiB topic, over
+ *   TLS, printed after the table next to the same rows in plaintext
  *   e2e latency @ RATE msg/s    1 partition, linger.ms=1 (--lat-linger),
  *                               socket.nagle.disable=true, consumer default
  *                               fetch.wait.max.ms; p50/p99/p99.9 after a
@@ -59,6 +62,9 @@ static int g_lat_seconds = 10;
 static int g_timeout = 120;
 static const char *g_lat_linger = "1";
 static char g_run_id[32];
+static const char *g_tls_ca; /* set: clients use security.protocol=ssl */
+
+const char *g_brook_plain; /* --brook, for the plaintext side of the TLS rows */
 
 static int64_t now_ns(void)
 {
@@ -109,6 +115,10 @@ static rd_kafka_conf_t *base_conf(const char *bootstrap)
         die("conf: %s", err);
     rd_kafka_conf_set(c, "client.id", "brook-e2e", err, sizeof err);
     rd_kafka_conf_set(c, "log_level", "3", err, sizeof err); /* errors only */
+    if (g_tls_ca) {
+        rd_kafka_conf_set(c, "security.protocol", "ssl", err, sizeof err);
+        rd_kafka_conf_set(c, "ssl.ca.location", g_tls_ca, err, sizeof err);
+    }
     return c;
 }
 
@@ -678,6 +688,48 @@ static void run_target(const char *label, const char *bootstrap, rd_kafka_mock_c
 #undef STEP
 }
 
+/* TLS rows: 0 produce 100 B acks=1, 1 produce 1 KiB acks=1, 2 consume
+ * the 1 KiB topic (sendfile is impossible under TLS: conn.h). */
+enum { T_P100, T_P1K, T_CONSUME, NTLS };
+static const char *tls_row_name(int i)
+{
+    static const char *n[] = {"TLS produce 100 B acks=1", "TLS produce 1 KiB acks=1",
+                              "TLS consume 1 KiB"};
+    return n[i];
+}
+
+static void run_tls(const char *bootstrap, result res[NTLS], result plain[NTLS])
+{
+    char t1[96], t2[96], t3[96], why[200];
+    snprintf(t1, sizeof t1, "e2e-%s-tls-p100", g_run_id);
+    snprintf(t2, sizeof t2, "e2e-%s-tls-p1k", g_run_id);
+    snprintf(t3, sizeof t3, "e2e-%s-plain-p1k", g_run_id);
+    memset(res, 0, sizeof(result) * NTLS);
+    memset(plain, 0, sizeof(result) * NTLS);
+    const char *ca = g_tls_ca;
+    /* the same 1 KiB rows in plaintext for comparison (bootstrap of --brook) */
+    g_tls_ca = NULL;
+    if (g_brook_plain && create_topic(g_brook_plain, NULL, t3, NPARTS, why, sizeof why)) {
+        run_produce(g_brook_plain, t3, g_n1k, 1024, "1", "none", 0, &plain[T_P1K]);
+        if (plain[T_P1K].ok)
+            run_consume(g_brook_plain, t3, NPARTS, plain[T_P1K].count, 1024, &plain[T_CONSUME]);
+    }
+    g_tls_ca = ca;
+    fprintf(stderr, "e2e: [tls] %s\n", bootstrap);
+    if (!create_topic(bootstrap, NULL, t1, NPARTS, why, sizeof why) ||
+        !create_topic(bootstrap, NULL, t2, NPARTS, why, sizeof why)) {
+        for (int i = 0; i < NTLS; i++)
+            fail(&res[i], "topic: %s", why);
+        return;
+    }
+    run_produce(bootstrap, t1, g_n100, 100, "1", "none", 0, &res[T_P100]);
+    run_produce(bootstrap, t2, g_n1k, 1024, "1", "none", 0, &res[T_P1K]);
+    if (res[T_P1K].ok)
+        run_consume(bootstrap, t2, NPARTS, res[T_P1K].count, 1024, &res[T_CONSUME]);
+    else
+        fail(&res[T_CONSUME], "produce failed");
+}
+
 /* ------------------------------------------------------------ table */
 
 static void cell_tp(char *out, size_t n, const result *r)
@@ -686,6 +738,27 @@ static void cell_tp(char *out, size_t n, const result *r)
         snprintf(out, n, "FAIL");
     else
         snprintf(out, n, "%10.0f %8.1f", r->msgs_s, r->mb_s);
+}
+
+static void cell_tp(char *out, size_t n, const result *r);
+static void print_tls(const result *t, const result *plain, const result *b)
+{
+    char ct[64], cp[64], ratio[32];
+    printf("\n%-32s | %-19s | %-19s | %s\n", "workload", "TLS   msgs/s   MB/s",
+           "plain msgs/s   MB/s", "TLS/plain");
+    for (int i = 0; i < NTLS; i++) {
+        const result *p = i == T_P100 ? &b[R_P100_1] : &plain[i];
+        cell_tp(ct, sizeof ct, &t[i]);
+        cell_tp(cp, sizeof cp, p);
+        if (t[i].ok && p->ok && p->msgs_s > 0)
+            snprintf(ratio, sizeof ratio, "%.2f", t[i].msgs_s / p->msgs_s);
+        else
+            snprintf(ratio, sizeof ratio, "-");
+        printf("%-32s | %19s | %19s | %s\n", tls_row_name(i), ct, cp, ratio);
+        if (!t[i].ok)
+            printf("  TLS %s: %s\n", tls_row_name(i), t[i].err);
+    }
+    fflush(stdout);
 }
 
 static void print_table(const result *b, const result *m, int have_b, int have_m)
@@ -833,13 +906,14 @@ static void usage(void)
 {
     fprintf(stderr, "usage: e2e [--brook HOST:PORT] [--no-mock] [--n100 N] [--n1k N] [--rate R]\n"
                     "           [--lat-seconds S] [--lat-linger MS] [--timeout S]\n"
+                    "           [--brook-tls HOST:PORT --tls-ca FILE]\n"
                     "       e2e --serve-mock [TOPIC:PARTITIONS ...]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    const char *brook = NULL;
+    const char *brook = NULL, *brook_tls = NULL, *tls_ca = NULL;
     int use_mock = 1;
     signal(SIGPIPE, SIG_IGN);
     for (int i = 1; i < argc; i++) {
@@ -865,6 +939,10 @@ int main(int argc, char **argv)
             g_lat_linger = v, i++;
         else if (!strcmp(a, "--timeout"))
             g_timeout = atoi(v), i++;
+        else if (!strcmp(a, "--brook-tls"))
+            brook_tls = v, i++;
+        else if (!strcmp(a, "--tls-ca"))
+            tls_ca = v, i++;
         else
             usage();
     }
@@ -890,7 +968,19 @@ int main(int argc, char **argv)
         mock_stop(mc);
     }
     print_table(rb, rm, brook != NULL, use_mock);
+    static result rt[NTLS], rp[NTLS];
+    if (brook_tls) {
+        if (!tls_ca)
+            usage();
+        g_brook_plain = brook;
+        g_tls_ca = tls_ca;
+        run_tls(brook_tls, rt, rp);
+        g_tls_ca = NULL;
+        print_tls(rt, rp, rb);
+    }
     int allok = 1;
+    for (int i = 0; brook_tls && i < NTLS; i++)
+        allok &= rt[i].ok;
     for (int i = 0; i < NROWS; i++)
         if ((brook && !rb[i].ok) || (use_mock && !rm[i].ok))
             allok = 0;

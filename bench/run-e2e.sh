@@ -42,9 +42,17 @@ fi
 
 work=$(mktemp -d "$PWD/build/e2e.XXXXXX")
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+tlsport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# TLS rows (issue 11): a throw-away self-signed certificate for 127.0.0.1
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" \
+    >/dev/null 2>&1 || { echo "run-e2e: openssl failed" >&2; exit 1; }
+cat "$work/key.pem" "$work/cert.pem" >"$work/broker.pem"
 cat >"$work/server.properties" <<EOF
 broker.id=0
-listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,SSL://127.0.0.1:$tlsport
+ssl.keystore.type=PEM
+ssl.keystore.location=$work/broker.pem
 log.dirs=$work/data
 num.partitions=6
 auto.create.topics.enable=true
@@ -80,7 +88,7 @@ if [ "$up" != 1 ]; then
     exit 1
 fi
 
-"$BIN" --brook "127.0.0.1:$port" "${args[@]}"
+"$BIN" --brook "127.0.0.1:$port" --brook-tls "127.0.0.1:$tlsport" --tls-ca "$work/cert.pem" "${args[@]}"
 rc=$?
 if ! kill -0 "$bpid" 2>/dev/null; then
     echo "run-e2e: brookd died during the run; see build/e2e-last-brookd.log" >&2

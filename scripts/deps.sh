@@ -15,7 +15,7 @@ PKGS=(
     build-essential make clang libclang-rt-14-dev llvm
     python3 python3-pytest python3-pytest-timeout python3-pytest-xdist
     python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard kcat librdkafka-dev
-    zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev
+    zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev openssl
     libjansson-dev libzookeeper-mt-dev zookeeper python3-kazoo
     netcat-openbsd procps fio iproute2 prometheus
 )

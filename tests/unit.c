@@ -41,7 +41,8 @@
     X(zkacl)                                                                                       \
     X(connlimit)                                                                                   \
     X(quota)                                                                                       \
-    X(zkquota)
+    X(zkquota)                                                                                     \
+    X(sasl)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

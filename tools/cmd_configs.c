@@ -37,6 +37,10 @@
 #include "brook.h"
 #include "tool.h"
 #include "wire.h"
+#include "../src/broker/sasl.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -527,6 +531,182 @@ done:
 
 /* ---------------------------------------------------------------- main */
 
+/* ---------------------------------------------- users: SCRAM credentials
+ * (issue 11). --entity-type users --entity-name U with
+ *   --alter --add-config 'SCRAM-SHA-512=[password=P],SCRAM-SHA-256=[iterations=8192,password=P]'
+ *   --alter --delete-config SCRAM-SHA-512
+ *   --describe
+ * The password is salted here (PBKDF2 with a random salt, default 4096
+ * iterations, as kafka-configs.sh does) and AlterUserScramCredentials sends
+ * the salted password; DescribeUserScramCredentials lists mechanisms and
+ * iterations. Quota configs of users are a separate part of the tool. */
+
+static int scram_mech(const char *k)
+{
+    int m = bk_sasl_mech_parse(k, strlen(k));
+    return m == BK_SCRAM_SHA_256 || m == BK_SCRAM_SHA_512 ? m : 0;
+}
+
+static bool is_scram_key(const char *k)
+{
+    return strncmp(k, "SCRAM-", 6) == 0;
+}
+
+static int users_scram_alter(bk_wire *w, const opts *o, const kvs *add)
+{
+    int16_t v = bk_wire_version(w, 51, 0, 0);
+    if (v < 0)
+        bk_tool_die("the broker does not serve AlterUserScramCredentials");
+    int nd = 0, nu = add->n;
+    char **dels = NULL;
+    if (o->del) {
+        kvs tmp = {0};
+        char *d = strdup(o->del);
+        for (char *t = strtok(d, ","); t; t = strtok(NULL, ",")) {
+            char *k = trim_dup(t, t + strlen(t));
+            kvs_put(&tmp, k, "");
+            free(k);
+        }
+        free(d);
+        dels = calloc((size_t)tmp.n + 1, sizeof *dels);
+        for (int i = 0; dels && i < tmp.n; i++)
+            dels[nd++] = strdup(tmp.a[i].k);
+        kvs_free(&tmp);
+    }
+    bk_AlterUserScramCredentialsRequest_ScramCredentialDeletion *dl =
+        calloc((size_t)nd + 1, sizeof *dl);
+    bk_AlterUserScramCredentialsRequest_ScramCredentialUpsertion *up =
+        calloc((size_t)nu + 1, sizeof *up);
+    uint8_t(*salt)[32] = calloc((size_t)nu + 1, sizeof *salt);
+    uint8_t(*salted)[64] = calloc((size_t)nu + 1, sizeof *salted);
+    if (!dl || !up || !salt || !salted)
+        bk_tool_die("out of memory");
+    for (int i = 0; i < nd; i++) {
+        int m = scram_mech(dels[i]);
+        if (!m)
+            bk_tool_die("Invalid config: %s (users take SCRAM-SHA-256 and SCRAM-SHA-512)",
+                        dels[i]);
+        dl[i] = (bk_AlterUserScramCredentialsRequest_ScramCredentialDeletion){
+            bk_str_c(o->name), (int8_t)m};
+    }
+    for (int i = 0; i < nu; i++) {
+        int m = scram_mech(add->a[i].k);
+        if (!m)
+            bk_tool_die("Invalid config: %s (users take SCRAM-SHA-256 and SCRAM-SHA-512)",
+                        add->a[i].k);
+        /* "password=P" or "iterations=N,password=P" */
+        char *val = strdup(add->a[i].v), *pw = NULL;
+        long it = 4096;
+        for (char *t = strtok(val, ","); t; t = strtok(NULL, ",")) {
+            if (strncmp(t, "password=", 9) == 0)
+                pw = t + 9;
+            else if (strncmp(t, "iterations=", 11) == 0)
+                it = strtol(t + 11, NULL, 10);
+            else
+                bk_tool_die("Invalid SCRAM config value for %s: %s", add->a[i].k, t);
+        }
+        if (!pw || !*pw)
+            bk_tool_die("Invalid credential config %s: password is required", add->a[i].k);
+        int h = bk_scram_hlen(m);
+        if (RAND_bytes(salt[i], sizeof salt[i]) != 1 ||
+            PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), salt[i], sizeof salt[i], (int)it,
+                              m == BK_SCRAM_SHA_256 ? EVP_sha256() : EVP_sha512(), h,
+                              salted[i]) != 1)
+            bk_tool_die("cannot salt the password");
+        free(val);
+        up[i] = (bk_AlterUserScramCredentialsRequest_ScramCredentialUpsertion){
+            bk_str_c(o->name), (int8_t)m, (int32_t)it, {salt[i], (int32_t)sizeof salt[i]},
+            {salted[i], h}};
+    }
+    bk_AlterUserScramCredentialsRequest rq;
+    bk_AlterUserScramCredentialsRequest_init(&rq);
+    rq.Deletions.n = nd;
+    rq.Deletions.a = dl;
+    rq.Upsertions.n = nu;
+    rq.Upsertions.a = up;
+    bk_AlterUserScramCredentialsResponse rs;
+    if (bk_wire_call(w, 51, v, &rq, &rs) == -1)
+        bk_tool_die("%s", w->err);
+    for (int32_t i = 0; i < rs.Results.n; i++) {
+        const bk_AlterUserScramCredentialsResponse_AlterUserScramCredentialsResult *r =
+            &rs.Results.a[i];
+        if (r->ErrorCode)
+            bk_tool_die("%s: %.*s", bk_kerr_name(r->ErrorCode),
+                        (int)(r->ErrorMessage.len > 0 ? r->ErrorMessage.len : 0),
+                        r->ErrorMessage.len > 0 ? r->ErrorMessage.p : "");
+    }
+    printf("Completed updating config for user %s.\n", o->name);
+    for (int i = 0; i < nd; i++)
+        free(dels[i]);
+    free(dels);
+    free(dl);
+    free(up);
+    free(salt);
+    free(salted);
+    return 0;
+}
+
+static int users_scram_describe(bk_wire *w, const opts *o)
+{
+    int16_t v = bk_wire_version(w, 50, 0, 0);
+    if (v < 0)
+        bk_tool_die("the broker does not serve DescribeUserScramCredentials");
+    bk_DescribeUserScramCredentialsRequest rq;
+    bk_DescribeUserScramCredentialsRequest_init(&rq);
+    bk_DescribeUserScramCredentialsRequest_UserName un = {bk_str_c(o->name)};
+    if (o->name && *o->name) {
+        rq.Users.n = 1;
+        rq.Users.a = &un;
+    } else {
+        rq.Users.n = -1;
+    }
+    bk_DescribeUserScramCredentialsResponse rs;
+    if (bk_wire_call(w, 50, v, &rq, &rs) == -1)
+        bk_tool_die("%s", w->err);
+    if (rs.ErrorCode)
+        bk_tool_die("%s", bk_kerr_name(rs.ErrorCode));
+    for (int32_t i = 0; i < rs.Results.n; i++) {
+        const bk_DescribeUserScramCredentialsResponse_DescribeUserScramCredentialsResult *r =
+            &rs.Results.a[i];
+        if (r->ErrorCode == BK_KERR_RESOURCE_NOT_FOUND)
+            continue; /* Kafka prints nothing for a user without credentials */
+        if (r->ErrorCode)
+            bk_tool_die("%s", bk_kerr_name(r->ErrorCode));
+        printf("SCRAM credential configs for user-principal '%.*s' are ", (int)r->User.len,
+               r->User.p);
+        for (int32_t j = 0; j < r->CredentialInfos.n; j++)
+            printf("%s%s=iterations=%d", j ? ", " : "",
+                   bk_sasl_mech_name(r->CredentialInfos.a[j].Mechanism),
+                   r->CredentialInfos.a[j].Iterations);
+        printf("\n");
+    }
+    return 0;
+}
+
+static int users_scram(const opts *o)
+{
+    kvs add = {0};
+    if (o->add)
+        parse_add(o->add, &add);
+    if (o->add_file)
+        parse_add_file(o->add_file, &add);
+    for (int i = 0; i < add.n; i++)
+        if (!is_scram_key(add.a[i].k))
+            bk_tool_die("config %s of users is not supported by Brook (SCRAM credentials only)",
+                        add.a[i].k);
+    if (o->alter && !add.n && !o->del)
+        bk_tool_usage_error("At least one of --add-config or --delete-config must be specified "
+                            "with --alter");
+    bk_wire w;
+    if (bk_wire_connect_list(&w, o->bootstrap, BK_TOOL_CONNECT_TIMEOUT_MS) == -1)
+        bk_tool_die("%s", w.err);
+    int rc = o->alter ? users_scram_alter(&w, o, &add) : users_scram_describe(&w, o);
+    bk_wire_close(&w);
+    kvs_free(&add);
+    fflush(stdout);
+    return rc;
+}
+
 int bk_cmd_configs(int argc, char **argv)
 {
     enum {
@@ -649,10 +829,27 @@ int bk_cmd_configs(int argc, char **argv)
         bk_tool_usage_error("give one entity: one --entity-type with at most one --entity-name "
                             "or --entity-default");
     if (strcmp(o.type, "users") == 0 || strcmp(o.type, "clients") == 0) {
-        /* client quotas (configs_quota.c) */
-        if (o.alter && !o.name)
+        /* users: SCRAM credentials (users_scram) and client quotas
+         * (configs_quota.c); clients: quotas */
+        bool users = strcmp(o.type, "users") == 0;
+        bool scram = users && ((o.add && strstr(o.add, "SCRAM-")) ||
+                               (o.del && strstr(o.del, "SCRAM-")) || o.add_file);
+        bool quota = (o.add && strstr(o.add, "_")) || (o.del && strstr(o.del, "_"));
+        if ((o.add || o.add_file || o.del) && !o.alter)
+            bk_tool_usage_error("--add-config and --delete-config can only be used with --alter");
+        if (o.alter && (!o.name || (users && scram && !*o.name)))
             bk_tool_usage_error("an entity name (or --entity-default) must be specified with "
-                                "--alter of %s", o.type);
+                                "--alter of %s",
+                                o.type);
+        if (scram && quota)
+            bk_tool_usage_error("give SCRAM credentials and quotas in separate commands");
+        if (users && o.describe) {
+            int r = bk_configs_quotas(o.bootstrap, o.type, o.name, o.describe, o.add, o.del);
+            int r2 = users_scram(&o);
+            return r ? r : r2;
+        }
+        if (scram)
+            return users_scram(&o);
         return bk_configs_quotas(o.bootstrap, o.type, o.name, o.describe, o.add, o.del);
     }
     if (strcmp(o.type, "topics") != 0 && strcmp(o.type, "brokers") != 0) {

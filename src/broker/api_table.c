@@ -21,6 +21,10 @@ const bk_api_entry bk_api_table[] = {
     {BK_API_SYNC_GROUP, 0, 5, bk_h_sync_group},
     {BK_API_DESCRIBE_GROUPS, 0, 5, bk_h_describe_groups},
     {BK_API_LIST_GROUPS, 0, 5, bk_h_list_groups},
+    /* v0 is advertised (librdkafka requires it to see SASL at all) but
+     * answered UNSUPPORTED_VERSION: it would carry raw SASL tokens outside
+     * Kafka framing (h_sasl.c) */
+    {BK_API_SASL_HANDSHAKE, 0, 1, bk_h_sasl_handshake},
     {BK_API_API_VERSIONS, 0, 4, bk_h_api_versions},
     {BK_API_CREATE_TOPICS, 0, 7, bk_h_create_topics},
     {BK_API_DELETE_TOPICS, 0, 6, bk_h_delete_topics},
@@ -38,6 +42,7 @@ const bk_api_entry bk_api_table[] = {
     {BK_API_DESCRIBE_CONFIGS, 0, 4, bk_h_describe_configs},
     {BK_API_ALTER_CONFIGS, 0, 2, bk_h_alter_configs},
     {BK_API_DESCRIBE_LOG_DIRS, 0, 4, bk_h_describe_log_dirs},
+    {BK_API_SASL_AUTHENTICATE, 0, 2, bk_h_sasl_authenticate},
     {BK_API_CREATE_PARTITIONS, 0, 3, bk_h_create_partitions},
     {BK_API_DELETE_GROUPS, 0, 2, bk_h_delete_groups},
     {BK_API_ELECT_LEADERS, 0, 2, bk_h_elect_leaders, true},
@@ -47,6 +52,8 @@ const bk_api_entry bk_api_table[] = {
     {BK_API_OFFSET_DELETE, 0, 0, bk_h_offset_delete},
     {BK_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, bk_h_describe_client_quotas},
     {BK_API_ALTER_CLIENT_QUOTAS, 0, 1, bk_h_alter_client_quotas},
+    {BK_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0, bk_h_describe_user_scram_credentials},
+    {BK_API_ALTER_USER_SCRAM_CREDENTIALS, 0, 0, bk_h_alter_user_scram_credentials},
     {BK_API_DESCRIBE_CLUSTER, 0, 1, bk_h_describe_cluster},
     {BK_API_DESCRIBE_TRANSACTIONS, 0, 0, bk_h_describe_transactions},
     {BK_API_LIST_TRANSACTIONS, 0, 1, bk_h_list_transactions},

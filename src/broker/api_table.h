@@ -39,6 +39,7 @@ enum {
     BK_API_SYNC_GROUP = 14,
     BK_API_DESCRIBE_GROUPS = 15,
     BK_API_LIST_GROUPS = 16,
+    BK_API_SASL_HANDSHAKE = 17,
     BK_API_API_VERSIONS = 18,
     BK_API_CREATE_TOPICS = 19,
     BK_API_DELETE_TOPICS = 20,
@@ -56,6 +57,7 @@ enum {
     BK_API_DESCRIBE_CONFIGS = 32,
     BK_API_ALTER_CONFIGS = 33,
     BK_API_DESCRIBE_LOG_DIRS = 35,
+    BK_API_SASL_AUTHENTICATE = 36,
     BK_API_CREATE_PARTITIONS = 37,
     BK_API_DELETE_GROUPS = 42,
     BK_API_ELECT_LEADERS = 43,
@@ -65,6 +67,8 @@ enum {
     BK_API_OFFSET_DELETE = 47,
     BK_API_DESCRIBE_CLIENT_QUOTAS = 48,
     BK_API_ALTER_CLIENT_QUOTAS = 49,
+    BK_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
+    BK_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
     BK_API_DESCRIBE_CLUSTER = 60,
     BK_API_DESCRIBE_TRANSACTIONS = 65,
     BK_API_LIST_TRANSACTIONS = 66,
@@ -141,6 +145,17 @@ bk_api_handler bk_h_delete_acls;
 /* h_quota.c */
 bk_api_handler bk_h_describe_client_quotas;
 bk_api_handler bk_h_alter_client_quotas;
+/* issue 11: h_sasl.c */
+bk_api_handler bk_h_sasl_handshake;
+bk_api_handler bk_h_sasl_authenticate;
+bk_api_handler bk_h_describe_user_scram_credentials;
+bk_api_handler bk_h_alter_user_scram_credentials;
+/* 0, or < 0 after closing the connection: a request other than ApiVersions,
+ * SaslHandshake, SaslAuthenticate before SASL authentication (or after the
+ * session expired). */
+int bk_sasl_gate(bk_broker *b, bk_req *req);
+struct bk_sasl_state;
+void bk_sasl_state_free(struct bk_sasl_state *s);
 /* h_reassign.c */
 bk_api_handler bk_h_alter_partition_reassignments;
 bk_api_handler bk_h_list_partition_reassignments;

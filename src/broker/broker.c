@@ -1,6 +1,7 @@
 /* broker.c - broker context and dispatch. See broker.h. */
 #include "broker.h"
 
+#include "../cluster/zkjson.h"
 #include "../core/clock.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
@@ -216,6 +217,8 @@ void bk_broker_fini(bk_broker *b)
     bk_zctx_fini(&b->zctx);
     bk_wr_fini(&b->batch);
     bk_wr_fini(&b->dec);
+    bk_sasl_state_free(b->sasl);
+    b->sasl = NULL;
     free(b->adv);
     b->adv = NULL;
     b->nadv = 0;
@@ -241,6 +244,20 @@ void bk_broker_self_endpoint(const bk_broker *b, const bk_conn *c, const char **
     else
         *host = c->local_host[0] ? c->local_host : "127.0.0.1";
     *port = ep && ep->port ? ep->port : c->local_port;
+}
+
+const char *bk_broker_live_endpoint(const bk_live_broker *lb, const bk_conn *c, bk_arena *a,
+                                    int32_t *port)
+{
+    *port = lb->port;
+    if (!lb->eps[0] || !c)
+        return lb->host;
+    char *h = bk_arena_alloc(a, 256);
+    int p;
+    if (!h || bk_zkj_endpoint_of(lb->eps, c->listener_name, h, 256, &p) != 0)
+        return lb->host;
+    *port = p;
+    return h;
 }
 
 /* -------------------------------------------------------------- dispatch */
@@ -315,8 +332,12 @@ int bk_broker_on_request(bk_req *req, void *ud)
         bk_conn_fail(req->conn, BK_LOG_INFO, why);
         return BK_EVERSION;
     }
+    /* SASL listeners: nothing but the authentication before it succeeded */
+    int rc = bk_sasl_gate(b, req);
+    if (rc < 0)
+        return rc;
     bk_metrics_request(h->api_key, h->api_version);
-    int rc = e->handler(b, req);
+    rc = e->handler(b, req);
     if (rc < 0 && rc != BK_EAGAIN) {
         snprintf(why, sizeof why, "%s v%d request (client id '%.*s'): %s",
                  bk_apidef_get(h->api_key)->name, h->api_version,

@@ -39,6 +39,7 @@ typedef struct bk_live_broker {
     int32_t port;
     char rack[128];
     bool has_rack;
+    char eps[1024]; /* every listener's endpoint, "NAME://host:port,..." (issue 11) */
 } bk_live_broker;
 
 /*
@@ -78,6 +79,7 @@ typedef struct bk_broker {
     bool started;
     /* Cluster mode (zookeeper.connect): membership, live brokers, the
      * controller (cluster/cluster.h). Borrowed; NULL on a single node. */
+    struct bk_sasl_state *sasl; /* owned: SASL users and credentials (h_sasl.c) */
     struct bk_cluster *zkc;
 
     /* Cluster mode (zookeeper.connect, or brook.controller.requests.enable):
@@ -162,6 +164,12 @@ void bk_broker_prometheus(bk_broker *b, bk_wr *w, int64_t now_ms);
  * address c connected to (127.0.0.1 if unknown), port 0 the bound port.
  * *host is borrowed from b or c. */
 void bk_broker_self_endpoint(const bk_broker *b, const bk_conn *c, const char **host, int *port);
+/* Host and port of live broker lb for a client on connection c: lb's
+ * endpoint of c's listener (Kafka answers with the listener the client
+ * came in on), else lb's inter-broker host/port. The host is allocated
+ * from arena a when it comes from the endpoint list (issue 11). */
+const char *bk_broker_live_endpoint(const bk_live_broker *lb, const bk_conn *c, bk_arena *a,
+                                    int32_t *port);
 
 /* The partition named by a request, or NULL (unknown topic or partition). */
 static inline bk_partition *bk_broker_partition(bk_broker *b, bk_str topic, int32_t index)

@@ -702,7 +702,9 @@ static int describe_broker(bk_broker *b, bk_req *req, int16_t ver, bool synonyms
         if (ver == 0)
             c->IsDefault = !set;
         c->ConfigSource = (int8_t)src;
-        c->IsSensitive = false;
+        c->IsSensitive = bk_config_key_sensitive(k->name);
+        if (c->IsSensitive)
+            c->Value = (bk_str){NULL, -1}; /* Kafka: passwords and keys are never shown */
         c->ConfigType = (int8_t)config_type_of(k->type);
         c->Documentation = docs ? bk_str_c(k->doc) : (bk_str){NULL, -1};
         c->Synonyms.n = 0;
@@ -995,8 +997,8 @@ int bk_h_describe_cluster(bk_broker *b, bk_req *req)
                 return BK_ENOMEM;
             for (int i = 0; i < b->nlive; i++) {
                 br[i].BrokerId = b->live[i].id;
-                br[i].Host = bk_str_c(b->live[i].host);
-                br[i].Port = b->live[i].port;
+                br[i].Host = bk_str_c(
+                    bk_broker_live_endpoint(&b->live[i], req->conn, req->arena, &br[i].Port));
                 br[i].Rack = b->live[i].has_rack ? bk_str_c(b->live[i].rack) : (bk_str){NULL, -1};
             }
             rs.Brokers.n = b->nlive;

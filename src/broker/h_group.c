@@ -92,8 +92,8 @@ static int16_t gauth(bk_broker *b, bk_req *req, bk_str group, int op)
  * The coordinators move with that leadership (replica.c's coord_move:
  * the new leader loads the partition, the old one unloads it and answers
  * NOT_COORDINATOR). */
-static int16_t coordinator_of(bk_broker *b, bool txn, bk_str key, int32_t *node, const char **host,
-                              int *port)
+static int16_t coordinator_of(bk_broker *b, bk_req *req, bool txn, bk_str key, int32_t *node,
+                              const char **host, int *port)
 {
     *node = b->node_id;
     if (!b->zkc || !b->topics || key.len < 0)
@@ -112,8 +112,9 @@ static int16_t coordinator_of(bk_broker *b, bool txn, bk_str key, int32_t *node,
     if (!lb)
         return BK_KERR_COORDINATOR_NOT_AVAILABLE;
     *node = lb->id;
-    *host = lb->host;
-    *port = lb->port;
+    int32_t p32;
+    *host = bk_broker_live_endpoint(lb, req->conn, req->arena, &p32); /* the client's listener */
+    *port = p32;
     return BK_KERR_NONE;
 }
 
@@ -153,7 +154,7 @@ int bk_h_find_coordinator(bk_broker *b, bk_req *req)
                 rs.ErrorMessage = bk_str_c("The coordinator is not available.");
         } else {
             int32_t node;
-            int16_t e = coordinator_of(b, txn_key, rq.Key, &node, &host, &port);
+            int16_t e = coordinator_of(b, req, txn_key, rq.Key, &node, &host, &port);
             rs.ErrorCode = e;
             rs.NodeId = e ? -1 : node;
             rs.Host = bk_str_c(e ? "" : host);
@@ -186,7 +187,7 @@ int bk_h_find_coordinator(bk_broker *b, bk_req *req)
             continue;
         }
         if ((rq.KeyType == 0 && ok) || (rq.KeyType == 1 && tok))
-            e = coordinator_of(b, rq.KeyType == 1, c->Key, &node, &h, &pt);
+            e = coordinator_of(b, req, rq.KeyType == 1, c->Key, &node, &h, &pt);
         if (((rq.KeyType == 0 && ok) || (rq.KeyType == 1 && tok)) && e == BK_KERR_NONE) {
             c->NodeId = node;
             c->Host = bk_str_c(h);

@@ -164,8 +164,8 @@ int bk_h_metadata(bk_broker *b, bk_req *req)
         for (int i = 0; i < b->nlive; i++) {
             const bk_live_broker *lb = &b->live[i];
             br[i].NodeId = lb->id;
-            br[i].Host = bk_str_c(lb->host);
-            br[i].Port = lb->port;
+            /* the endpoint of the listener the client came in on (Kafka) */
+            br[i].Host = bk_str_c(bk_broker_live_endpoint(lb, req->conn, req->arena, &br[i].Port));
             br[i].Rack = lb->has_rack ? bk_str_c(lb->rack) : (bk_str){NULL, -1};
         }
         rs.Brokers.n = b->nlive;

@@ -298,7 +298,11 @@ static void broker_got(bk_zk *zk, const bk_zk_result *res, void *ud)
     bref *r = g->r;
     if (res->rc == ZOK) {
         bk_zk_broker b;
-        if (bk_zkj_broker_parse(res->data, (size_t)res->len, &b) == 0) {
+        const bk_config *cfg = r->c->cfg;
+        const char *ibl = cfg->nadvertised_eps > 0 && cfg->inter_broker_ep >= 0
+                              ? cfg->advertised_eps[cfg->inter_broker_ep].name
+                              : NULL;
+        if (bk_zkj_broker_parse_listener(res->data, (size_t)res->len, ibl, &b) == 0) {
             b.id = g->id;
             r->v[r->n++] = b;
         } else {

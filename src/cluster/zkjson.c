@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---------------------------------------------------------------- reader */
 
@@ -436,15 +437,52 @@ int bk_zkj_cluster_id_parse(const char *s, size_t len, char *id, size_t idlen)
     return r;
 }
 
+/* Write each comma-separated item of list as a JSON string (endpoints) or,
+ * split at its first ':', as "key":"value" (the protocol map). */
+static void jw_list(bk_jw *w, const char *list, bool pairs)
+{
+    const char *p = list;
+    bool first = true;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char item[400];
+        if (n > 0 && n < sizeof item) {
+            memcpy(item, p, n);
+            item[n] = 0;
+            if (!first)
+                bk_jw_raw(w, ",");
+            first = false;
+            char *colon = pairs ? strchr(item, ':') : NULL;
+            if (colon) {
+                *colon = 0;
+                bk_jw_str(w, item);
+                bk_jw_raw(w, ":");
+                bk_jw_str(w, colon + 1);
+            } else {
+                bk_jw_str(w, item);
+            }
+        }
+        p = e ? e + 1 : p + n;
+    }
+}
+
 void bk_zkj_broker(bk_jw *w, const bk_zk_broker *b)
 {
     char ep[400];
     bool v6 = strchr(b->host, ':') != NULL;
     snprintf(ep, sizeof ep, "PLAINTEXT://%s%s%s:%d", v6 ? "[" : "", b->host, v6 ? "]" : "",
              b->port);
-    bk_jw_raw(w, "{\"features\":{},\"listener_security_protocol_map\":{\"PLAINTEXT\":"
-                 "\"PLAINTEXT\"},\"endpoints\":[");
-    bk_jw_str(w, ep);
+    if (b->eps[0] && b->protomap[0]) {
+        bk_jw_raw(w, "{\"features\":{},\"listener_security_protocol_map\":{");
+        jw_list(w, b->protomap, true);
+        bk_jw_raw(w, "},\"endpoints\":[");
+        jw_list(w, b->eps, false);
+    } else {
+        bk_jw_raw(w, "{\"features\":{},\"listener_security_protocol_map\":{\"PLAINTEXT\":"
+                     "\"PLAINTEXT\"},\"endpoints\":[");
+        bk_jw_str(w, ep);
+    }
     bk_jw_fmt(w, "],\"jmx_port\":-1,\"port\":%d,\"host\":", b->port);
     bk_jw_str(w, b->host);
     bk_jw_fmt(w, ",\"version\":5,\"timestamp\":\"%lld\"", (long long)b->timestamp);
@@ -482,7 +520,33 @@ static int parse_endpoint(const char *e, char *host, size_t hostlen, int *port)
     return 0;
 }
 
+int bk_zkj_endpoint_of(const char *eps, const char *listener, char *host, size_t hostlen,
+                       int *port)
+{
+    size_t ln = strlen(listener);
+    const char *p = eps;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char item[400];
+        if (n < sizeof item && n > ln + 3 && strncasecmp(p, listener, ln) == 0 &&
+            memcmp(p + ln, "://", 3) == 0) {
+            memcpy(item, p, n);
+            item[n] = 0;
+            return parse_endpoint(item, host, hostlen, port) == 0 ? 0 : BK_ENOENT;
+        }
+        p = e ? e + 1 : p + n;
+    }
+    return BK_ENOENT;
+}
+
 int bk_zkj_broker_parse(const char *s, size_t len, bk_zk_broker *b)
+{
+    return bk_zkj_broker_parse_listener(s, len, NULL, b);
+}
+
+int bk_zkj_broker_parse_listener(const char *s, size_t len, const char *listener,
+                                 bk_zk_broker *b)
 {
     bk_json *j = bk_json_parse(s, len);
     if (!j)
@@ -490,18 +554,36 @@ int bk_zkj_broker_parse(const char *s, size_t len, bk_zk_broker *b)
     int r = BK_EINVAL;
     memset(b->host, 0, sizeof b->host);
     b->rack[0] = 0;
+    b->eps[0] = 0;
+    b->protomap[0] = 0;
     b->port = -1;
     const bk_json *eps = bk_json_get(j, "endpoints");
     if (eps && eps->type == BK_J_ARR) {
-        /* the PLAINTEXT one (the only protocol Brook has), else the first */
+        /* every endpoint, for Metadata on each listener */
+        size_t at = 0;
         for (int i = 0; i < eps->nkids; i++) {
             const bk_json *e = &eps->kids[i];
-            if (e->type != BK_J_STR)
-                continue;
-            bool plain = strncmp(e->str, "PLAINTEXT://", 12) == 0;
-            if (b->port < 0 || plain)
-                if (parse_endpoint(e->str, b->host, sizeof b->host, &b->port) == 0 && plain)
-                    break;
+            size_t n = e->type == BK_J_STR ? strlen(e->str) : 0;
+            if (n && !strchr(e->str, ',') && at + n + 2 < sizeof b->eps) {
+                if (at)
+                    b->eps[at++] = ',';
+                memcpy(b->eps + at, e->str, n + 1);
+                at += n;
+            }
+        }
+        /* the wanted listener's, else PLAINTEXT's, else the first */
+        if (!listener || bk_zkj_endpoint_of(b->eps, listener, b->host, sizeof b->host,
+                                            &b->port) != 0) {
+            b->port = -1;
+            for (int i = 0; i < eps->nkids; i++) {
+                const bk_json *e = &eps->kids[i];
+                if (e->type != BK_J_STR)
+                    continue;
+                bool plain = strncmp(e->str, "PLAINTEXT://", 12) == 0;
+                if (b->port < 0 || plain)
+                    if (parse_endpoint(e->str, b->host, sizeof b->host, &b->port) == 0 && plain)
+                        break;
+            }
         }
     }
     if (b->port < 0) { /* version 1 form: host and port */

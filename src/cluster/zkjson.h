@@ -82,6 +82,11 @@ typedef struct bk_zk_broker {
     int port;
     char rack[128]; /* "" = none */
     int64_t timestamp;
+    /* issue 11: every endpoint, "NAME://host:port,..." and the listener
+     * map "NAME:PROTOCOL,..." ("" = the single PLAINTEXT host:port above).
+     * host/port are the inter-broker listener's endpoint. */
+    char eps[1024];
+    char protomap[512];
 } bk_zk_broker;
 
 typedef struct bk_zk_topic {
@@ -116,6 +121,14 @@ int bk_zkj_cluster_id_parse(const char *s, size_t len, char *id, size_t idlen);
 
 void bk_zkj_broker(bk_jw *w, const bk_zk_broker *b);
 int bk_zkj_broker_parse(const char *s, size_t len, bk_zk_broker *b);
+/* The same, taking host/port from the endpoint of listener (the
+ * inter-broker listener name; NULL or absent: PLAINTEXT, else the first). */
+int bk_zkj_broker_parse_listener(const char *s, size_t len, const char *listener,
+                                 bk_zk_broker *b);
+/* The endpoint of listener in an eps list ("NAME://host:port,..."): 0 with
+ * host/port, or BK_ENOENT. */
+int bk_zkj_endpoint_of(const char *eps, const char *listener, char *host, size_t hostlen,
+                       int *port);
 
 void bk_zkj_topic(bk_jw *w, const bk_zk_topic *t);
 int bk_zkj_topic_parse(const char *s, size_t len, bk_zk_topic *t);

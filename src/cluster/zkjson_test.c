@@ -70,6 +70,26 @@ void bk_test_zkjson(void)
                      "\"jmx_port\":-1,\"host\":\"h\",\"timestamp\":\"1\",\"port\":9092,"
                      "\"version\":4}";
     BK_CHECK(bk_zkj_broker_parse(kb, strlen(kb), &b2) == 0 && b2.port == 9092);
+    /* several listeners (issue 11): written as Kafka does, the inter-broker
+     * listener's endpoint picked, every endpoint kept */
+    memset(&b, 0, sizeof b);
+    b.port = 9092;
+    strcpy(b.host, "h");
+    strcpy(b.eps, "INTERNAL://h:9092,SASL_SSL://pub.example:9094");
+    strcpy(b.protomap, "INTERNAL:PLAINTEXT,SASL_SSL:SASL_SSL");
+    bk_jw_init(&w);
+    bk_zkj_broker(&w, &b);
+    BK_CHECK(strstr(w.p, "\"listener_security_protocol_map\":{\"INTERNAL\":\"PLAINTEXT\","
+                         "\"SASL_SSL\":\"SASL_SSL\"},\"endpoints\":[\"INTERNAL://h:9092\","
+                         "\"SASL_SSL://pub.example:9094\"]") != NULL);
+    BK_CHECK(bk_zkj_broker_parse_listener(w.p, w.len, "SASL_SSL", &b2) == 0 && b2.port == 9094 &&
+             strcmp(b2.host, "pub.example") == 0);
+    BK_CHECK(bk_zkj_broker_parse_listener(w.p, w.len, "INTERNAL", &b2) == 0 && b2.port == 9092);
+    char eh[64];
+    int ep = 0;
+    BK_CHECK(bk_zkj_endpoint_of(b2.eps, "SASL_SSL", eh, sizeof eh, &ep) == 0 && ep == 9094);
+    BK_CHECK(bk_zkj_endpoint_of(b2.eps, "SASL", eh, sizeof eh, &ep) == BK_ENOENT);
+    bk_jw_fini(&w);
 
     BK_TEST("zkjson: /brokers/topics/<t>, /cluster/id, /controller, state, config");
     int32_t reps[6] = {0, 1, 1, 2, 2, 0};

@@ -111,6 +111,19 @@ static int check_proto_map_entry(const char *v, const char **why)
         "security protocol must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL");
 }
 
+static int check_sec_proto(const char *v, const char **why)
+{
+    static const char *const protos[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", NULL};
+    return check_one_of(
+        v, protos, why, "security protocol must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL");
+}
+
+static int check_client_auth(const char *v, const char **why)
+{
+    static const char *const vals[] = {"none", "requested", "required", NULL};
+    return check_one_of(v, vals, why, "must be one of none, requested, required");
+}
+
 static int check_cluster_id(const char *v, const char **why)
 {
     size_t n = strlen(v);
@@ -155,7 +168,45 @@ const bk_config_key bk_config_keys[] = {
      "Listeners given to clients in Metadata; defaults to listeners", check_endpoint},
     {"listener.security.protocol.map", BK_CFG_LIST, OFF(listener_security_protocol_map),
      "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", NR,
-     "Listener name to security protocol (Brook serves PLAINTEXT only)", check_proto_map_entry},
+     "Listener name to security protocol", check_proto_map_entry},
+    {"inter.broker.listener.name", BK_CFG_STRING, OFF(inter_broker_listener_name), NULL, NR,
+     "Listener the brokers connect to each other on (PLAINTEXT listeners only in Brook); "
+     "default: the listener of security.inter.broker.protocol",
+     NULL},
+    {"security.inter.broker.protocol", BK_CFG_STRING, OFF(security_inter_broker_protocol),
+     "PLAINTEXT", NR, "Security protocol between brokers (PLAINTEXT only in Brook)",
+     check_sec_proto},
+    {"ssl.keystore.type", BK_CFG_STRING, OFF(ssl_keystore_type), NULL, NR,
+     "Key store format; Brook reads PEM only", NULL},
+    {"ssl.keystore.location", BK_CFG_STRING, OFF(ssl_keystore_location), NULL, NR,
+     "PEM file with the private key and the certificate chain (leaf first)", NULL},
+    {"ssl.keystore.certificate.chain", BK_CFG_STRING, OFF(ssl_keystore_certificate_chain), NULL,
+     NR, "The certificate chain as inline PEM", NULL},
+    {"ssl.keystore.key", BK_CFG_STRING, OFF(ssl_keystore_key), NULL, NR,
+     "The private key as inline PEM", NULL},
+    {"ssl.key.password", BK_CFG_STRING, OFF(ssl_key_password), NULL, NR,
+     "Password of an encrypted private key", NULL},
+    {"ssl.truststore.type", BK_CFG_STRING, OFF(ssl_truststore_type), NULL, NR,
+     "Trust store format; Brook reads PEM only", NULL},
+    {"ssl.truststore.location", BK_CFG_STRING, OFF(ssl_truststore_location), NULL, NR,
+     "PEM file of the CA certificates client certificates are verified against", NULL},
+    {"ssl.truststore.certificates", BK_CFG_STRING, OFF(ssl_truststore_certificates), NULL, NR,
+     "Trusted CA certificates as inline PEM", NULL},
+    {"ssl.client.auth", BK_CFG_STRING, OFF(ssl_client_auth), "none", NR,
+     "Client certificates: none, requested or required", check_client_auth},
+    {"ssl.enabled.protocols", BK_CFG_LIST, OFF(ssl_enabled_protocols), "TLSv1.2,TLSv1.3", NR,
+     "TLS versions accepted (TLSv1.2, TLSv1.3)", NULL},
+    {"ssl.protocol", BK_CFG_STRING, OFF(ssl_protocol), "TLSv1.3", NR,
+     "TLS protocol of the SSL context (TLSv1.2 or TLSv1.3)", NULL},
+    {"sasl.enabled.mechanisms", BK_CFG_LIST, OFF(sasl_enabled_mechanisms), "GSSAPI", NR,
+     "SASL mechanisms offered (Brook: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", NULL},
+    {"sasl.plain.users.file", BK_CFG_STRING, OFF(sasl_plain_users_file), NULL, NR,
+     "Brook: file of PLAIN users, one 'user_<name>=\"<password>\"' per line (docs/security.md)",
+     NULL},
+    {"sasl.server.max.receive.size", BK_CFG_INT, OFF(sasl_server_max_receive_size), "524288", 1,
+     I32MAX, "Largest frame accepted before SASL authentication completes", NULL},
+    {"connections.max.reauth.ms", BK_CFG_LONG, OFF(connections_max_reauth_ms), "0", 0, I64MAX,
+     "SASL session lifetime (KIP-368); 0 = sessions do not expire", NULL},
     {"socket.request.max.bytes", BK_CFG_INT, OFF(socket_request_max_bytes), "104857600", 1, I32MAX,
      "Largest request frame accepted; larger frames close the connection", NULL},
     {"socket.send.buffer.bytes", BK_CFG_INT, OFF(socket_send_buffer_bytes), "102400", -1, I32MAX,
@@ -712,15 +763,40 @@ void bk_config_fini(bk_config *c)
     }
     free(c->listener_eps);
     free(c->advertised_eps);
+    free(c->plain_jaas);
+    c->plain_jaas = NULL;
     c->listener_eps = c->advertised_eps = NULL;
     c->nlistener_eps = c->nadvertised_eps = 0;
+}
+
+/* listener.name.<listener>.plain.sasl.jaas.config (any listener): kept in
+ * c->plain_jaas. 1 if key is one, 0 if not, BK_ENOMEM. */
+static int set_plain_jaas(bk_config *c, const char *key, const char *value)
+{
+    static const char pre[] = "listener.name.", suf[] = ".plain.sasl.jaas.config";
+    size_t kl = strlen(key), pl = sizeof pre - 1, sl = sizeof suf - 1;
+    if (kl <= pl + sl || strncasecmp(key, pre, pl) != 0 || strcasecmp(key + kl - sl, suf) != 0)
+        return 0;
+    size_t old = c->plain_jaas ? strlen(c->plain_jaas) : 0;
+    char *n = realloc(c->plain_jaas, old + strlen(value) + 2);
+    if (!n)
+        return BK_ENOMEM;
+    if (old)
+        n[old++] = '\n';
+    strcpy(n + old, value);
+    c->plain_jaas = n;
+    return 1;
 }
 
 int bk_config_set(bk_config *c, const char *key, const char *value, char *err, size_t errlen)
 {
     const bk_config_key *k = bk_config_key_find(key);
-    if (!k)
-        return BK_ENOENT;
+    if (!k) {
+        int r = set_plain_jaas(c, key, value);
+        if (r < 0)
+            return fail(err, errlen, "out of memory setting %s", key), BK_ENOMEM;
+        return r ? 0 : BK_ENOENT;
+    }
     int rc = parse_into(c, k, value, err, errlen);
     if (rc == BK_ENOMEM) {
         fail(err, errlen, "out of memory setting %s", key);
@@ -1057,6 +1133,66 @@ static int parse_eps(const bk_strlist *l, bk_endpoint **out, int *nout, const ch
     return 0;
 }
 
+bool bk_config_key_sensitive(const char *name)
+{
+    static const char *const keys[] = {"ssl.key.password", "ssl.keystore.key",
+                                       "ssl.keystore.certificate.chain",
+                                       "ssl.truststore.certificates", "ssl.keystore.password",
+                                       "ssl.truststore.password", NULL};
+    for (int i = 0; keys[i]; i++)
+        if (strcmp(name, keys[i]) == 0)
+            return true;
+    return false;
+}
+
+int bk_config_listener_secproto(const bk_config *c, const char *listener)
+{
+    static const char *const protos[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
+    const char *p = proto_of(c, listener);
+    for (int i = 0; p && i < 4; i++)
+        if (strcasecmp(p, protos[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* The inter-broker listener (Kafka: inter.broker.listener.name, else the
+ * listener named after security.inter.broker.protocol); Brook falls back to
+ * the first PLAINTEXT listener. Brook's inter-broker client speaks
+ * PLAINTEXT only, so in cluster mode that listener must be PLAINTEXT. */
+static int pick_inter_broker(bk_config *c, char *err, size_t errlen)
+{
+    c->inter_broker_ep = -1;
+    const char *want = c->inter_broker_listener_name;
+    if (want && c->security_inter_broker_protocol &&
+        bk_config_is_set(c, "security.inter.broker.protocol"))
+        return fail(err, errlen,
+                    "Only one of inter.broker.listener.name and security.inter.broker.protocol "
+                    "should be set.");
+    if (!want && bk_config_is_set(c, "security.inter.broker.protocol"))
+        want = c->security_inter_broker_protocol;
+    for (int i = 0; want && i < c->nadvertised_eps; i++)
+        if (strcasecmp(c->advertised_eps[i].name, want) == 0)
+            c->inter_broker_ep = i;
+    if (want && c->inter_broker_ep < 0)
+        return fail(err, errlen,
+                    "inter.broker.listener.name must be a listener name defined in "
+                    "advertised.listeners (%s is not)",
+                    want);
+    for (int i = 0; c->inter_broker_ep < 0 && i < c->nadvertised_eps; i++)
+        if (bk_config_listener_secproto(c, c->advertised_eps[i].name) == 0)
+            c->inter_broker_ep = i;
+    if (c->inter_broker_ep < 0)
+        c->inter_broker_ep = 0;
+    bool cluster = c->zookeeper_connect && c->zookeeper_connect[0];
+    if (cluster && c->nadvertised_eps > 0 &&
+        bk_config_listener_secproto(c, c->advertised_eps[c->inter_broker_ep].name) != 0)
+        return fail(err, errlen,
+                    "the inter-broker listener %s must be PLAINTEXT: Brook's inter-broker client "
+                    "does not speak TLS or SASL yet",
+                    c->advertised_eps[c->inter_broker_ep].name);
+    return 0;
+}
+
 int bk_config_finish(bk_config *c, char *err, size_t errlen)
 {
     int rc;
@@ -1125,11 +1261,7 @@ int bk_config_finish(bk_config *c, char *err, size_t errlen)
                         "Invalid value %s for configuration listeners: no security protocol "
                         "defined for listener %s in listener.security.protocol.map",
                         c->listeners.v[i], ep->name);
-        if (strcmp(proto, "PLAINTEXT") != 0)
-            return fail(err, errlen,
-                        "Invalid value %s for configuration listeners: security protocol %s is "
-                        "not supported by Brook (PLAINTEXT only)",
-                        c->listeners.v[i], proto);
+        (void)proto;
     }
     for (int i = 0; i < c->nadvertised_eps; i++) {
         const bk_endpoint *ep = &c->advertised_eps[i];
@@ -1148,7 +1280,7 @@ int bk_config_finish(bk_config *c, char *err, size_t errlen)
                         "advertise the non-routable meta-address %s",
                         c->advertised_listeners.v[i], ep->host);
     }
-    return 0;
+    return pick_inter_broker(c, err, errlen);
 }
 
 /* ------------------------------------------------------------------ format */

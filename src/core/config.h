@@ -52,6 +52,15 @@ typedef struct bk_endpoint {
     int port;       /* 0..65535; 0 = ephemeral (listeners only) */
 } bk_endpoint;
 
+/* Security protocol of a listener name from listener.security.protocol.map:
+ * 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL (conn.h's BK_SEC_*), or
+ * -1 when the map has no entry for it. */
+struct bk_config;
+int bk_config_listener_secproto(const struct bk_config *c, const char *listener);
+/* Kafka's PASSWORD-type keys (private keys, passwords, inline key
+ * material): never shown by DescribeConfigs (value null, IsSensitive). */
+bool bk_config_key_sensitive(const char *name);
+
 /* Parse "NAME://host:port" / "NAME://[v6addr]:port" (Kafka's
  * EndPoint regex). 0, or BK_EINVAL with *why set to a static reason. */
 int bk_endpoint_parse(const char *s, bk_endpoint *ep, const char **why);
@@ -154,6 +163,25 @@ typedef struct bk_config {
     int32_t group_max_session_timeout_ms;
     int32_t group_max_size;
 
+    /* --- security (issue 11; Kafka's names, see tls.h and sasl.h) --- */
+    char *inter_broker_listener_name;     /* NULL: from security.inter.broker.protocol */
+    char *security_inter_broker_protocol; /* PLAINTEXT */
+    char *ssl_keystore_type;              /* NULL or PEM */
+    char *ssl_keystore_location;          /* PEM file: key + chain */
+    char *ssl_keystore_certificate_chain; /* inline PEM */
+    char *ssl_keystore_key;               /* inline PEM */
+    char *ssl_key_password;
+    char *ssl_truststore_type; /* NULL or PEM */
+    char *ssl_truststore_location;
+    char *ssl_truststore_certificates; /* inline PEM */
+    char *ssl_client_auth;             /* none | requested | required */
+    bk_strlist ssl_enabled_protocols;  /* TLSv1.2,TLSv1.3 */
+    char *ssl_protocol;                /* TLSv1.3 */
+    bk_strlist sasl_enabled_mechanisms;
+    char *sasl_plain_users_file; /* Brook: PLAIN users, see sasl.h */
+    int32_t sasl_server_max_receive_size;
+    int64_t connections_max_reauth_ms; /* 0: no re-authentication */
+
     /* --- ZooKeeper --- */
     char *zookeeper_connect;
     int32_t zookeeper_session_timeout_ms;
@@ -176,6 +204,11 @@ typedef struct bk_config {
     int nlistener_eps;
     bk_endpoint *advertised_eps; /* owned: one per advertised.listeners entry */
     int nadvertised_eps;
+    int inter_broker_ep; /* index into advertised_eps: the inter-broker listener */
+    /* listener.name.<l>.plain.sasl.jaas.config values (Kafka's way of giving
+     * PLAIN users: user_<name>="<password>" options), joined by newlines;
+     * owned, NULL if none. Brook applies them to every SASL listener. */
+    char *plain_jaas;
 
     bool set[BK_CONFIG_MAX_KEYS]; /* by table index: given in the file or an override */
 } bk_config;

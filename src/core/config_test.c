@@ -185,7 +185,32 @@ static void test_bad_values(void)
     /* Cross-key checks in finish. */
     BK_CHECK(bk_config_init(&c) == 0);
     BK_CHECK(bk_config_set(&c, "listeners", "SSL://:9093", err, sizeof err) == 0);
-    BK_CHECK(bk_config_finish(&c, err, sizeof err) == BK_EINVAL && strstr(err, "PLAINTEXT only"));
+    BK_CHECK(bk_config_finish(&c, err, sizeof err) == 0);
+    BK_CHECK(bk_config_listener_secproto(&c, "SSL") == 1);
+    bk_config_fini(&c);
+
+    BK_CHECK(bk_config_init(&c) == 0);
+    BK_CHECK(bk_config_set(&c, "listeners", "FOO://:9093", err, sizeof err) == 0);
+    BK_CHECK(bk_config_finish(&c, err, sizeof err) == BK_EINVAL &&
+             strstr(err, "no security protocol"));
+    bk_config_fini(&c);
+
+    BK_CHECK(bk_config_init(&c) == 0);
+    BK_CHECK(bk_config_set(&c, "listeners", "PLAINTEXT://:9092,INTERNAL://:9093", err,
+                           sizeof err) == 0);
+    BK_CHECK(bk_config_set(&c, "listener.security.protocol.map",
+                           "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT", err, sizeof err) == 0);
+    BK_CHECK(bk_config_set(&c, "inter.broker.listener.name", "INTERNAL", err, sizeof err) == 0);
+    BK_CHECK(bk_config_finish(&c, err, sizeof err) == 0 && c.inter_broker_ep == 1);
+    bk_config_fini(&c);
+
+    BK_CHECK(bk_config_init(&c) == 0);
+    BK_CHECK(bk_config_set(&c, "listener.name.sasl_plaintext.plain.sasl.jaas.config",
+                           "x required user_a=\"b\";", err, sizeof err) == 0);
+    BK_CHECK(bk_config_set(&c, "listener.name.SASL_SSL.plain.sasl.jaas.config", "user_c=\"d\"", err,
+                           sizeof err) == 0);
+    BK_CHECK(c.plain_jaas && strcmp(c.plain_jaas, "x required user_a=\"b\";\nuser_c=\"d\"") == 0);
+    BK_CHECK(bk_config_set(&c, "listener.name.x.other", "1", err, sizeof err) == BK_ENOENT);
     bk_config_fini(&c);
 
     BK_CHECK(bk_config_init(&c) == 0);

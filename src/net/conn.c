@@ -27,11 +27,14 @@
 #define OUT_SHRINK     (1024 * 1024)
 #define ARENA_BASE     (256 * 1024) /* arena limit: base + ARENA_PER_BYTE * frame size */
 #define ARENA_PER_BYTE 16           /* decoded structs are bigger than their wire form */
+#define TLS_FBUF       (256 * 1024) /* file bytes per SSL_write of a splice under TLS */
+#define SEND_RETRY     (-1000)      /* send_mem/send_file: interrupted, call again */
 
 static void conn_destroy(bk_conn *c);
 static void conn_progress(bk_conn *c);
 static bool frame_complete(const bk_conn *c);
 static void release_holds(bk_conn *c, bool all);
+static uint32_t tls_mask(const bk_conn *c, uint32_t mask);
 static void tim_progress(bk_conn *c, bool all);
 
 /* ------------------------------------------------------------ life cycle */
@@ -42,6 +45,11 @@ void bk_conns_init(bk_conns *cs, bk_ev *ev, const bk_conn_opts *opts)
     cs->ev = ev;
     cs->opts = *opts;
     cs->next_id = 1;
+}
+
+void bk_conn_close_after_output(bk_conn *c)
+{
+    c->linger = true;
 }
 
 uint64_t bk_conn_unsent(const bk_conn *c)
@@ -63,19 +71,23 @@ void bk_conn_fail(bk_conn *c, int level, const char *why)
 static void leave(bk_conn *c)
 {
     bk_conns *cs = c->owner;
-    /* Quiescing: nothing more will be handled; go once all is out. */
-    if (cs->quiescing && !c->closing && !c->busy && !bk_conn_unsent(c))
+    /* Quiescing or lingering: nothing more will be handled; go once all
+     * is out. */
+    if ((cs->quiescing || c->linger) && !c->closing && !c->busy && !bk_conn_unsent(c))
         bk_conn_fail(c, BK_LOG_DEBUG, NULL);
     if (!c->closing) {
         uint32_t mask = 0;
         uint64_t unsent = bk_conn_unsent(c);
-        if (!c->busy && !c->eof && unsent <= c->owner->opts.out_high_water)
+        if (!c->busy && !c->eof && !c->linger && unsent <= c->owner->opts.out_high_water)
             mask |= BK_EV_READ;
         /* Writable also when complete frames wait unhandled (conn_progress
          * stopped after its round limit): the socket is writable at once,
-         * so the next tick comes back for them without new input. */
-        if (unsent || (!c->busy && frame_complete(c)))
+         * so the next tick comes back for them without new input. The same
+         * for decrypted bytes OpenSSL holds that epoll cannot see. */
+        if (unsent || (!c->busy && !c->linger && frame_complete(c)))
             mask |= BK_EV_WRITE;
+        if (c->tls)
+            mask = tls_mask(c, mask);
         if (bk_ev_io_set(c->owner->ev, &c->io, mask) == 0)
             return;
         bk_conn_fail(c, BK_LOG_WARN, "epoll_ctl failed");
@@ -98,6 +110,10 @@ static void conn_destroy(bk_conn *c)
     bk_conns *cs = c->owner;
     if (cs->opts.on_close)
         cs->opts.on_close(c, cs->opts.ud);
+    if (c->sasl && c->sasl_free)
+        c->sasl_free(c->sasl);
+    bk_tls_free(c->tls);
+    free(c->tls_fbuf);
     bk_ev_timer_stop(cs->ev, &c->idle);
     bk_ev_io_stop(cs->ev, &c->io);
     release_holds(c, true);
@@ -278,6 +294,89 @@ static void tim_finish(bk_conn *c, bk_req *r)
 
 /* ---------------------------------------------------------------- output */
 
+/* One write of memory bytes: > 0 sent, SEND_RETRY (retry), BK_EAGAIN (the
+ * socket is full), BK_EIO (failed, logged). more: file data follows. */
+static ssize_t send_mem(bk_conn *c, const uint8_t *p, size_t len, bool more)
+{
+    if (c->tls) {
+        uint32_t want = 0;
+        ssize_t n = bk_tls_write(c->tls, p, len, &want);
+        if (n == BK_EIO)
+            bk_conn_fail(c, BK_LOG_DEBUG, "TLS write failed");
+        c->tls_want = n == BK_EAGAIN ? want : 0; /* never a stale interest */
+        return n;
+    }
+    ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0));
+    if (n >= 0)
+        return n;
+    if (errno == EINTR)
+        return SEND_RETRY;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return BK_EAGAIN;
+    bk_conn_fail(c, BK_LOG_DEBUG, strerror(errno));
+    return BK_EIO;
+}
+
+/* The rest of splice s with sendfile(2): as send_mem. */
+static ssize_t send_file(bk_conn *c, const bk_splice *s)
+{
+    off_t off = (off_t)(s->off + c->out_spl_sent);
+    ssize_t n = sendfile(c->fd, s->fd, &off, s->len - c->out_spl_sent);
+    if (n == -1) {
+        if (errno == EINTR)
+            return SEND_RETRY;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return BK_EAGAIN;
+        bk_conn_fail(c, BK_LOG_WARN, "sendfile failed");
+        return BK_EIO;
+    }
+    if (n == 0) {
+        /* The file is shorter than the range promised in the response
+         * size: the stream cannot be completed. */
+        bk_conn_fail(c, BK_LOG_WARN, "sendfile: file range shorter than announced");
+        return BK_EIO;
+    }
+    return n;
+}
+
+/* The rest of splice s over TLS: pread into the reused buffer, then
+ * SSL_write from it (see TLS in conn.h). Returns the file bytes OpenSSL
+ * took, as send_mem. */
+static ssize_t send_file_tls(bk_conn *c, const bk_splice *s)
+{
+    if (!c->tls_fbuf && !(c->tls_fbuf = malloc(TLS_FBUF))) {
+        bk_conn_fail(c, BK_LOG_WARN, "out of memory for the TLS file buffer");
+        return BK_EIO;
+    }
+    if (c->tls_foff == c->tls_flen) {
+        /* Buffer drained: the next piece of the range, after what was sent
+         * and what is buffered (nothing is). */
+        uint32_t want = BK_MIN(s->len - c->out_spl_sent, (uint32_t)TLS_FBUF);
+        ssize_t r = pread(s->fd, c->tls_fbuf, want, (off_t)(s->off + c->out_spl_sent));
+        if (r < 0 && errno == EINTR)
+            return SEND_RETRY;
+        if (r <= 0) {
+            bk_conn_fail(c, BK_LOG_WARN,
+                         r == 0 ? "TLS fetch: file range shorter than announced"
+                                : "TLS fetch: reading the log failed");
+            return BK_EIO;
+        }
+        c->tls_foff = 0;
+        c->tls_flen = (uint32_t)r;
+    }
+    uint32_t want = 0;
+    ssize_t n = bk_tls_write(c->tls, c->tls_fbuf + c->tls_foff, c->tls_flen - c->tls_foff, &want);
+    c->tls_want = n == BK_EAGAIN ? want : 0;
+    if (n == BK_EIO)
+        bk_conn_fail(c, BK_LOG_DEBUG, "TLS write failed");
+    if (n > 0) {
+        c->tls_foff += (uint32_t)n;
+        if (c->tls_foff == c->tls_flen)
+            c->tls_foff = c->tls_flen = 0;
+    }
+    return n;
+}
+
 /* Send as much of out as the socket takes. 0 = all sent, BK_EAGAIN = the
  * socket is full, BK_EIO = the connection failed (logged). */
 static int flush_out(bk_conn *c)
@@ -289,16 +388,11 @@ static int flush_out(bk_conn *c)
         bk_splice *s = c->out_spl < w->nspl ? &w->spl[c->out_spl] : NULL;
         size_t mem_end = s ? s->at : w->len;
         if (c->out_sent < mem_end) {
-            ssize_t n = send(c->fd, w->buf + c->out_sent, mem_end - c->out_sent,
-                             MSG_NOSIGNAL | MSG_DONTWAIT | (s ? MSG_MORE : 0));
-            if (n == -1) {
-                if (errno == EINTR)
-                    continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    return BK_EAGAIN;
-                bk_conn_fail(c, BK_LOG_DEBUG, strerror(errno));
-                return BK_EIO;
-            }
+            ssize_t n = send_mem(c, w->buf + c->out_sent, mem_end - c->out_sent, s != NULL);
+            if (n == SEND_RETRY)
+                continue;
+            if (n < 0)
+                return (int)n;
             c->out_sent += (size_t)n;
             c->out_wire_sent += (uint64_t)n;
             c->last_active = bk_now_ms();
@@ -310,22 +404,11 @@ static int flush_out(bk_conn *c)
         }
         if (!s)
             break;
-        off_t off = (off_t)(s->off + c->out_spl_sent);
-        ssize_t n = sendfile(c->fd, s->fd, &off, s->len - c->out_spl_sent);
-        if (n == -1) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return BK_EAGAIN;
-            bk_conn_fail(c, BK_LOG_WARN, "sendfile failed");
-            return BK_EIO;
-        }
-        if (n == 0) {
-            /* The file is shorter than the range promised in the response
-             * size: the stream cannot be completed. */
-            bk_conn_fail(c, BK_LOG_WARN, "sendfile: file range shorter than announced");
-            return BK_EIO;
-        }
+        ssize_t n = c->tls ? send_file_tls(c, s) : send_file(c, s);
+        if (n == SEND_RETRY)
+            continue;
+        if (n < 0)
+            return (int)n;
         c->last_active = bk_now_ms();
         c->out_spl_sent += (uint32_t)n;
         c->out_wire_sent += (uint64_t)n;
@@ -487,7 +570,7 @@ static void dispatch(bk_conn *c, int32_t size)
 /* Handle buffered frames while allowed. */
 static void process_input(bk_conn *c)
 {
-    while (!c->closing && !c->busy && !c->owner->quiescing &&
+    while (!c->closing && !c->busy && !c->owner->quiescing && !c->linger &&
            bk_conn_unsent(c) <= c->owner->opts.out_high_water) {
         int32_t size;
         if (!peek_size(c, &size))
@@ -499,6 +582,15 @@ static void process_input(bk_conn *c)
             char why[128];
             snprintf(why, sizeof why, "invalid request size %d (socket.request.max.bytes=%d)", size,
                      c->owner->opts.max_request_bytes);
+            bk_conn_fail(c, BK_LOG_WARN, why);
+            break;
+        }
+        if (!c->authenticated && c->owner->opts.preauth_max_bytes > 0 &&
+            size > c->owner->opts.preauth_max_bytes) {
+            char why[128];
+            snprintf(why, sizeof why,
+                     "request size %d before authentication (sasl.server.max.receive.size=%d)",
+                     size, c->owner->opts.preauth_max_bytes);
             bk_conn_fail(c, BK_LOG_WARN, why);
             break;
         }
@@ -524,6 +616,61 @@ static void process_input(bk_conn *c)
     }
 }
 
+/* TLS: drive the handshake, then read until OpenSSL wants more input or
+ * the buffer is full (decrypted bytes left inside OpenSSL are picked up
+ * through tls_mask's write interest). */
+static void tls_read(bk_conn *c)
+{
+    if (!c->tls_ready) {
+        char why[200];
+        int rc = bk_tls_handshake(c->tls, &c->tls_want, why, sizeof why);
+        if (rc == BK_EAGAIN)
+            return;
+        if (rc != 0) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "TLS handshake failed: %s", why);
+            bk_conn_fail(c, BK_LOG_INFO, msg);
+            return;
+        }
+        c->tls_ready = true;
+        c->tls_want = 0;
+        c->last_active = bk_now_ms();
+        if (!bk_tls_peer_principal(c->tls, c->principal, sizeof c->principal))
+            snprintf(c->principal, sizeof c->principal, "User:ANONYMOUS");
+        bk_log(BK_LOG_DEBUG, "connection %llu from %s: %s, principal %s",
+               (unsigned long long)c->id, c->peer, bk_tls_version(c->tls), c->principal);
+    }
+    while (c->in_len < c->in_cap) {
+        ssize_t n = bk_tls_read(c->tls, c->in + c->in_len, c->in_cap - c->in_len, &c->tls_want);
+        if (n > 0) {
+            c->in_len += (size_t)n;
+            c->last_active = bk_now_ms();
+            c->tls_want = 0;
+            continue;
+        }
+        if (n == 0)
+            c->eof = true;
+        else if (n != BK_EAGAIN)
+            bk_conn_fail(c, BK_LOG_DEBUG, "TLS read failed");
+        else if (c->tls_want == BK_EV_READ)
+            c->tls_want = 0; /* the normal case: wait for input */
+        return;
+    }
+}
+
+/* Epoll interest of a TLS connection: during the handshake what OpenSSL
+ * wants; afterwards the plaintext mask plus what a blocked TLS operation
+ * waits for, plus writability while OpenSSL holds decrypted input. */
+static uint32_t tls_mask(const bk_conn *c, uint32_t mask)
+{
+    if (!c->tls_ready)
+        return c->tls_want ? c->tls_want : BK_EV_READ;
+    mask |= c->tls_want;
+    if ((mask & BK_EV_READ) && bk_tls_pending(c->tls))
+        mask |= BK_EV_WRITE;
+    return mask;
+}
+
 /* One read(2) into the input buffer, growing it toward the frame size. */
 static void do_read(bk_conn *c)
 {
@@ -543,6 +690,10 @@ static void do_read(bk_conn *c)
         }
         if (c->in_cap == c->in_len)
             return; /* full: a whole frame is buffered; handle it first */
+    }
+    if (c->tls) {
+        tls_read(c);
+        return;
     }
     ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (n > 0) {
@@ -570,7 +721,7 @@ static void conn_progress(bk_conn *c)
         int rc = bk_conn_unsent(c) ? flush_out(c) : 0;
         if (rc != 0)
             break; /* EAGAIN: wait for EPOLLOUT; errors: closing is set */
-        if (c->busy || c->owner->quiescing || !frame_complete(c))
+        if (c->busy || c->owner->quiescing || c->linger || !frame_complete(c))
             break;
     }
     if (!c->closing && c->eof && !c->busy && !bk_conn_unsent(c) && !frame_complete(c)) {
@@ -584,8 +735,22 @@ static void conn_progress(bk_conn *c)
 static void io_cb(bk_ev *ev, bk_ev_io *io, uint32_t events)
 {
     bk_conn *c = io->data;
-    if (events & BK_EV_READ)
+    if (c->tls && !c->tls_ready) {
+        /* Handshake: no request can be buffered or pending yet. */
+        if (!(events & BK_EV_ERROR))
+            tls_read(c);
+        else
+            bk_conn_fail(c, BK_LOG_DEBUG, "hang-up during the TLS handshake");
+        if (!c->tls_ready || c->closing) {
+            leave(c);
+            return;
+        }
+    } else if (!c->busy && ((events & BK_EV_READ) ||
+                            (c->tls && (c->tls_want || bk_tls_pending(c->tls))))) {
+        /* never while a deferred request borrows the input buffer (plain
+         * connections get no read interest then; TLS may still signal) */
         do_read(c);
+    }
     if ((events & BK_EV_ERROR) && !c->closing) {
         /* Reset or both directions shut: nothing more can be delivered.
          * (Reading here is not an option: with reads paused the buffer
@@ -615,6 +780,13 @@ void bk_req_done(bk_req *req, int rc)
 int bk_conn_accept(bk_conns *cs, int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
                    const char *listener_name)
 {
+    return bk_conn_accept_sec(cs, fd, peer, peerlen, listener_name, BK_SEC_PLAINTEXT, NULL);
+}
+
+int bk_conn_accept_sec(bk_conns *cs, int fd, const struct sockaddr_storage *peer,
+                       socklen_t peerlen, const char *listener_name, int secproto,
+                       bk_tls_ctx *tls)
+{
     bk_conn *c = calloc(1, sizeof *c);
     uint8_t *in = malloc(IN_INIT);
     if (!c || !in) {
@@ -633,9 +805,18 @@ int bk_conn_accept(bk_conns *cs, int fd, const struct sockaddr_storage *peer, so
     bk_arena_init(&c->arena, ARENA_BASE);
     c->last_active = bk_now_ms();
     snprintf(c->listener_name, sizeof c->listener_name, "%s", listener_name);
-    c->secproto = BK_SEC_PLAINTEXT;
-    c->authenticated = true;
+    c->secproto = (uint8_t)secproto;
+    c->authenticated = secproto != BK_SEC_SASL_PLAINTEXT && secproto != BK_SEC_SASL_SSL;
     snprintf(c->principal, sizeof c->principal, "User:ANONYMOUS");
+    if (tls && !(c->tls = bk_tls_new(tls, fd))) {
+        free(c->in);
+        bk_wr_fini(&c->out);
+        bk_arena_fini(&c->arena);
+        free(c);
+        close(fd);
+        bk_log_rl(BK_LOG_WARN, "out of memory for a TLS session");
+        return BK_ENOMEM;
+    }
     bk_sockaddr_str((const struct sockaddr *)peer, peerlen, c->peer, sizeof c->peer);
 
     struct sockaddr_storage local;

@@ -46,6 +46,26 @@
  * until bk_req_done() is called; that call is mandatory even when the
  * connection has failed meanwhile.
  *
+ * TLS (SSL and SASL_SSL listeners, tls.h). The same machinery runs over an
+ * OpenSSL session instead of the raw socket: the handshake is driven from
+ * the socket events first (epoll interest follows what OpenSSL wants; the
+ * idle timer bounds a stalled handshake), then reads go through
+ * bk_tls_read (all decrypted bytes OpenSSL already holds are drained too,
+ * since epoll cannot see them) and memory output through bk_tls_write.
+ * Splices cannot use sendfile under TLS: their file ranges are pread(2)
+ * into one reused per-connection buffer (TLS_FBUF bytes, allocated at the
+ * first splice and kept) and written from there; bytes handed to OpenSSL
+ * that it could not write yet stay in that buffer until it takes them, so
+ * the retry rule of SSL_write holds. Kernel TLS was not used: it needs
+ * the tls module and OpenSSL built with ktls, which Debian 12's is not by
+ * default; the copy costs one memcpy per byte against the encryption's
+ * much larger cost. The verified client certificate sets the principal
+ * (tls.h, Kafka's DN form).
+ *
+ * Pre-authentication limit. While !authenticated (SASL listeners before
+ * the exchange succeeds) a frame larger than opts.preauth_max_bytes
+ * (sasl.server.max.receive.size) closes the connection.
+ *
  * Holds. Files referenced by splices must stay open until their bytes are
  * sent. bk_conn_hold() registers a release callback that runs once every
  * byte queued on the connection so far has been written to the socket, or
@@ -82,6 +102,7 @@
 #include "../core/buf.h"
 #include "../proto/api.h"
 #include "ev.h"
+#include "tls.h"
 
 #include <sys/socket.h>
 
@@ -116,6 +137,7 @@ typedef struct bk_conn_opts {
     int32_t max_request_bytes; /* socket.request.max.bytes */
     int64_t idle_ms;           /* connections.max.idle.ms; < 0 = never */
     size_t out_high_water;     /* stop handling requests above this much unsent output */
+    int32_t preauth_max_bytes; /* frame limit until authenticated; 0 = max_request_bytes */
     /* 0: handled; BK_EAGAIN: deferred (bk_req_done later); < 0: close */
     int (*on_request)(bk_req *req, void *ud);
     /* Called once when a connection goes away (release conn->udata). May be NULL. */
@@ -177,6 +199,17 @@ struct bk_conn {
     uint8_t secproto;
     bool authenticated;
     char principal[256];
+    /* SASL state of the handler layer (broker/sasl.h); freed with sasl_free */
+    void *sasl;
+    void (*sasl_free)(void *sasl);
+    int64_t session_expiry_ms; /* monotonic ms the SASL session ends; 0 = never */
+
+    /* TLS (NULL on plaintext listeners): see TLS above */
+    bk_tls *tls;      /* owned */
+    bool tls_ready;   /* handshake done */
+    uint32_t tls_want; /* BK_EV_* OpenSSL waits for (handshake, blocked I/O) */
+    uint8_t *tls_fbuf; /* owned: file bytes of a splice on their way to SSL_write */
+    uint32_t tls_foff, tls_flen; /* bytes [tls_foff, tls_flen) not yet written */
 
     /* input: bytes [in_off, in_len) of in are unconsumed */
     uint8_t *in; /* owned */
@@ -205,6 +238,7 @@ struct bk_conn {
     bool eof;       /* the peer finished sending */
     bool closing;   /* failed or finished; destroyed at the end of the callback */
     bool cancelled; /* on_cancel was called for the deferred request */
+    bool linger;    /* bk_conn_close_after_output: close once all is sent */
 
     void *udata; /* the handler layer's per-connection state */
 };
@@ -221,6 +255,13 @@ void bk_conns_quiesce(bk_conns *cs);
 int bk_conn_accept(bk_conns *cs, int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
                    const char *listener_name);
 
+/* The same for a listener with a security protocol (BK_SEC_*): SASL
+ * listeners start unauthenticated; tls (SSL, SASL_SSL) runs the connection
+ * over TLS. */
+int bk_conn_accept_sec(bk_conns *cs, int fd, const struct sockaddr_storage *peer,
+                       socklen_t peerlen, const char *listener_name, int secproto,
+                       bk_tls_ctx *tls);
+
 /* Start the response to req: writes the size placeholder and a response
  * header of hdr_version, reserves body_hint bytes; returns the writer to
  * encode the body into. */
@@ -236,6 +277,10 @@ void bk_req_done(bk_req *req, int rc);
 /* Mark the connection failed; it is closed once control returns to the
  * loop. why is logged at level (NULL: nothing logged). */
 void bk_conn_fail(bk_conn *c, int level, const char *why);
+
+/* Close c once everything queued on it is sent; no further request is
+ * handled (a failed authentication answers, then closes). */
+void bk_conn_close_after_output(bk_conn *c);
 
 /* Unsent bytes (memory + file). */
 uint64_t bk_conn_unsent(const bk_conn *c);

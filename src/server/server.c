@@ -100,7 +100,10 @@ static void on_accept(bk_listener *l, int fd, const struct sockaddr_storage *pee
         close(fd);
         return;
     }
-    (void)bk_conn_accept(&s->conns, fd, peer, peerlen, l->ep.name);
+    int sec = bk_config_listener_secproto(s->cfg, l->ep.name);
+    bool tls = sec == BK_SEC_SSL || sec == BK_SEC_SASL_SSL;
+    (void)bk_conn_accept_sec(&s->conns, fd, peer, peerlen, l->ep.name, sec < 0 ? 0 : sec,
+                             !tls ? NULL : sec == BK_SEC_SSL ? s->tls : s->tls_sasl);
 }
 
 static int setup_signals(bk_server *s, char *err, size_t errlen)
@@ -289,6 +292,7 @@ static void on_live_brokers(bk_cluster *c, void *ud)
         v[i].id = zb[i].id;
         snprintf(v[i].host, sizeof v[i].host, "%s", zb[i].host);
         v[i].port = zb[i].port;
+        snprintf(v[i].eps, sizeof v[i].eps, "%s", zb[i].eps);
         snprintf(v[i].rack, sizeof v[i].rack, "%s", zb[i].rack);
         v[i].has_rack = zb[i].rack[0] != 0;
     }
@@ -395,23 +399,67 @@ static int zk_isr_change(void *ud, const char *topic, int32_t partition, int32_t
     return BK_EAGAIN;
 }
 
+/* The advertised endpoint i as registered: a wildcard host becomes this
+ * machine's name, port 0 the bound port. */
+static void reg_endpoint(const bk_server *s, int i, char *host, size_t hostlen, int *port)
+{
+    const bk_broker *b = &s->broker;
+    host[0] = 0;
+    *port = 0;
+    if (i < b->nadv) {
+        snprintf(host, hostlen, "%s", b->adv[i].host);
+        *port = b->adv[i].port;
+        for (int j = 0; *port == 0 && j < s->nlisteners; j++)
+            if (strcmp(s->listeners[j].ep.name, b->adv[i].name) == 0)
+                *port = s->listeners[j].bound_port;
+        for (int j = 0; *port == 0 && j < s->cfg->nlistener_eps; j++)
+            if (strcmp(s->cfg->listener_eps[j].name, b->adv[i].name) == 0)
+                *port = s->cfg->listener_eps[j].port;
+    }
+    if (*port == 0 && s->nlisteners > 0)
+        *port = s->listeners[0].bound_port;
+    if (*port == 0 && cfg_port(s) > 0)
+        *port = cfg_port(s);
+    if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
+        if (gethostname(host, hostlen) != 0 || !host[0])
+            snprintf(host, hostlen, "127.0.0.1");
+        host[hostlen - 1] = 0;
+    }
+}
+
+/* Register /brokers/ids/<id>: host/port of the inter-broker listener
+ * (inter.broker.listener.name), and every advertised endpoint with the
+ * listener map, as Kafka lists them (issue 11). */
 static int cluster_register(bk_server *s, char *err, size_t errlen)
 {
     const bk_broker *b = &s->broker;
-    char host[256] = "";
-    int port = 0;
-    if (b->nadv > 0) {
-        snprintf(host, sizeof host, "%s", b->adv[0].host);
-        port = b->adv[0].port;
-    }
-    if (port == 0 && s->nlisteners > 0)
-        port = s->listeners[0].bound_port;
-    if (port == 0 && cfg_port(s) > 0)
-        port = cfg_port(s);
-    if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
-        if (gethostname(host, sizeof host) != 0 || !host[0])
-            snprintf(host, sizeof host, "127.0.0.1");
-        host[sizeof host - 1] = 0;
+    char host[256];
+    int port;
+    int ib = s->cfg->inter_broker_ep >= 0 && s->cfg->inter_broker_ep < b->nadv
+                 ? s->cfg->inter_broker_ep
+                 : 0;
+    reg_endpoint(s, ib, host, sizeof host, &port);
+    bk_zk_broker *self = &s->cluster->self;
+    size_t at = 0, pat = 0;
+    self->eps[0] = self->protomap[0] = 0;
+    for (int i = 0; i < b->nadv; i++) {
+        char h[256];
+        int p;
+        reg_endpoint(s, i, h, sizeof h, &p);
+        bool v6 = strchr(h, ':') != NULL;
+        int sec = bk_config_listener_secproto(s->cfg, b->adv[i].name);
+        static const char *const protos[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
+        int n = snprintf(self->eps + at, sizeof self->eps - at, "%s%s://%s%s%s:%d", at ? "," : "",
+                         b->adv[i].name, v6 ? "[" : "", h, v6 ? "]" : "", p);
+        int m = snprintf(self->protomap + pat, sizeof self->protomap - pat, "%s%s:%s",
+                         pat ? "," : "", b->adv[i].name, protos[sec < 0 ? 0 : sec]);
+        if (n < 0 || (size_t)n >= sizeof self->eps - at || m < 0 ||
+            (size_t)m >= sizeof self->protomap - pat) {
+            self->eps[0] = self->protomap[0] = 0; /* too many: the single endpoint */
+            break;
+        }
+        at += (size_t)n;
+        pat += (size_t)m;
     }
     return bk_cluster_register(s->cluster, b->node_id, host, port, err, errlen);
 }
@@ -494,6 +542,7 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         .max_request_bytes = cfg->socket_request_max_bytes,
         .idle_ms = cfg->connections_max_idle_ms,
         .out_high_water = OUT_HIGH_WATER,
+        .preauth_max_bytes = cfg->sasl_server_max_receive_size,
         .on_request = bk_broker_on_request,
         .on_close = NULL,
         .on_cancel = bk_broker_on_cancel,
@@ -513,6 +562,14 @@ int bk_server_init(bk_server *s, const bk_config *cfg, char *err, size_t errlen)
         registered = true;
     }
 
+    for (int i = 0; i < cfg->nlistener_eps; i++) {
+        int sec = bk_config_listener_secproto(cfg, cfg->listener_eps[i].name);
+        bk_tls_ctx **x = sec == BK_SEC_SSL ? &s->tls : sec == BK_SEC_SASL_SSL ? &s->tls_sasl : NULL;
+        if (x && !*x && !(*x = bk_tls_ctx_new(cfg, sec == BK_SEC_SASL_SSL, err, errlen))) {
+            rc = BK_EINVAL;
+            goto fail;
+        }
+    }
     s->listeners = calloc((size_t)cfg->nlistener_eps, sizeof *s->listeners);
     if (!s->listeners) {
         rc = BK_ENOMEM;
@@ -578,6 +635,9 @@ void bk_server_fini(bk_server *s)
     }
     if (s->ev_ok)
         bk_conns_close_all(&s->conns);
+    bk_tls_ctx_free(s->tls);
+    bk_tls_ctx_free(s->tls_sasl);
+    s->tls = s->tls_sasl = NULL;
     /* The session goes before the broker: parked CreateTopics complete
      * (with an error) and our ephemerals vanish at once. */
     if (s->cluster)

@@ -58,6 +58,8 @@ typedef struct bk_server {
     bk_listener *listeners; /* owned: cfg->nlistener_eps of them */
     int nlisteners;
     bk_conns conns;
+    struct bk_tls_ctx *tls;      /* owned: SSL listeners' TLS context (issue 11) */
+    struct bk_tls_ctx *tls_sasl; /* owned: SASL_SSL listeners' (no client auth) */
     bk_broker broker;
     bool broker_ok;
     int sigfd; /* owned; -1 if none */
