@@ -9,8 +9,9 @@
  *   GET /health   200 "ok" while the process runs its loop.
  *   GET /ready    200 once start-up is complete (storage loaded, listeners
  *                 open, in cluster mode registered in ZooKeeper with a
- *                 live session) and until shutdown starts; 503 with the
- *                 reason otherwise.
+ *                 live session and caught up: in the ISR of every
+ *                 partition it replicates that has a leader) and until
+ *                 shutdown starts; 503 with the reason otherwise.
  *
  * The listener opens early in start-up, so /health and a 503 /ready are
  * answered whenever the loop runs (ZooKeeper waits run it).
@@ -40,6 +41,34 @@ static const char *not_ready(const bk_server *s)
             return "no ZooKeeper session";
         if (!s->cluster->registered)
             return "not registered in /brokers/ids";
+        /* caught up: this broker is in the ISR of every partition it
+         * replicates that has a leader (a follower still fetching its way
+         * back after a restart is not) */
+        int behind = 0;
+        const char *first = NULL;
+        int32_t first_p = -1;
+        int32_t nt = s->topics ? bk_topics_count(s->topics) : 0;
+        for (int32_t i = 0; i < nt; i++) {
+            bk_topic *t = bk_topics_at(s->topics, i);
+            for (int32_t k = 0; t && k < t->nparts; k++) {
+                const bk_partition *p = &t->parts[k];
+                if (!p->hosted || p->leader < 0)
+                    continue;
+                bool in = false;
+                for (int32_t r = 0; r < p->nisr && !in; r++)
+                    in = p->isr[r] == s->broker.node_id;
+                if (!in && !behind++) {
+                    first = t->name;
+                    first_p = p->index;
+                }
+            }
+        }
+        if (behind) {
+            static char why[400];
+            snprintf(why, sizeof why, "catching up: not in the ISR of %d partition(s), e.g. %s-%d",
+                     behind, first, first_p);
+            return why;
+        }
     }
     return NULL;
 }
