@@ -63,6 +63,15 @@ typedef struct sasl_conn {
     char user[BK_SASL_NAME_MAX]; /* SCRAM: the user of the exchange */
 } sasl_conn;
 
+
+/* SCRAM credentials live in ZooKeeper in ZooKeeper mode; a broker without
+ * ZooKeeper (single node, or cluster mode driven by controller requests
+ * in tests) keeps them in its own file. */
+static bool scram_in_zk(const bk_broker *b)
+{
+    return b->cluster && b->zkc && b->zkc->zk;
+}
+
 static bk_sasl_state *state(bk_broker *b)
 {
     if (b->sasl)
@@ -88,7 +97,7 @@ static bk_sasl_state *state(bk_broker *b)
             s->plain = NULL;
         }
     }
-    if (!b->cluster && cfg->log_dirs.n > 0) {
+    if (!scram_in_zk(b) && cfg->log_dirs.n > 0) {
         snprintf(s->path, sizeof s->path, "%s/%s", cfg->log_dirs.v[0], SCRAM_FILE);
         int rc = bk_scram_db_load(s->scram, s->path);
         if (rc != 0)
@@ -393,7 +402,7 @@ int bk_h_sasl_authenticate(bk_broker *b, bk_req *req)
                              r == BK_EINVAL ? "Authentication failed: unsupported SCRAM request"
                                             : "Invalid SCRAM client first message");
         snprintf(sc->user, sizeof sc->user, "%s", f.user);
-        if (b->cluster)
+        if (scram_in_zk(b))
             return zk_lookup(b, req, ver, f.user);
         return scram_first_reply(req, ver, bk_scram_db_get(st->scram, f.user, sc->mech));
     }
@@ -579,7 +588,7 @@ int bk_h_describe_user_scram_credentials(bk_broker *b, bk_req *req)
     bk_sasl_state *st = state(b);
     if (!st)
         return BK_ENOMEM;
-    if (!b->cluster)
+    if (!scram_in_zk(b))
         return describe_reply(req, ver, &rq, st->scram);
     zk_describe *x = calloc(1, sizeof *x);
     if (!x || !(x->db = bk_scram_db_new()) || !b->zkc || !b->zkc->zk) {
@@ -848,8 +857,8 @@ int bk_h_alter_user_scram_credentials(bk_broker *b, bk_req *req)
     int n = 0;
     bool changed = false;
     zk_alter *zx = NULL;
-    if (b->cluster) {
-        if (!b->zkc || !b->zkc->zk || !(zx = calloc(1, sizeof *zx)) ||
+    if (scram_in_zk(b)) {
+        if (!(zx = calloc(1, sizeof *zx)) ||
             !(zx->ops = calloc((size_t)(nd + nu + 1), sizeof *zx->ops))) {
             if (zx)
                 free(zx);
@@ -888,7 +897,7 @@ int bk_h_alter_user_scram_credentials(bk_broker *b, bk_req *req)
         } else if (mech != BK_SCRAM_SHA_256 && mech != BK_SCRAM_SHA_512) {
             err = BK_KERR_UNSUPPORTED_SASL_MECHANISM;
             msg = "Unknown SCRAM mechanism";
-        } else if (del && b->cluster) {
+        } else if (del && zx) {
             if (!zx_add(zx, (int)(r - res), mech, true, NULL))
                 return BK_ENOMEM;
         } else if (del) {
@@ -913,7 +922,7 @@ int bk_h_alter_user_scram_credentials(bk_broker *b, bk_req *req)
                                                  (size_t)u->Salt.len, u->Iterations, &cred) != 0) {
                 err = BK_KERR_UNACCEPTABLE_CREDENTIAL;
                 msg = "Invalid salt or salted password";
-            } else if (b->cluster) {
+            } else if (zx) {
                 if (!zx_add(zx, (int)(r - res), mech, false, &cred))
                     return BK_ENOMEM;
             } else if (bk_scram_db_put(st->scram, user, &cred) != 0) {

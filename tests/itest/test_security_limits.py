@@ -220,9 +220,12 @@ def test_client_quotas_in_zookeeper_reach_every_broker(tmp_path):
         assert znode("/config/users/alice")["config"]["SCRAM-SHA-256"] == "x"
         tz.wait_for(lambda: znode("/config/clients/<default>") == {
             "version": 1, "config": {"consumer_byte_rate": "4096.0"}}, 10, "/config/clients/<default>")
-        notes = kz.get_children("/config/changes")
-        paths = {json.loads(kz.get("/config/changes/" + n)[0])["entity_path"] for n in notes}
-        assert {"users/alice", "clients/<default>"} <= paths, paths
+        def paths():
+            notes = kz.get_children("/config/changes")
+            return {json.loads(kz.get("/config/changes/" + n)[0])["entity_path"] for n in notes}
+        # the notification is written after the entity znode
+        tz.wait_for(lambda: {"users/alice", "clients/<default>"} <= paths(), 10,
+                    "the /config/changes notifications")
         for b in bs:
             tz.wait_for(lambda: "producer_byte_rate=1024.0" in configs(
                 "--bootstrap-server", b.bootstrap, "--entity-type", "users", "--describe"), 20,
