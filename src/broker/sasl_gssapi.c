@@ -27,6 +27,7 @@ static struct {
     char service[128];
     char host[256];
     char keytab[1024];
+    char realm[256]; /* of the broker's principal */
 } g_gss;
 
 /* ------------------------------------------------------------ JAAS text */
@@ -174,6 +175,12 @@ bool bk_gssapi_global_init(const char *service, const char *jaas, char *err, siz
     }
     memcpy(g_gss.host, slash + 1, hl);
     g_gss.host[hl] = '\0';
+    const char *at = strchr(slash + 1, '@');
+    if (!at || !at[1] || strlen(at + 1) >= sizeof g_gss.realm) {
+        snprintf(err, errlen, "principal %s: no realm (service/host@REALM)", principal);
+        return false;
+    }
+    snprintf(g_gss.realm, sizeof g_gss.realm, "%s", at + 1);
     int rc = sasl_server_init(g_callbacks, "brook");
     if (rc != SASL_OK) {
         snprintf(err, errlen, "sasl_server_init: %s", sasl_errstring(rc, NULL, NULL));
@@ -255,6 +262,17 @@ int bk_gssapi_step(bk_gssapi *g, const uint8_t *in, size_t len, const uint8_t **
         snprintf(err, errlen, "no authenticated user");
         return -1;
     }
-    snprintf(full, fullcap, "%s", (const char *)user);
+    /* Cyrus strips the realm when it is the acceptor's own (the default
+     * realm); Kafka's DEFAULT rule maps only that realm, so does Brook */
+    const char *u = user, *at = strchr(u, '@');
+    if (at && strcmp(at + 1, g_gss.realm) != 0) {
+        snprintf(err, errlen, "no principal.to.local rule for %s (realm is not %s)", u,
+                 g_gss.realm);
+        return -1;
+    }
+    if (at)
+        snprintf(full, fullcap, "%s", u);
+    else
+        snprintf(full, fullcap, "%s@%s", u, g_gss.realm);
     return 0;
 }

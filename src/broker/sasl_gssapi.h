@@ -21,8 +21,11 @@
  * (SASL_SSL), not from GSSAPI wrapping.
  *
  * Principal mapping: Kafka's DEFAULT sasl.kerberos.principal.to.local.rules
- * turn "user/instance@REALM" into "user"; bk_gssapi_short_name does the
- * same, the full name stays available from bk_gssapi_step.
+ * turn "user/instance@REALM" into "user" when REALM is the default realm
+ * and match nothing otherwise (the login fails). Brook does the same with
+ * the realm of the broker's principal as the default realm: bk_gssapi_step
+ * refuses other realms and returns the full name, bk_gssapi_short_name
+ * takes the primary. Custom RULE:... lists are not supported.
  *
  * Thread: loop thread (Cyrus SASL's global state is not thread-safe).
  */
