@@ -228,6 +228,7 @@ def test_gssapi_principal_is_user_client_for_acls(brook_factory, realm):
     # User:other authenticates (a valid Kerberos principal) but has no ACL
     r = kcat(realm, b, "other", ["-P", "-t", "acl-t", "-X", "message.timeout.ms=8000"],
              inp="denied\n")
+    print("User:other produce: rc=%d %s" % (r.returncode, r.stderr[-300:]))
     assert r.returncode != 0 or "TOPIC_AUTHORIZATION_FAILED" in r.stderr or \
         "not authorized" in r.stderr.lower(), (r.returncode, r.stderr)
     assert "authoriz" in r.stderr.lower(), r.stderr
@@ -243,6 +244,7 @@ def test_gssapi_stale_keytab_fails_and_broker_stays_up(brook_factory, realm):
     # stranger's keytab holds an outdated key: kinit fails, so librdkafka
     # cannot get a ticket and the connection never authenticates
     r = kcat(realm, b, "stranger", ["-L", "-m", "8"], timeout=30)
+    print("stale keytab: rc=%d %s" % (r.returncode, r.stderr[-300:]))
     assert r.returncode != 0 or "kt2" not in r.stdout, r.stdout
     # a client holding another service's ticket: service name mismatch
     bad = kcat_args(realm, b, "client")
@@ -250,6 +252,7 @@ def test_gssapi_stale_keytab_fails_and_broker_stays_up(brook_factory, realm):
     env = dict(os.environ, KRB5_CONFIG=realm["conf"],
                KRB5CCNAME="FILE:%s/cc-kcat-bad" % realm["dir"])
     r = subprocess.run(bad + ["-L", "-m", "8"], capture_output=True, text=True, timeout=30, env=env)
+    print("wrong service name: rc=%d %s" % (r.returncode, r.stderr[-300:]))
     assert "kt2" not in r.stdout, r.stdout
     # garbage GSSAPI tokens over the wire: refused, connection closed
     import socket
@@ -274,3 +277,25 @@ def test_gssapi_stale_keytab_fails_and_broker_stays_up(brook_factory, realm):
     # and a good client still works
     r = kcat(realm, b, "client", ["-L"])
     assert r.returncode == 0 and "kt2" in r.stdout, r.stderr
+
+
+def test_gssapi_broker_keytab_outdated_refuses(brook_factory, realm):
+    """The broker's keytab no longer holds the service key (the KDC re-keyed
+    kafka/localhost): the client's real ticket cannot be decrypted, the
+    broker answers SASL_AUTHENTICATION_FAILED and stays up."""
+    b = start_broker(brook_factory, realm)
+    create_topic(b, "kt3")
+    r = kcat(realm, b, "client", ["-L"])
+    assert r.returncode == 0 and "kt3" in r.stdout, r.stderr
+    kadmin = shutil.which("kadmin.local") or "/usr/sbin/kadmin.local"
+    k = subprocess.run([kadmin, "-r", REALM, "-q", "cpw -randkey kafka/localhost@%s" % REALM],
+                       env=realm["env"], capture_output=True, text=True, timeout=T)
+    assert k.returncode == 0, k.stderr
+    env = dict(os.environ, KRB5_CONFIG=realm["conf"],
+               KRB5CCNAME="FILE:%s/cc-kcat-rekeyed" % realm["dir"])
+    r = subprocess.run(kcat_args(realm, b, "client") + ["-L", "-m", "8"], capture_output=True,
+                       text=True, timeout=30, env=env)
+    print("outdated broker keytab: rc=%d %s" % (r.returncode, r.stderr[-300:]))
+    assert r.returncode != 0 and "kt3" not in r.stdout, r.stdout
+    assert "SASL mechanism GSSAPI" in b.log_text()
+    b.assert_alive("after GSSAPI tokens it cannot decrypt")
