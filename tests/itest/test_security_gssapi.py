@@ -299,3 +299,30 @@ def test_gssapi_broker_keytab_outdated_refuses(brook_factory, realm):
     assert r.returncode != 0 and "kt3" not in r.stdout, r.stdout
     assert "SASL mechanism GSSAPI" in b.log_text()
     b.assert_alive("after GSSAPI tokens it cannot decrypt")
+
+
+def test_gssapi_over_sasl_ssl(brook_factory, realm, tmp_path):
+    """GSSAPI on a SASL_SSL listener: TLS underneath, Kerberos on top."""
+    import seccerts
+
+    pki = seccerts.make_pki(tmp_path / "pki")
+    plain, ss = free_port(), free_port()
+    props = {
+        "listeners": "PLAINTEXT://127.0.0.1:%d,SASL_SSL://127.0.0.1:%d" % (plain, ss),
+        "advertised.listeners": "PLAINTEXT://127.0.0.1:%d,SASL_SSL://localhost:%d" % (plain, ss),
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": pki["broker.pem"],
+        "sasl.enabled.mechanisms": "GSSAPI",
+        "listener.name.sasl_ssl.gssapi.sasl.jaas.config":
+            'com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true '
+            'keyTab="%s" principal="kafka/localhost@%s";' % (realm["keytab"]["kafka"], REALM),
+    }
+    b = brook_factory(props, start=False)
+    b.port = plain
+    b.start()
+    b.sasl_port = ss
+    create_topic(b, "kts")
+    conf = dict(client_conf(realm, b), **{"security.protocol": "SASL_SSL",
+                                          "ssl.ca.location": pki["ca.crt"]})
+    produce_consume(conf, "kts", n=50)
+    assert "Kerberos principal client@%s is User:client" % REALM in b.log_text()
