@@ -6,7 +6,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wvla -Wformat=2 -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS   := -std=c11 -D_GNU_SOURCE $(OPT) -g -fno-omit-frame-pointer $(WARN) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS  := $(EXTRA_LDFLAGS)
-LDLIBS   := -lpthread -lm -lz -lsnappy -llz4 -lzstd -lzookeeper_mt -lssl -lcrypto
+LDLIBS   := -lpthread -lm -lz -lsnappy -llz4 -lzstd -lzookeeper_mt -lssl -lcrypto -lsasl2
 
 ifneq ($(SANITIZER),)
 CC       := clang

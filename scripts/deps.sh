@@ -27,6 +27,9 @@ command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 # issue 10 (lag): Burrow for tests/itest/test_burrow.py; promtool (package
 # prometheus) for tests/itest/test_dashboards.py.
 PKGS+=(burrow prometheus python3-yaml)
+# issue 11 (SASL/GSSAPI): Cyrus SASL with MIT Kerberos for the broker; an MIT
+# KDC, kadmin.local and kinit for tests/itest/test_security_gssapi.py.
+PKGS+=(libsasl2-dev libsasl2-modules-gssapi-mit krb5-kdc krb5-admin-server krb5-user)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -33,6 +33,13 @@
  * {"version":2,"entity_path":"users/<user>"}. DescribeUserScramCredentials
  * reads the znodes the same way.
  *
+ * GSSAPI (Kerberos): each SaslAuthenticate carries one GSS-API token,
+ * handed to Cyrus SASL (sasl_gssapi.h); the principal is the short name of
+ * the client's Kerberos principal (Kafka's DEFAULT principal.to.local
+ * rule), the full name is logged. GSSAPI is offered when it is in
+ * sasl.enabled.mechanisms and a Krb5LoginModule JAAS entry names a
+ * readable keytab.
+ *
  * Thread: loop thread.
  */
 #include "../cluster/cluster.h"
@@ -41,6 +48,7 @@
 #include "../core/log.h"
 #include "api_table.h"
 #include "sasl.h"
+#include "sasl_gssapi.h"
 
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -61,6 +69,7 @@ typedef struct sasl_conn {
     bool busy; /* a SCRAM exchange awaits its client-final */
     bk_scram_sess scram;
     char user[BK_SASL_NAME_MAX]; /* SCRAM: the user of the exchange */
+    bk_gssapi *gss;              /* GSSAPI exchange in progress, or NULL */
 } sasl_conn;
 
 
@@ -97,6 +106,14 @@ static bk_sasl_state *state(bk_broker *b)
             s->plain = NULL;
         }
     }
+    if (cfg->gssapi_jaas) {
+        char err[512] = "";
+        const char *svc = cfg->sasl_kerberos_service_name && cfg->sasl_kerberos_service_name[0]
+                              ? cfg->sasl_kerberos_service_name
+                              : "kafka";
+        if (!bk_gssapi_global_init(svc, cfg->gssapi_jaas, err, sizeof err))
+            bk_log(BK_LOG_ERROR, "SASL/GSSAPI disabled: %s", err);
+    }
     if (!scram_in_zk(b) && cfg->log_dirs.n > 0) {
         snprintf(s->path, sizeof s->path, "%s/%s", cfg->log_dirs.v[0], SCRAM_FILE);
         int rc = bk_scram_db_load(s->scram, s->path);
@@ -120,6 +137,8 @@ void bk_sasl_state_free(struct bk_sasl_state *s)
 static void conn_sasl_free(void *p)
 {
     if (p)
+        bk_gssapi_free(((sasl_conn *)p)->gss);
+    if (p)
         OPENSSL_cleanse(p, sizeof(sasl_conn));
     free(p);
 }
@@ -138,8 +157,11 @@ static bool mech_enabled(bk_broker *b, int mech)
 {
     const bk_strlist *l = &b->cfg->sasl_enabled_mechanisms;
     for (int i = 0; i < l->n; i++)
-        if (bk_sasl_mech_parse(l->v[i], strlen(l->v[i])) == mech)
+        if (bk_sasl_mech_parse(l->v[i], strlen(l->v[i])) == mech) {
+            if (mech == BK_SASL_GSSAPI)
+                return state(b) && bk_gssapi_available();
             return mech != BK_SASL_PLAIN || (state(b) && state(b)->plain);
+        }
     return false;
 }
 
@@ -202,6 +224,8 @@ int bk_h_sasl_handshake(bk_broker *b, bk_req *req)
     } else {
         sc->mech = mech;
         sc->busy = false;
+        bk_gssapi_free(sc->gss);
+        sc->gss = NULL;
     }
     return BK_RESPOND(req, SaslHandshakeResponse, ver, &rs);
 }
@@ -353,6 +377,48 @@ static int zk_lookup(bk_broker *b, bk_req *req, int16_t ver, const char *user)
     return BK_EAGAIN;
 }
 
+/* One GSSAPI token: the next server token, or the end of the exchange. */
+static int gssapi_step(bk_broker *b, bk_req *req, int16_t ver, bk_SaslAuthenticateResponse *rs,
+                       sasl_conn *sc, const uint8_t *msg, size_t len)
+{
+    if (!sc->gss && !(sc->gss = bk_gssapi_new()))
+        return auth_fail(req, ver, rs, BK_KERR_SASL_AUTHENTICATION_FAILED,
+                         "Authentication failed: GSSAPI is not available");
+    const uint8_t *out = NULL;
+    size_t outlen = 0;
+    char full[512], err[256] = "";
+    int r = bk_gssapi_step(sc->gss, msg, len, &out, &outlen, full, sizeof full, err, sizeof err);
+    if (r < 0) {
+        char m[400];
+        snprintf(m, sizeof m, "Authentication failed during authentication with SASL mechanism "
+                              "GSSAPI: %s", err);
+        bk_gssapi_free(sc->gss);
+        sc->gss = NULL;
+        return auth_fail(req, ver, rs, BK_KERR_SASL_AUTHENTICATION_FAILED, m);
+    }
+    /* the token lives in Cyrus's buffer until the next step: copy it */
+    uint8_t *tok = outlen ? BK_ARENA_NEW(req, uint8_t, outlen) : NULL;
+    if (outlen && !tok)
+        return BK_ENOMEM;
+    if (outlen)
+        memcpy(tok, out, outlen);
+    rs->AuthBytes = (bk_bytes){tok ? tok : (const uint8_t *)"", (int32_t)outlen};
+    if (r == 1) {
+        sc->busy = true;
+        return BK_RESPOND(req, SaslAuthenticateResponse, ver, rs);
+    }
+    char user[BK_SASL_NAME_MAX];
+    bk_gssapi_short_name(full, user, sizeof user);
+    bk_gssapi_free(sc->gss);
+    sc->gss = NULL;
+    if (!user[0])
+        return auth_fail(req, ver, rs, BK_KERR_SASL_AUTHENTICATION_FAILED,
+                         "Authentication failed: empty Kerberos principal");
+    bk_log(BK_LOG_INFO, "connection %llu from %s: Kerberos principal %s is User:%s",
+           (unsigned long long)req->conn->id, req->conn->peer, full, user);
+    return auth_ok(b, req, ver, rs, user);
+}
+
 int bk_h_sasl_authenticate(bk_broker *b, bk_req *req)
 {
     int16_t ver = req->hdr.api_version;
@@ -390,6 +456,9 @@ int bk_h_sasl_authenticate(bk_broker *b, bk_req *req)
                                             : "Authentication failed: Invalid username or password");
         return auth_ok(b, req, ver, &rs, user);
     }
+
+    if (sc->mech == BK_SASL_GSSAPI)
+        return gssapi_step(b, req, ver, &rs, sc, msg, len);
 
     /* SCRAM */
     char out[1024];

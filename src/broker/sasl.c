@@ -24,6 +24,8 @@ int bk_sasl_mech_parse(const char *name, size_t len)
         return BK_SCRAM_SHA_256;
     if (len == 13 && memcmp(name, "SCRAM-SHA-512", 13) == 0)
         return BK_SCRAM_SHA_512;
+    if (len == 6 && memcmp(name, "GSSAPI", 6) == 0)
+        return BK_SASL_GSSAPI;
     return BK_SASL_NONE;
 }
 
@@ -36,6 +38,8 @@ const char *bk_sasl_mech_name(int mech)
         return "SCRAM-SHA-256";
     case BK_SCRAM_SHA_512:
         return "SCRAM-SHA-512";
+    case BK_SASL_GSSAPI:
+        return "GSSAPI";
     default:
         return "?";
     }

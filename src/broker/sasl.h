@@ -36,13 +36,14 @@
 #include <stdint.h>
 
 /* Mechanisms; the SCRAM values are Kafka's ScramMechanism type codes. */
-enum { BK_SASL_NONE = 0, BK_SCRAM_SHA_256 = 1, BK_SCRAM_SHA_512 = 2, BK_SASL_PLAIN = 3 };
+enum { BK_SASL_NONE = 0, BK_SCRAM_SHA_256 = 1, BK_SCRAM_SHA_512 = 2, BK_SASL_PLAIN = 3,
+       BK_SASL_GSSAPI = 4 /* Kerberos through Cyrus SASL: sasl_gssapi.h */ };
 
 #define BK_SCRAM_MIN_ITERATIONS 4096
 #define BK_SCRAM_MAX_ITERATIONS 16384
 #define BK_SASL_NAME_MAX        256 /* user names and passwords */
 
-/* "PLAIN" / "SCRAM-SHA-256" / "SCRAM-SHA-512" -> BK_SASL_* (NONE if unknown). */
+/* "PLAIN" / "SCRAM-SHA-256" / "SCRAM-SHA-512" / "GSSAPI" -> BK_SASL_* (NONE if unknown). */
 int bk_sasl_mech_parse(const char *name, size_t len);
 const char *bk_sasl_mech_name(int mech);
 

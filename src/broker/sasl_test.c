@@ -2,6 +2,7 @@
  * credential text form, hostile messages. */
 #include "../../tests/unit.h"
 #include "sasl.h"
+#include "sasl_gssapi.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -106,4 +107,29 @@ void bk_test_sasl(void)
     BK_CHECK(bk_plain_users_add_text(&pu, "user_bob=\"unterminated", err, sizeof err) ==
              BK_EPARSE);
     bk_plain_users_free(pu);
+
+    BK_TEST("sasl: GSSAPI JAAS entry, mechanism name, short names");
+    char kt[256], pr[256];
+    BK_CHECK(bk_gssapi_jaas_parse("com.sun.security.auth.module.Krb5LoginModule required "
+                                  "useKeyTab=true storeKey=true keyTab=\"/etc/k.keytab\"\n"
+                                  "  principal=\"kafka/b1.example.com@EX.COM\";",
+                                  kt, sizeof kt, pr, sizeof pr, err, sizeof err) == 0);
+    BK_CHECK(strcmp(kt, "/etc/k.keytab") == 0 && strcmp(pr, "kafka/b1.example.com@EX.COM") == 0);
+    BK_CHECK(bk_gssapi_jaas_parse("com.sun.security.auth.module.Krb5LoginModule required "
+                                  "keyTab=/k principal=\"unterminated", kt, sizeof kt, pr,
+                                  sizeof pr, err, sizeof err) != 0);
+    BK_CHECK(bk_gssapi_jaas_parse("x required keyTab=\"/k\" principal=\"p\";", kt, sizeof kt,
+                                  pr, sizeof pr, err, sizeof err) != 0);
+    BK_CHECK(bk_gssapi_jaas_parse("com.sun.security.auth.module.Krb5LoginModule required "
+                                  "mykeyTab=\"/k\" principal=\"p\";", kt, sizeof kt, pr,
+                                  sizeof pr, err, sizeof err) != 0);
+    BK_CHECK(bk_sasl_mech_parse("GSSAPI", 6) == BK_SASL_GSSAPI &&
+             strcmp(bk_sasl_mech_name(BK_SASL_GSSAPI), "GSSAPI") == 0);
+    char sn[8];
+    bk_gssapi_short_name("client@BROOK.TEST", sn, sizeof sn);
+    BK_CHECK(strcmp(sn, "client") == 0);
+    bk_gssapi_short_name("svc/host.example.com@R", sn, sizeof sn);
+    BK_CHECK(strcmp(sn, "svc") == 0);
+    bk_gssapi_short_name("averyverylongname", sn, sizeof sn);
+    BK_CHECK(strcmp(sn, "averyve") == 0);
 }

@@ -199,7 +199,9 @@ const bk_config_key bk_config_keys[] = {
     {"ssl.protocol", BK_CFG_STRING, OFF(ssl_protocol), "TLSv1.3", NR,
      "TLS protocol of the SSL context (TLSv1.2 or TLSv1.3)", NULL},
     {"sasl.enabled.mechanisms", BK_CFG_LIST, OFF(sasl_enabled_mechanisms), "GSSAPI", NR,
-     "SASL mechanisms offered (Brook: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", NULL},
+     "SASL mechanisms offered (Brook: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI)", NULL},
+    {"sasl.kerberos.service.name", BK_CFG_STRING, OFF(sasl_kerberos_service_name), "kafka", NR,
+     "Kerberos service name of the broker's GSSAPI principal (<name>/<host>@<REALM>)", NULL},
     {"sasl.plain.users.file", BK_CFG_STRING, OFF(sasl_plain_users_file), NULL, NR,
      "Brook: file of PLAIN users, one 'user_<name>=\"<password>\"' per line (docs/security.md)",
      NULL},
@@ -765,6 +767,8 @@ void bk_config_fini(bk_config *c)
     free(c->advertised_eps);
     free(c->plain_jaas);
     c->plain_jaas = NULL;
+    free(c->gssapi_jaas);
+    c->gssapi_jaas = NULL;
     c->listener_eps = c->advertised_eps = NULL;
     c->nlistener_eps = c->nadvertised_eps = 0;
 }
@@ -788,11 +792,32 @@ static int set_plain_jaas(bk_config *c, const char *key, const char *value)
     return 1;
 }
 
+/* listener.name.<listener>.gssapi.sasl.jaas.config, or sasl.jaas.config
+ * holding a Krb5LoginModule entry: c->gssapi_jaas (the last one wins). */
+static int set_gssapi_jaas(bk_config *c, const char *key, const char *value)
+{
+    static const char pre[] = "listener.name.", suf[] = ".gssapi.sasl.jaas.config";
+    size_t kl = strlen(key), pl = sizeof pre - 1, sl = sizeof suf - 1;
+    bool listener = kl > pl + sl && strncasecmp(key, pre, pl) == 0 &&
+                    strcasecmp(key + kl - sl, suf) == 0;
+    bool plain = strcmp(key, "sasl.jaas.config") == 0 && strstr(value, "Krb5LoginModule");
+    if (!listener && !plain)
+        return 0;
+    char *n = strdup(value);
+    if (!n)
+        return BK_ENOMEM;
+    free(c->gssapi_jaas);
+    c->gssapi_jaas = n;
+    return 1;
+}
+
 int bk_config_set(bk_config *c, const char *key, const char *value, char *err, size_t errlen)
 {
     const bk_config_key *k = bk_config_key_find(key);
     if (!k) {
-        int r = set_plain_jaas(c, key, value);
+        int r = set_gssapi_jaas(c, key, value);
+        if (r == 0)
+            r = set_plain_jaas(c, key, value);
         if (r < 0)
             return fail(err, errlen, "out of memory setting %s", key), BK_ENOMEM;
         return r ? 0 : BK_ENOENT;

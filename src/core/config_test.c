@@ -211,6 +211,14 @@ static void test_bad_values(void)
                            sizeof err) == 0);
     BK_CHECK(c.plain_jaas && strcmp(c.plain_jaas, "x required user_a=\"b\";\nuser_c=\"d\"") == 0);
     BK_CHECK(bk_config_set(&c, "listener.name.x.other", "1", err, sizeof err) == BK_ENOENT);
+    BK_CHECK(c.gssapi_jaas == NULL &&
+             strcmp(c.sasl_kerberos_service_name, "kafka") == 0);
+    BK_CHECK(bk_config_set(&c, "listener.name.sasl_plaintext.gssapi.sasl.jaas.config",
+                           "com.sun.security.auth.module.Krb5LoginModule required keyTab=\"/k\";",
+                           err, sizeof err) == 0);
+    BK_CHECK(c.gssapi_jaas && strstr(c.gssapi_jaas, "keyTab=\"/k\"") &&
+             !strstr(c.plain_jaas, "Krb5"));
+    BK_CHECK(bk_config_set(&c, "sasl.jaas.config", "x required;", err, sizeof err) == BK_ENOENT);
     bk_config_fini(&c);
 
     BK_CHECK(bk_config_init(&c) == 0);
