@@ -14,6 +14,7 @@
 #include "../cluster/zkquota.h"
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "api_table.h"
 #include "authz.h"
 
@@ -24,7 +25,7 @@
 
 typedef struct sensor {
     char *user, *client; /* owned */
-    bk_rate rate[2];     /* BK_QUOTA_PRODUCE, BK_QUOTA_FETCH */
+    bk_rate rate[4];     /* BK_QUOTA_PRODUCE, _FETCH, _REQUEST, _MUTATION */
 } sensor;
 
 typedef struct bk_quotamgr {
@@ -136,51 +137,124 @@ static sensor *sensor_for(bk_quotamgr *m, const char *user, const char *client)
     return s;
 }
 
-int32_t bk_quota_record(bk_broker *b, const bk_req *req, int kind, uint64_t bytes)
+static const char *const quota_keys[4] = {"producer_byte_rate", "consumer_byte_rate",
+                                          "request_percentage", "controller_mutation_rate"};
+
+/* The rate (units/s) of kind for the request's (user, client id) and its
+ * sensor; NULL when no quota applies. */
+static sensor *quota_of(bk_broker *b, const bk_req *req, int kind, double *rate)
 {
     bk_quotamgr *m = b->quotas;
-    if (!m || m->q.n == 0)
-        return 0;
+    if (!m || m->q.n == 0 || !req->conn)
+        return NULL;
     char client[256];
     int cl = req->hdr.client_id.len > 0 ? (int)BK_MIN(req->hdr.client_id.len, 255) : 0;
     memcpy(client, req->hdr.client_id.p ? req->hdr.client_id.p : "", (size_t)cl);
     client[cl] = 0;
     const char *user = user_of(req->conn);
-    double rate = bk_quotas_resolve(&m->q, user, client,
-                                    kind == BK_QUOTA_PRODUCE ? "producer_byte_rate"
-                                                             : "consumer_byte_rate");
-    if (rate <= 0)
-        return 0;
-    sensor *s = sensor_for(m, user, client);
+    double r = bk_quotas_resolve(&m->q, user, client, quota_keys[kind]);
+    if (r <= 0)
+        return NULL;
+    /* request_percentage is a percentage of one thread: microseconds of
+     * handler time per second */
+    *rate = kind == BK_QUOTA_REQUEST ? r * 10000.0 : r;
+    return sensor_for(m, user, client);
+}
+
+int32_t bk_quota_record(bk_broker *b, const bk_req *req, int kind, uint64_t bytes)
+{
+    double rate = 0;
+    sensor *s = quota_of(b, req, kind, &rate);
     return s ? bk_rate_record(&s->rate[kind], rate, bytes, bk_now_ms()) : 0;
 }
 
-typedef struct mute {
-    bk_delayed d; /* first: complete() gets &d */
-    bk_req *req;
-} mute;
-
-static bool mute_event(bk_delayed *d, unsigned what, uint64_t bytes) { return false; }
-
-static void mute_done(bk_delayed *d, bool expired)
+int32_t bk_quota_mutation(bk_broker *b, const bk_req *req, uint64_t n, bool strict,
+                          bool *rejected)
 {
-    bk_req_done(((mute *)d)->req, 0);
+    *rejected = false;
+    double rate = 0;
+    sensor *s = quota_of(b, req, BK_QUOTA_MUTATION, &rate);
+    if (!s)
+        return 0;
+    int64_t now = bk_now_ms();
+    /* strict (KIP-599): refused while the quota is already exceeded;
+     * otherwise recorded even when it goes over (a burst is let through,
+     * the throttle time says how long to wait before the next one) */
+    int32_t before = bk_rate_record(&s->rate[BK_QUOTA_MUTATION], rate, 0, now);
+    if (strict && before > 0) {
+        *rejected = true;
+        return before;
+    }
+    return bk_rate_record(&s->rate[BK_QUOTA_MUTATION], rate, n, now);
+}
+
+/* Requests exempt from request_percentage: before authentication, and
+ * the brokers' own (replica fetches; Kafka exempts ClusterAction). */
+static bool time_exempt(const bk_req *req)
+{
+    const bk_reqhdr *h = &req->hdr;
+    if (!req->conn || !req->conn->authenticated)
+        return true;
+    return h->api_key == BK_API_FETCH && h->client_id.len > 7 && h->client_id.p &&
+           memcmp(h->client_id.p, "broker-", 7) == 0;
+}
+
+void bk_quota_request_start(bk_broker *b, bk_req *req)
+{
+    req->quota_t0_us = 0;
+    double rate;
+    if (!time_exempt(req) && quota_of(b, req, BK_QUOTA_REQUEST, &rate))
+        req->quota_t0_us = bk_metrics_now_us();
+}
+
+void bk_quota_request_deferred(bk_broker *b, bk_req *req)
+{
+    if (!req->quota_t0_us)
+        return;
+    uint64_t us = bk_metrics_now_us() - req->quota_t0_us;
+    (void)bk_quota_record(b, req, BK_QUOTA_REQUEST, us);
+    req->quota_t0_us = 1; /* recorded; the answer only checks */
+}
+
+/* The ThrottleTimeMs field of a top-level response, or NULL. */
+static int32_t *throttle_field(const bk_msgdesc *d, int16_t ver, void *m)
+{
+    for (uint16_t i = 0; i < d->nfields; i++) {
+        const bk_field *f = &d->fields[i];
+        if (f->type == BK_T_INT32 && BK_V_IN(f->versions, ver) &&
+            strcmp(f->name, "ThrottleTimeMs") == 0)
+            return (int32_t *)((char *)m + f->off);
+    }
+    return NULL;
+}
+
+void bk_quota_on_respond(bk_broker *b, bk_req *req, const bk_msgdesc *d, int16_t ver, void *m)
+{
+    int32_t *tt = throttle_field(d, ver, m);
+    int32_t throttle = tt ? *tt : 0;
+    if (req->quota_t0_us) {
+        uint64_t us = req->quota_t0_us > 1 ? bk_metrics_now_us() - req->quota_t0_us : 0;
+        int32_t t = bk_quota_record(b, req, BK_QUOTA_REQUEST, us);
+        req->quota_t0_us = 0;
+        if (t > throttle)
+            throttle = t;
+    }
+    if (throttle <= 0)
+        return;
+    if (tt)
+        *tt = throttle;
+    /* KIP-219: the client is told and the broker stops reading its
+     * connection for that long, synchronous and deferred answers alike
+     * (the mute starts now; the response itself still leaves). Versions
+     * whose response has no ThrottleTimeMs are muted too. */
+    bk_conn_mute(req->conn, throttle);
 }
 
 int bk_quota_mute(bk_broker *b, bk_req *req, int32_t ms)
 {
-    if (ms <= 0 || !b->started)
-        return 0;
-    mute *x = BK_ARENA_NEW(req, mute, 1);
-    if (!x)
-        return 0;
-    x->req = req;
-    x->d.on_event = mute_event;
-    x->d.complete = mute_done;
-    if (bk_delayed_park(&b->purg, &x->d, bk_now_ms() + ms, NULL, NULL, 0) != 0)
-        return 0;
-    req->hctx = &x->d;
-    return BK_EAGAIN;
+    if (ms > 0 && req->conn)
+        bk_conn_mute(req->conn, ms);
+    return 0;
 }
 
 /* ------------------------------------------------------------ the APIs */

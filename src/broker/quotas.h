@@ -25,7 +25,7 @@
 #include "../security/quota.h"
 #include "broker.h"
 
-enum { BK_QUOTA_PRODUCE = 0, BK_QUOTA_FETCH = 1 };
+enum { BK_QUOTA_PRODUCE = 0, BK_QUOTA_FETCH = 1, BK_QUOTA_REQUEST = 2, BK_QUOTA_MUTATION = 3 };
 
 /* Create b->quotas (loads the file store on a single node). */
 int bk_quotas_open(bk_broker *b);
@@ -37,8 +37,22 @@ void bk_quotas_tick(bk_broker *b);
 /* Record bytes for the request's (user, client id); the throttle time in
  * ms (0: within the quota or no quota). */
 int32_t bk_quota_record(bk_broker *b, const bk_req *req, int kind, uint64_t bytes);
-/* After a synchronous response: keep the connection muted for ms.
- * Returns BK_EAGAIN (the request completes when the time is up) or 0. */
+/* After a response: keep the connection muted for ms (bk_conn_mute).
+ * Returns 0. */
 int bk_quota_mute(bk_broker *b, bk_req *req, int32_t ms);
+/* controller_mutation_rate (KIP-599): n partitions created/deleted. strict
+ * (CreateTopics v6+, CreatePartitions v3+, DeleteTopics v5+): *rejected
+ * when the quota is already exceeded (nothing recorded; the caller answers
+ * THROTTLING_QUOTA_EXCEEDED); otherwise recorded. Returns the throttle ms. */
+int32_t bk_quota_mutation(bk_broker *b, const bk_req *req, uint64_t n, bool strict,
+                          bool *rejected);
+/* request_percentage: the handler's time is measured from _start to the
+ * response (bk_respond -> bk_quota_on_respond); a deferred request counts
+ * its synchronous part (_deferred). bk_quota_on_respond also sets the
+ * response's ThrottleTimeMs to the largest throttle and mutes the
+ * connection for it (KIP-219). */
+void bk_quota_request_start(bk_broker *b, bk_req *req);
+void bk_quota_request_deferred(bk_broker *b, bk_req *req);
+void bk_quota_on_respond(bk_broker *b, bk_req *req, const bk_msgdesc *d, int16_t ver, void *m);
 
 #endif

@@ -121,6 +121,7 @@ typedef struct bk_req {
     int32_t frame_len; /* size prefix of the frame */
     int64_t recv_ms;   /* monotonic ms when the frame was complete */
     void *hctx;        /* the handler layer's state of a deferred request */
+    uint64_t quota_t0_us; /* the handler layer's request_percentage clock (quotas.h) */
 
     /* private to conn.c: timing (monotonic us) */
     uint64_t t_start_us, t_local_us, t_queue_us;
@@ -241,6 +242,11 @@ struct bk_conn {
     bool linger;    /* bk_conn_close_after_output: close once all is sent */
 
     void *udata; /* the handler layer's per-connection state */
+
+    /* Quota throttling (KIP-219): no request is read or handled before
+     * mute_until (monotonic ms); mute_timer resumes the connection. */
+    int64_t mute_until;
+    bk_ev_timer mute_timer;
 };
 
 void bk_conns_init(bk_conns *cs, bk_ev *ev, const bk_conn_opts *opts);
@@ -281,6 +287,11 @@ void bk_conn_fail(bk_conn *c, int level, const char *why);
 /* Close c once everything queued on it is sent; no further request is
  * handled (a failed authentication answers, then closes). */
 void bk_conn_close_after_output(bk_conn *c);
+
+/* Quota throttling (KIP-219): read and handle nothing more on c for ms
+ * (from now; extends a running mute, never shortens it). Output still
+ * flows, so a response already queued leaves. */
+void bk_conn_mute(bk_conn *c, int64_t ms);
 
 /* Unsent bytes (memory + file). */
 uint64_t bk_conn_unsent(const bk_conn *c);
