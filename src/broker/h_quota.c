@@ -168,8 +168,7 @@ int32_t bk_quota_record(bk_broker *b, const bk_req *req, int kind, uint64_t byte
     return s ? bk_rate_record(&s->rate[kind], rate, bytes, bk_now_ms()) : 0;
 }
 
-int32_t bk_quota_mutation(bk_broker *b, const bk_req *req, uint64_t n, bool strict,
-                          bool *rejected)
+int32_t bk_quota_mutation(bk_broker *b, bk_req *req, uint64_t n, bool strict, bool *rejected)
 {
     *rejected = false;
     double rate = 0;
@@ -183,9 +182,12 @@ int32_t bk_quota_mutation(bk_broker *b, const bk_req *req, uint64_t n, bool stri
     int32_t before = bk_rate_record(&s->rate[BK_QUOTA_MUTATION], rate, 0, now);
     if (strict && before > 0) {
         *rejected = true;
-        return before;
+    } else {
+        before = bk_rate_record(&s->rate[BK_QUOTA_MUTATION], rate, n, now);
     }
-    return bk_rate_record(&s->rate[BK_QUOTA_MUTATION], rate, n, now);
+    if (before > req->quota_throttle_ms)
+        req->quota_throttle_ms = before; /* answered by bk_quota_on_respond */
+    return before;
 }
 
 /* Requests exempt from request_percentage: before authentication, and
@@ -232,6 +234,9 @@ void bk_quota_on_respond(bk_broker *b, bk_req *req, const bk_msgdesc *d, int16_t
 {
     int32_t *tt = throttle_field(d, ver, m);
     int32_t throttle = tt ? *tt : 0;
+    if (req->quota_throttle_ms > throttle)
+        throttle = req->quota_throttle_ms;
+    req->quota_throttle_ms = 0;
     if (req->quota_t0_us) {
         uint64_t us = req->quota_t0_us > 1 ? bk_metrics_now_us() - req->quota_t0_us : 0;
         int32_t t = bk_quota_record(b, req, BK_QUOTA_REQUEST, us);

@@ -44,8 +44,7 @@ int bk_quota_mute(bk_broker *b, bk_req *req, int32_t ms);
  * (CreateTopics v6+, CreatePartitions v3+, DeleteTopics v5+): *rejected
  * when the quota is already exceeded (nothing recorded; the caller answers
  * THROTTLING_QUOTA_EXCEEDED); otherwise recorded. Returns the throttle ms. */
-int32_t bk_quota_mutation(bk_broker *b, const bk_req *req, uint64_t n, bool strict,
-                          bool *rejected);
+int32_t bk_quota_mutation(bk_broker *b, bk_req *req, uint64_t n, bool strict, bool *rejected);
 /* request_percentage: the handler's time is measured from _start to the
  * response (bk_respond -> bk_quota_on_respond); a deferred request counts
  * its synchronous part (_deferred). bk_quota_on_respond also sets the

@@ -121,7 +121,8 @@ typedef struct bk_req {
     int32_t frame_len; /* size prefix of the frame */
     int64_t recv_ms;   /* monotonic ms when the frame was complete */
     void *hctx;        /* the handler layer's state of a deferred request */
-    uint64_t quota_t0_us; /* the handler layer's request_percentage clock (quotas.h) */
+    uint64_t quota_t0_us;      /* the handler layer's request_percentage clock (quotas.h) */
+    int32_t quota_throttle_ms; /* the handler layer's pending quota throttle (quotas.h) */
 
     /* private to conn.c: timing (monotonic us) */
     uint64_t t_start_us, t_local_us, t_queue_us;
