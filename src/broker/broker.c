@@ -342,9 +342,7 @@ int bk_broker_on_request(bk_req *req, void *ud)
     bk_metrics_request(h->api_key, h->api_version);
     bk_quota_request_start(b, req);
     rc = e->handler(b, req);
-    if (rc == BK_EAGAIN)
-        bk_quota_request_deferred(b, req);
-    else
+    if (rc != BK_EAGAIN)
         req->quota_t0_us = 0;
     if (rc < 0 && rc != BK_EAGAIN) {
         snprintf(why, sizeof why, "%s v%d request (client id '%.*s'): %s",
@@ -368,6 +366,7 @@ void bk_broker_on_timing(bk_conn *c, int16_t api_key, int16_t api_version, const
     bk_broker *b = ud;
     int64_t now = bk_now_ms();
     bk_metrics_timing(api_key, us, now);
+    bk_quota_on_timing(b, c, us); /* request_percentage */
     /* Kafka's request logger (kafka.request.logger at DEBUG): every request
      * with its times, only when debug is on (SIGUSR2 or log.level). */
     if (BK_UNLIKELY(bk_log_enabled(BK_LOG_DEBUG)))

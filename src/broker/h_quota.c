@@ -26,6 +26,8 @@
 typedef struct sensor {
     char *user, *client; /* owned */
     bk_rate rate[4];     /* BK_QUOTA_PRODUCE, _FETCH, _REQUEST, _MUTATION */
+    uint64_t id;         /* unique: connections refer to it (quota_sensor) */
+    double req_rate;     /* request_percentage as us/s, when last resolved */
 } sensor;
 
 typedef struct bk_quotamgr {
@@ -33,6 +35,7 @@ typedef struct bk_quotamgr {
     char *dir; /* owned: file store; NULL = cluster mode (not stored) */
     sensor *s; /* owned */
     int ns, caps;
+    uint64_t next_id;
     bk_zkquota *zk; /* cluster mode store, or NULL */
 } bk_quotamgr;
 
@@ -133,6 +136,7 @@ static sensor *sensor_for(bk_quotamgr *m, const char *user, const char *client)
         free(s->client);
         return NULL;
     }
+    s->id = ++m->next_id;
     m->ns++;
     return s;
 }
@@ -205,17 +209,27 @@ void bk_quota_request_start(bk_broker *b, bk_req *req)
 {
     req->quota_t0_us = 0;
     double rate;
-    if (!time_exempt(req) && quota_of(b, req, BK_QUOTA_REQUEST, &rate))
-        req->quota_t0_us = bk_metrics_now_us();
+    sensor *s;
+    if (time_exempt(req) || !(s = quota_of(b, req, BK_QUOTA_REQUEST, &rate)))
+        return;
+    /* the time is recorded when the response is out (bk_quota_on_timing) */
+    s->req_rate = rate;
+    req->quota_t0_us = 1;
+    req->conn->quota_sensor = s->id;
+    req->conn->quota_slot = (int32_t)(s - b->quotas->s);
 }
 
-void bk_quota_request_deferred(bk_broker *b, bk_req *req)
+void bk_quota_on_timing(bk_broker *b, bk_conn *c, const uint64_t *us)
 {
-    if (!req->quota_t0_us)
+    bk_quotamgr *m = b->quotas;
+    if (!m || !c->quota_sensor || c->quota_slot >= m->ns ||
+        m->s[c->quota_slot].id != c->quota_sensor)
         return;
-    uint64_t us = bk_metrics_now_us() - req->quota_t0_us;
-    (void)bk_quota_record(b, req, BK_QUOTA_REQUEST, us);
-    req->quota_t0_us = 1; /* recorded; the answer only checks */
+    sensor *s = &m->s[c->quota_slot];
+    /* the response's sending, recorded without throttling as Kafka does
+     * with its network thread time: the next response pays for it */
+    (void)bk_rate_record(&s->rate[BK_QUOTA_REQUEST], s->req_rate, us[BK_RT_RESP_SEND],
+                         bk_now_ms());
 }
 
 /* The ThrottleTimeMs field of a top-level response, or NULL. */
@@ -238,8 +252,14 @@ void bk_quota_on_respond(bk_broker *b, bk_req *req, const bk_msgdesc *d, int16_t
         throttle = req->quota_throttle_ms;
     req->quota_throttle_ms = 0;
     if (req->quota_t0_us) {
-        uint64_t us = req->quota_t0_us > 1 ? bk_metrics_now_us() - req->quota_t0_us : 0;
-        int32_t t = bk_quota_record(b, req, BK_QUOTA_REQUEST, us);
+        /* the handler's time: its synchronous run so far (a deferred
+         * request: its run until it parked; the purgatory wait is not) */
+        uint64_t used = 0;
+        if (req->deferred)
+            used = req->t_local_us;
+        else if (req->t_start_us)
+            used = bk_metrics_now_us() - req->t_start_us;
+        int32_t t = bk_quota_record(b, req, BK_QUOTA_REQUEST, used);
         req->quota_t0_us = 0;
         if (t > throttle)
             throttle = t;

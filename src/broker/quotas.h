@@ -45,13 +45,17 @@ int bk_quota_mute(bk_broker *b, bk_req *req, int32_t ms);
  * when the quota is already exceeded (nothing recorded; the caller answers
  * THROTTLING_QUOTA_EXCEEDED); otherwise recorded. Returns the throttle ms. */
 int32_t bk_quota_mutation(bk_broker *b, bk_req *req, uint64_t n, bool strict, bool *rejected);
-/* request_percentage: the handler's time is measured from _start to the
- * response (bk_respond -> bk_quota_on_respond); a deferred request counts
- * its synchronous part (_deferred). bk_quota_on_respond also sets the
- * response's ThrottleTimeMs to the largest throttle and mutes the
- * connection for it (KIP-219). */
+/* request_percentage (KIP-124): _start marks a request the quota applies
+ * to; bk_quota_on_respond records the loop thread's time for its handler
+ * (from the start of its handling to the response; a deferred request its
+ * synchronous part, not the purgatory wait), and once the response is out
+ * bk_quota_on_timing adds its send time without throttling (Kafka's
+ * network thread time). bk_quota_on_respond sets the response's
+ * ThrottleTimeMs to the largest throttle that applies (byte rates,
+ * mutations, request time used so far) and mutes the connection for it
+ * (KIP-219), synchronous and deferred answers alike. */
 void bk_quota_request_start(bk_broker *b, bk_req *req);
-void bk_quota_request_deferred(bk_broker *b, bk_req *req);
+void bk_quota_on_timing(bk_broker *b, bk_conn *c, const uint64_t *us);
 void bk_quota_on_respond(bk_broker *b, bk_req *req, const bk_msgdesc *d, int16_t ver, void *m);
 
 #endif

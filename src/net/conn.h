@@ -121,7 +121,7 @@ typedef struct bk_req {
     int32_t frame_len; /* size prefix of the frame */
     int64_t recv_ms;   /* monotonic ms when the frame was complete */
     void *hctx;        /* the handler layer's state of a deferred request */
-    uint64_t quota_t0_us;      /* the handler layer's request_percentage clock (quotas.h) */
+    uint64_t quota_t0_us;      /* the handler layer's: request_percentage applies (quotas.h) */
     int32_t quota_throttle_ms; /* the handler layer's pending quota throttle (quotas.h) */
 
     /* private to conn.c: timing (monotonic us) */
@@ -248,6 +248,9 @@ struct bk_conn {
      * mute_until (monotonic ms); mute_timer resumes the connection. */
     int64_t mute_until;
     bk_ev_timer mute_timer;
+    /* the handler layer's request_percentage sensor (quotas.h) */
+    uint64_t quota_sensor;
+    int32_t quota_slot;
 };
 
 void bk_conns_init(bk_conns *cs, bk_ev *ev, const bk_conn_opts *opts);
