@@ -18,6 +18,7 @@
 #include "api_table.h"
 #include "authz.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,6 +287,8 @@ int bk_quota_mute(bk_broker *b, bk_req *req, int32_t ms)
 
 static bool is_user(bk_str t) { return t.len == 4 && memcmp(t.p, "user", 4) == 0; }
 static bool is_client(bk_str t) { return t.len == 9 && memcmp(t.p, "client-id", 9) == 0; }
+static bool is_ip(bk_str t) { return t.len == 2 && memcmp(t.p, "ip", 2) == 0; }
+static bool ip_kind(int k) { return k == BK_QPART_IP || k == BK_QPART_IP_DEFAULT; }
 
 static char *cstr(bk_req *req, bk_str s)
 {
@@ -301,7 +304,7 @@ static bool comp_match(int8_t mt, const char *name, int kind, const char *have)
     switch (mt) {
     case 0: return kind == BK_QPART_NAME && strcmp(have, name) == 0;
     case 1: return kind == BK_QPART_DEFAULT;
-    case 2: return kind != BK_QPART_NONE;
+    case 2: return kind == BK_QPART_NAME || kind == BK_QPART_DEFAULT;
     default: return false;
     }
 }
@@ -321,11 +324,16 @@ int bk_h_describe_client_quotas(bk_broker *b, bk_req *req)
         return BK_RESPOND(req, DescribeClientQuotasResponse, ver, &rs);
     }
     /* the filter: per part, -1 = not constrained, else the match type */
-    int8_t umt = -1, cmt = -1;
-    const char *uname = "", *cname = "";
+    int8_t umt = -1, cmt = -1, imt = -1;
+    const char *uname = "", *cname = "", *iname = "";
     for (int i = 0; i < BK_MAX(rq.Components.n, 0); i++) {
         const bk_DescribeClientQuotasRequest_ComponentData *c = &rq.Components.a[i];
         bool u = is_user(c->EntityType), cl = is_client(c->EntityType);
+        if (is_ip(c->EntityType) && imt < 0 && c->MatchType >= 0 && c->MatchType <= 2) {
+            imt = c->MatchType;
+            iname = cstr(req, c->Match);
+            continue;
+        }
         if ((!u && !cl) || c->MatchType < 0 || c->MatchType > 2 || (u ? umt : cmt) >= 0) {
             rs.ErrorCode = BK_KERR_INVALID_REQUEST;
             rs.ErrorMessage = bk_str_c("Invalid or repeated entity type in the filter.");
@@ -344,6 +352,16 @@ int bk_h_describe_client_quotas(bk_broker *b, bk_req *req)
     for (int i = 0; i < n; i++) {
         const bk_quota_val *v = &m->q.v[i];
         ent[i] = -1;
+        if (imt >= 0 || ip_kind(v->ukind)) { /* IP entities (KIP-612) stand alone */
+            if (umt >= 0 || cmt >= 0 || (rq.Strict && imt < 0))
+                continue;
+            if (imt >= 0 && !comp_match(imt, iname,
+                                        v->ukind == BK_QPART_IP ? BK_QPART_NAME
+                                        : v->ukind == BK_QPART_IP_DEFAULT ? BK_QPART_DEFAULT
+                                                                          : BK_QPART_NONE,
+                                        v->user))
+                continue;
+        }
         if (umt >= 0 && !comp_match(umt, uname, v->ukind, v->user))
             continue;
         if (cmt >= 0 && !comp_match(cmt, cname, v->ckind, v->client))
@@ -354,7 +372,8 @@ int bk_h_describe_client_quotas(bk_broker *b, bk_req *req)
         int k = 0;
         for (; k < i; k++)
             if (ent[k] >= 0 && m->q.v[k].ukind == v->ukind && m->q.v[k].ckind == v->ckind &&
-                (v->ukind != BK_QPART_NAME || strcmp(m->q.v[k].user, v->user) == 0) &&
+                ((v->ukind != BK_QPART_NAME && v->ukind != BK_QPART_IP) ||
+                 strcmp(m->q.v[k].user, v->user) == 0) &&
                 (v->ckind != BK_QPART_NAME || strcmp(m->q.v[k].client, v->client) == 0))
                 break;
         ent[i] = k < i ? ent[k] : rs.Entries.n++;
@@ -370,7 +389,10 @@ int bk_h_describe_client_quotas(bk_broker *b, bk_req *req)
         if (!e->Entity.a || !e->Values.a)
             return BK_ENOMEM;
         int j = 0;
-        if (v->ukind != BK_QPART_NONE)
+        if (ip_kind(v->ukind))
+            e->Entity.a[j++] = (bk_DescribeClientQuotasResponse_EntityData){
+                bk_str_c("ip"), v->ukind == BK_QPART_IP ? bk_str_c(v->user) : (bk_str){NULL, -1}};
+        else if (v->ukind != BK_QPART_NONE)
             e->Entity.a[j++] = (bk_DescribeClientQuotasResponse_EntityData){
                 bk_str_c("user"),
                 v->ukind == BK_QPART_NAME ? bk_str_c(v->user) : (bk_str){NULL, -1}};
@@ -418,14 +440,23 @@ int bk_h_alter_client_quotas(bk_broker *b, bk_req *req)
             const bk_AlterClientQuotasRequest_EntityData *d = &q->Entity.a[j];
             e->Entity.a[j] = (bk_AlterClientQuotasResponse_EntityData){d->EntityType, d->EntityName};
             int kind = d->EntityName.len < 0 ? BK_QPART_DEFAULT : BK_QPART_NAME;
-            if (is_user(d->EntityType) && uk == BK_QPART_NONE) {
+            if (is_ip(d->EntityType) && uk == BK_QPART_NONE && ck == BK_QPART_NONE &&
+                e->Entity.n == 1) {
+                uk = kind == BK_QPART_DEFAULT ? BK_QPART_IP_DEFAULT : BK_QPART_IP;
+                u = cstr(req, d->EntityName);
+                unsigned char a[16];
+                if (u && kind == BK_QPART_NAME && inet_pton(AF_INET, u, a) != 1 &&
+                    inet_pton(AF_INET6, u, a) != 1)
+                    bad = "An ip entity must be a numeric IPv4 or IPv6 address.";
+            } else if (is_user(d->EntityType) && uk == BK_QPART_NONE) {
                 uk = kind;
                 u = cstr(req, d->EntityName);
             } else if (is_client(d->EntityType) && ck == BK_QPART_NONE) {
                 ck = kind;
                 c = cstr(req, d->EntityName);
             } else {
-                bad = "Invalid or repeated entity type (user and client-id are supported).";
+                bad = "Invalid or repeated entity type (user and client-id, or ip alone, are "
+                      "supported).";
             }
         }
         if ((u && strlen(u) > 255) || (c && strlen(c) > 255))
@@ -436,6 +467,9 @@ int bk_h_alter_client_quotas(bk_broker *b, bk_req *req)
             char *key = cstr(req, q->Ops.a[j].Key);
             if (!key || !bk_quota_key_valid(key))
                 bad = "Unknown quota key.";
+            else if (ip_kind(uk) != (strcmp(key, "connection_creation_rate") == 0))
+                bad = ip_kind(uk) ? "An ip entity takes connection_creation_rate only."
+                                  : "connection_creation_rate is a quota of ip entities.";
             else if (!q->Ops.a[j].Remove && !(q->Ops.a[j].Value > 0))
                 bad = "Quota values must be positive.";
         }
