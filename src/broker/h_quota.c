@@ -31,7 +31,19 @@ typedef struct sensor {
     double req_rate;     /* request_percentage as us/s, when last resolved */
 } sensor;
 
+#define MAX_IP_RATES 1024
+
+typedef struct ip_rate {
+    char ip[64];
+    bk_rate r;
+    int64_t used_ms;
+} ip_rate;
+
 typedef struct bk_quotamgr {
+    ip_rate ips[MAX_IP_RATES]; /* connection_creation_rate sensors */
+    int nips;
+    bk_rate broker_conn;       /* max.connection.creation.rate */
+    uint64_t conn_refused;     /* accepts closed by the creation rate */
     bk_quotas q;
     char *dir; /* owned: file store; NULL = cluster mode (not stored) */
     sensor *s; /* owned */
@@ -220,6 +232,63 @@ void bk_quota_request_start(bk_broker *b, bk_req *req)
     req->conn->quota_slot = (int32_t)(s - b->quotas->s);
 }
 
+/* Take one token; refused (and not charged) when there is none. */
+static bool take(bk_rate *r, double rate, int64_t now)
+{
+    if (bk_rate_record(r, rate, 1, now) <= 0)
+        return true;
+    r->credit += 1;
+    return false;
+}
+
+static ip_rate *ip_sensor(bk_quotamgr *m, const char *ip, int64_t now)
+{
+    int lru = 0;
+    for (int i = 0; i < m->nips; i++) {
+        if (strcmp(m->ips[i].ip, ip) == 0)
+            return &m->ips[i];
+        if (m->ips[i].used_ms < m->ips[lru].used_ms)
+            lru = i;
+    }
+    ip_rate *x = m->nips < MAX_IP_RATES ? &m->ips[m->nips++] : &m->ips[lru];
+    memset(x, 0, sizeof *x);
+    snprintf(x->ip, sizeof x->ip, "%s", ip);
+    return x;
+}
+
+bool bk_quota_conn_allowed(bk_broker *b, const char *ip)
+{
+    bk_quotamgr *m = b->quotas;
+    if (!m)
+        return true;
+    int64_t now = bk_now_ms();
+    int32_t brate = b->cfg->max_connection_creation_rate;
+    double irate = m->q.n ? bk_quotas_resolve_ip(&m->q, ip) : -1;
+    bool ok = true;
+    const char *why = NULL;
+    ip_rate *x = NULL;
+    if (irate > 0) {
+        x = ip_sensor(m, ip, now);
+        x->used_ms = now;
+        if (!take(&x->r, irate, now)) {
+            ok = false;
+            why = "connection_creation_rate";
+        }
+    }
+    if (ok && brate > 0 && brate != INT32_MAX && !take(&m->broker_conn, brate, now)) {
+        ok = false;
+        why = "max.connection.creation.rate";
+        if (x)
+            x->r.credit += 1; /* not let in: not charged to the ip either */
+    }
+    if (!ok) {
+        m->conn_refused++;
+        bk_log_rl(BK_LOG_INFO, "closing connection from %s: %s exceeded (%llu refused so far)", ip,
+                  why, (unsigned long long)m->conn_refused);
+    }
+    return ok;
+}
+
 void bk_quota_on_timing(bk_broker *b, bk_conn *c, const uint64_t *us)
 {
     bk_quotamgr *m = b->quotas;
@@ -366,7 +435,7 @@ int bk_h_describe_client_quotas(bk_broker *b, bk_req *req)
             continue;
         if (cmt >= 0 && !comp_match(cmt, cname, v->ckind, v->client))
             continue;
-        if (rq.Strict && ((umt < 0 && v->ukind != BK_QPART_NONE) ||
+        if (rq.Strict && !ip_kind(v->ukind) && ((umt < 0 && v->ukind != BK_QPART_NONE) ||
                           (cmt < 0 && v->ckind != BK_QPART_NONE)))
             continue;
         int k = 0;

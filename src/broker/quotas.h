@@ -55,6 +55,12 @@ int32_t bk_quota_mutation(bk_broker *b, bk_req *req, uint64_t n, bool strict, bo
  * mutations, request time used so far) and mutes the connection for it
  * (KIP-219), synchronous and deferred answers alike. */
 void bk_quota_request_start(bk_broker *b, bk_req *req);
+/* Accept time (KIP-612): may a new connection from ip be let in under
+ * max.connection.creation.rate and the ip's connection_creation_rate
+ * (each a token bucket with one second of burst; a refused connection is
+ * not charged)? Refusals are counted and logged (rate limited); the caller
+ * closes the socket (Kafka delays the accept instead). */
+bool bk_quota_conn_allowed(bk_broker *b, const char *ip);
 void bk_quota_on_timing(bk_broker *b, bk_conn *c, const uint64_t *us);
 void bk_quota_on_respond(bk_broker *b, bk_req *req, const bk_msgdesc *d, int16_t ver, void *m);
 
