@@ -220,9 +220,17 @@ def test_client_quotas_in_zookeeper_reach_every_broker(tmp_path):
         assert znode("/config/users/alice")["config"]["SCRAM-SHA-256"] == "x"
         tz.wait_for(lambda: znode("/config/clients/<default>") == {
             "version": 1, "config": {"consumer_byte_rate": "4096.0"}}, 10, "/config/clients/<default>")
+        configs("--bootstrap-server", bs[2].bootstrap, "--entity-type", "ips", "--entity-default",
+                "--alter", "--add-config", "connection_creation_rate=100")
+        tz.wait_for(lambda: znode("/config/ips/<default>") == {
+            "version": 1, "config": {"connection_creation_rate": "100.0"}}, 10, "/config/ips/<default>")
         notes = kz.get_children("/config/changes")
         paths = {json.loads(kz.get("/config/changes/" + n)[0])["entity_path"] for n in notes}
-        assert {"users/alice", "clients/<default>"} <= paths, paths
+        assert {"users/alice", "clients/<default>", "ips/<default>"} <= paths, paths
+        for b in bs:
+            tz.wait_for(lambda: "Quota configs for the default ip are connection_creation_rate=100.0"
+                        in configs("--bootstrap-server", b.bootstrap, "--entity-type", "ips",
+                                   "--describe"), 20, "the ip default on broker %d" % b.node_id)
         for b in bs:
             tz.wait_for(lambda: "producer_byte_rate=1024.0" in configs(
                 "--bootstrap-server", b.bootstrap, "--entity-type", "users", "--describe"), 20,
