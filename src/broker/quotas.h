@@ -4,15 +4,21 @@
  * sensor per (user, client id), and the DescribeClientQuotas (48) /
  * AlterClientQuotas (49) APIs (h_quota.c).
  *
- * Enforcement: producer_byte_rate on Produce (the request's size) and
- * consumer_byte_rate on Fetch (the record bytes returned). A request over
- * the quota is answered at once with throttle_time_ms set, and its
- * connection reads nothing more for that long: the handler parks a
- * delayed op with no partitions (purgatory.h) after responding, so the
- * connection stays busy (conn.h: one request in flight) until it expires.
- * Only synchronous answers mute; a deferred Produce/Fetch only reports the
- * time. request_percentage, controller_mutation_rate and
- * connection_creation_rate are stored and described, not enforced.
+ * Enforcement (one token bucket with a second of burst per (user, client
+ * id) and quota; sensors are per broker, as in Kafka):
+ *   producer_byte_rate       Produce request bytes (h_produce.c)
+ *   consumer_byte_rate       Fetch record bytes (h_fetch.c)
+ *   request_percentage       loop thread time: the handler's, recorded at
+ *                            its response, and the response's send time
+ *                            (bk_quota_on_timing), in us per second
+ *   controller_mutation_rate partitions created/deleted (h_admin.c, KIP-599)
+ *   connection_creation_rate ip entities, at accept (server.c, KIP-612),
+ *                            with the broker-wide max.connection.creation.rate
+ * A response over a quota carries throttle_time_ms (bk_respond calls
+ * bk_quota_on_respond, which takes the largest throttle that applies) and
+ * its connection reads nothing more for that long (KIP-219, bk_conn_mute),
+ * whether the answer is synchronous or deferred (a long-poll Fetch, an
+ * acks=all Produce).
  *
  * Storage: single node <first log dir>/brook-quotas; cluster mode
  * ZooKeeper's /config/users and /config/clients (zkquota.h).

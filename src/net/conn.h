@@ -79,6 +79,11 @@
  * it early (bk_req_done) instead of waiting for its own timeout. It must
  * not call bk_req_done() from inside on_cancel; arm a timer instead.
  *
+ * Muting (quota throttling, KIP-219). bk_conn_mute() stops reading and
+ * handling requests of a connection until a deadline (a timer resumes
+ * it); output still flows, so the response that carried the throttle time
+ * leaves at once.
+ *
  * Shutdown. bk_conns_quiesce() stops handling new requests on every
  * connection; a connection is closed as soon as it has no request in
  * flight and no unsent output, so answers already produced still leave.
