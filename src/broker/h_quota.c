@@ -223,8 +223,11 @@ void bk_quota_request_start(bk_broker *b, bk_req *req)
     req->quota_t0_us = 0;
     double rate;
     sensor *s;
-    if (time_exempt(req) || !(s = quota_of(b, req, BK_QUOTA_REQUEST, &rate)))
+    if (time_exempt(req) || !(s = quota_of(b, req, BK_QUOTA_REQUEST, &rate))) {
+        if (req->conn)
+            req->conn->quota_sensor = 0;
         return;
+    }
     /* the time is recorded when the response is out (bk_quota_on_timing) */
     s->req_rate = rate;
     req->quota_t0_us = 1;
