@@ -350,6 +350,17 @@ def _create_topics_v6(c, client_id, name, partitions, corr=1):
     return thr, r.i16("ErrorCode")
 
 
+def _delete_topics(c, client_id, name, version, corr=1):
+    w = kwire.Writer()
+    w.array_len(1, flexible=True).string(name, flexible=True)
+    w.i32(10000).tags()
+    r = kwire.Reader(_call(c, 20, version, w.bytes(), client_id, corr))
+    thr = r.i32("ThrottleTimeMs")
+    assert r.array_len(True) == 1
+    assert r.string(True) == name
+    return thr, r.i16("ErrorCode")
+
+
 def test_controller_mutation_rate(brook):
     """controller_mutation_rate=1 (KIP-599): a burst of 10 partitions goes
     through and is throttled; while the quota is exceeded CreateTopics v6
@@ -367,10 +378,20 @@ def test_controller_mutation_rate(brook):
     assert err1 == 0 and thr1 > 0
     assert err2 == 89 and thr2 > 0
     assert err3 == 0 and thr3 == 0
+    # DeleteTopics: v5 is refused while the quota is exceeded; v4 (no such
+    # error) is carried out and throttled
+    with kwire.Conn(brook.host, brook.port, 10) as c:
+        thr4, err4 = _delete_topics(c, "mut", "mq1", 5)
+    with kwire.Conn(brook.host, brook.port, 10) as c:
+        thr5, err5 = _delete_topics(c, "mut", "mq3", 4)
+    print("DeleteTopics v5 -> error %d throttle %d ms; v4 -> error %d throttle %d ms"
+          % (err4, thr4, err5, thr5))
+    assert err4 == 89 and thr4 > 0
+    assert err5 == 0 and thr5 > 0
     md = kwire.parse_metadata(_call(kwire.Conn(brook.host, brook.port, 10), kwire.API_METADATA, 4,
                                     kwire.metadata_body(4), "x"), 4)
     names = {t["name"] for t in md["topics"]}
-    assert "mq1" in names and "mq3" in names and "mq2" not in names, names
+    assert "mq1" in names and "mq3" not in names and "mq2" not in names, names
 
 
 def test_deferred_fetch_over_quota_mutes(brook):
