@@ -319,6 +319,9 @@ static int32_t *throttle_field(const bk_msgdesc *d, int16_t ver, void *m)
 
 void bk_quota_on_respond(bk_broker *b, bk_req *req, const bk_msgdesc *d, int16_t ver, void *m)
 {
+    /* nothing to do without quotas (every response passes here) */
+    if (!b || !b->quotas || (b->quotas->q.n == 0 && !req->quota_throttle_ms))
+        return;
     int32_t *tt = throttle_field(d, ver, m);
     int32_t throttle = tt ? *tt : 0;
     if (req->quota_throttle_ms > throttle)
