@@ -332,6 +332,20 @@ def test_request_percentage_throttles(brook):
         assert thr > 0, "no throttle after %d requests" % n
         assert waited >= thr / 1000.0 * 0.8, (waited, thr)
         assert free["throttle_time_ms"] == 0
+        # one more second of hammering: how much of it the client is told to wait
+        n2, total, t2 = 0, 0, time.monotonic()
+        while time.monotonic() - t2 < 1.0:
+            n2 += 1
+            total += kwire.parse_api_versions(_call(c, kwire.API_API_VERSIONS, 2,
+                                                    kwire.api_versions_body(2), "hammer", n2),
+                                              2)["throttle_time_ms"]
+        nf, tf = 0, time.monotonic()
+        while time.monotonic() - tf < 1.0:
+            nf += 1
+            _call(f, kwire.API_API_VERSIONS, 2, kwire.api_versions_body(2), "free", nf)
+        print("next second: hammer %d requests (throttle_time_ms summed %d), unthrottled client "
+              "%d requests" % (n2, total, nf))
+        assert total > 0
     brook.assert_alive()
 
 
