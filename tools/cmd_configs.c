@@ -852,8 +852,16 @@ int bk_cmd_configs(int argc, char **argv)
             return users_scram(&o);
         return bk_configs_quotas(o.bootstrap, o.type, o.name, o.describe, o.add, o.del);
     }
+    if (strcmp(o.type, "ips") == 0) { /* connection_creation_rate (configs_quota.c) */
+        if ((o.add || o.add_file || o.del) && !o.alter)
+            bk_tool_usage_error("--add-config and --delete-config can only be used with --alter");
+        if (o.alter && !o.name)
+            bk_tool_usage_error("an entity name (or --entity-default) must be specified with "
+                                "--alter of ips");
+        return bk_configs_quotas(o.bootstrap, o.type, o.name, o.describe, o.add, o.del);
+    }
     if (strcmp(o.type, "topics") != 0 && strcmp(o.type, "brokers") != 0) {
-        if (strcmp(o.type, "ips") == 0 || strcmp(o.type, "broker-loggers") == 0)
+        if (strcmp(o.type, "broker-loggers") == 0)
             bk_tool_die("entity type %s is not supported by Brook", o.type);
         bk_tool_usage_error("Invalid entity type %s, the entity type must be one of topics, "
                             "brokers",

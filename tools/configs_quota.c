@@ -1,6 +1,6 @@
 /*
  * configs_quota.c - the client quota part of `brook configs`
- * (kafka-configs.sh --entity-type users|clients): --describe and --alter
+ * (kafka-configs.sh --entity-type users|clients|ips): --describe and --alter
  * --add-config producer_byte_rate=1024,... / --delete-config k1,k2 through
  * DescribeClientQuotas (48) and AlterClientQuotas (49), over wire.h.
  * Output as kafka-configs.sh: "Quota configs for user-principal 'alice'
@@ -20,12 +20,14 @@ static bk_str S(const char *s) { return (bk_str){s, s ? (int32_t)strlen(s) : -1}
 
 static const char *wire_type(const char *type)
 {
-    return strcmp(type, "users") == 0 ? "user" : "client-id";
+    return strcmp(type, "users") == 0 ? "user" : strcmp(type, "ips") == 0 ? "ip" : "client-id";
 }
 
 static void print_entity(const char *wtype, bk_str name)
 {
-    const char *what = strcmp(wtype, "user") == 0 ? "user-principal" : "client-id";
+    const char *what = strcmp(wtype, "user") == 0 ? "user-principal"
+                       : strcmp(wtype, "ip") == 0 ? "ip"
+                                                  : "client-id";
     if (name.len < 0)
         printf("Quota configs for the default %s are ", what);
     else
@@ -113,7 +115,7 @@ static int alter(bk_wire *w, const char *type, const char *name, const char *add
                         rs.Entries.a[i].ErrorMessage.len > 0 ? (int)rs.Entries.a[i].ErrorMessage.len
                                                              : 0,
                         rs.Entries.a[i].ErrorMessage.len > 0 ? rs.Entries.a[i].ErrorMessage.p : "");
-    const char *what = strcmp(type, "users") == 0 ? "user" : "client";
+    const char *what = strcmp(type, "users") == 0 ? "user" : strcmp(type, "ips") == 0 ? "ip" : "client";
     if (*name)
         printf("Completed updating config for %s %s.\n", what, name);
     else

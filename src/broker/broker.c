@@ -291,6 +291,9 @@ static void count_errors(int api_key, const bk_msgdesc *d, int16_t ver, const vo
 
 int bk_respond(bk_req *req, const bk_msginfo *mi, int16_t ver, const void *m)
 {
+    /* client quotas: ThrottleTimeMs and the KIP-219 mute (quotas.h); the
+     * handlers' response structs are their own, never const objects */
+    bk_quota_on_respond(req->conn->owner->opts.ud, req, mi->desc, ver, (void *)m);
     count_errors(req->hdr.api_key, mi->desc, ver, m, 0);
     bool flex = BK_V_IN(mi->flexible, ver);
     size_t size = bk_codec_size(mi->desc, flex, ver, m);
@@ -337,7 +340,10 @@ int bk_broker_on_request(bk_req *req, void *ud)
     if (rc < 0)
         return rc;
     bk_metrics_request(h->api_key, h->api_version);
+    bk_quota_request_start(b, req);
     rc = e->handler(b, req);
+    if (rc != BK_EAGAIN)
+        req->quota_t0_us = 0;
     if (rc < 0 && rc != BK_EAGAIN) {
         snprintf(why, sizeof why, "%s v%d request (client id '%.*s'): %s",
                  bk_apidef_get(h->api_key)->name, h->api_version,
@@ -360,6 +366,7 @@ void bk_broker_on_timing(bk_conn *c, int16_t api_key, int16_t api_version, const
     bk_broker *b = ud;
     int64_t now = bk_now_ms();
     bk_metrics_timing(api_key, us, now);
+    bk_quota_on_timing(b, c, us); /* request_percentage */
     /* Kafka's request logger (kafka.request.logger at DEBUG): every request
      * with its times, only when debug is on (SIGUSR2 or log.level). */
     if (BK_UNLIKELY(bk_log_enabled(BK_LOG_DEBUG)))

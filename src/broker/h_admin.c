@@ -22,6 +22,7 @@
 #include "../core/uuid.h"
 #include "api_table.h"
 #include "authz.h"
+#include "quotas.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,6 +32,22 @@
 #ifndef BK_TOPICS
 #define BK_TOPICS(b) ((b)->topics)
 #endif
+
+/* controller_mutation_rate (KIP-599, quotas.h): n partitions created or
+ * deleted. Strict versions get THROTTLING_QUOTA_EXCEEDED for a topic while
+ * the quota is exceeded; older ones are throttled (the response's
+ * throttle time and the mute, through bk_respond). */
+static int16_t mutation_quota(bk_broker *b, bk_req *req, int32_t n, bool strict, char *msg,
+                              size_t msglen)
+{
+    bool rejected = false;
+    (void)bk_quota_mutation(b, req, (uint64_t)BK_MAX(n, 0), strict, &rejected);
+    if (!rejected)
+        return 0;
+    if (msg)
+        snprintf(msg, msglen, "The throttling quota has been exceeded.");
+    return BK_KERR_THROTTLING_QUOTA_EXCEEDED;
+}
 
 /* ConfigResource.Type */
 #define RES_TOPIC         2
@@ -322,6 +339,9 @@ int bk_h_create_topics(bk_broker *b, bk_req *req)
             kerr = BK_KERR_TOPIC_ALREADY_EXISTS;
             snprintf(msg, sizeof msg, "Topic '%.*s' already exists.", (int)t->Name.len, t->Name.p);
         }
+        if (!kerr && !rq.validateOnly)
+            kerr = mutation_quota(b, req, nparts == -1 ? b->cfg->num_partitions : nparts, ver >= 6,
+                                  msg, sizeof msg);
         if (!kerr)
             bk_topics_create(reg, t->Name.p ? t->Name.p : "", (size_t)BK_MAX(t->Name.len, 0),
                              nparts, rf, kv, nkv, rq.validateOnly || x, &kerr, msg, sizeof msg);
@@ -478,6 +498,10 @@ int bk_h_delete_topics(bk_broker *b, bk_req *req)
             r->ErrorMessage = bk_str_c("Internal topics cannot be deleted.");
             continue;
         }
+        if ((r->ErrorCode = mutation_quota(b, req, tp->nparts, ver >= 5, NULL, 0)) != 0) {
+            r->ErrorMessage = bk_str_c("The throttling quota has been exceeded.");
+            continue;
+        }
         if (x) {
             dt_one *o = malloc(sizeof *o);
             int dr = o ? 0 : BK_ENOMEM;
@@ -563,6 +587,8 @@ int bk_h_create_partitions(bk_broker *b, bk_req *req)
                     kerr = BK_KERR_INVALID_REPLICA_ASSIGNMENT;
                     snprintf(msg, sizeof msg, "Replicas may only be on broker %d.", b->node_id);
                 }
+            if (!kerr && !rq.ValidateOnly && t->Count > tp->nparts)
+                kerr = mutation_quota(b, req, t->Count - tp->nparts, ver >= 3, msg, sizeof msg);
             if (!kerr)
                 bk_topics_add_partitions(reg, tp, t->Count, rq.ValidateOnly, &kerr, msg,
                                          sizeof msg);

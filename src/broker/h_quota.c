@@ -14,9 +14,11 @@
 #include "../cluster/zkquota.h"
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "api_table.h"
 #include "authz.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,14 +26,29 @@
 
 typedef struct sensor {
     char *user, *client; /* owned */
-    bk_rate rate[2];     /* BK_QUOTA_PRODUCE, BK_QUOTA_FETCH */
+    bk_rate rate[4];     /* BK_QUOTA_PRODUCE, _FETCH, _REQUEST, _MUTATION */
+    uint64_t id;         /* unique: connections refer to it (quota_sensor) */
+    double req_rate;     /* request_percentage as us/s, when last resolved */
 } sensor;
 
+#define MAX_IP_RATES 1024
+
+typedef struct ip_rate {
+    char ip[64];
+    bk_rate r;
+    int64_t used_ms;
+} ip_rate;
+
 typedef struct bk_quotamgr {
+    ip_rate ips[MAX_IP_RATES]; /* connection_creation_rate sensors */
+    int nips;
+    bk_rate broker_conn;       /* max.connection.creation.rate */
+    uint64_t conn_refused;     /* accepts closed by the creation rate */
     bk_quotas q;
     char *dir; /* owned: file store; NULL = cluster mode (not stored) */
     sensor *s; /* owned */
     int ns, caps;
+    uint64_t next_id;
     bk_zkquota *zk; /* cluster mode store, or NULL */
 } bk_quotamgr;
 
@@ -132,61 +149,221 @@ static sensor *sensor_for(bk_quotamgr *m, const char *user, const char *client)
         free(s->client);
         return NULL;
     }
+    s->id = ++m->next_id;
     m->ns++;
     return s;
 }
 
-int32_t bk_quota_record(bk_broker *b, const bk_req *req, int kind, uint64_t bytes)
+static const char *const quota_keys[4] = {"producer_byte_rate", "consumer_byte_rate",
+                                          "request_percentage", "controller_mutation_rate"};
+
+/* The rate (units/s) of kind for the request's (user, client id) and its
+ * sensor; NULL when no quota applies. */
+static sensor *quota_of(bk_broker *b, const bk_req *req, int kind, double *rate)
 {
     bk_quotamgr *m = b->quotas;
-    if (!m || m->q.n == 0)
-        return 0;
+    if (!m || m->q.n == 0 || !req->conn)
+        return NULL;
     char client[256];
     int cl = req->hdr.client_id.len > 0 ? (int)BK_MIN(req->hdr.client_id.len, 255) : 0;
     memcpy(client, req->hdr.client_id.p ? req->hdr.client_id.p : "", (size_t)cl);
     client[cl] = 0;
     const char *user = user_of(req->conn);
-    double rate = bk_quotas_resolve(&m->q, user, client,
-                                    kind == BK_QUOTA_PRODUCE ? "producer_byte_rate"
-                                                             : "consumer_byte_rate");
-    if (rate <= 0)
-        return 0;
-    sensor *s = sensor_for(m, user, client);
+    double r = bk_quotas_resolve(&m->q, user, client, quota_keys[kind]);
+    if (r <= 0)
+        return NULL;
+    /* request_percentage is a percentage of one thread: microseconds of
+     * handler time per second */
+    *rate = kind == BK_QUOTA_REQUEST ? r * 10000.0 : r;
+    return sensor_for(m, user, client);
+}
+
+int32_t bk_quota_record(bk_broker *b, const bk_req *req, int kind, uint64_t bytes)
+{
+    double rate = 0;
+    sensor *s = quota_of(b, req, kind, &rate);
     return s ? bk_rate_record(&s->rate[kind], rate, bytes, bk_now_ms()) : 0;
 }
 
-typedef struct mute {
-    bk_delayed d; /* first: complete() gets &d */
-    bk_req *req;
-} mute;
-
-static bool mute_event(bk_delayed *d, unsigned what, uint64_t bytes) { return false; }
-
-static void mute_done(bk_delayed *d, bool expired)
+int32_t bk_quota_mutation(bk_broker *b, bk_req *req, uint64_t n, bool strict, bool *rejected)
 {
-    bk_req_done(((mute *)d)->req, 0);
+    *rejected = false;
+    double rate = 0;
+    sensor *s = quota_of(b, req, BK_QUOTA_MUTATION, &rate);
+    if (!s)
+        return 0;
+    int64_t now = bk_now_ms();
+    /* strict (KIP-599): refused while the quota is already exceeded;
+     * otherwise recorded even when it goes over (a burst is let through,
+     * the throttle time says how long to wait before the next one) */
+    int32_t before = bk_rate_record(&s->rate[BK_QUOTA_MUTATION], rate, 0, now);
+    if (strict && before > 0) {
+        *rejected = true;
+    } else {
+        before = bk_rate_record(&s->rate[BK_QUOTA_MUTATION], rate, n, now);
+    }
+    if (before > req->quota_throttle_ms)
+        req->quota_throttle_ms = before; /* answered by bk_quota_on_respond */
+    return before;
+}
+
+/* Requests exempt from request_percentage: before authentication, and
+ * the brokers' own (replica fetches; Kafka exempts ClusterAction). */
+static bool time_exempt(const bk_req *req)
+{
+    const bk_reqhdr *h = &req->hdr;
+    if (!req->conn || !req->conn->authenticated)
+        return true;
+    return h->api_key == BK_API_FETCH && h->client_id.len > 7 && h->client_id.p &&
+           memcmp(h->client_id.p, "broker-", 7) == 0;
+}
+
+void bk_quota_request_start(bk_broker *b, bk_req *req)
+{
+    req->quota_t0_us = 0;
+    double rate;
+    sensor *s;
+    if (time_exempt(req) || !(s = quota_of(b, req, BK_QUOTA_REQUEST, &rate))) {
+        if (req->conn)
+            req->conn->quota_sensor = 0;
+        return;
+    }
+    /* the time is recorded when the response is out (bk_quota_on_timing) */
+    s->req_rate = rate;
+    req->quota_t0_us = 1;
+    req->conn->quota_sensor = s->id;
+    req->conn->quota_slot = (int32_t)(s - b->quotas->s);
+}
+
+/* Take one token; refused (and not charged) when there is none. */
+static bool take(bk_rate *r, double rate, int64_t now)
+{
+    if (bk_rate_record(r, rate, 1, now) <= 0)
+        return true;
+    r->credit += 1;
+    return false;
+}
+
+static ip_rate *ip_sensor(bk_quotamgr *m, const char *ip, int64_t now)
+{
+    int lru = 0;
+    for (int i = 0; i < m->nips; i++) {
+        if (strcmp(m->ips[i].ip, ip) == 0)
+            return &m->ips[i];
+        if (m->ips[i].used_ms < m->ips[lru].used_ms)
+            lru = i;
+    }
+    ip_rate *x = m->nips < MAX_IP_RATES ? &m->ips[m->nips++] : &m->ips[lru];
+    memset(x, 0, sizeof *x);
+    snprintf(x->ip, sizeof x->ip, "%s", ip);
+    return x;
+}
+
+bool bk_quota_conn_allowed(bk_broker *b, const char *ip)
+{
+    bk_quotamgr *m = b->quotas;
+    if (!m)
+        return true;
+    int64_t now = bk_now_ms();
+    int32_t brate = b->cfg->max_connection_creation_rate;
+    double irate = m->q.n ? bk_quotas_resolve_ip(&m->q, ip) : -1;
+    bool ok = true;
+    const char *why = NULL;
+    ip_rate *x = NULL;
+    if (irate > 0) {
+        x = ip_sensor(m, ip, now);
+        x->used_ms = now;
+        if (!take(&x->r, irate, now)) {
+            ok = false;
+            why = "connection_creation_rate";
+        }
+    }
+    if (ok && brate > 0 && brate != INT32_MAX && !take(&m->broker_conn, brate, now)) {
+        ok = false;
+        why = "max.connection.creation.rate";
+        if (x)
+            x->r.credit += 1; /* not let in: not charged to the ip either */
+    }
+    if (!ok) {
+        m->conn_refused++;
+        bk_log_rl(BK_LOG_INFO, "closing connection from %s: %s exceeded (%llu refused so far)", ip,
+                  why, (unsigned long long)m->conn_refused);
+    }
+    return ok;
+}
+
+void bk_quota_on_timing(bk_broker *b, bk_conn *c, const uint64_t *us)
+{
+    bk_quotamgr *m = b->quotas;
+    if (!m || !c->quota_sensor || c->quota_slot >= m->ns ||
+        m->s[c->quota_slot].id != c->quota_sensor)
+        return;
+    sensor *s = &m->s[c->quota_slot];
+    /* the response's sending, recorded without throttling as Kafka does
+     * with its network thread time: the next response pays for it */
+    (void)bk_rate_record(&s->rate[BK_QUOTA_REQUEST], s->req_rate, us[BK_RT_RESP_SEND],
+                         bk_now_ms());
+}
+
+/* The ThrottleTimeMs field of a top-level response, or NULL. */
+static int32_t *throttle_field(const bk_msgdesc *d, int16_t ver, void *m)
+{
+    for (uint16_t i = 0; i < d->nfields; i++) {
+        const bk_field *f = &d->fields[i];
+        if (f->type == BK_T_INT32 && BK_V_IN(f->versions, ver) &&
+            strcmp(f->name, "ThrottleTimeMs") == 0)
+            return (int32_t *)((char *)m + f->off);
+    }
+    return NULL;
+}
+
+void bk_quota_on_respond(bk_broker *b, bk_req *req, const bk_msgdesc *d, int16_t ver, void *m)
+{
+    /* nothing to do without quotas (every response passes here) */
+    if (!b || !b->quotas || (b->quotas->q.n == 0 && !req->quota_throttle_ms))
+        return;
+    int32_t *tt = throttle_field(d, ver, m);
+    int32_t throttle = tt ? *tt : 0;
+    if (req->quota_throttle_ms > throttle)
+        throttle = req->quota_throttle_ms;
+    req->quota_throttle_ms = 0;
+    if (req->quota_t0_us) {
+        /* the handler's time: its synchronous run so far (a deferred
+         * request: its run until it parked; the purgatory wait is not) */
+        uint64_t used = 0;
+        if (req->deferred)
+            used = req->t_local_us;
+        else if (req->t_start_us)
+            used = bk_metrics_now_us() - req->t_start_us;
+        int32_t t = bk_quota_record(b, req, BK_QUOTA_REQUEST, used);
+        req->quota_t0_us = 0;
+        if (t > throttle)
+            throttle = t;
+    }
+    if (throttle <= 0)
+        return;
+    if (tt)
+        *tt = throttle;
+    /* KIP-219: the client is told and the broker stops reading its
+     * connection for that long, synchronous and deferred answers alike
+     * (the mute starts now; the response itself still leaves). Versions
+     * whose response has no ThrottleTimeMs are muted too. */
+    bk_conn_mute(req->conn, throttle);
 }
 
 int bk_quota_mute(bk_broker *b, bk_req *req, int32_t ms)
 {
-    if (ms <= 0 || !b->started)
-        return 0;
-    mute *x = BK_ARENA_NEW(req, mute, 1);
-    if (!x)
-        return 0;
-    x->req = req;
-    x->d.on_event = mute_event;
-    x->d.complete = mute_done;
-    if (bk_delayed_park(&b->purg, &x->d, bk_now_ms() + ms, NULL, NULL, 0) != 0)
-        return 0;
-    req->hctx = &x->d;
-    return BK_EAGAIN;
+    if (ms > 0 && req->conn)
+        bk_conn_mute(req->conn, ms);
+    return 0;
 }
 
 /* ------------------------------------------------------------ the APIs */
 
 static bool is_user(bk_str t) { return t.len == 4 && memcmp(t.p, "user", 4) == 0; }
 static bool is_client(bk_str t) { return t.len == 9 && memcmp(t.p, "client-id", 9) == 0; }
+static bool is_ip(bk_str t) { return t.len == 2 && memcmp(t.p, "ip", 2) == 0; }
+static bool ip_kind(int k) { return k == BK_QPART_IP || k == BK_QPART_IP_DEFAULT; }
 
 static char *cstr(bk_req *req, bk_str s)
 {
@@ -202,7 +379,7 @@ static bool comp_match(int8_t mt, const char *name, int kind, const char *have)
     switch (mt) {
     case 0: return kind == BK_QPART_NAME && strcmp(have, name) == 0;
     case 1: return kind == BK_QPART_DEFAULT;
-    case 2: return kind != BK_QPART_NONE;
+    case 2: return kind == BK_QPART_NAME || kind == BK_QPART_DEFAULT;
     default: return false;
     }
 }
@@ -222,11 +399,16 @@ int bk_h_describe_client_quotas(bk_broker *b, bk_req *req)
         return BK_RESPOND(req, DescribeClientQuotasResponse, ver, &rs);
     }
     /* the filter: per part, -1 = not constrained, else the match type */
-    int8_t umt = -1, cmt = -1;
-    const char *uname = "", *cname = "";
+    int8_t umt = -1, cmt = -1, imt = -1;
+    const char *uname = "", *cname = "", *iname = "";
     for (int i = 0; i < BK_MAX(rq.Components.n, 0); i++) {
         const bk_DescribeClientQuotasRequest_ComponentData *c = &rq.Components.a[i];
         bool u = is_user(c->EntityType), cl = is_client(c->EntityType);
+        if (is_ip(c->EntityType) && imt < 0 && c->MatchType >= 0 && c->MatchType <= 2) {
+            imt = c->MatchType;
+            iname = cstr(req, c->Match);
+            continue;
+        }
         if ((!u && !cl) || c->MatchType < 0 || c->MatchType > 2 || (u ? umt : cmt) >= 0) {
             rs.ErrorCode = BK_KERR_INVALID_REQUEST;
             rs.ErrorMessage = bk_str_c("Invalid or repeated entity type in the filter.");
@@ -245,17 +427,28 @@ int bk_h_describe_client_quotas(bk_broker *b, bk_req *req)
     for (int i = 0; i < n; i++) {
         const bk_quota_val *v = &m->q.v[i];
         ent[i] = -1;
+        if (imt >= 0 || ip_kind(v->ukind)) { /* IP entities (KIP-612) stand alone */
+            if (umt >= 0 || cmt >= 0 || (rq.Strict && imt < 0))
+                continue;
+            if (imt >= 0 && !comp_match(imt, iname,
+                                        v->ukind == BK_QPART_IP ? BK_QPART_NAME
+                                        : v->ukind == BK_QPART_IP_DEFAULT ? BK_QPART_DEFAULT
+                                                                          : BK_QPART_NONE,
+                                        v->user))
+                continue;
+        }
         if (umt >= 0 && !comp_match(umt, uname, v->ukind, v->user))
             continue;
         if (cmt >= 0 && !comp_match(cmt, cname, v->ckind, v->client))
             continue;
-        if (rq.Strict && ((umt < 0 && v->ukind != BK_QPART_NONE) ||
+        if (rq.Strict && !ip_kind(v->ukind) && ((umt < 0 && v->ukind != BK_QPART_NONE) ||
                           (cmt < 0 && v->ckind != BK_QPART_NONE)))
             continue;
         int k = 0;
         for (; k < i; k++)
             if (ent[k] >= 0 && m->q.v[k].ukind == v->ukind && m->q.v[k].ckind == v->ckind &&
-                (v->ukind != BK_QPART_NAME || strcmp(m->q.v[k].user, v->user) == 0) &&
+                ((v->ukind != BK_QPART_NAME && v->ukind != BK_QPART_IP) ||
+                 strcmp(m->q.v[k].user, v->user) == 0) &&
                 (v->ckind != BK_QPART_NAME || strcmp(m->q.v[k].client, v->client) == 0))
                 break;
         ent[i] = k < i ? ent[k] : rs.Entries.n++;
@@ -271,7 +464,10 @@ int bk_h_describe_client_quotas(bk_broker *b, bk_req *req)
         if (!e->Entity.a || !e->Values.a)
             return BK_ENOMEM;
         int j = 0;
-        if (v->ukind != BK_QPART_NONE)
+        if (ip_kind(v->ukind))
+            e->Entity.a[j++] = (bk_DescribeClientQuotasResponse_EntityData){
+                bk_str_c("ip"), v->ukind == BK_QPART_IP ? bk_str_c(v->user) : (bk_str){NULL, -1}};
+        else if (v->ukind != BK_QPART_NONE)
             e->Entity.a[j++] = (bk_DescribeClientQuotasResponse_EntityData){
                 bk_str_c("user"),
                 v->ukind == BK_QPART_NAME ? bk_str_c(v->user) : (bk_str){NULL, -1}};
@@ -319,14 +515,23 @@ int bk_h_alter_client_quotas(bk_broker *b, bk_req *req)
             const bk_AlterClientQuotasRequest_EntityData *d = &q->Entity.a[j];
             e->Entity.a[j] = (bk_AlterClientQuotasResponse_EntityData){d->EntityType, d->EntityName};
             int kind = d->EntityName.len < 0 ? BK_QPART_DEFAULT : BK_QPART_NAME;
-            if (is_user(d->EntityType) && uk == BK_QPART_NONE) {
+            if (is_ip(d->EntityType) && uk == BK_QPART_NONE && ck == BK_QPART_NONE &&
+                e->Entity.n == 1) {
+                uk = kind == BK_QPART_DEFAULT ? BK_QPART_IP_DEFAULT : BK_QPART_IP;
+                u = cstr(req, d->EntityName);
+                unsigned char a[16];
+                if (u && kind == BK_QPART_NAME && inet_pton(AF_INET, u, a) != 1 &&
+                    inet_pton(AF_INET6, u, a) != 1)
+                    bad = "An ip entity must be a numeric IPv4 or IPv6 address.";
+            } else if (is_user(d->EntityType) && uk == BK_QPART_NONE) {
                 uk = kind;
                 u = cstr(req, d->EntityName);
             } else if (is_client(d->EntityType) && ck == BK_QPART_NONE) {
                 ck = kind;
                 c = cstr(req, d->EntityName);
             } else {
-                bad = "Invalid or repeated entity type (user and client-id are supported).";
+                bad = "Invalid or repeated entity type (user and client-id, or ip alone, are "
+                      "supported).";
             }
         }
         if ((u && strlen(u) > 255) || (c && strlen(c) > 255))
@@ -337,6 +542,9 @@ int bk_h_alter_client_quotas(bk_broker *b, bk_req *req)
             char *key = cstr(req, q->Ops.a[j].Key);
             if (!key || !bk_quota_key_valid(key))
                 bad = "Unknown quota key.";
+            else if (ip_kind(uk) != (strcmp(key, "connection_creation_rate") == 0))
+                bad = ip_kind(uk) ? "An ip entity takes connection_creation_rate only."
+                                  : "connection_creation_rate is a quota of ip entities.";
             else if (!q->Ops.a[j].Remove && !(q->Ops.a[j].Value > 0))
                 bad = "Quota values must be positive.";
         }

@@ -13,7 +13,7 @@
 
 static bool same_part(int k1, const char *n1, int k2, const char *n2)
 {
-    return k1 == k2 && (k1 != BK_QPART_NAME || strcmp(n1, n2) == 0);
+    return k1 == k2 && ((k1 != BK_QPART_NAME && k1 != BK_QPART_IP) || strcmp(n1, n2) == 0);
 }
 
 int bk_zkquota_decode(const char *json, size_t len, int ukind, const char *user, int ckind,
@@ -98,7 +98,7 @@ typedef struct qctx {
     bk_zkquota *z;
     uint64_t gen;
     int what; /* 0 users list, 1 a user node, 2 a user's clients list, 3 a user+client node,
-                 4 clients list, 5 a client node */
+                 4 clients list, 5 a client node, 6 ips list, 7 an ip node */
     char user[256], client[256];
     char path[600];
 } qctx;
@@ -159,7 +159,7 @@ static void issue(bk_zkquota *z, const qctx *base, int what, const char *user, c
     memcpy(c->path, path, strlen(path) + 1);
     z->pending++;
     z->refs++;
-    if (what == 1 || what == 3 || what == 5)
+    if (what == 1 || what == 3 || what == 5 || what == 7)
         bk_zk_get(z->zk, c->path, NULL, NULL, on_result, c);
     else
         bk_zk_children(z->zk, c->path, NULL, NULL, on_result, c);
@@ -192,6 +192,20 @@ static void on_result(bk_zk *zk, const bk_zk_result *r, void *ud)
                     snprintf(path, sizeof path, "/config/clients/%s", r->kids[i]);
                     issue(z, c, 5, NULL, r->kids[i], path);
                 }
+                break;
+            case 6:
+                for (int i = 0; i < r->nkids; i++) {
+                    snprintf(path, sizeof path, "/config/ips/%s", r->kids[i]);
+                    issue(z, c, 7, r->kids[i], NULL, path);
+                }
+                break;
+            case 7:
+                if (r->data && r->len > 0 &&
+                    bk_zkquota_decode(r->data, (size_t)r->len,
+                                      kind_of(c->user) == BK_QPART_DEFAULT ? BK_QPART_IP_DEFAULT
+                                                                           : BK_QPART_IP,
+                                      c->user, BK_QPART_NONE, NULL, z->fresh) != 0)
+                    bk_log_rl(BK_LOG_WARN, "quota znode %s does not parse; ignored", c->path);
                 break;
             default: {
                 int uk = c->what == 5 ? BK_QPART_NONE : kind_of(c->user);
@@ -252,13 +266,15 @@ static void read_all(bk_zkquota *z)
     if (z->fresh) {
         issue(z, &base, 0, NULL, NULL, "/config/users");
         issue(z, &base, 4, NULL, NULL, "/config/clients");
+        issue(z, &base, 6, NULL, NULL, "/config/ips");
     }
     read_done(z);
 }
 
 bk_zkquota *bk_zkquota_open(bk_zk *zk, bk_zkquota_loaded_fn *loaded, void *ud)
 {
-    static const char *const paths[] = {"/config/users", "/config/clients", "/config/changes"};
+    static const char *const paths[] = {"/config/users", "/config/clients", "/config/ips",
+                                        "/config/changes"};
     for (size_t i = 0; i < BK_ARRAY_LEN(paths); i++)
         if (bk_zk_sync_mkdirs(zk, paths[i], 10000) != 0)
             return NULL;
@@ -365,13 +381,13 @@ static void on_old(bk_zk *zk, const bk_zk_result *r, void *ud)
 
 static const char *seg(int kind, const char *name)
 {
-    return kind == BK_QPART_DEFAULT ? DEFAULT_NAME : name;
+    return kind == BK_QPART_DEFAULT || kind == BK_QPART_IP_DEFAULT ? DEFAULT_NAME : name;
 }
 
 void bk_zkquota_write(bk_zkquota *z, const bk_quotas *all, int ukind, const char *user,
                       int ckind, const char *client)
 {
-    if (!z || (ukind == BK_QPART_NAME && strchr(user, '/')) ||
+    if (!z || ((ukind == BK_QPART_NAME || ukind == BK_QPART_IP) && strchr(user, '/')) ||
         (ckind == BK_QPART_NAME && strchr(client, '/')))
         return;
     wctx *w = calloc(1, sizeof *w);
@@ -380,7 +396,8 @@ void bk_zkquota_write(bk_zkquota *z, const bk_quotas *all, int ukind, const char
     w->zk = z->zk;
     w->uk = ukind;
     w->ck = ckind;
-    snprintf(w->user, sizeof w->user, "%s", ukind == BK_QPART_NAME ? user : "");
+    snprintf(w->user, sizeof w->user, "%s",
+             ukind == BK_QPART_NAME || ukind == BK_QPART_IP ? user : "");
     snprintf(w->client, sizeof w->client, "%s", ckind == BK_QPART_NAME ? client : "");
     bk_quotas_init(&w->snap);
     for (int i = 0; i < all->n; i++) {
@@ -394,7 +411,9 @@ void bk_zkquota_write(bk_zkquota *z, const bk_quotas *all, int ukind, const char
     }
     static const char empty[] = "{\"version\":1,\"config\":{}}";
     char p[700];
-    if (ukind != BK_QPART_NONE && ckind != BK_QPART_NONE) {
+    if (ukind == BK_QPART_IP || ukind == BK_QPART_IP_DEFAULT) {
+        snprintf(w->entity, sizeof w->entity, "ips/%s", seg(ukind, user));
+    } else if (ukind != BK_QPART_NONE && ckind != BK_QPART_NONE) {
         /* the parents first (FIFO per session: they exist before the get) */
         snprintf(p, sizeof p, "/config/users/%s", seg(ukind, user));
         bk_zk_create(z->zk, p, empty, (int)strlen(empty), 0, NULL, NULL);

@@ -420,6 +420,9 @@ const bk_config_key bk_config_keys[] = {
      "Most connections from one IP address", NULL},
     {"max.connections.per.ip.overrides", BK_CFG_STRING, OFF(max_connections_per_ip_overrides), "",
      NR, "Per-IP limits: host:count,host:count (checked at start-up)", NULL},
+    {"max.connection.creation.rate", BK_CFG_INT, OFF(max_connection_creation_rate), "2147483647",
+     0, I32MAX, "Most new connections a second for the broker (KIP-612); more are closed at accept",
+     NULL},
 };
 const int bk_config_nkeys = (int)BK_ARRAY_LEN(bk_config_keys);
 

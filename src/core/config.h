@@ -199,6 +199,7 @@ typedef struct bk_config {
     int32_t max_connections;
     int32_t max_connections_per_ip;
     char *max_connections_per_ip_overrides; /* "host:count,..." */
+    int32_t max_connection_creation_rate;   /* KIP-612, per second */
 
     /* --- derived by bk_config_finish() --- */
     bk_endpoint *listener_eps; /* owned: one per listeners entry */

@@ -78,13 +78,14 @@ static void leave(bk_conn *c)
     if (!c->closing) {
         uint32_t mask = 0;
         uint64_t unsent = bk_conn_unsent(c);
-        if (!c->busy && !c->eof && !c->linger && unsent <= c->owner->opts.out_high_water)
+        if (!c->busy && !c->eof && !c->linger && !c->mute_until &&
+            unsent <= c->owner->opts.out_high_water)
             mask |= BK_EV_READ;
         /* Writable also when complete frames wait unhandled (conn_progress
          * stopped after its round limit): the socket is writable at once,
          * so the next tick comes back for them without new input. The same
          * for decrypted bytes OpenSSL holds that epoll cannot see. */
-        if (unsent || (!c->busy && !c->linger && frame_complete(c)))
+        if (unsent || (!c->busy && !c->linger && !c->mute_until && frame_complete(c)))
             mask |= BK_EV_WRITE;
         if (c->tls)
             mask = tls_mask(c, mask);
@@ -115,6 +116,7 @@ static void conn_destroy(bk_conn *c)
     bk_tls_free(c->tls);
     free(c->tls_fbuf);
     bk_ev_timer_stop(cs->ev, &c->idle);
+    bk_ev_timer_stop(cs->ev, &c->mute_timer);
     bk_ev_io_stop(cs->ev, &c->io);
     release_holds(c, true);
     /* Responses that will never be sent still count (as Kafka updates
@@ -232,6 +234,30 @@ static void idle_cb(bk_ev *ev, bk_ev_timer *t)
         bk_conn_fail(c, BK_LOG_WARN, "out of memory arming the idle timer");
     }
     leave(c);
+}
+
+/* ---------------------------------------------------------------- muting */
+
+static void mute_cb(bk_ev *ev, bk_ev_timer *t)
+{
+    bk_conn *c = t->data;
+    c->mute_until = 0;
+    if (!c->closing)
+        conn_progress(c);
+    leave(c);
+}
+
+void bk_conn_mute(bk_conn *c, int64_t ms)
+{
+    if (ms <= 0 || c->closing)
+        return;
+    int64_t until = bk_now_ms() + ms;
+    if (until <= c->mute_until)
+        return;
+    if (bk_ev_timer_start(c->owner->ev, &c->mute_timer, until) != 0)
+        return; /* out of memory: not muted, the throttle time still reported */
+    c->mute_until = until;
+    /* Interest is recomputed when the current entry point leaves. */
 }
 
 /* ---------------------------------------------------------------- timing */
@@ -570,7 +596,7 @@ static void dispatch(bk_conn *c, int32_t size)
 /* Handle buffered frames while allowed. */
 static void process_input(bk_conn *c)
 {
-    while (!c->closing && !c->busy && !c->owner->quiescing && !c->linger &&
+    while (!c->closing && !c->busy && !c->owner->quiescing && !c->linger && !c->mute_until &&
            bk_conn_unsent(c) <= c->owner->opts.out_high_water) {
         int32_t size;
         if (!peek_size(c, &size))
@@ -721,7 +747,7 @@ static void conn_progress(bk_conn *c)
         int rc = bk_conn_unsent(c) ? flush_out(c) : 0;
         if (rc != 0)
             break; /* EAGAIN: wait for EPOLLOUT; errors: closing is set */
-        if (c->busy || c->owner->quiescing || c->linger || !frame_complete(c))
+        if (c->busy || c->owner->quiescing || c->linger || c->mute_until || !frame_complete(c))
             break;
     }
     if (!c->closing && c->eof && !c->busy && !bk_conn_unsent(c) && !frame_complete(c)) {
@@ -839,6 +865,7 @@ int bk_conn_accept_sec(bk_conns *cs, int fd, const struct sockaddr_storage *peer
 
     bk_ev_io_init(&c->io, fd, io_cb, c);
     bk_ev_timer_init(&c->idle, idle_cb, c);
+    bk_ev_timer_init(&c->mute_timer, mute_cb, c);
     if (bk_ev_io_start(cs->ev, &c->io, BK_EV_READ) != 0 ||
         (cs->opts.idle_ms >= 0 &&
          bk_ev_timer_start(cs->ev, &c->idle, c->last_active + cs->opts.idle_ms) != 0)) {

@@ -79,6 +79,11 @@
  * it early (bk_req_done) instead of waiting for its own timeout. It must
  * not call bk_req_done() from inside on_cancel; arm a timer instead.
  *
+ * Muting (quota throttling, KIP-219). bk_conn_mute() stops reading and
+ * handling requests of a connection until a deadline (a timer resumes
+ * it); output still flows, so the response that carried the throttle time
+ * leaves at once.
+ *
  * Shutdown. bk_conns_quiesce() stops handling new requests on every
  * connection; a connection is closed as soon as it has no request in
  * flight and no unsent output, so answers already produced still leave.
@@ -121,6 +126,8 @@ typedef struct bk_req {
     int32_t frame_len; /* size prefix of the frame */
     int64_t recv_ms;   /* monotonic ms when the frame was complete */
     void *hctx;        /* the handler layer's state of a deferred request */
+    uint64_t quota_t0_us;      /* the handler layer's: request_percentage applies (quotas.h) */
+    int32_t quota_throttle_ms; /* the handler layer's pending quota throttle (quotas.h) */
 
     /* private to conn.c: timing (monotonic us) */
     uint64_t t_start_us, t_local_us, t_queue_us;
@@ -241,6 +248,14 @@ struct bk_conn {
     bool linger;    /* bk_conn_close_after_output: close once all is sent */
 
     void *udata; /* the handler layer's per-connection state */
+
+    /* Quota throttling (KIP-219): no request is read or handled before
+     * mute_until (monotonic ms); mute_timer resumes the connection. */
+    int64_t mute_until;
+    bk_ev_timer mute_timer;
+    /* the handler layer's request_percentage sensor (quotas.h) */
+    uint64_t quota_sensor;
+    int32_t quota_slot;
 };
 
 void bk_conns_init(bk_conns *cs, bk_ev *ev, const bk_conn_opts *opts);
@@ -281,6 +296,11 @@ void bk_conn_fail(bk_conn *c, int level, const char *why);
 /* Close c once everything queued on it is sent; no further request is
  * handled (a failed authentication answers, then closes). */
 void bk_conn_close_after_output(bk_conn *c);
+
+/* Quota throttling (KIP-219): read and handle nothing more on c for ms
+ * (from now; extends a running mute, never shortens it). Output still
+ * flows, so a response already queued leaves. */
+void bk_conn_mute(bk_conn *c, int64_t ms);
 
 /* Unsent bytes (memory + file). */
 uint64_t bk_conn_unsent(const bk_conn *c);

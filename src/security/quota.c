@@ -41,7 +41,7 @@ void bk_quotas_fini(bk_quotas *q)
 
 static bool part_eq(int k1, const char *n1, int k2, const char *n2)
 {
-    return k1 == k2 && (k1 != BK_QPART_NAME || strcmp(n1, n2) == 0);
+    return k1 == k2 && ((k1 != BK_QPART_NAME && k1 != BK_QPART_IP) || strcmp(n1, n2) == 0);
 }
 
 int bk_quotas_set(bk_quotas *q, int ukind, const char *user, int ckind, const char *client,
@@ -71,11 +71,12 @@ int bk_quotas_set(bk_quotas *q, int ukind, const char *user, int ckind, const ch
         q->cap = cap;
     }
     bk_quota_val v = {ukind, ckind, NULL, NULL, strdup(key), value};
-    if (ukind == BK_QPART_NAME)
+    bool uname = ukind == BK_QPART_NAME || ukind == BK_QPART_IP;
+    if (uname)
         v.user = strdup(user);
     if (ckind == BK_QPART_NAME)
         v.client = strdup(client);
-    if (!v.key || (ukind == BK_QPART_NAME && !v.user) || (ckind == BK_QPART_NAME && !v.client)) {
+    if (!v.key || (uname && !v.user) || (ckind == BK_QPART_NAME && !v.client)) {
         val_free(&v);
         return BK_ENOMEM;
     }
@@ -129,6 +130,15 @@ int32_t bk_rate_record(bk_rate *r, double rate, uint64_t bytes, int64_t now_ms)
         return 0;
     double ms = -r->credit / rate * 1000.0;
     return ms > 3600000.0 ? 3600000 : (int32_t)ms;
+}
+
+double bk_quotas_resolve_ip(const bk_quotas *q, const char *ip)
+{
+    double v;
+    if (find(q, BK_QPART_IP, ip, BK_QPART_NONE, NULL, "connection_creation_rate", &v) ||
+        find(q, BK_QPART_IP_DEFAULT, NULL, BK_QPART_NONE, NULL, "connection_creation_rate", &v))
+        return v;
+    return -1;
 }
 
 /* ------------------------------------------------------------ file store */
@@ -203,6 +213,20 @@ int bk_quotas_load_file(bk_quotas *q, const char *dir)
                 rc = BK_ECORRUPT;
             continue;
         }
+        if (line[0] == 'i' && line[1] == ' ') { /* an IP entity */
+            if (sscanf(line, "%1023s %1023s %1023s %lf", w[0], w[1], w[3], &val) != 4 ||
+                !bk_quota_key_valid(w[3])) {
+                rc = BK_ECORRUPT;
+                break;
+            }
+            int ik;
+            char *ip = NULL;
+            if ((rc = get_part(w[1], &ik, &ip)) == 0 && ik != BK_QPART_NONE)
+                rc = bk_quotas_set(q, ik == BK_QPART_DEFAULT ? BK_QPART_IP_DEFAULT : BK_QPART_IP,
+                                   ip, BK_QPART_NONE, NULL, w[3], val, false);
+            free(ip);
+            continue;
+        }
         if (sscanf(line, "%1023s %1023s %1023s %1023s %lf", w[0], w[1], w[2], w[3], &val) != 5 ||
             strcmp(w[0], "q") != 0 || !bk_quota_key_valid(w[3])) {
             rc = BK_ECORRUPT;
@@ -230,6 +254,12 @@ int bk_quotas_save_file(const bk_quotas *q, const char *dir)
     fprintf(f, "brook-quotas 1\n");
     for (int i = 0; i < q->n; i++) {
         const bk_quota_val *v = &q->v[i];
+        if (v->ukind == BK_QPART_IP || v->ukind == BK_QPART_IP_DEFAULT) {
+            fputc('i', f);
+            put_part(f, v->ukind == BK_QPART_IP ? BK_QPART_NAME : BK_QPART_DEFAULT, v->user);
+            fprintf(f, " %s %.17g\n", v->key, v->value);
+            continue;
+        }
         fputc('q', f);
         put_part(f, v->ukind, v->user);
         put_part(f, v->ckind, v->client);

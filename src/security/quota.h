@@ -12,12 +12,13 @@
  *   4 user=<default>,client=C   5 user=<default>,client=<default>
  *   6 user=<default>   7 client=C   8 client=<default>
  * Keys: producer_byte_rate, consumer_byte_rate, request_percentage,
- * controller_mutation_rate (stored and described; only the byte rates are
- * enforced), connection_creation_rate.
+ * controller_mutation_rate (enforced in the broker, quotas.h),
+ * connection_creation_rate (IP entities, enforced at accept).
  *
  * File store (single node): <dir>/brook-quotas, atomically rewritten:
  *   brook-quotas 1
  *   q <user|-|*> <client|-|*> <key> <value>     (- absent, * default, names %-encoded)
+ *   i <ip|*> <key> <value>                      (an IP entity)
  *
  * Thread: any; callers serialise.
  */
@@ -29,7 +30,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { BK_QPART_NONE = 0, BK_QPART_NAME = 1, BK_QPART_DEFAULT = 2 };
+/* IP entities (KIP-612, /config/ips/<ip>, only connection_creation_rate)
+ * are kept in the same list with ukind BK_QPART_IP (user = the address)
+ * or BK_QPART_IP_DEFAULT, and ckind NONE; bk_quotas_resolve never sees
+ * them. */
+enum {
+    BK_QPART_NONE = 0,
+    BK_QPART_NAME = 1,
+    BK_QPART_DEFAULT = 2,
+    BK_QPART_IP = 3,
+    BK_QPART_IP_DEFAULT = 4
+};
 
 typedef struct bk_quota_val {
     int ukind, ckind; /* BK_QPART_* */
@@ -54,6 +65,10 @@ int bk_quotas_set(bk_quotas *q, int ukind, const char *user, int ckind, const ch
 /* The value for user/client (client may be ""), or -1 when none applies. */
 double bk_quotas_resolve(const bk_quotas *q, const char *user, const char *client,
                          const char *key);
+
+/* connection_creation_rate of an IP: its own value, else the default IP
+ * entity's; -1 when none. */
+double bk_quotas_resolve_ip(const bk_quotas *q, const char *ip);
 
 int bk_quotas_load_file(bk_quotas *q, const char *dir);
 int bk_quotas_save_file(const bk_quotas *q, const char *dir);

@@ -33,6 +33,18 @@ void bk_test_quota(void)
     BK_CHECK(bk_quotas_resolve(&q, "alice", "app", k) == 3);
     BK_CHECK(bk_quota_key_valid("request_percentage") && !bk_quota_key_valid("foo"));
 
+    BK_TEST("quota: ip entities (KIP-612) stand apart from users and clients");
+    const char *ck = "connection_creation_rate";
+    BK_CHECK(bk_quotas_resolve_ip(&q, "10.0.0.1") == -1);
+    BK_CHECK(bk_quotas_set(&q, BK_QPART_IP_DEFAULT, NULL, X, NULL, ck, 20, false) == 0);
+    BK_CHECK(bk_quotas_set(&q, BK_QPART_IP, "127.0.0.1", X, NULL, ck, 2, false) == 0);
+    BK_CHECK(bk_quotas_resolve_ip(&q, "127.0.0.1") == 2);
+    BK_CHECK(bk_quotas_resolve_ip(&q, "10.0.0.1") == 20);
+    /* a user named like the address is another entity */
+    BK_CHECK(bk_quotas_resolve(&q, "127.0.0.1", "", ck) == -1);
+    BK_CHECK(bk_quotas_set(&q, BK_QPART_IP, "127.0.0.1", X, NULL, ck, 3, false) == 0);
+    BK_CHECK(bk_quotas_resolve_ip(&q, "127.0.0.1") == 3);
+
     BK_TEST("quota: file store");
     char dir[] = "/tmp/bk-quota-XXXXXX";
     BK_CHECK(mkdtemp(dir) != NULL);
@@ -44,6 +56,8 @@ void bk_test_quota(void)
     BK_CHECK(r.n == q.n);
     BK_CHECK(bk_quotas_resolve(&r, "-", "a b%", "consumer_byte_rate") == 1.5);
     BK_CHECK(bk_quotas_resolve(&r, "zed", "app", k) == 6); /* user default before client */
+    BK_CHECK(bk_quotas_resolve_ip(&r, "127.0.0.1") == 3);
+    BK_CHECK(bk_quotas_resolve_ip(&r, "::1") == 20);
     bk_quotas_fini(&r);
     char path[128];
     snprintf(path, sizeof path, "%s/brook-quotas", dir);
@@ -59,4 +73,11 @@ void bk_test_quota(void)
     BK_CHECK(bk_rate_record(&s, 1000, 0, 500) == 500);
     BK_CHECK(bk_rate_record(&s, 1000, 0, 1000) == 0);
     BK_CHECK(bk_rate_record(&s, 0, 1 << 30, 1000) == 0);
+
+    BK_TEST("quota: request_percentage as microseconds a second");
+    bk_rate t = {0};
+    double pct = 1 * 10000.0; /* 1 % of one thread: 10 ms a second */
+    BK_CHECK(bk_rate_record(&t, pct, 10000, 0) == 0);
+    BK_CHECK(bk_rate_record(&t, pct, 5000, 0) == 500); /* 5 ms over: 0.5 s to repay */
+    BK_CHECK(bk_rate_record(&t, pct, 0, 500) == 0);
 }

@@ -100,6 +100,11 @@ static void on_accept(bk_listener *l, int fd, const struct sockaddr_storage *pee
         close(fd);
         return;
     }
+    /* connection creation rate (KIP-612, quotas.h): closed, not delayed */
+    if (!bk_quota_conn_allowed(&s->broker, ip)) {
+        close(fd);
+        return;
+    }
     int sec = bk_config_listener_secproto(s->cfg, l->ep.name);
     bool tls = sec == BK_SEC_SSL || sec == BK_SEC_SASL_SSL;
     (void)bk_conn_accept_sec(&s->conns, fd, peer, peerlen, l->ep.name, sec < 0 ? 0 : sec,
