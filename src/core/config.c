@@ -170,11 +170,11 @@ const bk_config_key bk_config_keys[] = {
      "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", NR,
      "Listener name to security protocol", check_proto_map_entry},
     {"inter.broker.listener.name", BK_CFG_STRING, OFF(inter_broker_listener_name), NULL, NR,
-     "Listener the brokers connect to each other on (PLAINTEXT listeners only in Brook); "
+     "Listener the brokers connect to each other on (PLAINTEXT or SSL in Brook); "
      "default: the listener of security.inter.broker.protocol",
      NULL},
     {"security.inter.broker.protocol", BK_CFG_STRING, OFF(security_inter_broker_protocol),
-     "PLAINTEXT", NR, "Security protocol between brokers (PLAINTEXT only in Brook)",
+     "PLAINTEXT", NR, "Security protocol between brokers (PLAINTEXT or SSL in Brook)",
      check_sec_proto},
     {"ssl.keystore.type", BK_CFG_STRING, OFF(ssl_keystore_type), NULL, NR,
      "Key store format; Brook reads PEM only", NULL},
@@ -1157,8 +1157,9 @@ int bk_config_listener_secproto(const bk_config *c, const char *listener)
 
 /* The inter-broker listener (Kafka: inter.broker.listener.name, else the
  * listener named after security.inter.broker.protocol); Brook falls back to
- * the first PLAINTEXT listener. Brook's inter-broker client speaks
- * PLAINTEXT only, so in cluster mode that listener must be PLAINTEXT. */
+ * the first PLAINTEXT listener. Brook's inter-broker client (tlsclient.h)
+ * speaks PLAINTEXT and SSL, so in cluster mode that listener must be one of
+ * those. */
 static int pick_inter_broker(bk_config *c, char *err, size_t errlen)
 {
     c->inter_broker_ep = -1;
@@ -1184,11 +1185,13 @@ static int pick_inter_broker(bk_config *c, char *err, size_t errlen)
     if (c->inter_broker_ep < 0)
         c->inter_broker_ep = 0;
     bool cluster = c->zookeeper_connect && c->zookeeper_connect[0];
-    if (cluster && c->nadvertised_eps > 0 &&
-        bk_config_listener_secproto(c, c->advertised_eps[c->inter_broker_ep].name) != 0)
+    int ibp = c->nadvertised_eps > 0
+                  ? bk_config_listener_secproto(c, c->advertised_eps[c->inter_broker_ep].name)
+                  : 0;
+    if (cluster && ibp != 0 && ibp != 1) /* tlsclient.h: PLAINTEXT and SSL */
         return fail(err, errlen,
-                    "the inter-broker listener %s must be PLAINTEXT: Brook's inter-broker client "
-                    "does not speak TLS or SASL yet",
+                    "the inter-broker listener %s must be PLAINTEXT or SSL: Brook's inter-broker "
+                    "client does not speak SASL yet",
                     c->advertised_eps[c->inter_broker_ep].name);
     return 0;
 }
