@@ -179,6 +179,7 @@ typedef struct bk_config {
     char *ssl_protocol;                /* TLSv1.3 */
     bk_strlist sasl_enabled_mechanisms;
     char *sasl_plain_users_file; /* Brook: PLAIN users, see sasl.h */
+    char *sasl_mechanism_inter_broker_protocol; /* PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 */
     int32_t sasl_server_max_receive_size;
     int64_t connections_max_reauth_ms; /* 0: no re-authentication */
 
@@ -209,6 +210,9 @@ typedef struct bk_config {
      * PLAIN users: user_<name>="<password>" options), joined by newlines;
      * owned, NULL if none. Brook applies them to every SASL listener. */
     char *plain_jaas;
+    /* listener.name.<l>.scram-sha-256|512.sasl.jaas.config values, joined by
+     * newlines (the inter-broker client's SCRAM username/password); owned. */
+    char *scram_jaas;
 
     bool set[BK_CONFIG_MAX_KEYS]; /* by table index: given in the file or an override */
 } bk_config;

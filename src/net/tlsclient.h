@@ -7,10 +7,18 @@
  *   PLAINTEXT  plain send/recv on the socket;
  *   SSL        TLS client (tls.h: bk_tls_client_ctx_new): the other broker's
  *              certificate must verify against this broker's truststore;
- *              this broker's keystore is offered as the client certificate.
- *
- * SASL_PLAINTEXT and SASL_SSL between brokers are refused at start-up
- * (config.c) until a client side of the SASL exchange is added here.
+ *              this broker's keystore is offered as the client certificate;
+ *   SASL_PLAINTEXT / SASL_SSL  (after TLS for SASL_SSL) the client side of
+ *              Kafka's SASL exchange before the first real request:
+ *              SaslHandshake v1 with sasl.mechanism.inter.broker.protocol
+ *              (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; Kafka's GSSAPI default
+ *              is refused at start-up), then SaslAuthenticate v2 steps
+ *              (sasl_client.h), the server's SCRAM signature verified. The
+ *              login is the username / password of the listener's JAAS
+ *              config (listener.name.<l>.<mech>.sasl.jaas.config).
+ *              ApiVersions is not sent first (the broker knows its peers'
+ *              versions); a failed login fails the handshake, and the
+ *              caller's reconnect backoff applies.
  *
  * One bk_ibconn_ctx per client (read-only after creation) and one bk_ibsock
  * per connection on a non-blocking socket the caller connected (it keeps
@@ -37,7 +45,7 @@ typedef struct bk_ibsock bk_ibsock;
  * NULL on failure with a message in err. */
 bk_ibconn_ctx *bk_ibconn_ctx_new(const bk_config *cfg, char *err, size_t errlen);
 void bk_ibconn_ctx_free(bk_ibconn_ctx *x);
-/* "PLAINTEXT" / "SSL", for logs. */
+/* "PLAINTEXT" / "SSL" / "SASL_PLAINTEXT" / "SASL_SSL", for logs. */
 const char *bk_ibconn_ctx_proto(const bk_ibconn_ctx *x);
 
 /* NULL: out of memory. fd is not owned. */
