@@ -202,3 +202,89 @@ def test_untrusted_peer_certificate_is_refused(tmp_path, pki):
         ps = parts(a, "unt")
         assert 2 not in ps[0].isrs, ps[0].isrs
         print("broker 2 log:", [ln for ln in bs[2].log_text().splitlines() if "handshake" in ln][:2])
+
+
+def scram_znode(password, iterations=4096):
+    """/config/users/<user> as kafka-configs --zookeeper writes it (SCRAM-SHA-512)."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    ck_ = hmac.new(salted, b"Client Key", hashlib.sha512).digest()
+    sk = hmac.new(salted, b"Server Key", hashlib.sha512).digest()
+    b64 = lambda x: base64.b64encode(x).decode()  # noqa: E731
+    v = "salt=%s,stored_key=%s,server_key=%s,iterations=%d" % (
+        b64(salt), b64(hashlib.sha512(ck_).digest()), b64(sk), iterations)
+    return json.dumps({"version": 1, "config": {"SCRAM-SHA-512": v}}).encode()
+
+
+def test_sasl_ssl_scram_sha512_between_brokers(tmp_path, pki):
+    """The only listener is SASL_SSL with SCRAM-SHA-512, also between
+    brokers (sasl.mechanism.inter.broker.protocol). The brokers' SCRAM user
+    is created in ZooKeeper before they start, as kafka-configs --zookeeper
+    does (the chicken-and-egg of SCRAM in ZooKeeper mode). Broker 2 logs in
+    with a wrong password: its fetches are refused and it stays out of the
+    ISR, while brokers 0 and 1 replicate."""
+    from kazoo.client import KazooClient
+    from test_cluster_zk import CHROOT, Cluster, wait_for
+    with Cluster(tmp_path) as c:
+        kz = KazooClient(hosts=c.zk.connect, timeout=10)
+        kz.start(timeout=15)
+        try:
+            kz.create(CHROOT + "/config/users/interbroker", scram_znode("ib-secret"), makepath=True)
+            kz.create(CHROOT + "/config/users/app", scram_znode("app-secret"), makepath=True)
+        finally:
+            kz.stop()
+            kz.close()
+        bs = []
+        for nid in range(3):
+            port = free_port()
+            pw = "wrong" if nid == 2 else "ib-secret"
+            props = dict(EXTRA)
+            props.update({
+                "listeners": "SASL_SSL://127.0.0.1:%d" % port,
+                "security.inter.broker.protocol": "SASL_SSL",
+                "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+                "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
+                    'org.apache.kafka.common.security.scram.ScramLoginModule required '
+                    'username="interbroker" password="%s";' % pw,
+                "ssl.keystore.type": "PEM",
+                "ssl.keystore.location": pki["broker.pem"],
+                "ssl.truststore.type": "PEM",
+                "ssl.truststore.location": pki["ca.crt"],
+            })
+            b = c.broker(nid, props, start=False)
+            b.port = port
+            b.start()
+            bs.append(b)
+        conf = {"bootstrap.servers": ",".join("127.0.0.1:%d" % b.port for b in bs[:2]),
+                "security.protocol": "sasl_ssl", "ssl.ca.location": pki["ca.crt"],
+                "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "app",
+                "sasl.password": "app-secret"}
+        a = AdminClient(conf)
+        wait_for(lambda: len(a.list_topics(timeout=5).brokers) == 3, 30, "3 brokers over SASL_SSL")
+        a.create_topics([NewTopic("scr", 1, replica_assignment=[[0, 1, 2]]),
+                         NewTopic("scr2", 1, replica_assignment=[[1, 0]])])["scr"].result(30)
+        p = ck.Producer(dict(conf, **{"acks": "all"}))
+        for i in range(50):
+            p.produce("scr2", value=b"s%d" % i)
+        t0 = time.monotonic()
+        assert p.flush(60) == 0  # acks=all on [1, 0]: broker 0 fetched from 1 over SASL_SSL
+        print("50 acks=all records (replica 0 fetching from 1 over SASL_SSL/SCRAM) in %.2f s"
+              % (time.monotonic() - t0))
+        wait_for(lambda: "SCRAM-SHA-512 authentication as interbroker failed" in bs[2].log_text(),
+                 30, "broker 2's wrong password refused")
+
+        def isr01():
+            ps = parts(a, "scr")
+            return ps and sorted(ps[0].isrs) == [0, 1] and ps
+        wait_for(isr01, 30, "broker 2 (wrong password) out of the ISR of scr")
+        for i in range(20):
+            p.produce("scr", value=b"x%d" % i)
+        assert p.flush(60) == 0  # acks=all with ISR [0, 1]: broker 1 fetched from 0
+        for b in bs[:2]:
+            assert "authentication as interbroker failed" not in b.log_text(), b.log_tail(30)
+        print("broker 2:", [ln for ln in bs[2].log_text().splitlines() if "SCRAM" in ln][:1])
