@@ -1,6 +1,8 @@
 /* sasl_client_test.c - the SCRAM client against RFC 7677's exchange and
  * against Brook's own server side; PLAIN message; JAAS options. */
 #include "../../tests/unit.h"
+#include "../core/config.h"
+#include "../core/err.h"
 #include "sasl_client.h"
 
 #include <string.h>
@@ -80,4 +82,33 @@ void bk_test_sasl_client(void)
     BK_CHECK(bk_jaas_credentials("x required user_username=\"a\";", u, sizeof u, p, sizeof p) ==
              BK_ENOENT);
     BK_CHECK(bk_jaas_credentials(NULL, u, sizeof u, p, sizeof p) == BK_ENOENT);
+
+    BK_TEST("sasl_client: start-up checks of a SASL inter-broker listener");
+    const char *mechs[] = {NULL, "PLAIN", "PLAIN", "SCRAM-SHA-512", "SCRAM-SHA-512"};
+    const char *jaas[] = {NULL, NULL, "listener.name.sasl_ssl.plain.sasl.jaas.config",
+                          "listener.name.sasl_ssl.plain.sasl.jaas.config",
+                          "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"};
+    const int ok[] = {0, 0, 1, 0, 1};
+    for (int i = 0; i < 5; i++) {
+        bk_config cf;
+        char err[256];
+        BK_CHECK(bk_config_init(&cf) == 0);
+        BK_CHECK(bk_config_set(&cf, "zookeeper.connect", "127.0.0.1:2181", err, sizeof err) == 0);
+        BK_CHECK(bk_config_set(&cf, "listeners", "SASL_SSL://:9093", err, sizeof err) == 0);
+        BK_CHECK(bk_config_set(&cf, "security.inter.broker.protocol", "SASL_SSL", err,
+                               sizeof err) == 0);
+        if (mechs[i])
+            BK_CHECK(bk_config_set(&cf, "sasl.mechanism.inter.broker.protocol", mechs[i], err,
+                                   sizeof err) == 0);
+        if (jaas[i])
+            BK_CHECK(bk_config_set(&cf, jaas[i], "m required username=\"b\" password=\"p\";", err,
+                                   sizeof err) == 0);
+        int rc = bk_config_finish(&cf, err, sizeof err);
+        BK_CHECK(ok[i] ? rc == 0 : rc != 0);
+        if (i == 0)
+            BK_CHECK(strstr(err, "GSSAPI") != NULL);
+        if (ok[i] && i == 4)
+            BK_CHECK(cf.scram_jaas && strstr(cf.scram_jaas, "username=\"b\""));
+        bk_config_fini(&cf);
+    }
 }
