@@ -75,6 +75,14 @@ def parts(admin, topic):
     return t.partitions
 
 
+def all_registered(admin, n):
+    """n brokers and a controller in the admin client's metadata (librdkafka
+    sends CreateTopics to the controller it last saw: none yet would leave
+    the request waiting for a metadata refresh)."""
+    md = admin.list_topics(timeout=5)
+    return len(md.brokers) == n and md.controller_id >= 0
+
+
 def full_isr(admin, topic, n):
     ps = parts(admin, topic)
     return ps is not None and len(ps) == n and all(
@@ -92,7 +100,7 @@ def test_replication_transactions_and_controlled_shutdown_over_tls(tmp_path, pki
         bs = start_ssl_cluster(c, pki)
         conf = client_conf(pki, bs)
         a = AdminClient(conf)
-        wait_for(lambda: len(a.list_topics(timeout=5).brokers) == 3, 30, "3 brokers over SSL")
+        wait_for(lambda: all_registered(a, 3), 30, "3 brokers over SSL")
         t0 = time.monotonic()
         fs = a.create_topics([NewTopic("ibt", num_partitions=3, replication_factor=3)])
         fs["ibt"].result(30)
@@ -188,7 +196,7 @@ def test_untrusted_peer_certificate_is_refused(tmp_path, pki):
         bs = start_ssl_cluster(c, pki, truststore={2: other["ca.crt"]})
         conf = client_conf(pki, bs[:2])
         a = AdminClient(conf)
-        wait_for(lambda: len(a.list_topics(timeout=5).brokers) == 3, 30, "3 brokers registered")
+        wait_for(lambda: all_registered(a, 3), 30, "3 brokers registered")
         a.create_topics([NewTopic("unt", 1, replica_assignment=[[0, 1, 2]])])["unt"].result(30)
 
         def isr01():
@@ -265,7 +273,7 @@ def test_sasl_ssl_scram_sha512_between_brokers(tmp_path, pki):
                 "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "app",
                 "sasl.password": "app-secret"}
         a = AdminClient(conf)
-        wait_for(lambda: len(a.list_topics(timeout=5).brokers) == 3, 30, "3 brokers over SASL_SSL")
+        wait_for(lambda: all_registered(a, 3), 30, "3 brokers over SASL_SSL")
         a.create_topics([NewTopic("scr", 1, replica_assignment=[[0, 1, 2]]),
                          NewTopic("scr2", 1, replica_assignment=[[1, 0]])])["scr"].result(30)
         p = ck.Producer(dict(conf, **{"acks": "all"}))
@@ -288,3 +296,48 @@ def test_sasl_ssl_scram_sha512_between_brokers(tmp_path, pki):
         for b in bs[:2]:
             assert "authentication as interbroker failed" not in b.log_text(), b.log_tail(30)
         print("broker 2:", [ln for ln in bs[2].log_text().splitlines() if "SCRAM" in ln][:1])
+
+
+def test_sasl_plaintext_plain_between_brokers(tmp_path):
+    """SASL_PLAINTEXT with PLAIN between brokers: the login is the
+    username/password of the listener's PLAIN JAAS config (which also lists
+    the users). Two brokers, RF2, acks=all both ways; then controlled
+    shutdown of one through the inter-broker client."""
+    from test_cluster_zk import Cluster, wait_for
+    jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+            'username="admin" password="admin-secret" user_admin="admin-secret" user_app="app-pw";')
+    with Cluster(tmp_path) as c:
+        bs = []
+        for nid in range(2):
+            port = free_port()
+            props = dict(EXTRA)
+            props.update({
+                "listeners": "SASL_PLAINTEXT://127.0.0.1:%d" % port,
+                "security.inter.broker.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism.inter.broker.protocol": "PLAIN",
+                "sasl.enabled.mechanisms": "PLAIN",
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas,
+            })
+            b = c.broker(nid, props, start=False)
+            b.port = port
+            b.start()
+            bs.append(b)
+        conf = {"bootstrap.servers": ",".join("127.0.0.1:%d" % b.port for b in bs),
+                "security.protocol": "sasl_plaintext", "sasl.mechanism": "PLAIN",
+                "sasl.username": "app", "sasl.password": "app-pw"}
+        a = AdminClient(conf)
+        wait_for(lambda: all_registered(a, 2), 30, "2 brokers over SASL")
+        a.create_topics([NewTopic("pl", num_partitions=2, replication_factor=2)])["pl"].result(30)
+        p = ck.Producer(dict(conf, **{"acks": "all"}))
+        for i in range(100):
+            p.produce("pl", value=b"p%d" % i, partition=i % 2)
+        assert p.flush(60) == 0
+        wait_for(lambda: all(sorted(x.isrs) == [0, 1] for x in parts(a, "pl").values()), 30, "ISR [0,1]")
+        victim = bs[1]
+        victim.signal(signal.SIGTERM)
+        victim.proc.wait(40)
+        victim._reap()
+        assert victim.proc.returncode == 0, victim.log_tail(40)
+        assert "controlled shutdown succeeded" in victim.log_text(), victim.log_tail(40)
+        for b in bs:
+            assert "handshake with broker" not in b.log_text(), b.log_tail(30)
