@@ -119,6 +119,22 @@ def test_replication_transactions_and_controlled_shutdown_over_tls(tmp_path, pki
         assert p.flush(60) == 0
         assert errs == []
         print("300 acks=all records over 3 leaders in %.2f s" % (time.monotonic() - t0))
+        # a measurement (printed, not asserted): 16 MB acks=all, every byte
+        # replicated twice over inter-broker TLS
+        val = os.urandom(1024)
+        t0 = time.monotonic()
+        for i in range(16384):
+            while True:
+                try:
+                    p.produce("ibt", value=val, partition=i % 3)
+                    break
+                except BufferError:
+                    p.poll(0.05)
+        assert p.flush(120) == 0
+        dt = time.monotonic() - t0
+        print("16 MB acks=all over SSL, RF3, replicated over inter-broker TLS: %.2f s (%.1f MB/s)"
+              % (dt, 16 / dt))
+        assert errs == []
         assert full_isr(a, "ibt", 3)
 
         # transactions across the three leaders: markers to the other
