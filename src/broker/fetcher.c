@@ -243,7 +243,7 @@ static int conn_start(fconn *c)
         return BK_EIO;
     }
     freeaddrinfo(res);
-    if (!(c->sock = bk_ibsock_new(c->f->sec, fd))) {
+    if (!(c->sock = bk_ibsock_new(c->f->sec, fd, lb->host))) {
         close(fd);
         return BK_ENOMEM;
     }

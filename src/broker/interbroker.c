@@ -52,6 +52,7 @@ typedef struct ibconn {
     struct ibconn *next;
     bk_ib *ib;
     int32_t dest;
+    char host[256]; /* the address looked up at the last connect */
     int st;
     int fd;
     bk_ibsock *sock; /* owned: TLS or plain transport (tlsclient.h) */
@@ -163,7 +164,7 @@ static int conn_connect(ibconn *c, const struct sockaddr *sa, socklen_t sl)
         close(fd);
         return BK_EIO;
     }
-    if (!(c->sock = bk_ibsock_new(c->ib->sec, fd))) {
+    if (!(c->sock = bk_ibsock_new(c->ib->sec, fd, c->host))) {
         close(fd);
         return BK_EIO;
     }
@@ -228,6 +229,7 @@ static int conn_start(ibconn *c)
     if (!lb || !lb->host[0] || lb->port <= 0 || lb->port > 65535)
         return BK_ENOENT;
     c->conn_deadline = bk_now_ms() + c->ib->b->cfg->replica_socket_timeout_ms;
+    snprintf(c->host, sizeof c->host, "%s", lb->host);
     /* numeric fast path: no resolver needed */
     struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lb->port)};
     struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)lb->port)};

@@ -196,6 +196,11 @@ const bk_config_key bk_config_keys[] = {
      "Client certificates: none, requested or required", check_client_auth},
     {"ssl.enabled.protocols", BK_CFG_LIST, OFF(ssl_enabled_protocols), "TLSv1.2,TLSv1.3", NR,
      "TLS versions accepted (TLSv1.2, TLSv1.3)", NULL},
+    {"ssl.endpoint.identification.algorithm", BK_CFG_STRING,
+     OFF(ssl_endpoint_identification_algorithm), "https", NR,
+     "Inter-broker TLS: https = the other broker's certificate must name the host or IP "
+     "it is reached at (subjectAltName); empty = no host name check",
+     NULL},
     {"ssl.protocol", BK_CFG_STRING, OFF(ssl_protocol), "TLSv1.3", NR,
      "TLS protocol of the SSL context (TLSv1.2 or TLSv1.3)", NULL},
     {"sasl.enabled.mechanisms", BK_CFG_LIST, OFF(sasl_enabled_mechanisms), "GSSAPI", NR,

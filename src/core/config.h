@@ -177,6 +177,7 @@ typedef struct bk_config {
     char *ssl_client_auth;             /* none | requested | required */
     bk_strlist ssl_enabled_protocols;  /* TLSv1.2,TLSv1.3 */
     char *ssl_protocol;                /* TLSv1.3 */
+    char *ssl_endpoint_identification_algorithm; /* https | "" (inter-broker client) */
     bk_strlist sasl_enabled_mechanisms;
     char *sasl_plain_users_file; /* Brook: PLAIN users, see sasl.h */
     char *sasl_mechanism_inter_broker_protocol; /* PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 */

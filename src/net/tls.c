@@ -7,6 +7,7 @@
 #include "../core/log.h"
 #include "ev.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -18,6 +19,7 @@
 
 struct bk_tls_ctx {
     SSL_CTX *ctx;
+    bool verify_host; /* client side: ssl.endpoint.identification.algorithm=https */
 };
 
 /* The last OpenSSL error as text (the queue is cleared). */
@@ -340,6 +342,12 @@ bk_tls_ctx *bk_tls_client_ctx_new(const bk_config *cfg, char *err, size_t errlen
         goto fail;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    const char *alg = opt(cfg->ssl_endpoint_identification_algorithm);
+    if (alg && strcasecmp(alg, "https") != 0) {
+        snprintf(err, errlen, "ssl.endpoint.identification.algorithm must be https or empty");
+        goto fail;
+    }
+    x->verify_host = alg != NULL;
     free(chain);
     free(trust);
     return x;
@@ -351,7 +359,7 @@ fail:
     return NULL;
 }
 
-bk_tls *bk_tls_client_new(bk_tls_ctx *x, int fd)
+bk_tls *bk_tls_client_new(bk_tls_ctx *x, int fd, const char *host)
 {
     SSL *s = SSL_new(x->ctx);
     if (!s)
@@ -359,6 +367,18 @@ bk_tls *bk_tls_client_new(bk_tls_ctx *x, int fd)
     if (SSL_set_fd(s, fd) != 1) {
         SSL_free(s);
         return NULL;
+    }
+    if (host && host[0]) {
+        unsigned char ip[16];
+        bool numeric = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+        if (!numeric)
+            (void)SSL_set_tlsext_host_name(s, host); /* SNI */
+        if (x->verify_host &&
+            (numeric ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), host) != 1
+                     : SSL_set1_host(s, host) != 1)) {
+            SSL_free(s);
+            return NULL;
+        }
     }
     SSL_set_connect_state(s);
     return (bk_tls *)s;
@@ -430,6 +450,10 @@ int bk_tls_handshake(bk_tls *t, uint32_t *want, char *why, size_t whylen)
         snprintf(why, whylen, "TLS handshake: peer closed");
     else
         ossl_err(why, whylen);
+    long vr = SSL_get_verify_result(s);
+    size_t n = strlen(why);
+    if (vr != X509_V_OK && n + 4 < whylen) /* e.g. "hostname mismatch" */
+        snprintf(why + n, whylen - n, " (%s)", X509_verify_cert_error_string(vr));
     ERR_clear_error();
     return BK_EIO;
 }

@@ -105,7 +105,7 @@ const char *bk_ibconn_ctx_proto(const bk_ibconn_ctx *x)
     return proto_names[x ? x->proto : 0];
 }
 
-bk_ibsock *bk_ibsock_new(bk_ibconn_ctx *x, int fd)
+bk_ibsock *bk_ibsock_new(bk_ibconn_ctx *x, int fd, const char *host)
 {
     bk_ibsock *s = calloc(1, sizeof *s);
     if (!s)
@@ -114,7 +114,7 @@ bk_ibsock *bk_ibsock_new(bk_ibconn_ctx *x, int fd)
     s->x = x;
     s->phase = P_TLS;
     bk_wr_init(&s->out, 512);
-    if (x && x->tls && !(s->tls = bk_tls_client_new(x->tls, fd))) {
+    if (x && x->tls && !(s->tls = bk_tls_client_new(x->tls, fd, host))) {
         bk_wr_fini(&s->out);
         free(s);
         return NULL;

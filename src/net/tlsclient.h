@@ -48,8 +48,9 @@ void bk_ibconn_ctx_free(bk_ibconn_ctx *x);
 /* "PLAINTEXT" / "SSL" / "SASL_PLAINTEXT" / "SASL_SSL", for logs. */
 const char *bk_ibconn_ctx_proto(const bk_ibconn_ctx *x);
 
-/* NULL: out of memory. fd is not owned. */
-bk_ibsock *bk_ibsock_new(bk_ibconn_ctx *x, int fd);
+/* NULL: out of memory. fd is not owned; host is the name or address the
+ * other broker was reached at (TLS name check, tls.h). */
+bk_ibsock *bk_ibsock_new(bk_ibconn_ctx *x, int fd, const char *host);
 void bk_ibsock_free(bk_ibsock *s);
 /* 0: ready for requests; BK_EAGAIN (*want); BK_EIO (why set). */
 int bk_ibsock_handshake(bk_ibsock *s, uint32_t *want, char *why, size_t whylen);

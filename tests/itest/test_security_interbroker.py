@@ -40,7 +40,7 @@ EXTRA = {"replica.lag.time.max.ms": 3000, "replica.fetch.wait.max.ms": 200,
          "controlled.shutdown.retry.backoff.ms": 500}
 
 
-def start_ssl_cluster(c, pki, truststore=None):
+def start_ssl_cluster(c, pki, truststore=None, per_broker=None):
     bs = []
     for nid in range(3):
         port = free_port()
@@ -54,6 +54,7 @@ def start_ssl_cluster(c, pki, truststore=None):
             "ssl.truststore.location": (truststore or {}).get(nid, pki["ca.crt"]),
             "ssl.client.auth": "required",
         })
+        props.update((per_broker or {}).get(nid, {}))
         b = c.broker(nid, props, start=False)
         b.port = port
         b.start()
@@ -226,6 +227,49 @@ def test_untrusted_peer_certificate_is_refused(tmp_path, pki):
         ps = parts(a, "unt")
         assert 2 not in ps[0].isrs, ps[0].isrs
         print("broker 2 log:", [ln for ln in bs[2].log_text().splitlines() if "handshake" in ln][:2])
+
+
+def test_peer_host_name_is_checked(tmp_path, pki):
+    """ssl.endpoint.identification.algorithm=https (Kafka's default): broker
+    0's certificate (same CA) names other.example, not 127.0.0.1, so broker
+    1 refuses it; broker 2, with the algorithm set empty, accepts it."""
+    import subprocess
+    from test_cluster_zk import Cluster, wait_for
+    d = os.path.dirname(pki["ca.crt"])
+    with open(os.path.join(d, "other.ext"), "w") as f:
+        f.write("subjectAltName=DNS:other.example\n")
+    for args in (["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=other.example",
+                  "-keyout", "other.key", "-out", "other.csr"],
+                 ["x509", "-req", "-in", "other.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                  "-CAcreateserial", "-days", "2", "-out", "other.crt", "-extfile", "other.ext"]):
+        subprocess.run(["openssl", *args], cwd=d, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+    other = os.path.join(d, "other.pem")
+    with open(other, "w") as out:
+        for part in ("other.key", "other.crt", "ca.crt"):
+            with open(os.path.join(d, part)) as f:
+                out.write(f.read())
+    with Cluster(tmp_path) as c:
+        bs = start_ssl_cluster(c, pki, per_broker={
+            0: {"ssl.keystore.location": other},
+            2: {"ssl.endpoint.identification.algorithm": ""}})
+        conf = dict(client_conf(pki, bs), **{"ssl.endpoint.identification.algorithm": "none"})
+        a = AdminClient(conf)
+        wait_for(lambda: all_registered(a, 3), 30, "3 brokers")
+        a.create_topics([NewTopic("hn", 1, replica_assignment=[[0, 1, 2]])])["hn"].result(30)
+        wait_for(lambda: "SSL handshake with broker 0 failed" in bs[1].log_text(), 30,
+                 "broker 1 refused broker 0's certificate (host name)")
+
+        def isr02():
+            ps = parts(a, "hn")
+            return ps and sorted(ps[0].isrs) == [0, 2] and ps
+        wait_for(isr02, 30, "ISR [0, 2]: broker 2 replicates, broker 1 cannot")
+        p = ck.Producer(dict(conf, **{"acks": "all"}))
+        for i in range(20):
+            p.produce("hn", value=b"h%d" % i)
+        assert p.flush(60) == 0
+        assert "handshake with broker 0 failed" not in bs[2].log_text(), bs[2].log_tail(30)
+        print("broker 1:", [ln for ln in bs[1].log_text().splitlines() if "fetcher: SSL" in ln][:1])
 
 
 def scram_znode(password, iterations=4096):
