@@ -42,7 +42,8 @@
     X(connlimit)                                                                                   \
     X(quota)                                                                                       \
     X(zkquota)                                                                                     \
-    X(sasl)
+    X(sasl)                                                                                        \
+    X(sasl_client)
 
 #define DECL(m) void bk_test_##m(void);
 BK_UNIT_TESTS(DECL)

@@ -5,6 +5,7 @@
 #include "../cluster/throttle.h"
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../net/tlsclient.h"
 #include "../proto/api.h"
 #include "leader_epoch.h"
 #include "replica.h"
@@ -28,7 +29,7 @@
 #define ARENA_LIMIT      (512u << 20)
 
 enum { FP_TRUNCATE, FP_FETCH, FP_OOR, FP_FENCED };
-enum { C_DOWN, C_CONNECTING, C_READY, C_SENDING, C_WAITING };
+enum { C_DOWN, C_CONNECTING, C_HANDSHAKE, C_READY, C_SENDING, C_WAITING };
 
 typedef struct fpart {
     struct fpart *next;
@@ -45,6 +46,7 @@ typedef struct fconn {
     bk_fetcher *f;
     int32_t leader;
     int fd;
+    bk_ibsock *sock; /* owned: TLS or plain transport (tlsclient.h) */
     bk_ev_io io;
     int st;
     bk_wr out;
@@ -61,6 +63,7 @@ struct bk_fetcher {
     fpart *parts;
     int nparts;
     fconn *conns;
+    bk_ibconn_ctx *sec; /* owned: the inter-broker listener's protocol */
     bk_arena arena;
     char client_id[64];
 };
@@ -71,6 +74,12 @@ bk_fetcher *bk_fetcher_new(bk_broker *b)
     if (!f)
         return NULL;
     f->b = b;
+    char err[256];
+    if (!(f->sec = bk_ibconn_ctx_new(b->cfg, err, sizeof err))) {
+        bk_log(BK_LOG_ERROR, "fetcher: inter-broker transport: %s", err);
+        free(f);
+        return NULL;
+    }
     bk_arena_init(&f->arena, ARENA_LIMIT);
     snprintf(f->client_id, sizeof f->client_id, "broker-%d-fetcher-0", b->node_id);
     return f;
@@ -80,6 +89,8 @@ static void conn_close(fconn *c, bool backoff)
 {
     if (c->fd >= 0) {
         bk_ev_io_stop(c->f->b->ev, &c->io);
+        bk_ibsock_free(c->sock);
+        c->sock = NULL;
         close(c->fd);
     }
     c->fd = -1;
@@ -112,6 +123,7 @@ void bk_fetcher_free(bk_fetcher *f)
         free(p);
     }
     bk_arena_fini(&f->arena);
+    bk_ibconn_ctx_free(f->sec);
     free(f);
 }
 
@@ -231,9 +243,15 @@ static int conn_start(fconn *c)
         return BK_EIO;
     }
     freeaddrinfo(res);
+    if (!(c->sock = bk_ibsock_new(c->f->sec, fd, lb->host))) {
+        close(fd);
+        return BK_ENOMEM;
+    }
     c->fd = fd;
     bk_ev_io_init(&c->io, fd, on_io, c);
     if (bk_ev_io_start(b->ev, &c->io, BK_EV_WRITE) != 0) {
+        bk_ibsock_free(c->sock);
+        c->sock = NULL;
         close(fd);
         c->fd = -1;
         return BK_EIO;
@@ -246,16 +264,17 @@ static int conn_start(fconn *c)
 static bool flush_out(fconn *c)
 {
     while (c->out_off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.buf + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        uint32_t want = 0;
+        errno = 0;
+        ssize_t n = bk_ibsock_write(c->sock, c->out.buf + c->out_off, c->out.len - c->out_off,
+                                    &want);
+        if (n == BK_EAGAIN) {
             (void)bk_ev_io_set(c->f->b->ev, &c->io, BK_EV_WRITE | BK_EV_READ);
             return true;
         }
-        if (n == -1) {
+        if (n < 0) {
             bk_log_rl(BK_LOG_WARN, "fetcher: send to broker %d failed: %s", c->leader,
-                      strerror(errno));
+                      errno ? strerror(errno) : "TLS error");
             conn_close(c, true);
             return false;
         }
@@ -715,14 +734,14 @@ static void on_readable(fconn *c)
             c->in = nb;
             c->in_cap = ncap;
         }
-        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        uint32_t want = 0;
+        errno = 0;
+        ssize_t n = bk_ibsock_read(c->sock, c->in + c->in_len, c->in_cap - c->in_len, &want);
+        if (n == BK_EAGAIN)
             break;
         if (n <= 0) {
             bk_log_rl(BK_LOG_INFO, "fetcher: connection to broker %d closed%s%s", c->leader,
-                      n ? ": " : "", n ? strerror(errno) : "");
+                      n ? ": " : "", n ? (errno ? strerror(errno) : "TLS error") : "");
             conn_close(c, true);
             return;
         }
@@ -771,12 +790,28 @@ static void on_io(bk_ev *ev, bk_ev_io *io, uint32_t events)
             conn_close(c, true);
             return;
         }
+        c->st = C_HANDSHAKE;
+    }
+    if (c->st == C_HANDSHAKE) {
+        uint32_t want = 0;
+        char why[200];
+        int r = bk_ibsock_handshake(c->sock, &want, why, sizeof why);
+        if (r == BK_EAGAIN) {
+            (void)bk_ev_io_set(ev, io, want);
+            return;
+        }
+        if (r) {
+            bk_log_rl(BK_LOG_WARN, "fetcher: %s handshake with broker %d failed: %s",
+                      bk_ibconn_ctx_proto(c->f->sec), c->leader, why);
+            conn_close(c, true);
+            return;
+        }
         c->st = C_READY;
         (void)bk_ev_io_set(ev, io, BK_EV_READ);
         pump(c);
         return;
     }
-    if ((events & BK_EV_WRITE) && c->st == C_SENDING) {
+    if (c->st == C_SENDING) {
         if (!flush_out(c))
             return;
     }
@@ -788,7 +823,8 @@ void bk_fetcher_tick(bk_fetcher *f, int64_t now_ms)
 {
     int64_t limit = f->b->cfg->replica_socket_timeout_ms + f->b->cfg->replica_fetch_wait_max_ms;
     for (fconn *c = f->conns; c; c = c->next) {
-        if ((c->st == C_WAITING || c->st == C_SENDING || c->st == C_CONNECTING) &&
+        if ((c->st == C_WAITING || c->st == C_SENDING || c->st == C_CONNECTING ||
+             c->st == C_HANDSHAKE) &&
             now_ms - c->sent_ms > limit) {
             bk_log_rl(BK_LOG_WARN, "fetcher: no answer from broker %d; reconnecting", c->leader);
             conn_close(c, true);

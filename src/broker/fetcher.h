@@ -3,7 +3,9 @@
  * ReplicaFetcherThread / AbstractFetcherThread), on the loop thread.
  *
  * One non-blocking client connection per leader broker
- * (num.replica.fetchers = 1), one request in flight on it:
+ * (num.replica.fetchers = 1), on the inter-broker listener's protocol
+ * (TLS and/or SASL login first, net/tlsclient.h; a failed handshake is
+ * retried after replica.fetch.backoff.ms), one request in flight on it:
  *
  *   partition added (LeaderAndIsr made us follower)  -> TRUNCATING
  *   TRUNCATING: OffsetForLeaderEpoch v4 (ReplicaId = us) with our latest

@@ -3,6 +3,7 @@
 
 #include "../core/clock.h"
 #include "../core/log.h"
+#include "../net/tlsclient.h"
 #include "../proto/api.h"
 #include "replica.h"
 
@@ -25,7 +26,7 @@
 #define BACKOFF_MAX   5000
 #define CORR_AT       8 /* size(4) key(2) version(2): the correlation id */
 
-enum { C_DOWN, C_RESOLVING, C_CONNECTING, C_READY, C_BUSY };
+enum { C_DOWN, C_RESOLVING, C_CONNECTING, C_HANDSHAKE, C_READY, C_BUSY };
 
 typedef struct ibreq {
     struct ibreq *next;
@@ -51,8 +52,10 @@ typedef struct ibconn {
     struct ibconn *next;
     bk_ib *ib;
     int32_t dest;
+    char host[256]; /* the address looked up at the last connect */
     int st;
     int fd;
+    bk_ibsock *sock; /* owned: TLS or plain transport (tlsclient.h) */
     bk_ev_io io;
     ibreq *head, *tail; /* head is in flight when st == C_BUSY */
     size_t out_off;
@@ -67,6 +70,7 @@ typedef struct ibconn {
 struct bk_ib {
     bk_broker *b;
     ibconn *conns;
+    bk_ibconn_ctx *sec; /* owned: the inter-broker listener's protocol */
     ibreq *firing; /* requests whose callbacks are being called */
     bk_ev_timer kick;
     bk_arena arena;
@@ -133,6 +137,8 @@ static void conn_close(ibconn *c, int rc, bool backoff)
     }
     if (c->fd >= 0) {
         bk_ev_io_stop(ev, &c->io);
+        bk_ibsock_free(c->sock);
+        c->sock = NULL;
         close(c->fd);
     }
     c->fd = -1;
@@ -158,9 +164,15 @@ static int conn_connect(ibconn *c, const struct sockaddr *sa, socklen_t sl)
         close(fd);
         return BK_EIO;
     }
+    if (!(c->sock = bk_ibsock_new(c->ib->sec, fd, c->host))) {
+        close(fd);
+        return BK_EIO;
+    }
     c->fd = fd;
     bk_ev_io_init(&c->io, fd, on_io, c);
     if (bk_ev_io_start(c->ib->b->ev, &c->io, BK_EV_WRITE) != 0) {
+        bk_ibsock_free(c->sock);
+        c->sock = NULL;
         close(fd);
         c->fd = -1;
         return BK_EIO;
@@ -217,6 +229,7 @@ static int conn_start(ibconn *c)
     if (!lb || !lb->host[0] || lb->port <= 0 || lb->port > 65535)
         return BK_ENOENT;
     c->conn_deadline = bk_now_ms() + c->ib->b->cfg->replica_socket_timeout_ms;
+    snprintf(c->host, sizeof c->host, "%s", lb->host);
     /* numeric fast path: no resolver needed */
     struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lb->port)};
     struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)lb->port)};
@@ -263,17 +276,17 @@ static bool flush_out(ibconn *c)
 {
     ibreq *q = c->head;
     while (c->out_off < q->frame.len) {
-        ssize_t n = send(c->fd, q->frame.buf + c->out_off, q->frame.len - c->out_off,
-                         MSG_NOSIGNAL);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        uint32_t want = 0;
+        errno = 0;
+        ssize_t n = bk_ibsock_write(c->sock, q->frame.buf + c->out_off,
+                                    q->frame.len - c->out_off, &want);
+        if (n == BK_EAGAIN) {
             (void)bk_ev_io_set(c->ib->b->ev, &c->io, BK_EV_WRITE | BK_EV_READ);
             return true;
         }
-        if (n == -1) {
+        if (n < 0) {
             bk_log_rl(BK_LOG_WARN, "interbroker: send to broker %d failed: %s", c->dest,
-                      strerror(errno));
+                      errno ? strerror(errno) : "TLS error");
             conn_close(c, BK_EIO, true);
             return false;
         }
@@ -390,14 +403,14 @@ static void on_readable(ibconn *c)
             c->in = nb;
             c->in_cap = ncap;
         }
-        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        uint32_t want = 0;
+        errno = 0;
+        ssize_t n = bk_ibsock_read(c->sock, c->in + c->in_len, c->in_cap - c->in_len, &want);
+        if (n == BK_EAGAIN)
             break;
         if (n <= 0) {
             bk_log_rl(BK_LOG_INFO, "interbroker: connection to broker %d closed%s%s", c->dest,
-                      n ? ": " : "", n ? strerror(errno) : "");
+                      n ? ": " : "", n ? (errno ? strerror(errno) : "TLS error") : "");
             /* an idle connection closed by the other side is no failure */
             conn_close(c, BK_EIO, c->head != NULL);
             return;
@@ -440,12 +453,28 @@ static void on_io(bk_ev *ev, bk_ev_io *io, uint32_t events)
             conn_close(c, BK_EIO, true);
             return;
         }
+        c->st = C_HANDSHAKE;
+    }
+    if (c->st == C_HANDSHAKE) {
+        uint32_t want = 0;
+        char why[200];
+        int r = bk_ibsock_handshake(c->sock, &want, why, sizeof why);
+        if (r == BK_EAGAIN) {
+            (void)bk_ev_io_set(ev, io, want);
+            return;
+        }
+        if (r) {
+            bk_log_rl(BK_LOG_WARN, "interbroker: %s handshake with broker %d failed: %s",
+                      bk_ibconn_ctx_proto(c->ib->sec), c->dest, why);
+            conn_close(c, BK_EIO, true);
+            return;
+        }
         c->st = C_READY;
         (void)bk_ev_io_set(ev, io, BK_EV_READ);
         pump(c);
         return;
     }
-    if ((events & BK_EV_WRITE) && c->st == C_BUSY && c->out_off < c->head->frame.len) {
+    if (c->st == C_BUSY && c->out_off < c->head->frame.len) {
         if (!flush_out(c))
             return;
     }
@@ -468,6 +497,12 @@ bk_ib *bk_ib_new(bk_broker *b)
     if (!ib)
         return NULL;
     ib->b = b;
+    char err[256];
+    if (!(ib->sec = bk_ibconn_ctx_new(b->cfg, err, sizeof err))) {
+        bk_log(BK_LOG_ERROR, "interbroker: inter-broker transport: %s", err);
+        free(ib);
+        return NULL;
+    }
     bk_arena_init(&ib->arena, ARENA_LIMIT);
     bk_ev_timer_init(&ib->kick, on_kick, ib);
     snprintf(ib->client_id, sizeof ib->client_id, "broker-%d-interbroker", b->node_id);
@@ -487,6 +522,7 @@ void bk_ib_free(bk_ib *ib)
         free(c);
     }
     bk_arena_fini(&ib->arena);
+    bk_ibconn_ctx_free(ib->sec);
     free(ib);
 }
 
@@ -580,7 +616,8 @@ void bk_ib_tick(bk_ib *ib, int64_t now)
                 c->tail = NULL;
             conn_close(c, 0, true);
             req_finish(ib, q, BK_EAGAIN, NULL);
-        } else if ((c->st == C_CONNECTING || c->st == C_RESOLVING) && now >= c->conn_deadline) {
+        } else if ((c->st == C_CONNECTING || c->st == C_RESOLVING || c->st == C_HANDSHAKE) &&
+                   now >= c->conn_deadline) {
             bk_log_rl(BK_LOG_WARN, "interbroker: connecting to broker %d timed out", c->dest);
             conn_close(c, BK_EIO, true);
         }

@@ -35,6 +35,11 @@
  *   bk_ib_cancel(ib, arg) forgets every queued or in-flight request with
  *     that arg: its cb is never called (an owner going away).
  *
+ * Connections speak the inter-broker listener's protocol (PLAINTEXT, SSL,
+ * SASL_PLAINTEXT, SASL_SSL: net/tlsclient.h): the TLS handshake and SASL
+ * login run before the first request, within the connect timeout; a
+ * failure counts as a failed connect (BK_EIO, backoff).
+ *
  * Connecting never blocks the loop: sockets are non-blocking; a numeric
  * host (the usual registration) is parsed in place, a name is resolved
  * by getaddrinfo on a short-lived resolver thread that reports back

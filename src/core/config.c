@@ -170,11 +170,11 @@ const bk_config_key bk_config_keys[] = {
      "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", NR,
      "Listener name to security protocol", check_proto_map_entry},
     {"inter.broker.listener.name", BK_CFG_STRING, OFF(inter_broker_listener_name), NULL, NR,
-     "Listener the brokers connect to each other on (PLAINTEXT listeners only in Brook); "
+     "Listener the brokers connect to each other on; "
      "default: the listener of security.inter.broker.protocol",
      NULL},
     {"security.inter.broker.protocol", BK_CFG_STRING, OFF(security_inter_broker_protocol),
-     "PLAINTEXT", NR, "Security protocol between brokers (PLAINTEXT only in Brook)",
+     "PLAINTEXT", NR, "Security protocol between brokers",
      check_sec_proto},
     {"ssl.keystore.type", BK_CFG_STRING, OFF(ssl_keystore_type), NULL, NR,
      "Key store format; Brook reads PEM only", NULL},
@@ -196,6 +196,11 @@ const bk_config_key bk_config_keys[] = {
      "Client certificates: none, requested or required", check_client_auth},
     {"ssl.enabled.protocols", BK_CFG_LIST, OFF(ssl_enabled_protocols), "TLSv1.2,TLSv1.3", NR,
      "TLS versions accepted (TLSv1.2, TLSv1.3)", NULL},
+    {"ssl.endpoint.identification.algorithm", BK_CFG_STRING,
+     OFF(ssl_endpoint_identification_algorithm), "https", NR,
+     "Inter-broker TLS: https = the other broker's certificate must name the host or IP "
+     "it is reached at (subjectAltName); empty = no host name check",
+     NULL},
     {"ssl.protocol", BK_CFG_STRING, OFF(ssl_protocol), "TLSv1.3", NR,
      "TLS protocol of the SSL context (TLSv1.2 or TLSv1.3)", NULL},
     {"sasl.enabled.mechanisms", BK_CFG_LIST, OFF(sasl_enabled_mechanisms), "GSSAPI", NR,
@@ -204,6 +209,11 @@ const bk_config_key bk_config_keys[] = {
      "Kerberos service name of the broker's GSSAPI principal (<name>/<host>@<REALM>)", NULL},
     {"sasl.plain.users.file", BK_CFG_STRING, OFF(sasl_plain_users_file), NULL, NR,
      "Brook: file of PLAIN users, one 'user_<name>=\"<password>\"' per line (docs/security.md)",
+     NULL},
+    {"sasl.mechanism.inter.broker.protocol", BK_CFG_STRING,
+     OFF(sasl_mechanism_inter_broker_protocol), "GSSAPI", NR,
+     "SASL mechanism between brokers on a SASL inter-broker listener (Brook: PLAIN, "
+     "SCRAM-SHA-256 or SCRAM-SHA-512; credentials from the listener's sasl.jaas.config)",
      NULL},
     {"sasl.server.max.receive.size", BK_CFG_INT, OFF(sasl_server_max_receive_size), "524288", 1,
      I32MAX, "Largest frame accepted before SASL authentication completes", NULL},
@@ -772,6 +782,8 @@ void bk_config_fini(bk_config *c)
     c->plain_jaas = NULL;
     free(c->gssapi_jaas);
     c->gssapi_jaas = NULL;
+    free(c->scram_jaas);
+    c->scram_jaas = NULL;
     c->listener_eps = c->advertised_eps = NULL;
     c->nlistener_eps = c->nadvertised_eps = 0;
 }
@@ -781,17 +793,26 @@ void bk_config_fini(bk_config *c)
 static int set_plain_jaas(bk_config *c, const char *key, const char *value)
 {
     static const char pre[] = "listener.name.", suf[] = ".plain.sasl.jaas.config";
+    static const char s256[] = ".scram-sha-256.sasl.jaas.config",
+                      s512[] = ".scram-sha-512.sasl.jaas.config";
     size_t kl = strlen(key), pl = sizeof pre - 1, sl = sizeof suf - 1;
-    if (kl <= pl + sl || strncasecmp(key, pre, pl) != 0 || strcasecmp(key + kl - sl, suf) != 0)
+    char **dst = &c->plain_jaas;
+    if (kl > pl + sizeof s256 - 1 && strncasecmp(key, pre, pl) == 0 &&
+        (strcasecmp(key + kl - (sizeof s256 - 1), s256) == 0 ||
+         strcasecmp(key + kl - (sizeof s512 - 1), s512) == 0)) {
+        dst = &c->scram_jaas; /* the inter-broker client's SCRAM login */
+    } else if (kl <= pl + sl || strncasecmp(key, pre, pl) != 0 ||
+               strcasecmp(key + kl - sl, suf) != 0) {
         return 0;
-    size_t old = c->plain_jaas ? strlen(c->plain_jaas) : 0;
-    char *n = realloc(c->plain_jaas, old + strlen(value) + 2);
+    }
+    size_t old = *dst ? strlen(*dst) : 0;
+    char *n = realloc(*dst, old + strlen(value) + 2);
     if (!n)
         return BK_ENOMEM;
     if (old)
         n[old++] = '\n';
     strcpy(n + old, value);
-    c->plain_jaas = n;
+    *dst = n;
     return 1;
 }
 
@@ -1185,8 +1206,9 @@ int bk_config_listener_secproto(const bk_config *c, const char *listener)
 
 /* The inter-broker listener (Kafka: inter.broker.listener.name, else the
  * listener named after security.inter.broker.protocol); Brook falls back to
- * the first PLAINTEXT listener. Brook's inter-broker client speaks
- * PLAINTEXT only, so in cluster mode that listener must be PLAINTEXT. */
+ * the first PLAINTEXT listener. Brook's inter-broker client (tlsclient.h)
+ * speaks every protocol; SASL with PLAIN or SCRAM only, with the login of
+ * the listener's JAAS config. */
 static int pick_inter_broker(bk_config *c, char *err, size_t errlen)
 {
     c->inter_broker_ep = -1;
@@ -1212,12 +1234,27 @@ static int pick_inter_broker(bk_config *c, char *err, size_t errlen)
     if (c->inter_broker_ep < 0)
         c->inter_broker_ep = 0;
     bool cluster = c->zookeeper_connect && c->zookeeper_connect[0];
-    if (cluster && c->nadvertised_eps > 0 &&
-        bk_config_listener_secproto(c, c->advertised_eps[c->inter_broker_ep].name) != 0)
-        return fail(err, errlen,
-                    "the inter-broker listener %s must be PLAINTEXT: Brook's inter-broker client "
-                    "does not speak TLS or SASL yet",
-                    c->advertised_eps[c->inter_broker_ep].name);
+    int ibp = c->nadvertised_eps > 0
+                  ? bk_config_listener_secproto(c, c->advertised_eps[c->inter_broker_ep].name)
+                  : 0;
+    if (cluster && (ibp == 2 || ibp == 3)) { /* SASL between brokers: tlsclient.h */
+        const char *m = c->sasl_mechanism_inter_broker_protocol;
+        bool plain = m && strcasecmp(m, "PLAIN") == 0;
+        bool scram = m && (strcasecmp(m, "SCRAM-SHA-256") == 0 ||
+                           strcasecmp(m, "SCRAM-SHA-512") == 0);
+        if (!plain && !scram)
+            return fail(err, errlen,
+                        "sasl.mechanism.inter.broker.protocol must be PLAIN, SCRAM-SHA-256 or "
+                        "SCRAM-SHA-512 in Brook (the inter-broker listener %s is SASL; %s is "
+                        "not supported between brokers)",
+                        c->advertised_eps[c->inter_broker_ep].name, m ? m : "(none)");
+        const char *jaas = plain ? c->plain_jaas : c->scram_jaas;
+        if (!jaas || !strstr(jaas, "username") || !strstr(jaas, "password"))
+            return fail(err, errlen,
+                        "the inter-broker SASL login needs username=\"...\" password=\"...\" "
+                        "in listener.name.%s.%s.sasl.jaas.config",
+                        c->advertised_eps[c->inter_broker_ep].name, plain ? "plain" : "scram-sha-*");
+    }
     return 0;
 }
 

@@ -177,9 +177,11 @@ typedef struct bk_config {
     char *ssl_client_auth;             /* none | requested | required */
     bk_strlist ssl_enabled_protocols;  /* TLSv1.2,TLSv1.3 */
     char *ssl_protocol;                /* TLSv1.3 */
+    char *ssl_endpoint_identification_algorithm; /* https | "" (inter-broker client) */
     bk_strlist sasl_enabled_mechanisms;
     char *sasl_plain_users_file; /* Brook: PLAIN users, see sasl.h */
     char *sasl_kerberos_service_name; /* GSSAPI: "kafka" */
+    char *sasl_mechanism_inter_broker_protocol; /* PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 */
     int32_t sasl_server_max_receive_size;
     int64_t connections_max_reauth_ms; /* 0: no re-authentication */
 
@@ -214,6 +216,9 @@ typedef struct bk_config {
     /* listener.name.<l>.gssapi.sasl.jaas.config or sasl.jaas.config with a
      * Krb5LoginModule entry (keyTab, principal: sasl_gssapi.h); owned. */
     char *gssapi_jaas;
+    /* listener.name.<l>.scram-sha-256|512.sasl.jaas.config values, joined by
+     * newlines (the inter-broker client's SCRAM username/password); owned. */
+    char *scram_jaas;
 
     bool set[BK_CONFIG_MAX_KEYS]; /* by table index: given in the file or an override */
 } bk_config;

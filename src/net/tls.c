@@ -7,6 +7,7 @@
 #include "../core/log.h"
 #include "ev.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -18,6 +19,7 @@
 
 struct bk_tls_ctx {
     SSL_CTX *ctx;
+    bool verify_host; /* client side: ssl.endpoint.identification.algorithm=https */
 };
 
 /* The last OpenSSL error as text (the queue is cleared). */
@@ -267,6 +269,121 @@ fail:
     return NULL;
 }
 
+bk_tls_ctx *bk_tls_client_ctx_new(const bk_config *cfg, char *err, size_t errlen)
+{
+    if ((cfg->ssl_keystore_type && strcasecmp(cfg->ssl_keystore_type, "PEM") != 0) ||
+        (cfg->ssl_truststore_type && strcasecmp(cfg->ssl_truststore_type, "PEM") != 0)) {
+        snprintf(err, errlen, "ssl.keystore.type and ssl.truststore.type must be PEM");
+        return NULL;
+    }
+    bk_tls_ctx *x = calloc(1, sizeof *x);
+    if (!x || !(x->ctx = SSL_CTX_new(TLS_client_method()))) {
+        free(x);
+        snprintf(err, errlen, "out of memory for the TLS client context");
+        return NULL;
+    }
+    SSL_CTX *ctx = x->ctx;
+    char *chain = NULL, *trust = NULL;
+    size_t chainlen = 0, trustlen = 0;
+    int minv = 0, maxv = 0;
+    for (int i = 0; i < cfg->ssl_enabled_protocols.n; i++) {
+        int v = proto_version(cfg->ssl_enabled_protocols.v[i]);
+        if (!v) {
+            snprintf(err, errlen, "ssl.enabled.protocols: %s is not supported (TLSv1.2, TLSv1.3)",
+                     cfg->ssl_enabled_protocols.v[i]);
+            goto fail;
+        }
+        if (!minv || v < minv)
+            minv = v;
+        if (v > maxv)
+            maxv = v;
+    }
+    if (!minv)
+        minv = TLS1_2_VERSION, maxv = TLS1_3_VERSION;
+    SSL_CTX_set_min_proto_version(ctx, minv);
+    SSL_CTX_set_max_proto_version(ctx, maxv);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
+                                 SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    if (opt(cfg->ssl_keystore_location)) {
+        chain = slurp(cfg->ssl_keystore_location, &chainlen);
+        if (!chain) {
+            snprintf(err, errlen, "ssl.keystore.location %s: cannot read: %s",
+                     cfg->ssl_keystore_location, strerror(errno ? errno : ENOMEM));
+            goto fail;
+        }
+        if (load_keystore(ctx, chain, chainlen, chain, chainlen, cfg->ssl_key_password, err,
+                          errlen) != 0)
+            goto fail;
+    } else if (opt(cfg->ssl_keystore_certificate_chain) && opt(cfg->ssl_keystore_key)) {
+        if (load_keystore(ctx, cfg->ssl_keystore_certificate_chain,
+                          strlen(cfg->ssl_keystore_certificate_chain), cfg->ssl_keystore_key,
+                          strlen(cfg->ssl_keystore_key), cfg->ssl_key_password, err, errlen) != 0)
+            goto fail;
+    }
+    if (opt(cfg->ssl_truststore_location)) {
+        trust = slurp(cfg->ssl_truststore_location, &trustlen);
+        if (!trust) {
+            snprintf(err, errlen, "ssl.truststore.location %s: cannot read: %s",
+                     cfg->ssl_truststore_location, strerror(errno ? errno : ENOMEM));
+            goto fail;
+        }
+        if (load_trust(ctx, trust, trustlen, err, errlen) != 0)
+            goto fail;
+    } else if (opt(cfg->ssl_truststore_certificates)) {
+        if (load_trust(ctx, cfg->ssl_truststore_certificates,
+                       strlen(cfg->ssl_truststore_certificates), err, errlen) != 0)
+            goto fail;
+    } else {
+        snprintf(err, errlen,
+                 "TLS between brokers needs ssl.truststore.location or "
+                 "ssl.truststore.certificates (the CA of the other brokers' certificates)");
+        goto fail;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    const char *alg = opt(cfg->ssl_endpoint_identification_algorithm);
+    if (alg && strcasecmp(alg, "https") != 0) {
+        snprintf(err, errlen, "ssl.endpoint.identification.algorithm must be https or empty");
+        goto fail;
+    }
+    x->verify_host = alg != NULL;
+    free(chain);
+    free(trust);
+    return x;
+
+fail:
+    free(chain);
+    free(trust);
+    bk_tls_ctx_free(x);
+    return NULL;
+}
+
+bk_tls *bk_tls_client_new(bk_tls_ctx *x, int fd, const char *host)
+{
+    SSL *s = SSL_new(x->ctx);
+    if (!s)
+        return NULL;
+    if (SSL_set_fd(s, fd) != 1) {
+        SSL_free(s);
+        return NULL;
+    }
+    if (host && host[0]) {
+        unsigned char ip[16];
+        bool numeric = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+        if (!numeric)
+            (void)SSL_set_tlsext_host_name(s, host); /* SNI */
+        if (x->verify_host &&
+            (numeric ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), host) != 1
+                     : SSL_set1_host(s, host) != 1)) {
+            SSL_free(s);
+            return NULL;
+        }
+    }
+    SSL_set_connect_state(s);
+    return (bk_tls *)s;
+}
+
 void bk_tls_ctx_free(bk_tls_ctx *x)
 {
     if (!x)
@@ -333,6 +450,10 @@ int bk_tls_handshake(bk_tls *t, uint32_t *want, char *why, size_t whylen)
         snprintf(why, whylen, "TLS handshake: peer closed");
     else
         ossl_err(why, whylen);
+    long vr = SSL_get_verify_result(s);
+    size_t n = strlen(why);
+    if (vr != X509_V_OK && n + 4 < whylen) /* e.g. "hostname mismatch" */
+        snprintf(why + n, whylen - n, " (%s)", X509_verify_cert_error_string(vr));
     ERR_clear_error();
     return BK_EIO;
 }

@@ -51,6 +51,20 @@ int bk_tls_handshake(bk_tls *t, uint32_t *want, char *why, size_t whylen);
 ssize_t bk_tls_read(bk_tls *t, void *buf, size_t len, uint32_t *want);
 /* > 0 bytes written (maybe fewer than len); BK_EAGAIN (*want); BK_EIO. */
 ssize_t bk_tls_write(bk_tls *t, const void *buf, size_t len, uint32_t *want);
+/* Client side (the inter-broker clients, fetcher.c and interbroker.c, on
+ * an SSL or SASL_SSL inter-broker listener): TLS_client_method, the same
+ * ssl.enabled.protocols; the peer's chain must verify against the broker's
+ * truststore (required); the broker's keystore, when given, is offered as
+ * the client certificate (mutual TLS when the listener sets
+ * ssl.client.auth=required). With ssl.endpoint.identification.algorithm=https
+ * (Kafka's default) the peer's certificate must also name the host or IP
+ * address it was reached at (subjectAltName); empty: no name check.
+ * NULL on failure with a message in err. */
+bk_tls_ctx *bk_tls_client_ctx_new(const bk_config *cfg, char *err, size_t errlen);
+/* Client side of the connected (or connecting) socket fd (not owned) to
+ * host (SNI and the name check; NULL: none); drive with bk_tls_handshake.
+ * NULL: out of memory. */
+bk_tls *bk_tls_client_new(bk_tls_ctx *x, int fd, const char *host);
 /* Decrypted bytes buffered inside OpenSSL (not visible to epoll). */
 size_t bk_tls_pending(bk_tls *t);
 /* The verified client certificate's subject as Kafka's default principal
